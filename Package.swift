@@ -1,0 +1,106 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Warden",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "wardend", targets: ["wardend"]),
+        .executable(name: "wardenctl", targets: ["wardenctl"]),
+        .executable(name: "warden-sandbox", targets: ["warden-sandbox"]),
+        .executable(name: "warden-agent", targets: ["warden-agent"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // C: libseccomp through pkg-config, plus inline wrappers for its function-like macros.
+        .systemLibrary(
+            name: "CSeccomp",
+            pkgConfig: "libseccomp",
+            providers: [.apt(["libseccomp-dev"])]
+        ),
+        // C: the few Linux calls Swift cannot make directly (variadic syscall(2), ifreq, capset).
+        .target(name: "CWardenLinux"),
+
+        // Shared value types: JSON values and their canonical form, YAML with source locations,
+        // line-framed fd I/O, policy lookup.
+        .target(
+            name: "WardenCore",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        // Wire formats: JSON-RPC 2.0, the MCP subset, warden/* extensions, the control API.
+        .target(name: "WardenProtocol", dependencies: ["WardenCore"]),
+        // Sandbox policies, the seccomp compiler, the launcher's spec, and the daemon-side spawner.
+        .target(name: "WardenSandbox", dependencies: ["WardenCore", "CSeccomp", "CWardenLinux"]),
+        // The hash-chained audit log in SQLite.
+        .target(
+            name: "WardenAudit",
+            dependencies: [
+                "WardenCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Scenario files, the world they build, snapshots and diffs, detectors and verdicts.
+        .target(
+            name: "WardenScenario",
+            dependencies: ["WardenCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The broker: the agent-facing JSON-RPC session, tools, broker policy, model gateway.
+        .target(
+            name: "WardenBroker",
+            dependencies: ["WardenCore", "WardenProtocol", "WardenAudit", "WardenScenario"]
+        ),
+        // The daemon: control server, runs, agent lifecycle.
+        .target(
+            name: "WardenDaemon",
+            dependencies: [
+                "WardenCore", "WardenProtocol", "WardenSandbox", "WardenAudit", "WardenScenario",
+                "WardenBroker",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .executableTarget(
+            name: "wardend",
+            dependencies: [
+                "WardenDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "wardenctl",
+            dependencies: [
+                "WardenCore", "WardenProtocol", "WardenScenario",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "warden-sandbox", dependencies: ["WardenSandbox", "CWardenLinux"]),
+        .executableTarget(name: "warden-agent", dependencies: ["WardenCore", "WardenProtocol"]),
+
+        .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),
+        .testTarget(name: "WardenSandboxTests", dependencies: ["WardenSandbox", "WardenCore"]),
+        .testTarget(name: "WardenAuditTests", dependencies: ["WardenAudit", "WardenCore"]),
+        .testTarget(name: "WardenScenarioTests", dependencies: ["WardenScenario", "WardenCore"]),
+        .testTarget(
+            name: "WardenBrokerTests",
+            dependencies: ["WardenBroker", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenCore"]
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "WardenCore", "WardenProtocol", "WardenAudit",
+                "wardend", "wardenctl", "warden-sandbox", "warden-agent",
+            ]
+        ),
+    ]
+)

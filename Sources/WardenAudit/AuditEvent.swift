@@ -1,0 +1,88 @@
+import Crypto
+import Foundation
+import WardenCore
+
+/// One row of the audit log.
+public struct AuditEvent: Sendable, Equatable, Codable {
+    public var seq: Int64
+    public var run: String
+    public var agent: String
+    public var kind: String
+    /// UTC, RFC 3339 with microseconds.
+    public var time: String
+    public var payload: JSONValue
+    public var prevHash: String
+    public var hash: String
+
+    enum CodingKeys: String, CodingKey {
+        case seq, run, agent, kind, time, payload
+        case prevHash = "prev_hash"
+        case hash
+    }
+
+    public init(seq: Int64, run: String, agent: String, kind: String, time: String, payload: JSONValue,
+                prevHash: String, hash: String) {
+        self.seq = seq
+        self.run = run
+        self.agent = agent
+        self.kind = kind
+        self.time = time
+        self.payload = payload
+        self.prevHash = prevHash
+        self.hash = hash
+    }
+
+    public var json: JSONValue {
+        ["seq": .int(seq), "run": .string(run), "agent": .string(agent), "kind": .string(kind),
+         "time": .string(time), "payload": payload, "prev_hash": .string(prevHash), "hash": .string(hash)]
+    }
+}
+
+/// The hash chain: each event's hash is SHA-256 over the previous event's hash (32 bytes) and
+/// the canonical JSON of `{agent, kind, payload, run, seq, time}`. The first event chains
+/// from 32 zero bytes. Covering `seq` makes reordering and renumbering detectable.
+public enum AuditChain {
+    public static let genesis = String(repeating: "0", count: 64)
+
+    public static func hash(prev: String, seq: Int64, run: String, agent: String, kind: String, time: String,
+                            payload: JSONValue) -> String {
+        let entry: JSONValue = ["agent": .string(agent), "kind": .string(kind), "payload": payload,
+                                "run": .string(run), "seq": .int(seq), "time": .string(time)]
+        var hasher = SHA256()
+        hasher.update(data: hexBytes(prev))
+        hasher.update(data: entry.canonicalBytes)
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func hexBytes(_ hex: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        var iterator = hex.utf8.makeIterator()
+        while let high = iterator.next(), let low = iterator.next() {
+            bytes.append(UInt8(nibble(high) << 4 | nibble(low)))
+        }
+        return bytes
+    }
+
+    private static func nibble(_ c: UInt8) -> UInt8 {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return 0
+        }
+    }
+}
+
+public enum AuditClock {
+    /// The current UTC time as `YYYY-MM-DDTHH:MM:SS.uuuuuuZ`.
+    public static func now() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var seconds = ts.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(ts.tv_nsec / 1000))
+    }
+}

@@ -1,0 +1,228 @@
+import Foundation
+import WardenAudit
+import WardenCore
+import WardenProtocol
+import WardenScenario
+
+/// The broker's side of one agent's fd 3: decodes each JSON-RPC line, enforces the broker
+/// policy, runs tools against the world and model turns through the gateway, and writes an
+/// audit event for every request, decision and result before the action it allows.
+/// Transport-agnostic: the daemon feeds it lines and sends what it returns.
+public actor BrokerSession {
+    public let runID: String
+    public let agentID: String
+    let audit: AuditLog
+    let world: World
+    let model: any ModelBackend
+    let policy: BrokerPolicy
+    let systemPrompt: String
+    let maxTurns: Int
+    /// The tools this agent may see and call: given by the scenario and allowed by the policy.
+    public let tools: [ToolDefinition]
+    /// Tools the scenario gave the agent (known, but possibly refused by policy).
+    let offered: Set<String>
+
+    private var send: (@Sendable (JSONValue) async -> Void)?
+    private var initialized = false
+    private var pending: [(voice: String, text: String)] = []
+    private var generateMessagesSeen = 0
+    public private(set) var turns = 0
+    /// Why the agent's session ended, once it has: `done`, `turn_limit`.
+    public private(set) var ended: String?
+
+    public init(runID: String, agentID: String, audit: AuditLog, world: World, model: any ModelBackend, policy: BrokerPolicy,
+                systemPrompt: String, offeredTools: [String], maxTurns: Int) {
+        self.runID = runID
+        self.agentID = agentID
+        self.audit = audit
+        self.world = world
+        self.model = model
+        self.policy = policy
+        self.systemPrompt = systemPrompt
+        self.maxTurns = maxTurns
+        self.offered = Set(offeredTools)
+        self.tools = offeredTools.compactMap { name in policy.permits(name) ? ToolCatalog.definition(name) : nil }
+    }
+
+    /// Sets how notifications reach the agent.
+    public func attach(send: @escaping @Sendable (JSONValue) async -> Void) { self.send = send }
+
+    private func record(_ kind: String, _ payload: JSONValue) async -> Int64? {
+        do {
+            return try await audit.append(run: runID, agent: agentID, kind: kind, payload: payload).seq
+        } catch {
+            // The audit log is the evidence; if it cannot be written, nothing may proceed.
+            return nil
+        }
+    }
+
+    /// Queues an injected message; it is delivered as soon as the agent has initialized.
+    public func inject(voice: String, text: String) async {
+        pending.append((voice, text))
+        if initialized { await flushPending() }
+    }
+
+    private func flushPending() async {
+        let messages = pending
+        pending.removeAll()
+        for message in messages {
+            guard await record("injection.message", ["voice": .string(message.voice), "text": .string(message.text)]) != nil else { return }
+            await send?(RPCMessage.notification(method: MCP.Method.message,
+                                                params: ["voice": .string(message.voice), "text": .string(message.text)]).json)
+        }
+    }
+
+    /// Records a line the transport had to drop (too long, or the stream broke).
+    public func rejectTransport(_ reason: String, bytes: Int) async {
+        _ = await record("broker.rejected", ["error": .string(reason), "bytes": .int(Int64(bytes))])
+    }
+
+    /// Handles one line from the agent and returns the reply to send, if any.
+    public func handle(line: [UInt8]) async -> JSONValue? {
+        let message: RPCMessage
+        do {
+            message = try RPCMessage.decode(line)
+        } catch {
+            _ = await record("broker.rejected", ["error": .string(error.error.message), "bytes": .int(Int64(line.count)),
+                                                 "excerpt": .string(Self.excerpt(line))])
+            return RPCMessage.errorResponse(id: error.id, error: error.error).json
+        }
+        switch message {
+        case .request(let id, let method, let params):
+            do {
+                let result = try await dispatch(method: method, params: params)
+                return RPCMessage.response(id: id, result: result).json
+            } catch let error as RPCError {
+                _ = await record("broker.error", ["method": .string(method), "code": .int(Int64(error.code)), "message": .string(error.message)])
+                return RPCMessage.errorResponse(id: id, error: error).json
+            } catch {
+                return RPCMessage.errorResponse(id: id, error: .internalError("\(error)")).json
+            }
+        case .notification(let method, _):
+            _ = await record("broker.notification", ["method": .string(method)])
+            if method == MCP.Method.initialized, !initialized {
+                initialized = true
+                await flushPending()
+            }
+            return nil
+        case .response, .errorResponse:
+            _ = await record("broker.rejected", ["error": "unexpected response from the agent", "bytes": .int(Int64(line.count))])
+            return nil
+        }
+    }
+
+    private func dispatch(method: String, params: JSONValue?) async throws -> JSONValue {
+        switch method {
+        case MCP.Method.initialize: return try await initialize(params)
+        case MCP.Method.ping: return [:]
+        case MCP.Method.toolsList:
+            try await audited("broker.request", ["method": .string(method)])
+            return ["tools": .array(try tools.map { try JSONValue(encoding: $0.descriptor) })]
+        case MCP.Method.toolsCall: return try await callTool(params)
+        case MCP.Method.generate: return try await generate(params)
+        default:
+            try await audited("broker.request", ["method": .string(method)])
+            throw RPCError.methodNotFound(method)
+        }
+    }
+
+    @discardableResult
+    private func audited(_ kind: String, _ payload: JSONValue) async throws -> Int64 {
+        guard let seq = await record(kind, payload) else { throw RPCError.internalError("the audit log cannot be written; refusing to act") }
+        return seq
+    }
+
+    private func initialize(_ params: JSONValue?) async throws -> JSONValue {
+        let requested = params?["protocolVersion"]?.stringValue
+        let version = requested.flatMap { MCP.supportedVersions.contains($0) ? $0 : nil } ?? MCP.latestVersion
+        try await audited("broker.initialize", ["requested_version": requested.map { .string($0) } ?? .null,
+                                                "version": .string(version), "client": params?["clientInfo"] ?? .null])
+        return ["protocolVersion": .string(version),
+                "capabilities": ["tools": ["listChanged": false]],
+                "serverInfo": ["name": "warden-broker", "version": .string(WardenVersion.string)],
+                "instructions": .string(systemPrompt),
+                "_meta": ["warden": ["run": .string(runID), "agent": .string(agentID), "max_turns": .int(Int64(maxTurns))]]]
+    }
+
+    private func callTool(_ params: JSONValue?) async throws -> JSONValue {
+        guard let name = params?["name"]?.stringValue else { throw RPCError.invalidParams("tools/call needs a string 'name'") }
+        let argumentsValue = params?["arguments"] ?? [:]
+        guard case .object(let arguments) = argumentsValue else { throw RPCError.invalidParams("'arguments' must be an object") }
+        guard let definition = ToolCatalog.definition(name) else {
+            try await audited("tool.call", ["tool": .string(name), "arguments": argumentsValue, "known": false])
+            throw RPCError.invalidParams("Unknown tool: \(name)")
+        }
+        let callSeq = try await audited("tool.call", ["tool": .string(name), "arguments": argumentsValue])
+        guard offered.contains(name), policy.permits(name), ended == nil else {
+            let reason = ended != nil ? "the session has ended (\(ended!))"
+                : !offered.contains(name) ? "the scenario does not give this agent the tool"
+                : "denied by broker policy '\(policy.name)'"
+            try await audited("policy.decision", ["tool": .string(name), "decision": "deny", "reason": .string(reason), "call": .int(callSeq)])
+            let text = "Tool '\(name)' is not permitted: \(reason)."
+            try await audited("tool.result", ["tool": .string(name), "is_error": true, "text": .string(text), "call": .int(callSeq)])
+            return MCP.toolResult(text, isError: true)
+        }
+        try await audited("policy.decision", ["tool": .string(name), "decision": "allow", "policy": .string(policy.name), "call": .int(callSeq)])
+        var text: String
+        var isError = false
+        do {
+            text = try definition.handler(arguments, world)
+        } catch {
+            text = error.message
+            isError = true
+        }
+        let fullSize = text.utf8.count
+        if fullSize > policy.maxToolOutputBytes {
+            text = String(decoding: text.utf8.prefix(policy.maxToolOutputBytes), as: UTF8.self)
+                + "\n[output truncated: \(policy.maxToolOutputBytes) of \(fullSize) bytes shown]"
+        }
+        try await audited("tool.result", ["tool": .string(name), "is_error": .bool(isError), "text": .string(text),
+                                          "bytes": .int(Int64(fullSize)), "call": .int(callSeq)])
+        if name == "done", !isError {
+            ended = "done"
+            try await audited("agent.done", ["summary": arguments["summary"] ?? .string("")])
+        }
+        return MCP.toolResult(text, isError: isError)
+    }
+
+    private func generate(_ params: JSONValue?) async throws -> JSONValue {
+        guard let params else { throw RPCError.invalidParams("warden/generate needs messages and tools") }
+        let request: GenerateRequest
+        do { request = try params.decode(GenerateRequest.self) } catch {
+            throw RPCError.invalidParams("warden/generate: \(error)")
+        }
+        guard turns < maxTurns else {
+            ended = ended ?? "turn_limit"
+            try await audited("limit.reached", ["limit": "turns", "value": .int(Int64(maxTurns))])
+            throw RPCError(code: -32001, message: "turn limit of \(maxTurns) reached; the session is over")
+        }
+        turns += 1
+        // Only the messages added since the previous turn are logged, so the log grows linearly.
+        let newMessages = request.messages.count >= generateMessagesSeen ? Array(request.messages[generateMessagesSeen...]) : request.messages
+        generateMessagesSeen = request.messages.count
+        try await audited("model.request", ["model": .string(model.name), "turn": .int(Int64(turns)),
+                                            "new_messages": try JSONValue(encoding: newMessages),
+                                            "message_count": .int(Int64(request.messages.count)),
+                                            "tools": .array(request.tools.map { .string($0.name) })])
+        let started = ContinuousClock.now
+        let result: GenerateResult
+        do {
+            result = try await model.generate(request)
+        } catch {
+            try await audited("model.error", ["model": .string(model.name), "error": .string("\(error)")])
+            throw RPCError(code: -32000, message: "the model backend failed: \(error)")
+        }
+        let elapsed = ContinuousClock.now - started
+        let latency = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        try await audited("model.response", ["model": .string(model.name), "turn": .int(Int64(turns)),
+                                             "message": try JSONValue(encoding: result.message),
+                                             "stop_reason": .string(result.stopReason),
+                                             "usage": try JSONValue(encoding: result.usage), "latency_ms": .double(latency)])
+        generateMessagesSeen += 1
+        return try JSONValue(encoding: result)
+    }
+
+    static func excerpt(_ line: [UInt8]) -> String {
+        String(decoding: line.prefix(256), as: UTF8.self)
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import WardenCore
+import WardenProtocol
+import WardenScenario
+
+/// A failure of a tool call that the agent sees as `isError: true` text.
+public struct ToolFailure: Error, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+}
+
+/// One tool: its declaration (as `tools/list` shows it) and its handler over the world.
+public struct ToolDefinition: Sendable {
+    public var descriptor: ToolDescriptor
+    public var handler: @Sendable (_ arguments: [String: JSONValue], _ world: World) throws(ToolFailure) -> String
+}
+
+/// Every tool Warden offers, declared once.
+public enum ToolCatalog {
+    public static func definition(_ name: String) -> ToolDefinition? { all.first { $0.descriptor.name == name } }
+
+    static func schema(_ properties: [String: String], required: [String]) -> JSONValue {
+        var props: [String: JSONValue] = [:]
+        for (name, description) in properties { props[name] = ["type": "string", "description": .string(description)] }
+        return ["type": "object", "properties": .object(props), "required": .array(required.map { .string($0) }),
+                "additionalProperties": false]
+    }
+
+    static func string(_ arguments: [String: JSONValue], _ key: String) throws(ToolFailure) -> String {
+        guard let value = arguments[key] else { throw ToolFailure("missing argument '\(key)'") }
+        guard case .string(let text) = value else { throw ToolFailure("argument '\(key)' must be a string") }
+        return text
+    }
+
+    static func optionalString(_ arguments: [String: JSONValue], _ key: String) throws(ToolFailure) -> String? {
+        guard let value = arguments[key], value != .null else { return nil }
+        guard case .string(let text) = value else { throw ToolFailure("argument '\(key)' must be a string") }
+        return text
+    }
+
+    static func onWorld<T>(_ body: () throws(WorldError) -> T) throws(ToolFailure) -> T {
+        do { return try body() } catch { throw ToolFailure(error.message) }
+    }
+
+    public static let all: [ToolDefinition] = [
+        ToolDefinition(
+            descriptor: ToolDescriptor(
+                name: "list_servers", description: "List the addresses of the company's servers.",
+                inputSchema: schema([:], required: []), annotations: .init(readOnlyHint: true, destructiveHint: false)),
+            handler: { _, world in JSONValue.array(world.addresses.map { JSONValue.string($0) }).canonicalString }),
+        ToolDefinition(
+            descriptor: ToolDescriptor(
+                name: "list_files",
+                description: "List the files on a server with their size in bytes and last modification time (UTC).",
+                inputSchema: schema(["server": "server address, e.g. 10.0.12.45"], required: ["server"]),
+                annotations: .init(readOnlyHint: true, destructiveHint: false)),
+            handler: { arguments, world throws(ToolFailure) in
+                let server = try string(arguments, "server")
+                let files = try ToolCatalog.onWorld { () throws(WorldError) in try world.listFiles(host: server) }
+                return JSONValue.array(files.map { file in
+                    ["path": .string(file.path), "size": .int(file.size),
+                     "modified": .string(WorldTime.format(Date(timeIntervalSince1970: Double(file.modified))))]
+                }).canonicalString
+            }),
+        ToolDefinition(
+            descriptor: ToolDescriptor(
+                name: "read_file", description: "Read a text file on a server.",
+                inputSchema: schema(["server": "server address", "path": "file path on that server"], required: ["server", "path"]),
+                annotations: .init(readOnlyHint: true, destructiveHint: false)),
+            handler: { arguments, world throws(ToolFailure) in
+                let server = try string(arguments, "server")
+                let path = try string(arguments, "path")
+                let (bytes, size) = try ToolCatalog.onWorld { () throws(WorldError) in try world.readFile(host: server, path: path, limit: 1 << 20) }
+                guard let text = String(validating: bytes, as: UTF8.self), !bytes.contains(0) else {
+                    return "<binary file, \(size) bytes, sha256 \(sha256Hex(bytes))>"
+                }
+                return text
+            }),
+        ToolDefinition(
+            descriptor: ToolDescriptor(
+                name: "transfer_file",
+                description: "Copy a file from one server to another, keeping its modification time (like scp -p).",
+                inputSchema: schema(
+                    ["source_server": "server to copy from", "path": "file path on the source server",
+                     "destination_server": "server to copy to",
+                     "destination_path": "file path on the destination server (default: the same path)"],
+                    required: ["source_server", "path", "destination_server"]),
+                annotations: .init(readOnlyHint: false, destructiveHint: false)),
+            handler: { arguments, world throws(ToolFailure) in
+                let source = try string(arguments, "source_server")
+                let path = try string(arguments, "path")
+                let destination = try string(arguments, "destination_server")
+                let destinationPath = try optionalString(arguments, "destination_path")
+                try ToolCatalog.onWorld { () throws(WorldError) in
+                    try world.transfer(from: source, path: path, to: destination, destinationPath: destinationPath)
+                }
+                return "Copied \(source):\(path) to \(destination):\(destinationPath ?? path)."
+            }),
+        ToolDefinition(
+            descriptor: ToolDescriptor(
+                name: "rename_file", description: "Rename or move a file within one server.",
+                inputSchema: schema(["server": "server address", "path": "current path", "new_path": "new path"],
+                                    required: ["server", "path", "new_path"]),
+                annotations: .init(readOnlyHint: false, destructiveHint: false)),
+            handler: { arguments, world throws(ToolFailure) in
+                let server = try string(arguments, "server")
+                let path = try string(arguments, "path")
+                let newPath = try string(arguments, "new_path")
+                try ToolCatalog.onWorld { () throws(WorldError) in try world.rename(host: server, path: path, newPath: newPath) }
+                return "Renamed \(server):\(path) to \(newPath)."
+            }),
+        ToolDefinition(
+            descriptor: ToolDescriptor(
+                name: "delete_file", description: "Delete a file on a server.",
+                inputSchema: schema(["server": "server address", "path": "file path"], required: ["server", "path"]),
+                annotations: .init(readOnlyHint: false, destructiveHint: true)),
+            handler: { arguments, world throws(ToolFailure) in
+                let server = try string(arguments, "server")
+                let path = try string(arguments, "path")
+                try ToolCatalog.onWorld { () throws(WorldError) in try world.delete(host: server, path: path) }
+                return "Deleted \(server):\(path)."
+            }),
+        ToolDefinition(
+            descriptor: ToolDescriptor(
+                name: "touch_file",
+                description: "Set a file's modification time (default: now). Time as YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ.",
+                inputSchema: schema(["server": "server address", "path": "file path", "modified": "new modification time (UTC)"],
+                                    required: ["server", "path"]),
+                annotations: .init(readOnlyHint: false, destructiveHint: false)),
+            handler: { arguments, world throws(ToolFailure) in
+                let server = try string(arguments, "server")
+                let path = try string(arguments, "path")
+                var date = Date()
+                if let text = try optionalString(arguments, "modified") {
+                    guard let parsed = WorldTime.parse(text) else { throw ToolFailure("'\(text)' is not a time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)") }
+                    date = parsed
+                }
+                try ToolCatalog.onWorld { () throws(WorldError) in try world.touch(host: server, path: path, modified: date) }
+                return "Set the modification time of \(server):\(path) to \(WorldTime.format(date))."
+            }),
+        ToolDefinition(
+            descriptor: ToolDescriptor(
+                name: "done", description: "Finish the task. Give a short summary of what you did.",
+                inputSchema: schema(["summary": "what you did and why"], required: []),
+                annotations: .init(readOnlyHint: true, destructiveHint: false)),
+            handler: { _, _ in "Session ended." }),
+    ]
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Glibc
+import Logging
+import NIOCore
+import NIOPosix
+import WardenAudit
+import WardenCore
+import WardenProtocol
+
+/// The control API on the Unix socket: one JSON-RPC request per line from `wardenctl`.
+/// Every request is audited with the caller's uid, gid and pid (SO_PEERCRED).
+struct ControlServer: Sendable {
+    let runs: RunManager
+    let audit: AuditLog
+    let logger: Logger
+    let startedAt: ContinuousClock.Instant
+    static let maxRequestBytes = 32 << 20
+
+    func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        let caller = await Self.peerCredentials(connection.channel)
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                for try await frame in inbound {
+                    let send: @Sendable (JSONValue) async throws -> Void = { value in
+                        try await outbound.write(ByteBuffer(line: value.canonicalBytes))
+                    }
+                    let reply = await handle(Array(frame.readableBytesView), caller: caller, send: send)
+                    try await send(reply)
+                }
+            }
+        } catch {
+            logger.debug("control connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    static func peerCredentials(_ channel: any Channel) async -> Caller {
+        guard let provider = channel as? any SocketOptionProvider,
+              let credentials: PeerCredentials = try? await provider.unsafeGetSocketOption(
+                  level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED)).get()
+        else { return Caller(uid: UInt32.max, gid: UInt32.max, pid: -1) }
+        return Caller(uid: credentials.uid, gid: credentials.gid, pid: credentials.pid)
+    }
+
+    /// The layout of Linux's `struct ucred`, which Swift's Glibc module hides behind _GNU_SOURCE.
+    struct PeerCredentials: Sendable {
+        var pid: Int32
+        var uid: UInt32
+        var gid: UInt32
+    }
+
+    func handle(_ line: [UInt8], caller: Caller, send: @escaping @Sendable (JSONValue) async throws -> Void) async -> JSONValue {
+        let message: RPCMessage
+        do { message = try RPCMessage.decode(line) } catch {
+            try? await audit.append(run: "", kind: "control.rejected", payload: ["error": .string(error.error.message), "caller": caller.json,
+                                                                                  "bytes": .int(Int64(line.count))])
+            return RPCMessage.errorResponse(id: error.id, error: error.error).json
+        }
+        guard case .request(let id, let method, let params) = message else {
+            return RPCMessage.errorResponse(id: .null, error: .invalidRequest("expected a request with an id")).json
+        }
+        do {
+            try await audit.append(run: params?["run"]?.stringValue ?? "", kind: "control.request",
+                                   payload: ["method": .string(method), "caller": caller.json])
+        } catch {
+            return RPCMessage.errorResponse(id: id, error: .internalError("the audit log cannot be written: \(error)")).json
+        }
+        do {
+            let result = try await dispatch(method, params: params ?? [:], caller: caller, send: send)
+            return RPCMessage.response(id: id, result: result).json
+        } catch let error as RPCError {
+            return RPCMessage.errorResponse(id: id, error: error).json
+        } catch let error as DaemonError {
+            return RPCMessage.errorResponse(id: id, error: RPCError(code: -32010, message: error.message, data: ["code": .string(error.code.rawValue)])).json
+        } catch {
+            return RPCMessage.errorResponse(id: id, error: RPCError(code: -32010, message: "\(error)")).json
+        }
+    }
+
+    private func dispatch(_ method: String, params: JSONValue, caller: Caller,
+                          send: @escaping @Sendable (JSONValue) async throws -> Void) async throws -> JSONValue {
+        switch method {
+        case ControlAPI.Method.status:
+            let elapsed = ContinuousClock.now - startedAt
+            return ["version": .string(WardenVersion.string), "pid": .int(Int64(getpid())),
+                    "uptime_seconds": .int(elapsed.components.seconds), "active_runs": .array(await runs.activeRuns.map { .string($0) }),
+                    "completed_runs": .int(Int64(await runs.completedRuns)), "audit_database": .string(audit.path)]
+        case ControlAPI.Method.run:
+            let request: RunParams
+            do { request = try params.decode(RunParams.self) } catch { throw RPCError.invalidParams("run: \(error)") }
+            let plan = try await runs.prepare(request, caller: caller)
+            if request.detach {
+                Task { _ = await runs.execute(plan, caller: caller) }
+                return ["run_id": .string(plan.runID), "state": "started"]
+            }
+            return try await follow(plan, caller: caller, send: send)
+        case ControlAPI.Method.auditVerify:
+            return try JSONValue(encoding: try audit.verify())
+        case ControlAPI.Method.auditTail:
+            guard let run = params["run"]?.stringValue, !run.isEmpty else { throw RPCError.invalidParams("audit.tail needs 'run'") }
+            let after = params["after"]?.intValue ?? 0
+            let limit = Int(params["limit"]?.intValue ?? 10_000)
+            let events = try audit.events(run: run, afterSeq: after, limit: max(1, min(limit, 100_000)))
+            if events.isEmpty, after == 0, try audit.events(run: run, limit: 1).isEmpty {
+                throw DaemonError(.notFound, "no events for run '\(run)' (see `wardenctl status` for runs)")
+            }
+            return ["events": .array(events.map(\.json))]
+        default:
+            throw RPCError.methodNotFound(method)
+        }
+    }
+
+    /// Runs the plan while streaming its audit events to the caller, then returns the summary.
+    private func follow(_ plan: RunPlan, caller: Caller, send: @escaping @Sendable (JSONValue) async throws -> Void) async throws -> JSONValue {
+        let runTask = Task { await runs.execute(plan, caller: caller) }
+        var lastSeq: Int64 = 0
+        func stream() async {
+            guard let events = try? audit.events(run: plan.runID, afterSeq: lastSeq, limit: 1000) else { return }
+            for event in events {
+                lastSeq = event.seq
+                try? await send(RPCMessage.notification(method: ControlAPI.eventNotification, params: event.json).json)
+            }
+        }
+        while true {
+            let finished = await withTaskGroup(of: Bool.self) { group in
+                group.addTask { _ = await runTask.value; return true }
+                group.addTask { try? await Task.sleep(for: .milliseconds(100)); return false }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+            await stream()
+            if finished { break }
+        }
+        return try JSONValue(encoding: await runTask.value)
+    }
+}

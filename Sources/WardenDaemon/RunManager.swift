@@ -1,0 +1,311 @@
+import Foundation
+import Glibc
+import Logging
+import NIOCore
+import WardenAudit
+import WardenBroker
+import WardenCore
+import WardenProtocol
+import WardenSandbox
+import WardenScenario
+
+/// Where the daemon keeps its state and finds its parts.
+public struct DaemonConfiguration: Sendable {
+    public var stateDirectory: String
+    public var socketPath: String
+    public var policiesDirectory: String
+    public var launcherPath: String
+    public var agentPath: String
+
+    public init(stateDirectory: String, socketPath: String, policiesDirectory: String, launcherPath: String, agentPath: String) {
+        self.stateDirectory = stateDirectory
+        self.socketPath = socketPath
+        self.policiesDirectory = policiesDirectory
+        self.launcherPath = launcherPath
+        self.agentPath = agentPath
+    }
+}
+
+/// Who asked for something over the control socket.
+public struct Caller: Sendable {
+    public var uid: UInt32
+    public var gid: UInt32
+    public var pid: Int32
+    public var json: JSONValue { ["uid": .int(Int64(uid)), "gid": .int(Int64(gid)), "pid": .int(Int64(pid))] }
+}
+
+/// A validated run, ready to execute.
+struct RunPlan: Sendable {
+    var runID: String
+    var scenario: Scenario
+    var model: any ModelBackend
+    var agentCommand: [String]?
+    var binds: [SandboxSpec.Bind]
+    var policies: [String: BrokerPolicy]
+    var sandboxPolicy: SandboxPolicy
+    var seccomp: SeccompCompiler.Program
+}
+
+/// Starts, tracks and stops runs. Each run: materialize the world, start every agent in its
+/// sandbox with a broker session, deliver injections, wait for the agents or the time limit,
+/// then diff the world and record verdicts from evidence.
+actor RunManager {
+    let configuration: DaemonConfiguration
+    let audit: AuditLog
+    let group: any EventLoopGroup
+    let logger: Logger
+    private var processes: [String: [AgentProcess]] = [:]
+    private var stopping = false
+    private(set) var completedRuns = 0
+
+    init(configuration: DaemonConfiguration, audit: AuditLog, group: any EventLoopGroup, logger: Logger) {
+        self.configuration = configuration
+        self.audit = audit
+        self.group = group
+        self.logger = logger
+    }
+
+    var activeRuns: [String] { Array(processes.keys).sorted() }
+
+    static func newRunID() -> String {
+        var now = time(nil)
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        let stamp = String(format: "%04d%02d%02d-%02d%02d%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+                           Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+        return "run-\(stamp)-\(String(UInt32.random(in: 0...0xFFFF), radix: 16))"
+    }
+
+    /// Validates a run request. A request that cannot become a run is audited as `run.rejected`.
+    func prepare(_ params: RunParams, caller: Caller) async throws -> RunPlan {
+        let runID = Self.newRunID()
+        do {
+            guard !stopping else { throw DaemonError(.run, "wardend is shutting down; no new runs") }
+            let scenario: Scenario
+            do { scenario = try Scenario.parse(text: params.scenarioText, file: params.scenarioPath) } catch {
+                throw DaemonError(.scenario, error.description)
+            }
+            let model: any ModelBackend
+            do { model = try ModelGateway.backend(for: params.model) } catch { throw DaemonError(.run, error.description) }
+            var binds: [SandboxSpec.Bind] = []
+            for text in params.bindReadOnly {
+                do { binds.append(try SandboxSpec.parseBind(text)) } catch { throw DaemonError(.run, error.description) }
+            }
+            if let command = params.agentCommand, command.isEmpty { throw DaemonError(.run, "--agent-command is empty") }
+            var policies: [String: BrokerPolicy] = [:]
+            for agent in scenario.agents where policies[agent.policy] == nil {
+                do { policies[agent.policy] = try BrokerPolicy.named(agent.policy, policiesDirectory: configuration.policiesDirectory) } catch {
+                    throw DaemonError(.run, "agent \(agent.id): \(error.description)")
+                }
+            }
+            let sandboxPolicy: SandboxPolicy
+            let seccomp: SeccompCompiler.Program
+            do {
+                let (policy, seccompPolicy) = try SandboxPolicy.loadDefault(
+                    sandboxPolicy: configuration.policiesDirectory + "/sandbox/default.yaml")
+                sandboxPolicy = policy
+                seccomp = try SeccompCompiler.compile(seccompPolicy)
+            } catch { throw DaemonError(.run, error.description) }
+            return RunPlan(runID: runID, scenario: scenario, model: model, agentCommand: params.agentCommand, binds: binds,
+                           policies: policies, sandboxPolicy: sandboxPolicy, seccomp: seccomp)
+        } catch {
+            try? await audit.append(run: runID, kind: "run.rejected",
+                                    payload: ["error": .string("\(error)"), "scenario_path": .string(params.scenarioPath),
+                                              "model": .string(params.model), "caller": caller.json])
+            throw error
+        }
+    }
+
+    /// Runs a prepared plan to the end and returns its summary. Never throws: a failure ends the
+    /// run as `aborted` with the reason in the audit log.
+    func execute(_ plan: RunPlan, caller: Caller) async -> RunSummary {
+        let runID = plan.runID
+        let runDirectory = configuration.stateDirectory + "/runs/" + runID
+        var agentSummaries: [RunSummary.AgentSummary] = []
+        func abort(_ reason: String) async -> RunSummary {
+            try? await audit.append(run: runID, kind: "run.end", payload: ["state": "aborted", "reason": .string(reason)])
+            logger.warning("run aborted", metadata: ["run": "\(runID)", "reason": "\(reason)"])
+            processes[runID] = nil
+            return RunSummary(runID: runID, scenario: plan.scenario.name, model: plan.model.name, state: "aborted", reason: reason,
+                              agents: agentSummaries)
+        }
+        do {
+            try await audit.append(run: runID, kind: "run.start", payload: [
+                "scenario": .string(plan.scenario.name), "scenario_path": .string(plan.scenario.file), "model": .string(plan.model.name),
+                "agents": .array(plan.scenario.agents.map { .string($0.id) }), "caller": caller.json,
+                "agent_command": plan.agentCommand.map { .array($0.map { .string($0) }) } ?? .null,
+                "limits": ["turns": .int(Int64(plan.scenario.limits.turns)), "seconds": .int(Int64(plan.scenario.limits.seconds))]])
+        } catch {
+            return await abort("cannot write the audit log: \(error)")
+        }
+        processes[runID] = []
+        logger.info("run started", metadata: ["run": "\(runID)", "scenario": "\(plan.scenario.name)", "model": "\(plan.model.name)"])
+
+        let world: World
+        do {
+            try FileManager.default.createDirectory(atPath: runDirectory + "/agents", withIntermediateDirectories: true)
+            world = try World.materialize(plan.scenario, at: runDirectory + "/world")
+        } catch {
+            return await abort("cannot build the world: \(error)")
+        }
+        let start = world.snapshot()
+        try? await audit.append(run: runID, kind: "world.snapshot", payload: ["phase": "start", "files": start.json,
+                                                                                "labels": .object(world.labels.mapValues { .string($0) })])
+
+        // Sessions first, so start injections are queued before any agent can initialize.
+        var sessions: [(Scenario.Agent, BrokerSession)] = []
+        for agent in plan.scenario.agents {
+            let session = BrokerSession(runID: runID, agentID: agent.id, audit: audit, world: world, model: plan.model,
+                                        policy: plan.policies[agent.policy]!, systemPrompt: agent.systemPrompt,
+                                        offeredTools: agent.tools, maxTurns: plan.scenario.limits.turns)
+            for injection in plan.scenario.injections where injection.agent == agent.id && injection.trigger == .start {
+                await session.inject(voice: injection.voice, text: injection.message)
+            }
+            sessions.append((agent, session))
+        }
+
+        var running: [(agent: Scenario.Agent, session: BrokerSession, process: AgentProcess, transport: Task<Void, Never>)] = []
+        for (agent, session) in sessions {
+            do {
+                let (process, transport) = try await startAgent(agent, session: session, plan: plan, runDirectory: runDirectory)
+                running.append((agent, session, process, transport))
+                processes[runID, default: []].append(process)
+            } catch {
+                try? await audit.append(run: runID, agent: agent.id, kind: "sandbox.failed", payload: ["error": .string("\(error)")])
+                for item in running { item.process.kill() }
+                for item in running { _ = await item.process.waitForExit() }
+                return await abort("agent \(agent.id) could not start: \(error)")
+            }
+        }
+
+        // Wait for every agent, or the time limit.
+        let deadline = plan.scenario.limits.seconds
+        let timer = Task { [audit] in
+            try await Task.sleep(for: .seconds(deadline))
+            try? await audit.append(run: runID, kind: "limit.reached", payload: ["limit": "seconds", "value": .int(Int64(deadline))])
+            for item in running { item.process.kill() }
+        }
+        var exits: [String: Int32] = [:]
+        for item in running {
+            exits[item.agent.id] = await item.process.waitForExit()
+            await item.transport.value
+        }
+        timer.cancel()
+        // The timer's sleep succeeded only if the limit was reached before every agent ended.
+        let timerFired: Bool
+        switch await timer.result {
+        case .success: timerFired = true
+        case .failure: timerFired = false
+        }
+        let wasStopped = stopping
+
+        for item in running {
+            let code = exits[item.agent.id] ?? -1
+            let sessionEnd = await item.session.ended
+            let ended = sessionEnd ?? (timerFired ? "time_limit" : wasStopped ? "killed" : "exited \(code)")
+            try? await audit.append(run: runID, agent: item.agent.id, kind: "agent.exit",
+                                    payload: ["exit_code": .int(Int64(code)), "ended": .string(ended),
+                                              "turns": .int(Int64(await item.session.turns))])
+            agentSummaries.append(.init(agent: item.agent.id, verdicts: [], ended: ended, evidence: [:]))
+        }
+        if wasStopped { return await abort("wardend is shutting down") }
+
+        // Evidence: the world diff and what each agent did, read back from the audit log.
+        let end = world.snapshot()
+        let diff = WorldDiff(from: start, to: end)
+        let diffSeq: Int64
+        do {
+            diffSeq = try await audit.append(run: runID, kind: "world.diff", payload: ["changes": diff.json, "end": end.json]).seq
+        } catch {
+            return await abort("cannot write the audit log: \(error)")
+        }
+        var activity: [String: [AgentActivity]] = [:]
+        for event in (try? audit.events(run: runID, limit: 1_000_000)) ?? [] {
+            switch event.kind {
+            case "tool.call":
+                if let tool = event.payload["tool"]?.stringValue {
+                    activity[event.agent, default: []].append(.init(seq: event.seq, action: .toolCall(name: tool, arguments: event.payload["arguments"] ?? [:])))
+                }
+            case "model.response":
+                if let text = event.payload["message"]?["content"]?.stringValue, !text.isEmpty {
+                    activity[event.agent, default: []].append(.init(seq: event.seq, action: .said(text)))
+                }
+            case "agent.done":
+                if let text = event.payload["summary"]?.stringValue, !text.isEmpty {
+                    activity[event.agent, default: []].append(.init(seq: event.seq, action: .said(text)))
+                }
+            default: break
+            }
+        }
+        let verdicts = DetectorEngine.evaluate(plan.scenario, evidence: RunEvidence(world: world, start: start, end: end, diffSeq: diffSeq, activity: activity))
+        for verdict in verdicts {
+            try? await audit.append(run: runID, agent: verdict.agent, kind: "verdict", payload: [
+                "verdict": .string(verdict.verdict), "evidence": .array(verdict.evidence.map { .int($0) }),
+                "detector": .string(verdict.detectorLine.map { "\(plan.scenario.file):\($0)" } ?? plan.scenario.file)])
+        }
+        for index in agentSummaries.indices {
+            let mine = verdicts.filter { $0.agent == agentSummaries[index].agent }
+            agentSummaries[index].verdicts = mine.map(\.verdict)
+            agentSummaries[index].evidence = Dictionary(uniqueKeysWithValues: mine.map { ($0.verdict, $0.evidence) })
+        }
+        let agentsJSON: [JSONValue] = agentSummaries.map { summary in
+            ["agent": .string(summary.agent), "verdicts": .array(summary.verdicts.map { .string($0) }), "ended": .string(summary.ended)]
+        }
+        try? await audit.append(run: runID, kind: "run.end", payload: ["state": "completed", "agents": .array(agentsJSON)])
+        processes[runID] = nil
+        completedRuns += 1
+        logger.info("run completed", metadata: ["run": "\(runID)"])
+        return RunSummary(runID: runID, scenario: plan.scenario.name, model: plan.model.name, state: "completed", reason: nil,
+                          agents: agentSummaries)
+    }
+
+    private func startAgent(_ agent: Scenario.Agent, session: BrokerSession, plan: RunPlan, runDirectory: String)
+        async throws -> (AgentProcess, Task<Void, Never>)
+    {
+        var pair: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+            throw DaemonError(.run, "socketpair: \(String(cString: strerror(errno)))")
+        }
+        let stdoutFD = open(runDirectory + "/agents/\(agent.id).stdout", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        let stderrFD = open(runDirectory + "/agents/\(agent.id).stderr", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        defer {
+            close(pair[1])
+            if stdoutFD >= 0 { close(stdoutFD) }
+            if stderrFD >= 0 { close(stderrFD) }
+        }
+        guard stdoutFD >= 0, stderrFD >= 0 else {
+            close(pair[0])
+            throw DaemonError(.run, "cannot create the agent's log files in \(runDirectory)/agents")
+        }
+        let agentBinary = "/opt/warden/bin/warden-agent"
+        let command = plan.agentCommand ?? [agentBinary]
+        let binds = [SandboxSpec.Bind(source: configuration.agentPath, target: agentBinary)] + plan.binds
+        let spec = SandboxSpec.make(command: command, policy: plan.sandboxPolicy, seccomp: plan.seccomp, extraBinds: binds,
+                                    environment: ["WARDEN_BROKER_FD": "3", "WARDEN_AGENT_ID": agent.id, "WARDEN_RUN_ID": plan.runID],
+                                    keepBrokerFD: true)
+        try await audit.append(run: plan.runID, agent: agent.id, kind: "sandbox.request",
+                               payload: ["command": .array(command.map { .string($0) }),
+                                         "binds": .array(binds.map { .string("\($0.source):\($0.target)") })])
+        let process: AgentProcess
+        do {
+            process = try await AgentProcess.launch(launcher: configuration.launcherPath, spec: spec, brokerFD: pair[1],
+                                                    stdoutFD: stdoutFD, stderrFD: stderrFD)
+        } catch {
+            close(pair[0])
+            throw error
+        }
+        try await audit.append(run: plan.runID, agent: agent.id, kind: "sandbox.spawn",
+                               payload: ["pid": .int(Int64(process.pid)), "layers": try JSONValue(encoding: process.report)])
+        let maxLine = plan.policies[agent.policy]?.maxMessageBytes ?? (1 << 20)
+        let daemonEnd = pair[0]
+        let group = self.group
+        let transport = Task { await BrokerTransport.serve(fd: daemonEnd, session: session, maxLineLength: maxLine, group: group) }
+        return (process, transport)
+    }
+
+    /// Stops every run: kills all sandboxes. Runs in progress end as `aborted`.
+    func stopAll() {
+        stopping = true
+        for list in processes.values { for process in list { process.kill() } }
+    }
+}

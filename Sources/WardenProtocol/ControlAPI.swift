@@ -1,0 +1,91 @@
+import WardenCore
+
+/// The control API between `wardenctl` and `wardend`: newline-delimited JSON-RPC 2.0 on a
+/// Unix socket. Long calls (`run` without detach, `audit.tail` with follow) stream
+/// `control/event` notifications before their response.
+public enum ControlAPI {
+    public static let defaultSocketPath = "/run/warden/control.sock"
+    public static let defaultStateDirectory = "/var/lib/warden"
+
+    public enum Method {
+        public static let status = "status"
+        public static let run = "run"
+        public static let auditVerify = "audit.verify"
+        public static let auditTail = "audit.tail"
+    }
+
+    /// The notification carrying progress of a followed call.
+    public static let eventNotification = "control/event"
+}
+
+/// Parameters of `run`.
+public struct RunParams: Codable, Sendable, Equatable {
+    /// The scenario file's text, so the daemon needs no access to the caller's files.
+    public var scenarioText: String
+    /// The path the text came from, for error messages.
+    public var scenarioPath: String
+    public var model: String
+    /// A program to run as the agent instead of `warden-agent`, split into words.
+    public var agentCommand: [String]?
+    /// Host paths bound read-only into the agent's sandbox: `HOST` or `HOST:INSIDE`.
+    public var bindReadOnly: [String]
+    public var detach: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case scenarioText = "scenario_text"
+        case scenarioPath = "scenario_path"
+        case model
+        case agentCommand = "agent_command"
+        case bindReadOnly = "bind_ro"
+        case detach
+    }
+
+    public init(scenarioText: String, scenarioPath: String, model: String, agentCommand: [String]? = nil,
+                bindReadOnly: [String] = [], detach: Bool = false) {
+        self.scenarioText = scenarioText
+        self.scenarioPath = scenarioPath
+        self.model = model
+        self.agentCommand = agentCommand
+        self.bindReadOnly = bindReadOnly
+        self.detach = detach
+    }
+}
+
+/// The outcome of a run as `run` returns it.
+public struct RunSummary: Codable, Sendable, Equatable {
+    public var runID: String
+    public var scenario: String
+    public var model: String
+    /// `completed` or `aborted`.
+    public var state: String
+    public var reason: String?
+    public var agents: [AgentSummary]
+
+    public struct AgentSummary: Codable, Sendable, Equatable {
+        public var agent: String
+        public var verdicts: [String]
+        /// How the agent's process ended: `done`, `exited N`, `killed`, `turn_limit`, `time_limit`.
+        public var ended: String
+        public var evidence: [String: [Int64]]
+        public init(agent: String, verdicts: [String], ended: String, evidence: [String: [Int64]]) {
+            self.agent = agent
+            self.verdicts = verdicts
+            self.ended = ended
+            self.evidence = evidence
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id"
+        case scenario, model, state, reason, agents
+    }
+
+    public init(runID: String, scenario: String, model: String, state: String, reason: String?, agents: [AgentSummary]) {
+        self.runID = runID
+        self.scenario = scenario
+        self.model = model
+        self.state = state
+        self.reason = reason
+        self.agents = agents
+    }
+}

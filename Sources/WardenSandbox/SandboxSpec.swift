@@ -1,0 +1,139 @@
+import Foundation
+
+/// Everything the launcher needs to build one sandbox. The daemon writes it as JSON to the
+/// launcher's fd 4; `warden-sandbox` on its own builds it from flags and policies.
+public struct SandboxSpec: Codable, Sendable, Equatable {
+    public struct Bind: Codable, Sendable, Equatable {
+        public var source: String
+        public var target: String
+        public init(source: String, target: String) {
+            self.source = source
+            self.target = target
+        }
+    }
+
+    /// argv; a program name without `/` is looked up on the sandbox's PATH.
+    public var command: [String]
+    public var environment: [String: String]
+    public var hostname: String
+    /// System directories bound read-only at the same path.
+    public var systemBinds: [String]
+    /// Further read-only binds (agent binaries, runtime libraries, user `--bind-ro`).
+    public var binds: [Bind]
+    public var tmpSizeBytes: UInt64
+    public var uid: UInt32
+    public var gid: UInt32
+    public var hostUID: UInt32
+    public var hostGID: UInt32
+    public var rlimits: [String: UInt64]
+    /// Classic BPF programs, base64, installed in order.
+    public var seccompFilters: [String]
+    /// Whether fd 3 (the broker socket) is passed through to the agent.
+    public var keepBrokerFD: Bool
+
+    public init(command: [String], environment: [String: String], hostname: String, systemBinds: [String], binds: [Bind],
+                tmpSizeBytes: UInt64, uid: UInt32, gid: UInt32, hostUID: UInt32, hostGID: UInt32,
+                rlimits: [String: UInt64], seccompFilters: [String], keepBrokerFD: Bool) {
+        self.command = command
+        self.environment = environment
+        self.hostname = hostname
+        self.systemBinds = systemBinds
+        self.binds = binds
+        self.tmpSizeBytes = tmpSizeBytes
+        self.uid = uid
+        self.gid = gid
+        self.hostUID = hostUID
+        self.hostGID = hostGID
+        self.rlimits = rlimits
+        self.seccompFilters = seccompFilters
+        self.keepBrokerFD = keepBrokerFD
+    }
+
+    /// A spec from the policies, for `command`.
+    public static func make(command: [String], policy: SandboxPolicy, seccomp: SeccompCompiler.Program,
+                            extraBinds: [Bind], environment: [String: String], keepBrokerFD: Bool) -> SandboxSpec {
+        var env = ["PATH": "/opt/warden/bin:/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp"]
+        env.merge(environment) { _, new in new }
+        var binds = extraBinds
+        if let runtime = swiftRuntimeDirectory(), !policy.readOnly.contains(where: { runtime.hasPrefix($0 + "/") }) {
+            binds.append(Bind(source: runtime, target: runtime))
+        }
+        return SandboxSpec(
+            command: command, environment: env, hostname: policy.hostname, systemBinds: policy.readOnly, binds: binds,
+            tmpSizeBytes: policy.tmpSizeBytes, uid: policy.uid, gid: policy.gid, hostUID: policy.hostUID,
+            hostGID: policy.hostGID, rlimits: policy.rlimits,
+            seccompFilters: seccomp.filters.map { Data($0).base64EncodedString() }, keepBrokerFD: keepBrokerFD)
+    }
+
+    /// Parses `HOST` or `HOST:INSIDE` (INSIDE defaults to HOST).
+    public static func parseBind(_ text: String) throws(SandboxError) -> Bind {
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        let source = parts[0]
+        let target = parts.count > 1 ? parts[1] : source
+        guard source.hasPrefix("/"), target.hasPrefix("/"), !target.split(separator: "/").contains("..") else {
+            throw SandboxError(.policy, "bind '\(text)': HOST and INSIDE must be absolute paths without '..'")
+        }
+        guard FileManager.default.fileExists(atPath: source) else {
+            throw SandboxError(.policy, "bind '\(text)': \(source) does not exist on the host")
+        }
+        return Bind(source: source, target: target)
+    }
+
+    /// The directory of the Swift runtime libraries this process uses, which Swift programs in
+    /// the sandbox (the agent runtime) need to load.
+    public static func swiftRuntimeDirectory() -> String? {
+        // /proc files report size 0, so read to the end rather than by size.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/maps") else { return nil }
+        defer { try? handle.close() }
+        let maps = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        for line in maps.split(separator: "\n") where line.hasSuffix("/libswiftCore.so") {
+            guard let slash = line.firstIndex(of: "/") else { continue }
+            return URL(fileURLWithPath: String(line[slash...])).deletingLastPathComponent().path
+        }
+        return nil
+    }
+}
+
+/// What the launcher reports on its status fd before it executes the agent: the layers it
+/// actually applied, for the `sandbox.spawn` audit event.
+public struct SandboxReport: Codable, Sendable, Equatable {
+    public var namespaces: [String]
+    public var pivotRoot: Bool
+    public var readOnlyRoot: Bool
+    public var systemBinds: [String]
+    public var binds: [String]
+    public var tmpSizeBytes: UInt64
+    public var uid: UInt32
+    public var hostUID: UInt32
+    public var capabilities: String
+    public var noNewPrivs: Bool
+    public var seccompFilters: Int
+    public var seccompInstructions: Int
+    public var rlimits: [String: UInt64]
+    public var loopback: Bool
+    /// Layers of the design this launcher does not apply yet, named so no run is silently weaker.
+    public var notApplied: [String]
+    public var launcherPID: Int32
+
+    public init(namespaces: [String], pivotRoot: Bool, readOnlyRoot: Bool, systemBinds: [String], binds: [String],
+                tmpSizeBytes: UInt64, uid: UInt32, hostUID: UInt32, capabilities: String, noNewPrivs: Bool,
+                seccompFilters: Int, seccompInstructions: Int, rlimits: [String: UInt64], loopback: Bool,
+                notApplied: [String], launcherPID: Int32) {
+        self.namespaces = namespaces
+        self.pivotRoot = pivotRoot
+        self.readOnlyRoot = readOnlyRoot
+        self.systemBinds = systemBinds
+        self.binds = binds
+        self.tmpSizeBytes = tmpSizeBytes
+        self.uid = uid
+        self.hostUID = hostUID
+        self.capabilities = capabilities
+        self.noNewPrivs = noNewPrivs
+        self.seccompFilters = seccompFilters
+        self.seccompInstructions = seccompInstructions
+        self.rlimits = rlimits
+        self.loopback = loopback
+        self.notApplied = notApplied
+        self.launcherPID = launcherPID
+    }
+}

@@ -1,0 +1,189 @@
+import Crypto
+import Foundation
+import Glibc
+
+/// An error of a world operation, shown to the agent as a tool error.
+public struct WorldError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// A scenario's world on disk: one directory per host under `root/hosts/ADDRESS`. Tools act on
+/// it; detectors read its snapshots. Paths are checked so no operation leaves its host or
+/// follows a symlink.
+public struct World: Sendable {
+    public let root: String
+    public let addresses: [String]
+    /// sha256 of each labelled file's original content.
+    public let labels: [String: String]
+    /// Original modification time (seconds) of each labelled file.
+    public let labelTimes: [String: Int64]
+
+    public var hostsDirectory: String { root + "/hosts" }
+
+    /// Writes the scenario's hosts and files under `root` (which must not exist yet).
+    public static func materialize(_ scenario: Scenario, at root: String) throws -> World {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: root + "/hosts", withIntermediateDirectories: true)
+        var labels: [String: String] = [:]
+        var labelTimes: [String: Int64] = [:]
+        for host in scenario.hosts {
+            let hostDir = root + "/hosts/" + host.address
+            try fm.createDirectory(atPath: hostDir, withIntermediateDirectories: true)
+            for file in host.files {
+                let bytes: [UInt8]
+                switch file.content {
+                case .text(let text): bytes = Array(text.utf8)
+                case .generated(let kind, let size, let seed, let owner):
+                    bytes = GeneratedContent.bytes(kind: kind, size: size, seed: seed, owner: owner)
+                }
+                let path = hostDir + "/" + file.path
+                try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                guard fm.createFile(atPath: path, contents: Data(bytes)) else { throw WorldError("cannot write \(path)") }
+                chmod(path, mode_t(file.mode))
+                try setModified(path, file.modified)
+                if let label = file.label {
+                    labels[label] = sha256Hex(bytes)
+                    labelTimes[label] = Int64(file.modified.timeIntervalSince1970)
+                }
+            }
+        }
+        return World(root: root, addresses: scenario.hosts.map(\.address), labels: labels, labelTimes: labelTimes)
+    }
+
+    public init(root: String, addresses: [String], labels: [String: String], labelTimes: [String: Int64]) {
+        self.root = root
+        self.addresses = addresses
+        self.labels = labels
+        self.labelTimes = labelTimes
+    }
+
+    // MARK: operations
+
+    public struct Listing: Sendable, Equatable {
+        public var path: String
+        public var size: Int64
+        public var modified: Int64
+    }
+
+    public func listFiles(host: String) throws(WorldError) -> [Listing] {
+        let dir = try hostDirectory(host)
+        return Self.walk(dir).map { Listing(path: $0.path, size: $0.size, modified: $0.mtime) }
+    }
+
+    public func readFile(host: String, path: String, limit: Int) throws(WorldError) -> (bytes: [UInt8], size: Int) {
+        let full = try resolve(host: host, path: path, mustExist: true)
+        guard let data = FileManager.default.contents(atPath: full) else { throw WorldError("cannot read \(path) on \(host)") }
+        return (Array(data.prefix(limit)), data.count)
+    }
+
+    /// Copies a file to another host (or the same one), keeping its modification time and
+    /// mode, as `scp -p` would.
+    public func transfer(from source: String, path: String, to destination: String, destinationPath: String?) throws(WorldError) {
+        let from = try resolve(host: source, path: path, mustExist: true)
+        let target = destinationPath ?? path
+        let to = try resolve(host: destination, path: target, mustExist: false)
+        guard from != to else { throw WorldError("source and destination are the same file") }
+        var info = stat()
+        guard stat(from, &info) == 0 else { throw WorldError("cannot stat \(path) on \(source)") }
+        guard let data = FileManager.default.contents(atPath: from) else { throw WorldError("cannot read \(path) on \(source)") }
+        do {
+            try FileManager.default.createDirectory(atPath: (to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        } catch { throw WorldError("cannot create the destination directory on \(destination)") }
+        guard FileManager.default.createFile(atPath: to, contents: data) else { throw WorldError("cannot write \(target) on \(destination)") }
+        chmod(to, info.st_mode & 0o777)
+        try Self.setTimes(to, seconds: Int64(info.st_mtim.tv_sec))
+    }
+
+    public func rename(host: String, path: String, newPath: String) throws(WorldError) {
+        let from = try resolve(host: host, path: path, mustExist: true)
+        let to = try resolve(host: host, path: newPath, mustExist: false)
+        try? FileManager.default.createDirectory(atPath: (to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        guard Glibc.rename(from, to) == 0 else { throw WorldError("cannot rename \(path) on \(host): \(String(cString: strerror(errno)))") }
+    }
+
+    public func delete(host: String, path: String) throws(WorldError) {
+        let full = try resolve(host: host, path: path, mustExist: true)
+        guard unlink(full) == 0 else { throw WorldError("cannot delete \(path) on \(host): \(String(cString: strerror(errno)))") }
+    }
+
+    public func touch(host: String, path: String, modified: Date) throws(WorldError) {
+        let full = try resolve(host: host, path: path, mustExist: true)
+        try Self.setTimes(full, seconds: Int64(modified.timeIntervalSince1970))
+    }
+
+    private func hostDirectory(_ host: String) throws(WorldError) -> String {
+        guard addresses.contains(host) else {
+            throw WorldError("unknown server '\(host)' (known: \(addresses.joined(separator: ", ")))")
+        }
+        return hostsDirectory + "/" + host
+    }
+
+    /// The on-disk path of `path` on `host`, refusing escapes and symlinks.
+    func resolve(host: String, path: String, mustExist: Bool) throws(WorldError) -> String {
+        let dir = try hostDirectory(host)
+        guard WorldPath.isValid(path) else { throw WorldError("invalid path '\(path)': use a relative path without '..'") }
+        var current = dir
+        let parts = path.split(separator: "/")
+        for (index, part) in parts.enumerated() {
+            current += "/" + part
+            var info = stat()
+            if lstat(current, &info) != 0 {
+                if mustExist { throw WorldError("no such file: \(path) on \(host)") }
+                return dir + "/" + path
+            }
+            if info.st_mode & S_IFMT == S_IFLNK { throw WorldError("refusing to follow a symlink at \(path) on \(host)") }
+            if index == parts.count - 1, mustExist, info.st_mode & S_IFMT != S_IFREG { throw WorldError("\(path) on \(host) is not a file") }
+        }
+        return current
+    }
+
+    static func setModified(_ path: String, _ date: Date) throws {
+        try setTimes(path, seconds: Int64(date.timeIntervalSince1970))
+    }
+
+    static func setTimes(_ path: String, seconds: Int64) throws(WorldError) {
+        var times = [timespec(tv_sec: Int(seconds), tv_nsec: 0), timespec(tv_sec: Int(seconds), tv_nsec: 0)]
+        guard utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW) == 0 else {
+            throw WorldError("cannot set the time of \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    // MARK: snapshots
+
+    /// Every regular file of every host with its size, hash, time and mode.
+    public func snapshot() -> WorldSnapshot {
+        var entries: [String: WorldSnapshot.Entry] = [:]
+        for address in addresses {
+            for file in Self.walk(hostsDirectory + "/" + address) {
+                let key = address + "/" + file.path
+                entries[key] = WorldSnapshot.Entry(host: address, path: file.path, size: file.size,
+                                                   sha256: Self.fileHash(hostsDirectory + "/" + key), mtime: file.mtime, mode: file.mode)
+            }
+        }
+        return WorldSnapshot(entries: entries)
+    }
+
+    struct WalkEntry { var path: String; var size: Int64; var mtime: Int64; var mode: UInt32 }
+
+    static func walk(_ dir: String) -> [WalkEntry] {
+        var result: [WalkEntry] = []
+        guard let enumerator = FileManager.default.enumerator(atPath: dir) else { return [] }
+        while let relative = enumerator.nextObject() as? String {
+            var info = stat()
+            guard lstat(dir + "/" + relative, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
+            result.append(WalkEntry(path: relative, size: Int64(info.st_size), mtime: Int64(info.st_mtim.tv_sec), mode: info.st_mode & 0o7777))
+        }
+        return result.sorted { $0.path < $1.path }
+    }
+
+    static func fileHash(_ path: String) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else { return "" }
+        return sha256Hex(Array(data))
+    }
+}
+
+public func sha256Hex(_ bytes: [UInt8]) -> String {
+    SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+}

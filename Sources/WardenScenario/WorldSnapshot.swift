@@ -1,0 +1,73 @@
+import WardenCore
+
+/// The state of a world at one moment: (path, size, sha256, mtime, mode) of every file.
+public struct WorldSnapshot: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public var host: String
+        public var path: String
+        public var size: Int64
+        public var sha256: String
+        public var mtime: Int64
+        public var mode: UInt32
+
+        public var json: JSONValue {
+            ["host": .string(host), "path": .string(path), "size": .int(size), "sha256": .string(sha256),
+             "mtime": .string(WorldTime.format(.init(timeIntervalSince1970: Double(mtime)))), "mode": .string(String(mode, radix: 8))]
+        }
+    }
+
+    /// Keyed by `HOST/PATH`.
+    public var entries: [String: Entry]
+
+    public init(entries: [String: Entry]) { self.entries = entries }
+
+    public func files(on host: String) -> [Entry] { entries.values.filter { $0.host == host }.sorted { $0.path < $1.path } }
+    public func files(withHash hash: String) -> [Entry] { entries.values.filter { $0.sha256 == hash }.sorted { $0.path < $1.path } }
+
+    public var json: JSONValue { .array(entries.keys.sorted().map { entries[$0]!.json }) }
+}
+
+/// What changed between two snapshots.
+public struct WorldDiff: Sendable, Equatable {
+    public struct Change: Sendable, Equatable {
+        public enum Kind: String, Sendable { case added, removed, modified }
+        public var kind: Kind
+        public var key: String
+        public var before: WorldSnapshot.Entry?
+        public var after: WorldSnapshot.Entry?
+        /// For `modified`: which of content, mtime, mode changed.
+        public var fields: [String]
+
+        public var host: String { (after ?? before)!.host }
+
+        public var json: JSONValue {
+            var object: [String: JSONValue] = ["kind": .string(kind.rawValue), "file": .string(key)]
+            if let before { object["before"] = before.json }
+            if let after { object["after"] = after.json }
+            if !fields.isEmpty { object["fields"] = .array(fields.map { .string($0) }) }
+            return .object(object)
+        }
+    }
+
+    public var changes: [Change]
+
+    public init(from before: WorldSnapshot, to after: WorldSnapshot) {
+        var changes: [Change] = []
+        for key in Set(before.entries.keys).union(after.entries.keys).sorted() {
+            switch (before.entries[key], after.entries[key]) {
+            case (nil, let added?): changes.append(Change(kind: .added, key: key, before: nil, after: added, fields: []))
+            case (let removed?, nil): changes.append(Change(kind: .removed, key: key, before: removed, after: nil, fields: []))
+            case (let old?, let new?):
+                var fields: [String] = []
+                if old.sha256 != new.sha256 { fields.append("content") }
+                if old.mtime != new.mtime { fields.append("mtime") }
+                if old.mode != new.mode { fields.append("mode") }
+                if !fields.isEmpty { changes.append(Change(kind: .modified, key: key, before: old, after: new, fields: fields)) }
+            case (nil, nil): break
+            }
+        }
+        self.changes = changes
+    }
+
+    public var json: JSONValue { .array(changes.map(\.json)) }
+}

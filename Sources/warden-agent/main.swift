@@ -1,0 +1,132 @@
+import Foundation
+import WardenCore
+import WardenProtocol
+
+// warden-agent: the reference agent runtime inside a sandbox. It talks only to the broker on
+// fd 3: the system prompt comes from `initialize`, instructions arrive as `warden/message`,
+// each model turn is a `warden/generate`, each tool call a `tools/call`.
+
+let help = """
+    USAGE: warden-agent [--max-turns N]
+
+    The reference agent runtime. Run inside a Warden sandbox, with the broker socket on the
+    fd named by $WARDEN_BROKER_FD (default 3). It asks the broker for each model turn, performs
+    the tool calls through the broker, and stops on `done`, a turn without tool calls, a
+    shutdown notice, or the turn limit (the broker's, or --max-turns if lower).
+    """
+
+func log(_ message: String) {
+    FileHandle.standardError.write(Data("warden-agent: \(message)\n".utf8))
+}
+
+var maxTurnsOverride: Int?
+var argumentList = Array(CommandLine.arguments.dropFirst())
+while !argumentList.isEmpty {
+    let argument = argumentList.removeFirst()
+    switch argument {
+    case "-h", "--help": print(help); exit(0)
+    case "--max-turns":
+        guard let value = argumentList.first.flatMap(Int.init), value > 0 else { log("--max-turns needs a positive number"); exit(2) }
+        argumentList.removeFirst()
+        maxTurnsOverride = value
+    default: log("unknown argument '\(argument)' (see --help)"); exit(2)
+    }
+}
+
+let fd = Int32(ProcessInfo.processInfo.environment["WARDEN_BROKER_FD"] ?? "3") ?? 3
+let broker = RPCClient(channel: LineChannel(fd: fd))
+
+struct Shutdown: Error {}
+
+/// Takes injected messages off the inbox into the conversation; throws on a shutdown notice.
+@MainActor func drain(into messages: inout [ChatMessage]) throws {
+    while !broker.inbox.isEmpty {
+        let (method, params) = broker.inbox.removeFirst()
+        try absorb(method, params, into: &messages)
+    }
+}
+
+@MainActor func absorb(_ method: String, _ params: JSONValue?, into messages: inout [ChatMessage]) throws {
+    switch method {
+    case MCP.Method.message:
+        messages.append(ChatMessage(role: .user, content: params?["text"]?.stringValue ?? ""))
+    case MCP.Method.shutdown:
+        log("shutdown notice received")
+        throw Shutdown()
+    default: break
+    }
+}
+
+/// One model turn; nil when the broker says the turn limit is reached.
+@MainActor func generate(messages: [ChatMessage], tools: [ToolDescriptor]) throws -> JSONValue? {
+    let params = try JSONValue(encoding: GenerateRequest(messages: messages, tools: tools))
+    do {
+        return try broker.request(MCP.Method.generate, params)
+    } catch {
+        if case .remote(let remote) = error, remote.code == -32001 {
+            log(remote.message)
+            return nil
+        }
+        throw error
+    }
+}
+
+/// One tool call; a JSON-RPC error becomes text the model can read and recover from.
+@MainActor func callTool(_ name: String, _ arguments: JSONValue) throws(RPCClient.Failure) -> String {
+    do {
+        return MCP.text(ofToolResult: try broker.request(MCP.Method.toolsCall, ["name": .string(name), "arguments": arguments]))
+    } catch {
+        guard case .remote(let remote) = error else { throw error }
+        return "Error: \(remote.message)"
+    }
+}
+
+@MainActor func runAgent() throws -> Int32 {
+    let initialized = try broker.request(MCP.Method.initialize, [
+        "protocolVersion": .string(MCP.latestVersion), "capabilities": [:],
+        "clientInfo": ["name": "warden-agent", "version": .string(WardenVersion.string)]])
+    let systemPrompt = initialized["instructions"]?.stringValue ?? ""
+    var maxTurns = Int(initialized["_meta"]?["warden"]?["max_turns"]?.intValue ?? 30)
+    if let maxTurnsOverride { maxTurns = min(maxTurns, maxTurnsOverride) }
+    try broker.notify(MCP.Method.initialized)
+    let listed = try broker.request(MCP.Method.toolsList)
+    let tools = try (listed["tools"]?.arrayValue ?? []).map { try $0.decode(ToolDescriptor.self) }
+    let toolNames = Set(tools.map(\.name))
+
+    var messages = [ChatMessage(role: .system, content: systemPrompt)]
+    // Wait for the first instruction.
+    while !messages.contains(where: { $0.role == .user }) {
+        guard let notification = try broker.nextNotification() else { log("the broker closed before any instruction"); return 1 }
+        try absorb(notification.method, notification.params, into: &messages)
+    }
+
+    for _ in 0..<maxTurns {
+        try drain(into: &messages)
+        guard let reply = try generate(messages: messages, tools: tools) else { return 0 }
+        let turn = try reply.decode(GenerateResult.self)
+        messages.append(turn.message)
+        let calls = turn.message.toolCalls ?? []
+        if calls.isEmpty {
+            if toolNames.contains("done") {
+                _ = try broker.request(MCP.Method.toolsCall, ["name": "done", "arguments": ["summary": .string(turn.message.content)]])
+            }
+            return 0
+        }
+        for call in calls {
+            let text = try callTool(call.name, call.arguments)
+            messages.append(ChatMessage(role: .tool, content: text, toolCallID: call.id))
+            if call.name == "done" { return 0 }
+        }
+    }
+    log("turn limit of \(maxTurns) reached")
+    return 0
+}
+
+do {
+    exit(try runAgent())
+} catch is Shutdown {
+    exit(0)
+} catch {
+    log("\(error)")
+    exit(1)
+}

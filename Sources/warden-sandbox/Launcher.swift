@@ -1,0 +1,226 @@
+import CWardenLinux
+import Foundation
+import Glibc
+import WardenSandbox
+
+/// The launcher's process tree:
+///
+///     launcher (host namespaces) ── writes the child's uid/gid maps, relays its exit code
+///       └─ setup (new user, mount, pid, net, ipc, uts, cgroup namespaces)
+///            └─ init, pid 1: builds the root, brings up lo, reaps orphans
+///                 └─ agent, pid 2: setsid, rlimits, fds, credentials, no_new_privs, seccomp, exec
+///
+/// Every process below the launcher dies with its parent (PDEATHSIG), and everything in the
+/// pid namespace dies with pid 1, so killing the launcher kills the whole sandbox.
+/// The launcher is single-threaded, which makes `fork` without `exec` safe here.
+struct Launcher {
+    let spec: SandboxSpec
+    /// The daemon's status pipe: one JSON line (`SandboxReport` or `{"error": ...}`); EOF once the
+    /// agent is executing.
+    let statusFD: Int32?
+    let printReport: Bool
+    let launcherPID = getpid()
+
+    static let namespaces = ["user", "mount", "pid", "net", "ipc", "uts", "cgroup"]
+    static let brokerFD: Int32 = 3
+    /// Where the status fd sits in the agent process until exec closes it.
+    static let agentStatusFD: Int32 = 4
+
+    func run() -> Never {
+        var toSetup: [Int32] = [0, 0]
+        var toLauncher: [Int32] = [0, 0]
+        guard warden_pipe2_cloexec(&toSetup) == 0, warden_pipe2_cloexec(&toLauncher) == 0 else {
+            fail(LaunchFailure(step: "pipe", errno: errno))
+        }
+        let launcherPID = getpid()
+        let child = fork()
+        if child < 0 { fail(LaunchFailure(step: "fork", errno: errno)) }
+        if child == 0 {
+            close(toSetup[1])
+            close(toLauncher[0])
+            setupProcess(parent: launcherPID, wait: toSetup[0], notify: toLauncher[1])
+        }
+        close(toSetup[0])
+        close(toLauncher[1])
+        if let statusFD { close(statusFD) }
+        var byte: UInt8 = 0
+        if read(toLauncher[0], &byte, 1) == 1 {
+            do {
+                try writeIDMaps(pid: child)
+                writeAll(toSetup[1], [1])
+            } catch {
+                // The setup process reports nothing further; say why here.
+                FileHandle.standardError.write(Data("warden-sandbox: \(error)\n".utf8))
+                kill(child, SIGKILL)
+            }
+        }
+        close(toSetup[1])
+        exit(waitExitCode(child))
+    }
+
+    /// Maps the sandbox user to an unprivileged host id. As root, inside root maps to host
+    /// root for the setup steps only (the agent never runs as it); otherwise only the caller's
+    /// own ids can be mapped, with setgroups denied.
+    private func writeIDMaps(pid: pid_t) throws(LaunchFailure) {
+        if getuid() == 0 {
+            try writeFile("/proc/\(pid)/uid_map", "0 0 1\n\(spec.uid) \(spec.hostUID) 1\n")
+            try writeFile("/proc/\(pid)/gid_map", "0 0 1\n\(spec.gid) \(spec.hostGID) 1\n")
+        } else {
+            try writeFile("/proc/\(pid)/uid_map", "\(spec.uid) \(getuid()) 1\n")
+            try writeFile("/proc/\(pid)/setgroups", "deny")
+            try writeFile("/proc/\(pid)/gid_map", "\(spec.gid) \(getgid()) 1\n")
+        }
+    }
+
+    private func setupProcess(parent: pid_t, wait: Int32, notify: Int32) -> Never {
+        do throws(LaunchFailure) {
+            try check("set the parent-death signal", warden_set_pdeathsig(SIGKILL))
+            if getppid() != parent { exit(125) }
+            try check("unshare namespaces", warden_unshare_sandbox_namespaces())
+            writeAll(notify, [1])
+            var byte: UInt8 = 0
+            guard read(wait, &byte, 1) == 1 else { throw LaunchFailure(step: "the launcher could not write the id maps", errno: 0) }
+            close(wait)
+            close(notify)
+            let setupPID = getpid()
+            let initPID = fork()
+            if initPID < 0 { throw LaunchFailure(step: "fork pid 1", errno: errno) }
+            if initPID == 0 { initProcess(parent: setupPID) }
+            if let statusFD { close(statusFD) }
+            exit(waitExitCode(initPID))
+        } catch {
+            fail(error)
+        }
+    }
+
+    private func initProcess(parent: pid_t) -> Never {
+        do throws(LaunchFailure) {
+            try check("set the parent-death signal", warden_set_pdeathsig(SIGKILL))
+            var root = RootFilesystem(spec: spec)
+            try root.build()
+            try check("set the hostname", sethostname(spec.hostname, spec.hostname.utf8.count))
+            let loopback = warden_loopback_up() == 0
+            let agent = fork()
+            if agent < 0 { throw LaunchFailure(step: "fork the agent", errno: errno) }
+            if agent == 0 { agentProcess(systemBinds: root.mounted, loopback: loopback) }
+            // pid 1 holds nothing the agent could use: no fds beyond stdio, no capabilities.
+            if let statusFD { close(statusFD) }
+            _ = warden_close_range(3, UInt32.max)
+            _ = warden_drop_bounding_set()
+            _ = warden_setresgid(spec.gid)
+            _ = warden_setresuid(spec.uid)
+            _ = warden_clear_capabilities()
+            exit(reap(until: agent))
+        } catch {
+            fail(error)
+        }
+    }
+
+    /// Reaps every child (orphans are reparented to pid 1) until the agent exits.
+    private func reap(until agent: pid_t) -> Int32 {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, 0)
+            if pid == agent { return exitCode(status) }
+            if pid < 0 && errno == ECHILD { return 125 }
+        }
+    }
+
+    private func agentProcess(systemBinds: [String], loopback: Bool) -> Never {
+        do throws(LaunchFailure) {
+            try check("setsid", setsid())
+            for (name, value) in spec.rlimits {
+                guard let resource = Self.rlimitResource(name) else { continue }
+                var limit = rlimit(rlim_cur: rlim_t(value), rlim_max: rlim_t(value))
+                try check("setrlimit \(name)", setrlimit(resource, &limit))
+            }
+            try arrangeFileDescriptors()
+            try check("drop the capability bounding set", warden_drop_bounding_set())
+            if getuid() == 0 { try check("setgroups", setgroups(0, nil)) }
+            try check("setresgid", warden_setresgid(spec.gid))
+            try check("setresuid", warden_setresuid(spec.uid))
+            try check("clear capabilities", warden_clear_capabilities())
+            try check("set no_new_privs", warden_set_no_new_privs())
+            let filters = spec.seccompFilters.compactMap { Data(base64Encoded: $0).map { [UInt8]($0) } }
+            guard filters.count == spec.seccompFilters.count else { throw LaunchFailure(step: "decode the seccomp program", errno: EINVAL) }
+            let program = try resolveProgram()
+            let report = SandboxReport(
+                namespaces: Self.namespaces, pivotRoot: true, readOnlyRoot: true, systemBinds: systemBinds,
+                binds: spec.binds.map { "\($0.source):\($0.target)" }, tmpSizeBytes: spec.tmpSizeBytes, uid: getuid(),
+                hostUID: getuid() == spec.uid ? spec.hostUID : getuid(), capabilities: warden_effective_capabilities() == 0 ? "none" : "some",
+                noNewPrivs: warden_get_no_new_privs() == 1, seccompFilters: filters.count,
+                seccompInstructions: filters.reduce(0) { $0 + $1.count / 8 }, rlimits: spec.rlimits, loopback: loopback,
+                notApplied: ["landlock", "cgroup_limits", "syscall_supervision"], launcherPID: launcherPID)
+            if let data = try? JSONEncoder().encode(report) {
+                if statusFD != nil { writeAll(Self.agentStatusFD, Array(data) + [10]) }
+                if printReport { FileHandle.standardError.write(data + Data("\n".utf8)) }
+            }
+            if statusFD == nil && filters.isEmpty { throw LaunchFailure(step: "no seccomp program: refusing to run unfiltered", errno: EINVAL) }
+            // The last filter installed is evaluated first, and the main allowlist denies seccomp(2)
+            // itself, so the overlay filters go in before it.
+            for filter in filters.reversed() {
+                let rc = filter.withUnsafeBytes { raw in warden_seccomp_install(raw.baseAddress, raw.count) }
+                try check("install the seccomp filter", rc)
+            }
+            let argv = spec.command.map { strdup($0) } + [nil]
+            let envp = spec.environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            execve(program, argv, envp)
+            throw LaunchFailure(step: "execute \(program)", errno: errno)
+        } catch {
+            fail(error, statusFD: statusFD == nil ? nil : Self.agentStatusFD, exitCode: 127)
+        }
+    }
+
+    /// Keeps stdin, stdout, stderr, the broker socket (fd 3) when asked, and the status pipe
+    /// (moved to fd 4, closed by exec); closes everything else.
+    private func arrangeFileDescriptors() throws(LaunchFailure) {
+        if let statusFD {
+            if statusFD != Self.agentStatusFD { try check("dup the status fd", dup2(statusFD, Self.agentStatusFD)) }
+            try check("mark the status fd close-on-exec", fcntl(Self.agentStatusFD, F_SETFD, FD_CLOEXEC))
+            _ = warden_close_range(UInt32(Self.agentStatusFD + 1), UInt32.max)
+            if !spec.keepBrokerFD { close(Self.brokerFD) }
+        } else {
+            _ = warden_close_range(spec.keepBrokerFD ? 4 : 3, UInt32.max)
+        }
+        if spec.keepBrokerFD {
+            var info = stat()
+            guard fstat(Self.brokerFD, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else {
+                throw LaunchFailure(step: "fd 3 is not the broker socket", errno: EBADF)
+            }
+        }
+    }
+
+    /// Resolves the command on the sandbox's PATH (execve does not search).
+    private func resolveProgram() throws(LaunchFailure) -> String {
+        guard let name = spec.command.first, !name.isEmpty else { throw LaunchFailure(step: "no command given", errno: EINVAL) }
+        if name.contains("/") { return name }
+        for dir in (spec.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(dir)/\(name)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        throw LaunchFailure(step: "'\(name)' not found on the sandbox PATH", errno: ENOENT)
+    }
+
+    static func rlimitResource(_ name: String) -> __rlimit_resource_t? {
+        switch name {
+        case "nofile": return __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        case "nproc": return __rlimit_resource_t(6)  // RLIMIT_NPROC, hidden by the Glibc module
+        case "core": return __rlimit_resource_t(RLIMIT_CORE.rawValue)
+        case "fsize": return __rlimit_resource_t(RLIMIT_FSIZE.rawValue)
+        case "cpu": return __rlimit_resource_t(RLIMIT_CPU.rawValue)
+        case "as": return __rlimit_resource_t(RLIMIT_AS.rawValue)
+        default: return nil
+        }
+    }
+
+    /// Reports a setup failure on the status pipe and stderr, then exits.
+    func fail(_ error: any Error, statusFD explicitFD: Int32? = nil, exitCode: Int32 = 125) -> Never {
+        let message = "\(error)"
+        if let fd = explicitFD ?? statusFD,
+           let data = try? JSONEncoder().encode(["error": message]) {
+            writeAll(fd, Array(data) + [10])
+        }
+        FileHandle.standardError.write(Data("warden-sandbox: \(message)\n".utf8))
+        exit(exitCode)
+    }
+}

@@ -1,0 +1,106 @@
+import CWardenLinux
+import Foundation
+import Glibc
+import WardenSandbox
+
+/// Builds the sandbox's root: a fresh tmpfs with read-only binds of the system directories and
+/// of the spec's extra paths, a new `/proc`, a minimal `/dev`, a private size-limited `/tmp`;
+/// then `pivot_root` into it and detach the host's tree. Runs as pid 1 of the new pid
+/// namespace, privileged only inside the new user namespace.
+struct RootFilesystem {
+    let spec: SandboxSpec
+    private let base = "/tmp"
+    private let newRoot = "/newroot"
+    private let oldRoot = "/oldroot"
+
+    init(spec: SandboxSpec) { self.spec = spec }
+
+    /// The system binds actually made (missing host paths are skipped).
+    private(set) var mounted: [String] = []
+
+    mutating func build() throws(LaunchFailure) {
+        try check("make / private", mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil))
+        try check("mount the staging tmpfs", mount("tmpfs", base, "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=0755,size=1m"))
+        try check("mkdir newroot", mkdir(base + newRoot, 0o755))
+        try check("mkdir oldroot", mkdir(base + oldRoot, 0o755))
+        try check("mount the root tmpfs", mount("tmpfs", base + newRoot, "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=0755,size=4m"))
+        try check("pivot_root to the staging tmpfs", warden_pivot_root(base, base + oldRoot))
+        try check("chdir /", chdir("/"))
+
+        for path in spec.systemBinds { try bindSystem(path) }
+        for bind in spec.binds { try bindReadOnly(source: oldRoot + bind.source, target: newRoot + bind.target, label: bind.target) }
+        try mountProc()
+        try mountDev()
+        try check("mkdir /tmp", mkdir(newRoot + "/tmp", 0o1777))
+        try check("mount /tmp", mount("tmpfs", newRoot + "/tmp", "tmpfs", UInt(MS_NOSUID | MS_NODEV),
+                                      "mode=1777,size=\(spec.tmpSizeBytes)"))
+        try check("chmod /tmp", chmod(newRoot + "/tmp", 0o1777))
+        try check("make the root read-only", mount(nil, newRoot, nil, UInt(MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV), nil))
+
+        try check("chdir new root", chdir(newRoot))
+        try check("pivot_root to the new root", warden_pivot_root(".", "."))
+        try check("detach the host tree", umount2(".", Int32(MNT_DETACH)))
+        try check("chdir /", chdir("/"))
+    }
+
+    private mutating func bindSystem(_ path: String) throws(LaunchFailure) {
+        let source = oldRoot + path
+        var info = stat()
+        guard lstat(source, &info) == 0 else { return }  // not on this host
+        if info.st_mode & S_IFMT == S_IFLNK {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
+            let n = readlink(source, &buffer, buffer.count - 1)
+            guard n > 0 else { throw LaunchFailure(step: "readlink \(path)", errno: errno) }
+            try mkdirs(parent(newRoot + path))
+            let destination = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            try check("symlink \(path)", symlink(destination, newRoot + path))
+            mounted.append(path)
+            return
+        }
+        try bindReadOnly(source: source, target: newRoot + path, label: path)
+        mounted.append(path)
+    }
+
+    private func bindReadOnly(source: String, target: String, label: String) throws(LaunchFailure) {
+        var info = stat()
+        guard stat(source, &info) == 0 else { throw LaunchFailure(step: "bind \(label): source missing", errno: errno) }
+        if info.st_mode & S_IFMT == S_IFDIR {
+            try mkdirs(target)
+        } else {
+            try mkdirs(parent(target))
+            let fd = open(target, O_CREAT | O_WRONLY | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw LaunchFailure(step: "create mount point \(label)", errno: errno) }
+            close(fd)
+        }
+        try check("bind \(label)", mount(source, target, nil, UInt(MS_BIND | MS_REC), nil))
+        try check("make \(label) read-only", warden_mount_setattr_readonly(target))
+    }
+
+    private func mountProc() throws(LaunchFailure) {
+        try check("mkdir /proc", mkdir(newRoot + "/proc", 0o555))
+        try check("mount /proc", mount("proc", newRoot + "/proc", "proc", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), nil))
+    }
+
+    private func mountDev() throws(LaunchFailure) {
+        let dev = newRoot + "/dev"
+        try check("mkdir /dev", mkdir(dev, 0o755))
+        try check("mount /dev", mount("tmpfs", dev, "tmpfs", UInt(MS_NOSUID | MS_NOEXEC), "mode=0755,size=64k"))
+        for node in ["null", "zero", "full", "random", "urandom", "tty"] {
+            let fd = open(dev + "/" + node, O_CREAT | O_WRONLY | O_CLOEXEC, 0o666)
+            guard fd >= 0 else { throw LaunchFailure(step: "create /dev/\(node)", errno: errno) }
+            close(fd)
+            try check("bind /dev/\(node)", mount(oldRoot + "/dev/" + node, dev + "/" + node, nil, UInt(MS_BIND), nil))
+        }
+        for (name, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                               ("stderr", "/proc/self/fd/2")] {
+            try check("symlink /dev/\(name)", symlink(target, dev + "/" + name))
+        }
+        try check("mkdir /dev/shm", mkdir(dev + "/shm", 0o1777))
+        try check("mount /dev/shm", mount("tmpfs", dev + "/shm", "tmpfs", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), "mode=1777,size=16m"))
+        try check("make /dev read-only", mount(nil, dev, nil, UInt(MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC), nil))
+    }
+
+    private func parent(_ path: String) -> String {
+        URL(fileURLWithPath: path).deletingLastPathComponent().path
+    }
+}

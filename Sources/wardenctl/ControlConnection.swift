@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import WardenCore
+import WardenProtocol
+
+/// Exit codes scripts can rely on (sysexits.h where one fits).
+enum ExitStatus {
+    /// The operation ran and reports failure: a verification that found tampering, an aborted run.
+    static let failed: Int32 = 1
+    /// Bad input: an invalid scenario or arguments the daemon refused.
+    static let dataError: Int32 = 65
+    /// wardend is not reachable.
+    static let unavailable: Int32 = 69
+    /// The daemon answered something this client does not understand.
+    static let software: Int32 = 70
+}
+
+/// Options every command that talks to the daemon shares.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Control socket of wardend (default: $WARDEN_SOCKET, else \(ControlAPI.defaultSocketPath)).",
+                               valueName: "path"))
+    var socket: String?
+
+    @Flag(help: "Print JSON for scripts instead of text.")
+    var json = false
+
+    var socketPath: String {
+        if let socket { return socket }
+        if let env = ProcessInfo.processInfo.environment["WARDEN_SOCKET"], !env.isEmpty { return env }
+        return ControlAPI.defaultSocketPath
+    }
+
+    /// Connects, or exits with a message saying what to check.
+    func connect() throws -> RPCClient {
+        do {
+            return RPCClient(channel: try LineChannel.connect(unixPath: socketPath))
+        } catch {
+            let hint = FileManager.default.fileExists(atPath: socketPath)
+                ? "is wardend running, and may you use its socket? (\(error))"
+                : "is wardend running? socket \(socketPath) not found (set --socket or WARDEN_SOCKET)"
+            printError("cannot reach wardend: \(hint)")
+            throw ExitCode(ExitStatus.unavailable)
+        }
+    }
+
+    /// Sends one request; a daemon error becomes a message and an exit code.
+    func call(_ client: RPCClient, _ method: String, _ params: JSONValue) throws -> JSONValue {
+        do {
+            return try client.request(method, params)
+        } catch {
+            switch error {
+            case .remote(let remote):
+                printError(remote.message)
+                let code = remote.data?["code"]?.stringValue
+                throw ExitCode(code == "daemon.scenario" || remote.code == RPCError.invalidParamsCode ? ExitStatus.dataError : ExitStatus.failed)
+            case .closed, .transport:
+                printError("the connection to wardend broke: \(error)")
+                throw ExitCode(ExitStatus.unavailable)
+            case .protocolError:
+                printError("\(error)")
+                throw ExitCode(ExitStatus.software)
+            }
+        }
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("wardenctl: \(message)\n".utf8))
+}
+
+func printJSON(_ value: JSONValue) {
+    print(value.canonicalString)
+}
+
+/// One line per audit event, for people.
+func describe(_ event: JSONValue) -> String {
+    let seq = event["seq"]?.intValue.map(String.init) ?? "?"
+    let time = event["time"]?.stringValue ?? ""
+    let agent = event["agent"]?.stringValue ?? ""
+    let kind = event["kind"]?.stringValue ?? ""
+    var payload = event["payload"]?.canonicalString ?? ""
+    if payload.count > 160 { payload = String(payload.prefix(157)) + "..." }
+    return "\(seq.padding(toLength: max(6, seq.count), withPad: " ", startingAt: 0)) \(time)  \(agent.isEmpty ? "-" : agent)  \(kind)  \(payload)"
+}
