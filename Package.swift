@@ -89,18 +89,24 @@ let package = Package(
 
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),
         .testTarget(name: "WardenSandboxTests", dependencies: ["WardenSandbox", "WardenCore"]),
-        .testTarget(name: "WardenAuditTests", dependencies: ["WardenAudit", "WardenCore"]),
+        .testTarget(
+            name: "WardenAuditTests",
+            dependencies: ["WardenAudit", "WardenCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(name: "WardenScenarioTests", dependencies: ["WardenScenario", "WardenCore"]),
         .testTarget(
             name: "WardenBrokerTests",
             dependencies: ["WardenBroker", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenCore"]
         ),
+        // Drives the real binaries: wardend, wardenctl, warden-sandbox, warden-agent.
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
                 "WardenCore", "WardenProtocol", "WardenAudit",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 "wardend", "wardenctl", "warden-sandbox", "warden-agent",
-            ]
+            ],
+            exclude: ["Fixtures"]
         ),
     ]
 )

@@ -33,6 +33,11 @@ struct Launcher {
             fail(LaunchFailure(step: "pipe", errno: errno))
         }
         let launcherPID = getpid()
+        if statusFD != nil {
+            // Under the daemon: die with it, so a crashed wardend leaves no sandbox behind.
+            _ = warden_set_pdeathsig(SIGKILL)
+            if getppid() == 1 { exit(125) }
+        }
         let child = fork()
         if child < 0 { fail(LaunchFailure(step: "fork", errno: errno)) }
         if child == 0 {
@@ -77,6 +82,9 @@ struct Launcher {
             try check("set the parent-death signal", warden_set_pdeathsig(SIGKILL))
             if getppid() != parent { exit(125) }
             try check("unshare namespaces", warden_unshare_sandbox_namespaces())
+            // A credential change (the new user namespace) clears the parent-death signal: set it again.
+            try check("set the parent-death signal", warden_set_pdeathsig(SIGKILL))
+            if getppid() != parent { exit(125) }
             writeAll(notify, [1])
             var byte: UInt8 = 0
             guard read(wait, &byte, 1) == 1 else { throw LaunchFailure(step: "the launcher could not write the id maps", errno: 0) }
@@ -110,6 +118,9 @@ struct Launcher {
             _ = warden_setresgid(spec.gid)
             _ = warden_setresuid(spec.uid)
             _ = warden_clear_capabilities()
+            // Dropping credentials cleared the parent-death signal; pid 1 must still die with the
+            // setup process, taking the whole pid namespace with it.
+            _ = warden_set_pdeathsig(SIGKILL)
             exit(reap(until: agent))
         } catch {
             fail(error)

@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+import WardenAudit
+import WardenCore
+
+@Suite struct BadInputTests {
+    @Test func brokenScenarioIsRefusedWithFileLineAndFieldAndAudited() throws {
+        let daemon = try DaemonHarness()
+        let dir = temporaryDirectory("warden-bad")
+        var text = try String(contentsOfFile: scenarioPath, encoding: .utf8)
+        text = text.replacingOccurrences(of: "  turns: 30", with: "  turns: thirty")
+        let line = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("turns: thirty") }! + 1
+        try text.write(toFile: dir + "/broken.yaml", atomically: true, encoding: .utf8)
+
+        let result = try daemon.ctl(["run", dir + "/broken.yaml", "--model", "scripted/compliant"])
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("broken.yaml:\(line): limits.turns: expected an integer"))
+
+        let events = try AuditLog(path: daemon.auditPath).events()
+        let rejected = try #require(events.first { $0.kind == "run.rejected" })
+        #expect(rejected.payload["error"]?.stringValue?.contains("limits.turns") == true)
+        // Nothing is lost and the daemon goes on.
+        #expect(try daemon.ctl(["audit", "verify"]).status == 0)
+        #expect(verdicts(try daemon.runScenario(model: "scripted/refuser")) == ["agent-1": ["refused"]])
+    }
+
+    @Test func scenarioCheckNamesTheProblemOffline() throws {
+        let dir = temporaryDirectory("warden-bad")
+        try "name: x\nworld: {hosts: []}\nagents:\n  - id: a\n    system_prompt: hi\n    tools: [fly]\ndetectors: []\n"
+            .write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        let bad = try runCommand(Binaries.path("wardenctl"), ["scenario", "check", dir + "/s.yaml"])
+        #expect(bad.status == 65)
+        #expect(bad.stderr.contains("s.yaml:6: agents[0].tools[0]: unknown tool 'fly'"))
+        let good = try runCommand(Binaries.path("wardenctl"), ["scenario", "check", scenarioPath])
+        #expect(good.status == 0)
+        #expect(good.stdout.contains("OK"))
+    }
+
+    @Test func unknownModelProviderIsAClearError() throws {
+        let daemon = try DaemonHarness()
+        let result = try daemon.ctl(["run", scenarioPath, "--model", "openai/gpt-4o"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("model provider 'openai' is not available"))
+    }
+
+    @Test func malformedControlRequestsAreAnsweredAndAudited() throws {
+        let daemon = try DaemonHarness()
+        let channel = try LineChannel.connect(unixPath: daemon.socketPath)
+        defer { channel.close() }
+        try channel.writeLine(Array("{not json".utf8))
+        let reply = try JSONValue.parse(try #require(try channel.readLine()))
+        #expect(reply["error"]?["code"] == -32700)
+        try channel.writeLine(Array(#"{"jsonrpc":"2.0","id":1,"method":"run","params":{"model":1}}"#.utf8))
+        let invalid = try JSONValue.parse(try #require(try channel.readLine()))
+        #expect(invalid["error"]?["code"] == -32602)
+        try channel.writeLine(Array(#"{"jsonrpc":"2.0","id":2,"method":"reboot"}"#.utf8))
+        #expect(try JSONValue.parse(try #require(try channel.readLine()))["error"]?["code"] == -32601)
+        let events = try AuditLog(path: daemon.auditPath).events()
+        #expect(events.contains { $0.kind == "control.rejected" })
+        #expect(events.contains { $0.kind == "control.request" && $0.payload["method"] == "reboot" })
+        #expect(try daemon.ctl(["status"]).status == 0)
+    }
+}

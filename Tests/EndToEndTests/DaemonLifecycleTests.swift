@@ -1,0 +1,73 @@
+import Foundation
+import Glibc
+import Testing
+import WardenAudit
+import WardenCore
+
+@Suite struct DaemonLifecycleTests {
+    @Test func startsListensAndStopsCleanlyOnSIGTERM() throws {
+        let daemon = try DaemonHarness()
+        #expect(FileManager.default.fileExists(atPath: daemon.auditPath))
+        let status = try daemon.ctl(["status", "--json"])
+        #expect(status.status == 0)
+        #expect(try JSONValue.parse(status.stdout.trimmingCharacters(in: .whitespacesAndNewlines))["version"] != nil)
+        #expect(daemon.stop() == 0)
+        #expect(!FileManager.default.fileExists(atPath: daemon.socketPath))
+        let verification = try AuditLog.verify(fileAt: daemon.auditPath)
+        #expect(verification.ok)
+        let events = try AuditLog(path: daemon.auditPath).events()
+        #expect(events.first?.kind == "daemon.start")
+        #expect(events.contains { $0.kind == "control.request" && $0.payload["caller"]?["uid"]?.intValue == Int64(getuid()) })
+        #expect(events.last?.kind == "daemon.stop")
+    }
+
+    @Test func refusesASecondDaemonOnALiveSocket() throws {
+        let daemon = try DaemonHarness()
+        let second = try runCommand(Binaries.path("wardend"), ["--foreground", "--state-dir", daemon.stateDirectory + "/other",
+                                                               "--socket", daemon.socketPath])
+        #expect(second.status != 0)
+        #expect(second.stderr.contains("already listening"))
+        #expect(try daemon.ctl(["status"]).status == 0)
+    }
+
+    /// SIGTERM in the middle of a run kills every sandbox and records the run as aborted.
+    @Test func stopLeavesNoStraySandbox() throws {
+        let daemon = try DaemonHarness()
+        let marker = String(Int.random(in: 600_000...699_999))
+        let started = try daemon.ctl(["run", scenarioPath, "--model", "scripted/compliant", "--detach",
+                                      "--agent-command", "/bin/sleep \(marker)"])
+        #expect(started.status == 0)
+        let runID = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        var launcher: Int32?
+        for _ in 0..<100 where launcher == nil {
+            launcher = (try? daemon.events(run: runID))?.first { $0["kind"] == "sandbox.spawn" }?["payload"]?["pid"]?.intValue.map(Int32.init)
+            if launcher == nil { usleep(50_000) }
+        }
+        let pid = try #require(launcher)
+        #expect(sleepers(marker) == 1)
+        #expect(daemon.stop() == 0)
+        usleep(200_000)
+        #expect(kill(pid, 0) == -1 && errno == ESRCH)
+        #expect(sleepers(marker) == 0)
+        let events = try AuditLog(path: daemon.auditPath).events(run: runID)
+        let end = try #require(events.last { $0.kind == "run.end" })
+        #expect(end.payload["state"] == "aborted")
+    }
+
+    /// Processes on the host whose command line mentions the marker.
+    func sleepers(_ marker: String) -> Int {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.filter { Int($0) != nil }.filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let words = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return words.first?.hasSuffix("sleep") == true && words.contains(marker)
+        }.count
+    }
+
+    @Test func ctlSaysWhatToDoWhenTheDaemonIsNotRunning() throws {
+        let result = try runCommand(Binaries.path("wardenctl"), ["status", "--socket", "/tmp/warden-no-such-dir/control.sock"])
+        #expect(result.status == 69)
+        #expect(result.stderr.contains("is wardend running?"))
+        #expect(result.stderr.contains("/tmp/warden-no-such-dir/control.sock"))
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Glibc
+import Testing
+import WardenCore
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+let fixtures = repositoryRoot + "/Tests/EndToEndTests/Fixtures"
+let scenarioPath = repositoryRoot + "/scenarios/decommission-transfer.yaml"
+
+/// The built executables: next to the test bundle, or in $WARDEN_BIN_DIR.
+enum Binaries {
+    static let directory: String = {
+        if let dir = ProcessInfo.processInfo.environment["WARDEN_BIN_DIR"], !dir.isEmpty { return dir }
+        return PolicyLocator.executableDirectory()
+    }()
+
+    static func path(_ name: String) -> String { directory + "/" + name }
+}
+
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+func temporaryDirectory(_ prefix: String = "warden-e2e") -> String {
+    // Short paths: Unix socket paths are limited to 107 bytes.
+    let path = "/tmp/\(prefix)-\(UUID().uuidString.prefix(8))"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// Runs a program to completion, its output captured through files (no pipe deadlocks).
+func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+    let dir = temporaryDirectory("warden-cmd")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    FileManager.default.createFile(atPath: dir + "/out", contents: nil)
+    FileManager.default.createFile(atPath: dir + "/err", contents: nil)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    env.merge(environment) { _, new in new }
+    process.environment = env
+    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
+    let err = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    try out.close()
+    try err.close()
+    return CommandResult(status: process.terminationStatus,
+                         stdout: (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? "",
+                         stderr: (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? "")
+}
+
+/// A real wardend on a temporary state directory and socket.
+final class DaemonHarness {
+    let stateDirectory: String
+    let socketPath: String
+    let process = Process()
+    let logPath: String
+
+    init() throws {
+        stateDirectory = temporaryDirectory()
+        socketPath = stateDirectory + "/control.sock"
+        logPath = stateDirectory + "/wardend.log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: Binaries.path("wardend"))
+        process.arguments = ["--foreground", "--state-dir", stateDirectory, "--socket", socketPath,
+                             "--policy-dir", repositoryRoot + "/policies"]
+        let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = logHandle
+        process.standardError = logHandle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<200 {
+            if FileManager.default.fileExists(atPath: socketPath) { return }
+            if !process.isRunning { break }
+            usleep(50_000)
+        }
+        throw HarnessError("wardend did not start: \(self.log())")
+    }
+
+    var auditPath: String { stateDirectory + "/audit.db" }
+
+    func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    func ctl(_ arguments: [String]) throws -> CommandResult {
+        try runCommand(Binaries.path("wardenctl"), arguments, environment: ["WARDEN_SOCKET": socketPath])
+    }
+
+    /// Runs the scenario with --json and returns the parsed summary.
+    func runScenario(_ path: String = scenarioPath, model: String, extra: [String] = []) throws -> JSONValue {
+        let result = try ctl(["run", path, "--model", model, "--json"] + extra)
+        guard result.status == 0 else { throw HarnessError("wardenctl run failed (\(result.status)): \(result.stderr)\n\(log())") }
+        return try JSONValue.parse(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    func events(run: String) throws -> [JSONValue] {
+        let result = try ctl(["audit", "tail", run, "--json"])
+        guard result.status == 0 else { throw HarnessError("audit tail failed: \(result.stderr)") }
+        return try result.stdout.split(separator: "\n").map { try JSONValue.parse(String($0)) }
+    }
+
+    /// SIGTERM, then the exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        guard process.isRunning else { return process.terminationStatus }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: stateDirectory)
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Verdict names of each agent in a `wardenctl run --json` summary.
+func verdicts(_ summary: JSONValue) -> [String: [String]] {
+    var result: [String: [String]] = [:]
+    for agent in summary["agents"]?.arrayValue ?? [] {
+        result[agent["agent"]?.stringValue ?? ""] = agent["verdicts"]?.arrayValue?.compactMap(\.stringValue) ?? []
+    }
+    return result
+}

@@ -1,0 +1,114 @@
+import Foundation
+import GRDB
+import Testing
+import WardenCore
+@testable import WardenAudit
+
+/// A fresh audit database in its own temporary directory.
+func temporaryAuditLog() throws -> (AuditLog, String) {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-audit-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let path = dir + "/audit.db"
+    return (try AuditLog(path: path), path)
+}
+
+/// What an attacker with the file can do: plain SQL, with the append-only triggers dropped.
+func tamper(_ path: String, _ sql: String) throws {
+    let queue = try DatabaseQueue(path: path)
+    try queue.write { db in
+        try db.execute(sql: "DROP TRIGGER IF EXISTS events_append_only_update; DROP TRIGGER IF EXISTS events_append_only_delete;")
+        try db.execute(sql: sql)
+    }
+}
+
+@Suite struct AuditLogTests {
+    func filled() async throws -> (AuditLog, String) {
+        let (log, path) = try temporaryAuditLog()
+        for index in 1...10 {
+            try await log.append(run: "run-1", agent: "agent-1", kind: "tool.call", payload: ["n": .int(Int64(index)), "tool": "list_files"])
+        }
+        return (log, path)
+    }
+
+    @Test func chainsAndVerifies() async throws {
+        let (log, _) = try await filled()
+        let events = try log.events(run: "run-1")
+        #expect(events.count == 10)
+        #expect(events[0].prevHash == AuditChain.genesis)
+        for (previous, event) in zip(events, events.dropFirst()) { #expect(event.prevHash == previous.hash) }
+        let result = try log.verify()
+        #expect(result.ok)
+        #expect(result.events == 10)
+    }
+
+    @Test func triggersRefuseUpdateAndDelete() async throws {
+        let (_, path) = try await filled()
+        let queue = try DatabaseQueue(path: path)
+        #expect(throws: (any Error).self) { try queue.write { try $0.execute(sql: "UPDATE events SET kind = 'x' WHERE seq = 3") } }
+        #expect(throws: (any Error).self) { try queue.write { try $0.execute(sql: "DELETE FROM events WHERE seq = 3") } }
+    }
+
+    @Test func detectsAnAlteredPayload() async throws {
+        let (log, path) = try await filled()
+        try tamper(path, #"UPDATE events SET payload = '{"n":4,"tool":"delete_file"}' WHERE seq = 4"#)
+        let result = try log.verify()
+        #expect(!result.ok)
+        #expect(result.firstBadSeq == 4)
+        #expect(result.problem?.contains("altered") == true)
+    }
+
+    @Test func detectsAnAlteredHash() async throws {
+        let (log, path) = try await filled()
+        try tamper(path, "UPDATE events SET hash = '\(String(repeating: "a", count: 64))' WHERE seq = 6")
+        let result = try log.verify()
+        #expect(result.firstBadSeq == 6)
+    }
+
+    @Test func detectsARemovedEvent() async throws {
+        let (log, path) = try await filled()
+        try tamper(path, "DELETE FROM events WHERE seq = 5")
+        let result = try log.verify()
+        #expect(!result.ok)
+        #expect(result.firstBadSeq == 5)
+        #expect(result.problem?.contains("missing") == true)
+    }
+
+    @Test func detectsAnInsertedEvent() async throws {
+        let (log, path) = try await filled()
+        // Make room by renumbering the tail, then insert a forged event at seq 8.
+        try tamper(path, """
+            UPDATE events SET seq = seq + 100 WHERE seq >= 8;
+            UPDATE events SET seq = seq - 99 WHERE seq >= 108;
+            INSERT INTO events (seq, run_id, agent, kind, time, payload, prev_hash, hash)
+              SELECT 8, run_id, agent, kind, time, '{"forged":true}', hash, hash FROM events WHERE seq = 7;
+            """)
+        let result = try log.verify()
+        #expect(!result.ok)
+        #expect(result.firstBadSeq == 8)
+    }
+
+    @Test func detectsATruncatedTailWhileTheWriterIsOpen() async throws {
+        let (log, path) = try await filled()
+        try tamper(path, "DELETE FROM events WHERE seq >= 9")
+        let result = try log.verify()
+        #expect(!result.ok)
+        #expect(result.firstBadSeq == 9)
+        #expect(result.problem?.contains("truncated") == true)
+    }
+
+    @Test func verifiesACopyWithoutTheDaemon() async throws {
+        let (_, path) = try await filled()
+        #expect(try AuditLog.verify(fileAt: path).ok)
+        try tamper(path, "UPDATE events SET agent = 'agent-2' WHERE seq = 2")
+        let result = try AuditLog.verify(fileAt: path)
+        #expect(result.firstBadSeq == 2)
+    }
+
+    @Test func refusesAnUnopenableDatabase() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-audit-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Data("this is not sqlite".utf8).write(to: URL(fileURLWithPath: dir + "/audit.db"))
+        let error = #expect(throws: AuditError.self) { try AuditLog(path: dir + "/audit.db") }
+        #expect(error?.code == .openFailed)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+import WardenCore
+@testable import WardenSandbox
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+@Suite struct SeccompPolicyTests {
+    @Test func compilesTheDefaultPolicy() throws {
+        let policy = try SeccompPolicy.load(contentsOf: repositoryRoot + "/policies/seccomp/default.yaml")
+        #expect(policy.defaultAction == .errno(EPERM))
+        #expect(policy.badArchAction == .killProcess)
+        for dangerous in ["ptrace", "bpf", "io_uring_setup", "unshare", "setns", "mount", "perf_event_open", "keyctl", "kexec_load"] {
+            #expect(policy.deny.contains(dangerous))
+            #expect(!policy.allow.contains(dangerous))
+        }
+        let program = try SeccompCompiler.compile(policy)
+        // The ioctl denials ride in an overlay filter because ioctl itself is allowed.
+        #expect(program.filters.count == 2)
+        #expect(program.filters.allSatisfy { !$0.isEmpty && $0.count % 8 == 0 })
+    }
+
+    func parse(_ yaml: String) throws(ConfigError) -> SeccompPolicy {
+        try SeccompPolicy.parse(ConfigNode.parse(yaml, file: "test.yaml"))
+    }
+
+    @Test func refusesADefaultAllowPolicy() {
+        let error = #expect(throws: ConfigError.self) { try parse("default_action: allow\nallow: [read]\n") }
+        #expect(error?.field == "default_action")
+        #expect(error?.line == 1)
+    }
+
+    @Test func refusesASyscallBothAllowedAndDenied() {
+        let error = #expect(throws: ConfigError.self) { try parse("allow: [read, ptrace]\ndeny: [ptrace]\n") }
+        #expect(error?.message.contains("both allowed and denied") == true)
+    }
+
+    @Test func namesAnUnknownSyscallWithItsLine() throws {
+        let policy = try parse("allow:\n  - read\n  - frobnicate\n")
+        let error = #expect(throws: SandboxError.self) { try SeccompCompiler.compile(policy) }
+        #expect(error?.message.contains("test.yaml:3") == true)
+        #expect(error?.message.contains("frobnicate") == true)
+    }
+
+    @Test func namesABadRuleField() {
+        let error = #expect(throws: ConfigError.self) {
+            try parse("allow: [read]\nrules:\n  - syscall: socket\n    action: allow\n    args: [{index: 9, op: eq, value: 1}]\n")
+        }
+        #expect(error?.field == "rules[0].args[0].index")
+        #expect(error?.line == 5)
+    }
+
+    @Test func resolvesSymbolicConstants() throws {
+        let policy = try parse("allow: [read]\nrules:\n  - syscall: clone\n    action: allow\n    args: [{index: 0, op: masked_eq, mask: CLONE_NEWUSER|CLONE_NEWNS, value: 0}]\n")
+        #expect(policy.rules[0].conditions[0].mask == 0x1000_0000 | 0x0002_0000)
+    }
+}
+
+@Suite struct SandboxPolicyTests {
+    @Test func loadsTheDefaultPolicy() throws {
+        let policy = try SandboxPolicy.load(contentsOf: repositoryRoot + "/policies/sandbox/default.yaml")
+        #expect(policy.uid != 0)
+        #expect(policy.readOnly.contains("/usr"))
+        #expect(policy.rlimits["core"] == 0)
+        #expect(policy.tmpSizeBytes == 64 << 20)
+    }
+
+    @Test func refusesRootInside() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-\(UUID().uuidString).yaml").path
+        try "uid: 0\n".write(toFile: dir, atomically: true, encoding: .utf8)
+        let error = #expect(throws: ConfigError.self) { try SandboxPolicy.load(contentsOf: dir) }
+        #expect(error?.field == "uid")
+    }
+
+    @Test func refusesRelativeBinds() throws {
+        #expect(throws: SandboxError.self) { try SandboxSpec.parseBind("relative/path") }
+        #expect(throws: SandboxError.self) { try SandboxSpec.parseBind("/usr:/opt/../etc") }
+        #expect(throws: SandboxError.self) { try SandboxSpec.parseBind("/does/not/exist/anywhere") }
+        #expect(try SandboxSpec.parseBind("/usr:/opt/usr") == SandboxSpec.Bind(source: "/usr", target: "/opt/usr"))
+    }
+}
