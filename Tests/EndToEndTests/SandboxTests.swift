@@ -135,3 +135,27 @@ func hostNamespace(_ name: String) throws -> String {
         #expect(result.stderr.contains("bad.yaml:3"))
     }
 }
+
+@Suite struct ForeignABITests {
+    /// The C compiler that ships with the Swift toolchain (or any on PATH).
+    static func compiler() -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        for dir in path.split(separator: ":") + ["/opt/swift/usr/bin"] {
+            for name in ["clang", "cc", "gcc"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
+                return "\(dir)/\(name)"
+            }
+        }
+        return nil
+    }
+
+    @Test(arguments: ["i386", "x32"])
+    func otherSyscallABIsKillTheProcess(_ abi: String) throws {
+        let compiler = try #require(Self.compiler(), "a C compiler is needed to build the probe")
+        let dir = temporaryDirectory("warden-abi")
+        let build = try runCommand(compiler, ["-O0", "-o", dir + "/probe", fixtures + "/foreign-abi.c"])
+        try #require(build.status == 0, "\(build.stderr)")
+        let result = try runCommand(Binaries.path("warden-sandbox"), ["--bind-ro", "\(dir)/probe:/opt/probe", "--", "/opt/probe", abi])
+        #expect(result.stdout == "before\n")
+        #expect(result.status == 128 + 31)  // SIGSYS
+    }
+}
