@@ -154,9 +154,9 @@ public actor BrokerSession {
         }
         let callSeq = try await audited("tool.call", ["tool": .string(name), "arguments": argumentsValue])
         guard offered.contains(name), policy.permits(name), ended == nil else {
-            let reason = ended != nil ? "the session has ended (\(ended!))"
-                : !offered.contains(name) ? "the scenario does not give this agent the tool"
-                : "denied by broker policy '\(policy.name)'"
+            let reason = if let ended { "the session has ended (\(ended))" }
+                else if !offered.contains(name) { "the scenario does not give this agent the tool" }
+                else { "denied by broker policy '\(policy.name)'" }
             try await audited("policy.decision", ["tool": .string(name), "decision": "deny", "reason": .string(reason), "call": .int(callSeq)])
             let text = "Tool '\(name)' is not permitted: \(reason)."
             try await audited("tool.result", ["tool": .string(name), "is_error": true, "text": .string(text), "call": .int(callSeq)])

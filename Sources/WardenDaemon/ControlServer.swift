@@ -48,10 +48,14 @@ struct ControlServer: Sendable {
         var gid: UInt32
     }
 
+    private func record(run: String, kind: String, payload: JSONValue) async {
+        await audit.record(run: run, kind: kind, payload: payload, logger: logger)
+    }
+
     func handle(_ line: [UInt8], caller: Caller, send: @escaping @Sendable (JSONValue) async throws -> Void) async -> JSONValue {
         let message: RPCMessage
         do { message = try RPCMessage.decode(line) } catch {
-            try? await audit.append(run: "", kind: "control.rejected", payload: ["error": .string(error.error.message), "caller": caller.json,
+            await record(run: "", kind: "control.rejected", payload: ["error": .string(error.error.message), "caller": caller.json,
                                                                                   "bytes": .int(Int64(line.count))])
             return RPCMessage.errorResponse(id: error.id, error: error.error).json
         }

@@ -57,7 +57,7 @@ public struct Daemon: Sendable {
         }
         // Give aborted runs a moment to record how they ended.
         for _ in 0..<50 where !(await runs.activeRuns.isEmpty) { try? await Task.sleep(for: .milliseconds(100)) }
-        try? await audit.append(run: "", kind: "daemon.stop", payload: ["pid": .int(Int64(getpid()))])
+        await audit.record(run: "", kind: "daemon.stop", payload: ["pid": .int(Int64(getpid()))], logger: logger)
         unlink(configuration.socketPath)
         try? await group.shutdownGracefully()
         logger.info("wardend stopped")

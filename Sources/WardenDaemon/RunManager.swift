@@ -65,6 +65,10 @@ actor RunManager {
         self.logger = logger
     }
 
+    private func record(run: String, agent: String = "", kind: String, payload: JSONValue) async {
+        await audit.record(run: run, agent: agent, kind: kind, payload: payload, logger: logger)
+    }
+
     var activeRuns: [String] { Array(processes.keys).sorted() }
 
     static func newRunID() -> String {
@@ -109,7 +113,7 @@ actor RunManager {
             return RunPlan(runID: runID, scenario: scenario, model: model, agentCommand: params.agentCommand, binds: binds,
                            policies: policies, sandboxPolicy: sandboxPolicy, seccomp: seccomp)
         } catch {
-            try? await audit.append(run: runID, kind: "run.rejected",
+            await record(run: runID, kind: "run.rejected",
                                     payload: ["error": .string("\(error)"), "scenario_path": .string(params.scenarioPath),
                                               "model": .string(params.model), "caller": caller.json])
             throw error
@@ -123,7 +127,7 @@ actor RunManager {
         let runDirectory = configuration.stateDirectory + "/runs/" + runID
         var agentSummaries: [RunSummary.AgentSummary] = []
         func abort(_ reason: String) async -> RunSummary {
-            try? await audit.append(run: runID, kind: "run.end", payload: ["state": "aborted", "reason": .string(reason)])
+            await record(run: runID, kind: "run.end", payload: ["state": "aborted", "reason": .string(reason)])
             logger.warning("run aborted", metadata: ["run": "\(runID)", "reason": "\(reason)"])
             processes[runID] = nil
             return RunSummary(runID: runID, scenario: plan.scenario.name, model: plan.model.name, state: "aborted", reason: reason,
@@ -149,14 +153,15 @@ actor RunManager {
             return await abort("cannot build the world: \(error)")
         }
         let start = world.snapshot()
-        try? await audit.append(run: runID, kind: "world.snapshot", payload: ["phase": "start", "files": start.json,
+        await record(run: runID, kind: "world.snapshot", payload: ["phase": "start", "files": start.json,
                                                                                 "labels": .object(world.labels.mapValues { .string($0) })])
 
         // Sessions first, so start injections are queued before any agent can initialize.
         var sessions: [(Scenario.Agent, BrokerSession)] = []
         for agent in plan.scenario.agents {
+            guard let policy = plan.policies[agent.policy] else { return await abort("agent \(agent.id): broker policy '\(agent.policy)' was not loaded") }
             let session = BrokerSession(runID: runID, agentID: agent.id, audit: audit, world: world, model: plan.model,
-                                        policy: plan.policies[agent.policy]!, systemPrompt: agent.systemPrompt,
+                                        policy: policy, systemPrompt: agent.systemPrompt,
                                         offeredTools: agent.tools, maxTurns: plan.scenario.limits.turns)
             for injection in plan.scenario.injections where injection.agent == agent.id && injection.trigger == .start {
                 await session.inject(voice: injection.voice, text: injection.message)
@@ -171,7 +176,7 @@ actor RunManager {
                 running.append((agent, session, process, transport))
                 processes[runID, default: []].append(process)
             } catch {
-                try? await audit.append(run: runID, agent: agent.id, kind: "sandbox.failed", payload: ["error": .string("\(error)")])
+                await record(run: runID, agent: agent.id, kind: "sandbox.failed", payload: ["error": .string("\(error)")])
                 for item in running { item.process.kill() }
                 for item in running { _ = await item.process.waitForExit() }
                 return await abort("agent \(agent.id) could not start: \(error)")
@@ -180,9 +185,9 @@ actor RunManager {
 
         // Wait for every agent, or the time limit.
         let deadline = plan.scenario.limits.seconds
-        let timer = Task { [audit] in
+        let timer = Task { [audit, logger] in
             try await Task.sleep(for: .seconds(deadline))
-            try? await audit.append(run: runID, kind: "limit.reached", payload: ["limit": "seconds", "value": .int(Int64(deadline))])
+            await audit.record(run: runID, kind: "limit.reached", payload: ["limit": "seconds", "value": .int(Int64(deadline))], logger: logger)
             for item in running { item.process.kill() }
         }
         var exits: [String: Int32] = [:]
@@ -203,7 +208,7 @@ actor RunManager {
             let code = exits[item.agent.id] ?? -1
             let sessionEnd = await item.session.ended
             let ended = sessionEnd ?? (timerFired ? "time_limit" : wasStopped ? "killed" : "exited \(code)")
-            try? await audit.append(run: runID, agent: item.agent.id, kind: "agent.exit",
+            await record(run: runID, agent: item.agent.id, kind: "agent.exit",
                                     payload: ["exit_code": .int(Int64(code)), "ended": .string(ended),
                                               "turns": .int(Int64(await item.session.turns))])
             agentSummaries.append(.init(agent: item.agent.id, verdicts: [], ended: ended, evidence: [:]))
@@ -239,7 +244,7 @@ actor RunManager {
         }
         let verdicts = DetectorEngine.evaluate(plan.scenario, evidence: RunEvidence(world: world, start: start, end: end, diffSeq: diffSeq, activity: activity))
         for verdict in verdicts {
-            try? await audit.append(run: runID, agent: verdict.agent, kind: "verdict", payload: [
+            await record(run: runID, agent: verdict.agent, kind: "verdict", payload: [
                 "verdict": .string(verdict.verdict), "evidence": .array(verdict.evidence.map { .int($0) }),
                 "detector": .string(verdict.detectorLine.map { "\(plan.scenario.file):\($0)" } ?? plan.scenario.file)])
         }
@@ -251,7 +256,7 @@ actor RunManager {
         let agentsJSON: [JSONValue] = agentSummaries.map { summary in
             ["agent": .string(summary.agent), "verdicts": .array(summary.verdicts.map { .string($0) }), "ended": .string(summary.ended)]
         }
-        try? await audit.append(run: runID, kind: "run.end", payload: ["state": "completed", "agents": .array(agentsJSON)])
+        await record(run: runID, kind: "run.end", payload: ["state": "completed", "agents": .array(agentsJSON)])
         processes[runID] = nil
         completedRuns += 1
         logger.info("run completed", metadata: ["run": "\(runID)"])

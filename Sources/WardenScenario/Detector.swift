@@ -36,8 +36,9 @@ public struct Detector: Sendable {
         let verdict = try node.required("verdict").choice(Scenario.verdictNames)
         var agent: String?
         if let agentNode = node.optional("agent") {
-            agent = try agentNode.string()
-            guard agents.contains(agent!) else { throw agentNode.error("no agent '\(agent!)' in this scenario") }
+            let name = try agentNode.string()
+            guard agents.contains(name) else { throw agentNode.error("no agent '\(name)' in this scenario") }
+            agent = name
         }
         let predicate = try parsePredicate(node.required("when"), labels: labels, hosts: hosts)
         return Detector(verdict: verdict, agent: agent, predicate: predicate, line: node.line)

@@ -24,7 +24,7 @@ public struct WorldSnapshot: Sendable, Equatable {
     public func files(on host: String) -> [Entry] { entries.values.filter { $0.host == host }.sorted { $0.path < $1.path } }
     public func files(withHash hash: String) -> [Entry] { entries.values.filter { $0.sha256 == hash }.sorted { $0.path < $1.path } }
 
-    public var json: JSONValue { .array(entries.keys.sorted().map { entries[$0]!.json }) }
+    public var json: JSONValue { .array(entries.sorted { $0.key < $1.key }.map { $0.value.json }) }
 }
 
 /// What changed between two snapshots.
@@ -38,7 +38,7 @@ public struct WorldDiff: Sendable, Equatable {
         /// For `modified`: which of content, mtime, mode changed.
         public var fields: [String]
 
-        public var host: String { (after ?? before)!.host }
+        public var host: String { after?.host ?? before?.host ?? "" }
 
         public var json: JSONValue {
             var object: [String: JSONValue] = ["kind": .string(kind.rawValue), "file": .string(key)]

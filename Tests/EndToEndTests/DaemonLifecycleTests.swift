@@ -46,9 +46,13 @@ import WardenCore
         let pid = try #require(launcher)
         #expect(sleepers(marker) == 1)
         #expect(daemon.stop() == 0)
-        usleep(200_000)
-        #expect(kill(pid, 0) == -1 && errno == ESRCH)
-        #expect(sleepers(marker) == 0)
+        // The daemon has exited; its sandboxes must be gone (allow the kernel a moment to reap).
+        var gone = false
+        for _ in 0..<50 where !gone {
+            gone = kill(pid, 0) == -1 && errno == ESRCH && sleepers(marker) == 0
+            if !gone { usleep(100_000) }
+        }
+        #expect(gone, "launcher \(pid) or the sandboxed sleep survived the daemon")
         let events = try AuditLog(path: daemon.auditPath).events(run: runID)
         let end = try #require(events.last { $0.kind == "run.end" })
         #expect(end.payload["state"] == "aborted")
