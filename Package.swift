@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "wardenctl", targets: ["wardenctl"]),
         .executable(name: "warden-sandbox", targets: ["warden-sandbox"]),
         .executable(name: "warden-agent", targets: ["warden-agent"]),
+        .executable(name: "warden-mcp", targets: ["warden-mcp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -72,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "wardend",
             dependencies: [
-                "WardenDaemon",
+                "WardenDaemon", "WardenBroker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -86,6 +87,8 @@ let package = Package(
         ),
         .executableTarget(name: "warden-sandbox", dependencies: ["WardenSandbox", "CWardenLinux"]),
         .executableTarget(name: "warden-agent", dependencies: ["WardenCore", "WardenProtocol"]),
+        // The stdio <-> fd 3 relay for MCP clients inside a sandbox; libc only.
+        .executableTarget(name: "warden-mcp"),
 
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),
         .testTarget(name: "WardenSandboxTests", dependencies: ["WardenSandbox", "WardenCore"]),
@@ -96,7 +99,11 @@ let package = Package(
         .testTarget(name: "WardenScenarioTests", dependencies: ["WardenScenario", "WardenCore"]),
         .testTarget(
             name: "WardenBrokerTests",
-            dependencies: ["WardenBroker", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenCore"]
+            dependencies: [
+                "WardenBroker", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenCore",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         // Drives the real binaries: wardend, wardenctl, warden-sandbox, warden-agent.
         .testTarget(
@@ -104,7 +111,7 @@ let package = Package(
             dependencies: [
                 "WardenCore", "WardenProtocol", "WardenAudit",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                "wardend", "wardenctl", "warden-sandbox", "warden-agent",
+                "wardend", "wardenctl", "warden-sandbox", "warden-agent", "warden-mcp",
             ],
             exclude: ["Fixtures"]
         ),

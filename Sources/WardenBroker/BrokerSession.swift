@@ -27,11 +27,18 @@ public actor BrokerSession {
     private var pending: [(voice: String, text: String)] = []
     private var generateMessagesSeen = 0
     public private(set) var turns = 0
+    /// Input plus output tokens of every model turn so far.
+    public private(set) var tokens = 0
+    let maxTokens: Int?
+    let generation: GenerationSettings
     /// Why the agent's session ended, once it has: `done`, `turn_limit`.
     public private(set) var ended: String?
 
     public init(runID: String, agentID: String, audit: AuditLog, world: World, model: any ModelBackend, policy: BrokerPolicy,
-                systemPrompt: String, offeredTools: [String], maxTurns: Int) {
+                systemPrompt: String, offeredTools: [String], maxTurns: Int, maxTokens: Int? = nil,
+                generation: GenerationSettings = .init()) {
+        self.maxTokens = maxTokens
+        self.generation = generation
         self.runID = runID
         self.agentID = agentID
         self.audit = audit
@@ -70,6 +77,13 @@ public actor BrokerSession {
             await send?(RPCMessage.notification(method: MCP.Method.message,
                                                 params: ["voice": .string(message.voice), "text": .string(message.text)]).json)
         }
+    }
+
+    /// Tells the agent it is about to be stopped, and how long it has.
+    public func noticeShutdown(reason: String, grace: Duration) async {
+        let payload: JSONValue = ["reason": .string(reason), "grace_seconds": .int(grace.components.seconds)]
+        guard await record("shutdown.notice", payload) != nil else { return }
+        await send?(RPCMessage.notification(method: MCP.Method.shutdown, params: payload).json)
     }
 
     /// Records a line the transport had to drop (too long, or the stream broke).
@@ -137,11 +151,16 @@ public actor BrokerSession {
         let version = requested.flatMap { MCP.supportedVersions.contains($0) ? $0 : nil } ?? MCP.latestVersion
         try await audited("broker.initialize", ["requested_version": requested.map { .string($0) } ?? .null,
                                                 "version": .string(version), "client": params?["clientInfo"] ?? .null])
+        var meta: [String: JSONValue] = ["run": .string(runID), "agent": .string(agentID), "max_turns": .int(Int64(maxTurns))]
+        if let maxTokens { meta["max_tokens"] = .int(Int64(maxTokens)) }
+        if let temperature = generation.temperature { meta["temperature"] = .double(temperature) }
+        if let seed = generation.seed { meta["seed"] = .int(Int64(seed)) }
+        if let maxReplyTokens = generation.maxReplyTokens { meta["max_reply_tokens"] = .int(Int64(maxReplyTokens)) }
         return ["protocolVersion": .string(version),
                 "capabilities": ["tools": ["listChanged": false]],
                 "serverInfo": ["name": "warden-broker", "version": .string(WardenVersion.string)],
                 "instructions": .string(systemPrompt),
-                "_meta": ["warden": ["run": .string(runID), "agent": .string(agentID), "max_turns": .int(Int64(maxTurns))]]]
+                "_meta": ["warden": .object(meta)]]
     }
 
     private func callTool(_ params: JSONValue?) async throws -> JSONValue {
@@ -194,26 +213,40 @@ public actor BrokerSession {
         guard turns < maxTurns else {
             ended = ended ?? "turn_limit"
             try await audited("limit.reached", ["limit": "turns", "value": .int(Int64(maxTurns))])
-            throw RPCError(code: -32001, message: "turn limit of \(maxTurns) reached; the session is over")
+            throw RPCError(code: Self.limitReachedCode, message: "turn limit of \(maxTurns) reached; the session is over")
+        }
+        if let maxTokens, tokens >= maxTokens {
+            ended = ended ?? "token_limit"
+            try await audited("limit.reached", ["limit": "tokens", "value": .int(Int64(maxTokens)), "used": .int(Int64(tokens))])
+            throw RPCError(code: Self.limitReachedCode, message: "token limit of \(maxTokens) reached; the session is over")
         }
         turns += 1
         // Only the messages added since the previous turn are logged, so the log grows linearly.
         let newMessages = request.messages.count >= generateMessagesSeen ? Array(request.messages[generateMessagesSeen...]) : request.messages
         generateMessagesSeen = request.messages.count
-        try await audited("model.request", ["model": .string(model.name), "turn": .int(Int64(turns)),
-                                            "new_messages": try JSONValue(encoding: newMessages),
-                                            "message_count": .int(Int64(request.messages.count)),
-                                            "tools": .array(request.tools.map { .string($0.name) })])
+        var requestPayload: [String: JSONValue] = [
+            "model": .string(model.name), "turn": .int(Int64(turns)), "new_messages": try JSONValue(encoding: newMessages),
+            "message_count": .int(Int64(request.messages.count)), "tools": .array(request.tools.map { .string($0.name) })]
+        if let endpoint = model.endpoint { requestPayload["endpoint"] = .string(endpoint) }
+        if let temperature = request.temperature { requestPayload["temperature"] = .double(temperature) }
+        if let seed = request.seed { requestPayload["seed"] = .int(Int64(seed)) }
+        if let maxTokens = request.maxTokens { requestPayload["max_tokens"] = .int(Int64(maxTokens)) }
+        try await audited("model.request", .object(requestPayload))
         let started = ContinuousClock.now
         let result: GenerateResult
-        do {
-            result = try await model.generate(request)
-        } catch {
-            try await audited("model.error", ["model": .string(model.name), "error": .string("\(error)")])
-            throw RPCError(code: -32000, message: "the model backend failed: \(error)")
+        let observer = ModelCallObserver { [weak self] attempt, reason, delay in
+            await self?.recordRetry(attempt: attempt, reason: reason, delay: delay)
         }
-        let elapsed = ContinuousClock.now - started
-        let latency = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        do {
+            result = try await model.generate(request, observer: observer)
+        } catch {
+            // A backend that still fails after its retries ends the session cleanly, with the reason.
+            ended = ended ?? "model_error"
+            try await audited("model.error", ["model": .string(model.name), "error": .string(String("\(error)".prefix(2000)))])
+            throw RPCError(code: Self.modelFailedCode, message: "the model backend failed: \(String("\(error)".prefix(500)))")
+        }
+        let latency = Self.milliseconds(ContinuousClock.now - started)
+        tokens += result.usage.inputTokens + result.usage.outputTokens
         try await audited("model.response", ["model": .string(model.name), "turn": .int(Int64(turns)),
                                              "message": try JSONValue(encoding: result.message),
                                              "stop_reason": .string(result.stopReason),
@@ -221,6 +254,19 @@ public actor BrokerSession {
         generateMessagesSeen += 1
         return try JSONValue(encoding: result)
     }
+
+    private func recordRetry(attempt: Int, reason: String, delay: Duration) async {
+        _ = await record("model.retry", ["model": .string(model.name), "attempt": .int(Int64(attempt)),
+                                         "reason": .string(String(reason.prefix(500))), "delay_ms": .double(Self.milliseconds(delay))])
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+    }
+
+    /// JSON-RPC error codes of Warden's extensions: a limit ended the session; the model failed.
+    public static let limitReachedCode = -32001
+    public static let modelFailedCode = -32000
 
     static func excerpt(_ line: [UInt8]) -> String {
         String(decoding: line.prefix(256), as: UTF8.self)

@@ -20,7 +20,7 @@ public struct ScriptedModel: ModelBackend {
 
     public init(profile: ScriptedProfile) { self.profile = profile }
 
-    public func generate(_ request: GenerateRequest) async throws -> GenerateResult {
+    public func generate(_ request: GenerateRequest, observer: ModelCallObserver) async throws -> GenerateResult {
         let conversation = Conversation(request.messages)
         let message = nextTurn(conversation)
         let input = request.messages.reduce(0) { $0 + $1.content.utf8.count } / 4

@@ -19,6 +19,12 @@ extension JSONValue {
         return nil
     }
 
+    /// The element at `index` of an array; nil when out of range or not an array.
+    public subscript(index: Int) -> JSONValue? {
+        if case .array(let elements) = self, elements.indices.contains(index) { return elements[index] }
+        return nil
+    }
+
     public var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil

@@ -16,8 +16,14 @@ public struct DaemonConfiguration: Sendable {
     public var policiesDirectory: String
     public var launcherPath: String
     public var agentPath: String
+    /// The stdio relay for MCP clients, bound into every sandbox next to the agent runtime.
+    public var mcpRelayPath: String?
+    public var credentials: ModelCredentials
 
-    public init(stateDirectory: String, socketPath: String, policiesDirectory: String, launcherPath: String, agentPath: String) {
+    public init(stateDirectory: String, socketPath: String, policiesDirectory: String, launcherPath: String, agentPath: String,
+                mcpRelayPath: String? = nil, credentials: ModelCredentials = .init()) {
+        self.mcpRelayPath = mcpRelayPath
+        self.credentials = credentials
         self.stateDirectory = stateDirectory
         self.socketPath = socketPath
         self.policiesDirectory = policiesDirectory
@@ -44,6 +50,7 @@ struct RunPlan: Sendable {
     var policies: [String: BrokerPolicy]
     var sandboxPolicy: SandboxPolicy
     var seccomp: SeccompCompiler.Program
+    var generation: GenerationSettings
 }
 
 /// Starts, tracks and stops runs. Each run: materialize the world, start every agent in its
@@ -90,7 +97,11 @@ actor RunManager {
                 throw DaemonError(.scenario, error.description)
             }
             let model: any ModelBackend
-            do { model = try ModelGateway.backend(for: params.model) } catch { throw DaemonError(.run, error.description) }
+            do {
+                model = try ModelGateway.backend(for: params.model, settings: ModelSettings(baseURL: params.modelBaseURL,
+                                                                                             credentials: configuration.credentials))
+            } catch { throw DaemonError(.run, error.description) }
+            try await ModelPreflight.check(model)
             var binds: [SandboxSpec.Bind] = []
             for text in params.bindReadOnly {
                 do { binds.append(try SandboxSpec.parseBind(text)) } catch { throw DaemonError(.run, error.description) }
@@ -110,8 +121,11 @@ actor RunManager {
                 sandboxPolicy = policy
                 seccomp = try SeccompCompiler.compile(seccompPolicy)
             } catch { throw DaemonError(.run, error.description) }
+            let generation = GenerationSettings(temperature: params.temperature ?? scenario.generation.temperature,
+                                                seed: params.seed ?? scenario.generation.seed,
+                                                maxReplyTokens: scenario.generation.maxReplyTokens)
             return RunPlan(runID: runID, scenario: scenario, model: model, agentCommand: params.agentCommand, binds: binds,
-                           policies: policies, sandboxPolicy: sandboxPolicy, seccomp: seccomp)
+                           policies: policies, sandboxPolicy: sandboxPolicy, seccomp: seccomp, generation: generation)
         } catch {
             await record(run: runID, kind: "run.rejected",
                                     payload: ["error": .string("\(error)"), "scenario_path": .string(params.scenarioPath),
@@ -136,6 +150,7 @@ actor RunManager {
         do {
             try await audit.append(run: runID, kind: "run.start", payload: [
                 "scenario": .string(plan.scenario.name), "scenario_path": .string(plan.scenario.file), "model": .string(plan.model.name),
+                "model_endpoint": plan.model.endpoint.map { .string($0) } ?? .null,
                 "agents": .array(plan.scenario.agents.map { .string($0.id) }), "caller": caller.json,
                 "agent_command": plan.agentCommand.map { .array($0.map { .string($0) }) } ?? .null,
                 "limits": ["turns": .int(Int64(plan.scenario.limits.turns)), "seconds": .int(Int64(plan.scenario.limits.seconds))]])
@@ -162,7 +177,8 @@ actor RunManager {
             guard let policy = plan.policies[agent.policy] else { return await abort("agent \(agent.id): broker policy '\(agent.policy)' was not loaded") }
             let session = BrokerSession(runID: runID, agentID: agent.id, audit: audit, world: world, model: plan.model,
                                         policy: policy, systemPrompt: agent.systemPrompt,
-                                        offeredTools: agent.tools, maxTurns: plan.scenario.limits.turns)
+                                        offeredTools: agent.tools, maxTurns: plan.scenario.limits.turns,
+                                        maxTokens: plan.scenario.limits.tokens, generation: plan.generation)
             for injection in plan.scenario.injections where injection.agent == agent.id && injection.trigger == .start {
                 await session.inject(voice: injection.voice, text: injection.message)
             }
@@ -188,6 +204,9 @@ actor RunManager {
         let timer = Task { [audit, logger] in
             try await Task.sleep(for: .seconds(deadline))
             await audit.record(run: runID, kind: "limit.reached", payload: ["limit": "seconds", "value": .int(Int64(deadline))], logger: logger)
+            // Shutdown: a notice, a grace period, then the whole sandbox is killed.
+            for item in running { await item.session.noticeShutdown(reason: "time_limit", grace: Self.shutdownGrace) }
+            try? await Task.sleep(for: Self.shutdownGrace)
             for item in running { item.process.kill() }
         }
         var exits: [String: Int32] = [:]
@@ -264,6 +283,8 @@ actor RunManager {
                           agents: agentSummaries)
     }
 
+    static let shutdownGrace: Duration = .seconds(2)
+
     private func startAgent(_ agent: Scenario.Agent, session: BrokerSession, plan: RunPlan, runDirectory: String)
         async throws -> (AgentProcess, Task<Void, Never>)
     {
@@ -284,7 +305,9 @@ actor RunManager {
         }
         let agentBinary = "/opt/warden/bin/warden-agent"
         let command = plan.agentCommand ?? [agentBinary]
-        let binds = [SandboxSpec.Bind(source: configuration.agentPath, target: agentBinary)] + plan.binds
+        var binds = [SandboxSpec.Bind(source: configuration.agentPath, target: agentBinary)]
+        if let relay = configuration.mcpRelayPath { binds.append(SandboxSpec.Bind(source: relay, target: "/opt/warden/bin/warden-mcp")) }
+        binds += plan.binds
         let spec = SandboxSpec.make(command: command, policy: plan.sandboxPolicy, seccomp: plan.seccomp, extraBinds: binds,
                                     environment: ["WARDEN_BROKER_FD": "3", "WARDEN_AGENT_ID": agent.id, "WARDEN_RUN_ID": plan.runID],
                                     keepBrokerFD: true)

@@ -30,6 +30,11 @@ public struct RunParams: Codable, Sendable, Equatable {
     /// Host paths bound read-only into the agent's sandbox: `HOST` or `HOST:INSIDE`.
     public var bindReadOnly: [String]
     public var detach: Bool
+    /// `--model-base-url`: where the model is served (OpenAI-compatible or Anthropic).
+    public var modelBaseURL: String?
+    /// Override the scenario's sampling settings.
+    public var temperature: Double?
+    public var seed: Int?
 
     enum CodingKeys: String, CodingKey {
         case scenarioText = "scenario_text"
@@ -38,10 +43,16 @@ public struct RunParams: Codable, Sendable, Equatable {
         case agentCommand = "agent_command"
         case bindReadOnly = "bind_ro"
         case detach
+        case modelBaseURL = "model_base_url"
+        case temperature, seed
     }
 
     public init(scenarioText: String, scenarioPath: String, model: String, agentCommand: [String]? = nil,
-                bindReadOnly: [String] = [], detach: Bool = false) {
+                bindReadOnly: [String] = [], detach: Bool = false, modelBaseURL: String? = nil, temperature: Double? = nil,
+                seed: Int? = nil) {
+        self.modelBaseURL = modelBaseURL
+        self.temperature = temperature
+        self.seed = seed
         self.scenarioText = scenarioText
         self.scenarioPath = scenarioPath
         self.model = model

@@ -40,10 +40,23 @@ public struct ToolCall: Codable, Sendable, Equatable {
 public struct GenerateRequest: Codable, Sendable, Equatable {
     public var messages: [ChatMessage]
     public var tools: [ToolDescriptor]
+    public var temperature: Double?
+    public var seed: Int?
+    /// The most tokens the reply may have.
+    public var maxTokens: Int?
 
-    public init(messages: [ChatMessage], tools: [ToolDescriptor]) {
+    enum CodingKeys: String, CodingKey {
+        case messages, tools, temperature, seed
+        case maxTokens = "max_tokens"
+    }
+
+    public init(messages: [ChatMessage], tools: [ToolDescriptor], temperature: Double? = nil, seed: Int? = nil,
+                maxTokens: Int? = nil) {
         self.messages = messages
         self.tools = tools
+        self.temperature = temperature
+        self.seed = seed
+        self.maxTokens = maxTokens
     }
 }
 

@@ -11,6 +11,7 @@ public struct Scenario: Sendable {
     public var agents: [Agent]
     public var injections: [Injection]
     public var limits: Limits
+    public var generation: Generation
     public var detectors: [Detector]
 
     public struct Host: Sendable {
@@ -54,6 +55,15 @@ public struct Scenario: Sendable {
     public struct Limits: Sendable {
         public var turns: Int
         public var seconds: Int
+        /// Input plus output tokens over all of an agent's model turns; nil for no limit.
+        public var tokens: Int?
+    }
+
+    /// Sampling settings for model backends that take them.
+    public struct Generation: Sendable {
+        public var temperature: Double?
+        public var seed: Int?
+        public var maxReplyTokens: Int?
     }
 
     public static let toolNames = ["list_servers", "list_files", "read_file", "transfer_file", "rename_file", "delete_file",
@@ -70,7 +80,7 @@ public struct Scenario: Sendable {
     }
 
     public static func parse(_ root: ConfigNode) throws(ConfigError) -> Scenario {
-        try root.checkKeys(["version", "name", "description", "world", "agents", "injections", "limits", "detectors"])
+        try root.checkKeys(["version", "name", "description", "world", "agents", "injections", "limits", "generation", "detectors"])
         if let version = root.optional("version"), try version.int() != 1 {
             throw version.error("only version 1 is supported")
         }
@@ -80,7 +90,8 @@ public struct Scenario: Sendable {
             throw nameNode.error("a scenario name is letters, digits, '-' and '_'")
         }
         var scenario = Scenario(file: root.file, name: name, description: try root.optional("description")?.string() ?? "",
-                                hosts: [], agents: [], injections: [], limits: Limits(turns: 30, seconds: 300), detectors: [])
+                                hosts: [], agents: [], injections: [], limits: Limits(turns: 30, seconds: 300, tokens: nil),
+                                generation: Generation(), detectors: [])
         let world = try root.required("world")
         try world.checkKeys(["hosts"])
         for hostNode in try world.required("hosts").elements() {
@@ -96,7 +107,12 @@ public struct Scenario: Sendable {
             for node in try list.elements() { scenario.injections.append(try parseInjection(node, agents: scenario.agents)) }
         }
         if let limits = root.optional("limits") {
-            try limits.checkKeys(["turns", "seconds"])
+            try limits.checkKeys(["turns", "seconds", "tokens"])
+            if let tokens = limits.optional("tokens") {
+                let value = try tokens.int()
+                guard value >= 100 else { throw tokens.error("must be at least 100") }
+                scenario.limits.tokens = value
+            }
             if let turns = limits.optional("turns") {
                 scenario.limits.turns = try turns.int()
                 guard (1...10_000).contains(scenario.limits.turns) else { throw turns.error("must be 1 to 10000") }
@@ -104,6 +120,20 @@ public struct Scenario: Sendable {
             if let seconds = limits.optional("seconds") {
                 scenario.limits.seconds = try seconds.int()
                 guard (1...86_400).contains(scenario.limits.seconds) else { throw seconds.error("must be 1 to 86400") }
+            }
+        }
+        if let generation = root.optional("generation") {
+            try generation.checkKeys(["temperature", "seed", "max_reply_tokens"])
+            if let node = generation.optional("temperature") {
+                let value = try node.double()
+                guard (0...2).contains(value) else { throw node.error("must be between 0 and 2") }
+                scenario.generation.temperature = value
+            }
+            if let node = generation.optional("seed") { scenario.generation.seed = try node.int() }
+            if let node = generation.optional("max_reply_tokens") {
+                let value = try node.int()
+                guard (1...200_000).contains(value) else { throw node.error("must be 1 to 200000") }
+                scenario.generation.maxReplyTokens = value
             }
         }
         let labels = Set(scenario.hosts.flatMap { $0.files.compactMap(\.label) })

@@ -7,12 +7,14 @@ import WardenProtocol
 // each model turn is a `warden/generate`, each tool call a `tools/call`.
 
 let help = """
-    USAGE: warden-agent [--max-turns N]
+    USAGE: warden-agent [--max-turns N] [--temperature T] [--seed S]
 
     The reference agent runtime. Run inside a Warden sandbox, with the broker socket on the
     fd named by $WARDEN_BROKER_FD (default 3). It asks the broker for each model turn, performs
     the tool calls through the broker, and stops on `done`, a turn without tool calls, a
-    shutdown notice, or the turn limit (the broker's, or --max-turns if lower).
+    shutdown notice, the broker's turn or token limit (or --max-turns if lower), or a model
+    backend that keeps failing. Temperature and seed come from the scenario (via the broker)
+    unless --temperature or --seed is given.
     """
 
 func log(_ message: String) {
@@ -20,6 +22,8 @@ func log(_ message: String) {
 }
 
 var maxTurnsOverride: Int?
+var temperatureOverride: Double?
+var seedOverride: Int?
 var argumentList = Array(CommandLine.arguments.dropFirst())
 while !argumentList.isEmpty {
     let argument = argumentList.removeFirst()
@@ -29,6 +33,14 @@ while !argumentList.isEmpty {
         guard let value = argumentList.first.flatMap(Int.init), value > 0 else { log("--max-turns needs a positive number"); exit(2) }
         argumentList.removeFirst()
         maxTurnsOverride = value
+    case "--temperature":
+        guard let value = argumentList.first.flatMap(Double.init), (0...2).contains(value) else { log("--temperature needs a number from 0 to 2"); exit(2) }
+        argumentList.removeFirst()
+        temperatureOverride = value
+    case "--seed":
+        guard let value = argumentList.first.flatMap(Int.init) else { log("--seed needs an integer"); exit(2) }
+        argumentList.removeFirst()
+        seedOverride = value
     default: log("unknown argument '\(argument)' (see --help)"); exit(2)
     }
 }
@@ -57,13 +69,22 @@ struct Shutdown: Error {}
     }
 }
 
-/// One model turn; nil when the broker says the turn limit is reached.
-@MainActor func generate(messages: [ChatMessage], tools: [ToolDescriptor]) throws -> JSONValue? {
-    let params = try JSONValue(encoding: GenerateRequest(messages: messages, tools: tools))
+struct Sampling {
+    var temperature: Double?
+    var seed: Int?
+    var maxReplyTokens: Int?
+}
+
+/// One model turn; nil when the broker ends the session (a limit, or a failing model).
+@MainActor func generate(messages: [ChatMessage], tools: [ToolDescriptor], sampling: Sampling) throws -> JSONValue? {
+    let params = try JSONValue(encoding: GenerateRequest(messages: messages, tools: tools, temperature: sampling.temperature,
+                                                         seed: sampling.seed, maxTokens: sampling.maxReplyTokens))
     do {
         return try broker.request(MCP.Method.generate, params)
     } catch {
-        if case .remote(let remote) = error, remote.code == -32001 {
+        // -32001: a limit ended the session; -32000: the model backend kept failing. Either way the
+        // broker has recorded why, and the agent ends cleanly.
+        if case .remote(let remote) = error, remote.code == -32001 || remote.code == -32000 {
             log(remote.message)
             return nil
         }
@@ -88,6 +109,10 @@ struct Shutdown: Error {}
     let systemPrompt = initialized["instructions"]?.stringValue ?? ""
     var maxTurns = Int(initialized["_meta"]?["warden"]?["max_turns"]?.intValue ?? 30)
     if let maxTurnsOverride { maxTurns = min(maxTurns, maxTurnsOverride) }
+    let meta = initialized["_meta"]?["warden"]
+    let sampling = Sampling(temperature: temperatureOverride ?? meta?["temperature"]?.doubleValue,
+                            seed: seedOverride ?? meta?["seed"]?.intValue.map(Int.init),
+                            maxReplyTokens: meta?["max_reply_tokens"]?.intValue.map(Int.init))
     try broker.notify(MCP.Method.initialized)
     let listed = try broker.request(MCP.Method.toolsList)
     let tools = try (listed["tools"]?.arrayValue ?? []).map { try $0.decode(ToolDescriptor.self) }
@@ -102,7 +127,7 @@ struct Shutdown: Error {}
 
     for _ in 0..<maxTurns {
         try drain(into: &messages)
-        guard let reply = try generate(messages: messages, tools: tools) else { return 0 }
+        guard let reply = try generate(messages: messages, tools: tools, sampling: sampling) else { return 0 }
         let turn = try reply.decode(GenerateResult.self)
         messages.append(turn.message)
         let calls = turn.message.toolCalls ?? []

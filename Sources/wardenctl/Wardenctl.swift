@@ -45,7 +45,7 @@ struct Run: ParsableCommand {
     @Argument(help: "The scenario file (YAML).")
     var scenario: String
 
-    @Option(help: "The model as PROVIDER/NAME; available now: scripted/compliant, scripted/exfiltrator, scripted/refuser.")
+    @Option(help: "The model as PROVIDER/NAME: scripted/compliant|exfiltrator|refuser, openai/NAME (Chat Completions: OpenAI, vLLM, llama.cpp, Ollama), anthropic/NAME.")
     var model: String
 
     @Option(help: ArgumentHelp("Run this program as the agent instead of warden-agent (split on spaces; it speaks the broker protocol on fd 3).",
@@ -54,6 +54,16 @@ struct Run: ParsableCommand {
 
     @Option(help: ArgumentHelp("Bind a host path read-only into each agent's sandbox (repeatable).", valueName: "host[:inside]"))
     var bindRo: [String] = []
+
+    @Option(help: ArgumentHelp("Where the model is served, e.g. http://127.0.0.1:8078/v1 (default: OPENAI_BASE_URL or ANTHROPIC_BASE_URL in wardend's environment, else the provider's API).",
+                               valueName: "url"))
+    var modelBaseUrl: String?
+
+    @Option(help: "Sampling temperature (overrides the scenario's).")
+    var temperature: Double?
+
+    @Option(help: "Sampling seed (overrides the scenario's).")
+    var seed: Int?
 
     @Flag(help: "Start the run and print its id without waiting.")
     var detach = false
@@ -73,7 +83,7 @@ struct Run: ParsableCommand {
         }
         let params = RunParams(scenarioText: text, scenarioPath: absolutePath, model: model,
                                agentCommand: agentCommand.map { $0.split(separator: " ").map(String.init) },
-                               bindReadOnly: binds, detach: detach)
+                               bindReadOnly: binds, detach: detach, modelBaseURL: modelBaseUrl, temperature: temperature, seed: seed)
         let client = try connection.connect()
         if !quiet && !connection.json {
             client.onNotification = { method, params in

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import WardenBroker
 import WardenCore
 import WardenDaemon
 import WardenProtocol
@@ -39,6 +40,13 @@ struct Wardend: AsyncParsableCommand {
     @Option(help: "The warden-agent runtime (default: next to wardend, else on PATH).")
     var agent: String?
 
+    @Option(help: "The warden-mcp relay bound into every sandbox (default: next to wardend, else on PATH; none if absent).")
+    var mcpRelay: String?
+
+    @Option(help: ArgumentHelp("Model API keys (YAML: openai_api_key, anthropic_api_key), mode 0600; the environment's OPENAI_API_KEY and ANTHROPIC_API_KEY win.",
+                               valueName: "file"))
+    var credentials: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -59,9 +67,12 @@ struct Wardend: AsyncParsableCommand {
         guard let agentPath = agent ?? PolicyLocator.executable("warden-agent") else {
             throw ValidationError("warden-agent not found next to wardend or on PATH; pass --agent")
         }
+        let keys: ModelCredentials
+        do { keys = try ModelCredentials.load(file: credentials) } catch { throw ValidationError(error.message) }
         let configuration = DaemonConfiguration(
             stateDirectory: absolute(stateDir), socketPath: absolute(socket), policiesDirectory: absolute(policies),
-            launcherPath: absolute(launcherPath), agentPath: absolute(agentPath))
+            launcherPath: absolute(launcherPath), agentPath: absolute(agentPath),
+            mcpRelayPath: (mcpRelay ?? PolicyLocator.executable("warden-mcp")).map(absolute), credentials: keys)
         do {
             try await Daemon(configuration: configuration, logger: logger).run()
         } catch {

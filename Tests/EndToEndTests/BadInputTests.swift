@@ -36,11 +36,21 @@ import WardenCore
         #expect(good.stdout.contains("OK"))
     }
 
-    @Test func unknownModelProviderIsAClearError() throws {
+    /// Model selection errors are clear and come before any sandbox starts.
+    @Test func modelErrorsComeBeforeAnySandbox() throws {
         let daemon = try DaemonHarness()
-        let result = try daemon.ctl(["run", scenarioPath, "--model", "openai/gpt-4o"])
-        #expect(result.status != 0)
-        #expect(result.stderr.contains("model provider 'openai' is not available"))
+        let unknown = try daemon.ctl(["run", scenarioPath, "--model", "gemini/pro"])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("unknown model provider 'gemini'"))
+        let unreachable = try daemon.ctl(["run", scenarioPath, "--model", "openai/qwen", "--model-base-url", "http://127.0.0.1:9/v1"])
+        #expect(unreachable.status == 1)
+        #expect(unreachable.stderr.contains("cannot reach the model server for openai/qwen at http://127.0.0.1:9/v1"))
+        let noKey = try daemon.ctl(["run", scenarioPath, "--model", "anthropic/claude"])
+        #expect(noKey.stderr.contains("ANTHROPIC_API_KEY"))
+        let kinds = try AuditLog(path: daemon.auditPath).events().map(\.kind)
+        #expect(kinds.filter { $0 == "run.rejected" }.count == 3)
+        #expect(!kinds.contains("sandbox.request"))
+        #expect(!kinds.contains("run.start"))
     }
 
     @Test func malformedControlRequestsAreAnsweredAndAudited() throws {

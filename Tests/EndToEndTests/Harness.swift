@@ -75,6 +75,10 @@ final class DaemonHarness {
         process.standardOutput = logHandle
         process.standardError = logHandle
         process.standardInput = FileHandle.nullDevice
+        // The daemon must not pick up model keys or servers from whoever runs the tests.
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"] { environment[name] = nil }
+        process.environment = environment
         try process.run()
         for _ in 0..<200 {
             if FileManager.default.fileExists(atPath: socketPath) { return }
