@@ -3,18 +3,57 @@ import NIOPosix
 import WardenBroker
 import WardenCore
 
-/// Serves one agent's broker socket (the daemon's end of the socketpair) until the agent
-/// closes it.
+/// Carries one agent's broker session over its connections: fd 3 (the daemon's end of a
+/// socketpair) and, for programs that cannot inherit fd 3 (an MCP client spawning
+/// `warden-mcp` closes every fd but stdio), a Unix socket bound into the sandbox.
 enum BrokerTransport {
+    typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
+
+    /// Serves the socketpair end until the agent closes it.
     static func serve(fd: Int32, session: BrokerSession, maxLineLength: Int, group: any EventLoopGroup) async {
         do {
-            let channel = try await ClientBootstrap(group: group).withConnectedSocket(fd) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: maxLineLength)))
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+            let connection = try await ClientBootstrap(group: group).withConnectedSocket(fd) { channel in
+                channel.eventLoop.makeCompletedFuture { try configure(channel, maxLineLength: maxLineLength) }
+            }
+            await serve(connection, session: session)
+        } catch {
+            await session.rejectTransport("broker connection failed: \(error)", bytes: 0)
+        }
+    }
+
+    /// Listens on `path` for further connections to the same session; close the returned
+    /// channel to stop.
+    static func listen(path: String, session: BrokerSession, maxLineLength: Int, group: any EventLoopGroup) async throws
+        -> NIOAsyncChannel<Connection, Never>
+    {
+        let server = try await ServerBootstrap(group: group)
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
+                channel.eventLoop.makeCompletedFuture { try configure(channel, maxLineLength: maxLineLength) }
+            }
+        Task {
+            try? await server.executeThenClose { inbound in
+                await withDiscardingTaskGroup { connections in
+                    do {
+                        for try await connection in inbound {
+                            connections.addTask { await serve(connection, session: session) }
+                        }
+                    } catch {
+                        await session.rejectTransport("broker socket failed: \(error)", bytes: 0)
+                    }
                 }
             }
-            try await channel.executeThenClose { inbound, outbound in
+        }
+        return server
+    }
+
+    private static func configure(_ channel: any Channel, maxLineLength: Int) throws -> Connection {
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: maxLineLength)))
+        return try Connection(wrappingChannelSynchronously: channel)
+    }
+
+    private static func serve(_ connection: Connection, session: BrokerSession) async {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
                 await session.attach { value in
                     try? await outbound.write(ByteBuffer(line: value.canonicalBytes))
                 }

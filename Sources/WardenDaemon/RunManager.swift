@@ -284,6 +284,7 @@ actor RunManager {
     }
 
     static let shutdownGrace: Duration = .seconds(2)
+    static let brokerSocketInside = "/run/warden/broker.sock"
 
     private func startAgent(_ agent: Scenario.Agent, session: BrokerSession, plan: RunPlan, runDirectory: String)
         async throws -> (AgentProcess, Task<Void, Never>)
@@ -304,12 +305,26 @@ actor RunManager {
             throw DaemonError(.run, "cannot create the agent's log files in \(runDirectory)/agents")
         }
         let agentBinary = "/opt/warden/bin/warden-agent"
+        let maxLine = plan.policies[agent.policy]?.maxMessageBytes ?? (1 << 20)
+        // The same session on a socket path, for agent programs that cannot keep fd 3.
+        let socketPath = runDirectory + "/agents/\(agent.id).sock"
+        let listener: NIOAsyncChannel<BrokerTransport.Connection, Never>
+        do {
+            guard socketPath.utf8.count < 108 else { throw DaemonError(.run, "the broker socket path \(socketPath) is too long; use a shorter --state-dir") }
+            listener = try await BrokerTransport.listen(path: socketPath, session: session, maxLineLength: maxLine, group: group)
+            chmod(socketPath, 0o666)
+        } catch {
+            close(pair[0])
+            throw error
+        }
         let command = plan.agentCommand ?? [agentBinary]
         var binds = [SandboxSpec.Bind(source: configuration.agentPath, target: agentBinary)]
         if let relay = configuration.mcpRelayPath { binds.append(SandboxSpec.Bind(source: relay, target: "/opt/warden/bin/warden-mcp")) }
+        binds.append(SandboxSpec.Bind(source: socketPath, target: Self.brokerSocketInside))
         binds += plan.binds
         let spec = SandboxSpec.make(command: command, policy: plan.sandboxPolicy, seccomp: plan.seccomp, extraBinds: binds,
-                                    environment: ["WARDEN_BROKER_FD": "3", "WARDEN_AGENT_ID": agent.id, "WARDEN_RUN_ID": plan.runID],
+                                    environment: ["WARDEN_BROKER_FD": "3", "WARDEN_BROKER_SOCKET": Self.brokerSocketInside,
+                                                  "WARDEN_AGENT_ID": agent.id, "WARDEN_RUN_ID": plan.runID],
                                     keepBrokerFD: true)
         try await audit.append(run: plan.runID, agent: agent.id, kind: "sandbox.request",
                                payload: ["command": .array(command.map { .string($0) }),
@@ -320,14 +335,19 @@ actor RunManager {
                                                     stdoutFD: stdoutFD, stderrFD: stderrFD)
         } catch {
             close(pair[0])
+            try? await listener.channel.close()
             throw error
         }
         try await audit.append(run: plan.runID, agent: agent.id, kind: "sandbox.spawn",
                                payload: ["pid": .int(Int64(process.pid)), "layers": try JSONValue(encoding: process.report)])
-        let maxLine = plan.policies[agent.policy]?.maxMessageBytes ?? (1 << 20)
         let daemonEnd = pair[0]
         let group = self.group
-        let transport = Task { await BrokerTransport.serve(fd: daemonEnd, session: session, maxLineLength: maxLine, group: group) }
+        let transport = Task {
+            await BrokerTransport.serve(fd: daemonEnd, session: session, maxLineLength: maxLine, group: group)
+            // The agent is gone once fd 3 closes everywhere; no further connections are taken.
+            try? await listener.channel.close()
+            unlink(socketPath)
+        }
         return (process, transport)
     }
 

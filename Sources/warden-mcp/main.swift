@@ -8,8 +8,8 @@ import Glibc
 let usage = """
     USAGE: warden-mcp
 
-    Relays stdin to the Warden broker (fd $WARDEN_BROKER_FD, default 3) and the broker's
-    replies to stdout. Configure it as the stdio MCP server of any MCP client inside a Warden
+    Relays stdin to the Warden broker (fd $WARDEN_BROKER_FD, default 3, or else the socket
+    $WARDEN_BROKER_SOCKET, default /run/warden/broker.sock) and the broker's replies to stdout. Configure it as the stdio MCP server of any MCP client inside a Warden
     sandbox, e.g. in Python: StdioServerParameters(command="warden-mcp").
     """
 
@@ -18,11 +18,32 @@ if CommandLine.arguments.count > 1 {
     exit(CommandLine.arguments[1] == "--help" || CommandLine.arguments[1] == "-h" ? 0 : 2)
 }
 
-let environment = getenv("WARDEN_BROKER_FD").map { String(cString: $0) }
-let broker = Int32(environment ?? "3") ?? 3
-var info = stat()
-guard fstat(broker, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else {
-    let message = Array("warden-mcp: fd \(broker) is not the broker socket; run me inside a Warden sandbox\n".utf8)
+/// The broker: fd $WARDEN_BROKER_FD (3) when this process inherited it, else a connection to
+/// $WARDEN_BROKER_SOCKET (MCP clients start their stdio server with every other fd closed).
+func brokerConnection() -> Int32? {
+    let fd = Int32(getenv("WARDEN_BROKER_FD").map { String(cString: $0) } ?? "3") ?? 3
+    var info = stat()
+    if fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK { return fd }
+    // MCP clients pass the server a minimal environment, so the sandbox's fixed path is the default.
+    let path = getenv("WARDEN_BROKER_SOCKET").map { String(cString: $0) } ?? "/run/warden/broker.sock"
+    let socketFD = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    guard socketFD >= 0 else { return nil }
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        raw.copyBytes(from: bytes)
+        raw[bytes.count] = 0
+    }
+    let rc = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socketFD, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    return rc == 0 ? socketFD : nil
+}
+
+guard let broker = brokerConnection() else {
+    let message = Array("warden-mcp: no broker: fd 3 is not a socket and $WARDEN_BROKER_SOCKET cannot be reached; run me inside a Warden sandbox\n".utf8)
     _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     exit(1)
 }
