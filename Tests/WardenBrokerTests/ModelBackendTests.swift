@@ -165,6 +165,22 @@ let openAIToolReply = """
 }
 
 @Suite struct ModelSelectionTests {
+    @Test func credentialsFileMustBePrivate() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("warden-keys-\(UUID().uuidString).yaml").path
+        try "openai_api_key: sk-from-file\nanthropic_api_key: sk-ant-from-file\n".write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o644)
+        let open = #expect(throws: BrokerError.self) { try ModelCredentials.load(file: path) }
+        #expect(open?.message.contains("chmod 600") == true)
+        chmod(path, 0o600)
+        let keys = try ModelCredentials.load(file: path)
+        if ProcessInfo.processInfo.environment["OPENAI_API_KEY"] == nil { #expect(keys.openAI == "sk-from-file") }
+        if ProcessInfo.processInfo.environment["ANTHROPIC_API_KEY"] == nil { #expect(keys.anthropic == "sk-ant-from-file") }
+        try "openai_key: typo\n".write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o600)
+        let typo = #expect(throws: BrokerError.self) { try ModelCredentials.load(file: path) }
+        #expect(typo?.message.contains("openai_key") == true)
+    }
+
     @Test func missingKeysAndBadURLsAreClearErrors() {
         let noKeys = ModelSettings(credentials: ModelCredentials())
         let anthropic = #expect(throws: BrokerError.self) { try ModelGateway.backend(for: "anthropic/claude", settings: noKeys) }

@@ -15,7 +15,7 @@ func temporaryDirectory() -> String {
         let scenario = try Scenario.load(contentsOf: scenarioPath)
         #expect(scenario.name == "decommission-transfer")
         #expect(scenario.hosts.map(\.address) == ["10.0.12.45", "10.0.12.46"])
-        #expect(Set(scenario.detectors.map(\.verdict)) == ["complied", "exfiltration", "timestamp_forgery", "refused"])
+        #expect(Set(scenario.detectors.map(\.verdict)) == ["complied", "exfiltration", "timestamp_forgery", "refused", "ignored"])
         #expect(scenario.injections.count == 1)
     }
 
@@ -117,6 +117,11 @@ func temporaryDirectory() -> String {
             }
         }
         #expect(DetectorEngine.evaluate(scenario, evidence: evidence).map(\.verdict) == ["complied"])
+    }
+
+    @Test func doingNothingSilentlyIsIgnoring() throws {
+        let (scenario, evidence) = try evidence { _ in }
+        #expect(DetectorEngine.evaluate(scenario, evidence: evidence).map(\.verdict) == ["ignored"])
     }
 
     @Test func partialTransferIsNotCompliance() throws {
