@@ -90,6 +90,21 @@ let package = Package(
         // The stdio <-> fd 3 relay for MCP clients inside a sandbox; libc only.
         .executableTarget(name: "warden-mcp"),
 
+        // A stand-in model server (HTTP on 127.0.0.1 with canned replies) for tests and the benchmark.
+        .target(
+            name: "ModelServerStub",
+            dependencies: [
+                "WardenCore",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // The benchmark program behind scripts/bench (release build).
+        .executableTarget(
+            name: "warden-bench",
+            dependencies: ["WardenCore", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenBroker", "ModelServerStub"]
+        ),
+
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),
         .testTarget(name: "WardenSandboxTests", dependencies: ["WardenSandbox", "WardenCore"]),
         .testTarget(
@@ -100,9 +115,7 @@ let package = Package(
         .testTarget(
             name: "WardenBrokerTests",
             dependencies: [
-                "WardenBroker", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenCore",
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                "WardenBroker", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenCore", "ModelServerStub",
             ]
         ),
         // Drives the real binaries: wardend, wardenctl, warden-sandbox, warden-agent.

@@ -1,4 +1,6 @@
 import Foundation
+import ModelServerStub
+import Synchronization
 import Testing
 import WardenCore
 import WardenProtocol
@@ -9,8 +11,6 @@ final class RetryLog: Sendable {
     let entries = Mutex<[String]>([])
     var observer: ModelCallObserver { ModelCallObserver { attempt, reason, _ in self.entries.withLock { $0.append("\(attempt): \(reason)") } } }
 }
-
-import Synchronization
 
 let conversation = GenerateRequest(
     messages: [
@@ -36,7 +36,7 @@ let openAIToolReply = """
 
 @Suite(.serialized) struct OpenAIBackendTests {
     @Test func mapsARequestAndAToolCallReply() async throws {
-        let server = CannedHTTPServer([.init(body: openAIToolReply)])
+        let server = ModelServerStub([.init(body: openAIToolReply)])
         let base = try await server.start() + "/v1"
         defer { Task { await server.stop() } }
         let backend = try ModelGateway.backend(for: "openai/qwen", settings: settings(base))
@@ -63,7 +63,7 @@ let openAIToolReply = """
     }
 
     @Test func retriesOn429And500ThenSucceeds() async throws {
-        let server = CannedHTTPServer([
+        let server = ModelServerStub([
             .init(status: 429, headers: [("Retry-After", "0")], body: #"{"error":"slow down"}"#),
             .init(status: 500, body: #"{"error":"Failed to parse tool call"}"#),
             .init(body: openAIToolReply),
@@ -80,7 +80,7 @@ let openAIToolReply = """
     }
 
     @Test func givesUpAfterBoundedRetries() async throws {
-        let server = CannedHTTPServer([.init(status: 503, body: "overloaded")])
+        let server = ModelServerStub([.init(status: 503, body: "overloaded")])
         let base = try await server.start() + "/v1"
         defer { Task { await server.stop() } }
         let log = RetryLog()
@@ -92,7 +92,7 @@ let openAIToolReply = """
     }
 
     @Test func doesNotRetryAClientError() async throws {
-        let server = CannedHTTPServer([.init(status: 400, body: #"{"error":{"message":"bad model"}}"#)])
+        let server = ModelServerStub([.init(status: 400, body: #"{"error":{"message":"bad model"}}"#)])
         let base = try await server.start() + "/v1"
         defer { Task { await server.stop() } }
         let error = await #expect(throws: (any Error).self) {
@@ -104,7 +104,7 @@ let openAIToolReply = """
 
     @Test func keepsMalformedArgumentsForTheBrokerToRefuse() async throws {
         let reply = openAIToolReply.replacingOccurrences(of: #"{\"server\": \"10.0.12.45\"}"#, with: #"{server: 10.0.12.45"#)
-        let server = CannedHTTPServer([.init(body: reply)])
+        let server = ModelServerStub([.init(body: reply)])
         let base = try await server.start() + "/v1"
         defer { Task { await server.stop() } }
         let result = try await ModelGateway.backend(for: "openai/m", settings: settings(base)).generate(conversation, observer: .ignore)
@@ -112,7 +112,7 @@ let openAIToolReply = """
     }
 
     @Test func refusesAReplyThatIsNotJSON() async throws {
-        let server = CannedHTTPServer([.init(body: "<html>gateway</html>")])
+        let server = ModelServerStub([.init(body: "<html>gateway</html>")])
         let base = try await server.start() + "/v1"
         defer { Task { await server.stop() } }
         let error = await #expect(throws: (any Error).self) {
@@ -122,7 +122,7 @@ let openAIToolReply = """
     }
 
     @Test func timesOut() async throws {
-        let server = CannedHTTPServer([.init(body: openAIToolReply, delay: .seconds(5))])
+        let server = ModelServerStub([.init(body: openAIToolReply, delay: .seconds(5))])
         let base = try await server.start() + "/v1"
         defer { Task { await server.stop() } }
         let started = ContinuousClock.now
@@ -140,7 +140,7 @@ let openAIToolReply = """
              "content":[{"type":"text","text":"Looking."},{"type":"tool_use","id":"toolu_1","name":"list_files","input":{"server":"10.0.12.45"}}],
              "usage":{"input_tokens":50,"output_tokens":9}}
             """
-        let server = CannedHTTPServer([.init(body: reply)])
+        let server = ModelServerStub([.init(body: reply)])
         let base = try await server.start()
         defer { Task { await server.stop() } }
         let result = try await ModelGateway.backend(for: "anthropic/claude-test", settings: settings(base)).generate(conversation, observer: .ignore)

@@ -5,21 +5,30 @@ import NIOPosix
 import Synchronization
 import WardenCore
 
-/// A small HTTP server on 127.0.0.1 that answers each request with the next canned reply and
-/// records what it was sent: a stand-in model server with recorded-shape replies.
-final class CannedHTTPServer: Sendable {
-    struct Reply: Sendable {
-        var status: Int = 200
-        var headers: [(String, String)] = [("Content-Type", "application/json")]
-        var body: String
+/// A small HTTP server on 127.0.0.1 that answers each request with the next canned reply (the
+/// last one repeats) and records what it was sent: a stand-in model server with recorded-shape
+/// replies, for tests and for measuring the gateway's own overhead.
+public final class ModelServerStub: Sendable {
+    public struct Reply: Sendable {
+        public var status: Int
+        public var headers: [(String, String)]
+        public var body: String
         /// Wait this long before answering (to provoke client timeouts).
-        var delay: Duration = .zero
+        public var delay: Duration
+
+        public init(status: Int = 200, headers: [(String, String)] = [("Content-Type", "application/json")], body: String,
+                    delay: Duration = .zero) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+            self.delay = delay
+        }
     }
 
-    struct Request: Sendable {
-        var path: String
-        var headers: [String: String]
-        var body: JSONValue?
+    public struct Request: Sendable {
+        public var path: String
+        public var headers: [String: String]
+        public var body: JSONValue?
     }
 
     private let replies: Mutex<[Reply]>
@@ -27,12 +36,12 @@ final class CannedHTTPServer: Sendable {
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let channel: Mutex<(any Channel)?> = Mutex(nil)
 
-    init(_ replies: [Reply]) { self.replies = Mutex(replies) }
+    public init(_ replies: [Reply]) { self.replies = Mutex(replies) }
 
-    var requests: [Request] { received.withLock { $0 } }
+    public var requests: [Request] { received.withLock { $0 } }
 
     /// Starts listening; returns the base URL.
-    func start() async throws -> String {
+    public func start() async throws -> String {
         let server = self
         let bound = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -46,25 +55,28 @@ final class CannedHTTPServer: Sendable {
         return "http://127.0.0.1:\(bound.localAddress?.port ?? 0)"
     }
 
-    func stop() async {
+    public func stop() async {
         let current = channel.withLock { $0 }
         try? await current?.close()
         try? await group.shutdownGracefully()
     }
 
+    /// Whether to keep each request (off for benchmarks, where the list would only grow).
+    public let recording = Mutex(true)
+
     fileprivate func next(for request: Request) -> Reply {
-        received.withLock { $0.append(request) }
+        if recording.withLock({ $0 }) { received.withLock { $0.append(request) } }
         return replies.withLock { list in list.count > 1 ? list.removeFirst() : list.first ?? Reply(status: 500, body: "no reply") }
     }
 
     private final class Handler: ChannelInboundHandler {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
-        let server: CannedHTTPServer
+        let server: ModelServerStub
         var head: HTTPRequestHead?
         var body = ByteBuffer()
 
-        init(server: CannedHTTPServer) { self.server = server }
+        init(server: ModelServerStub) { self.server = server }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
@@ -80,14 +92,17 @@ final class CannedHTTPServer: Sendable {
                 let reply = server.next(for: request)
                 var responseHeaders = HTTPHeaders(reply.headers)
                 responseHeaders.add(name: "Content-Length", value: String(reply.body.utf8.count))
-                responseHeaders.add(name: "Connection", value: "close")
+                let keepAlive = head.isKeepAlive
+                if !keepAlive { responseHeaders.add(name: "Connection", value: "close") }
                 let response = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: reply.status), headers: responseHeaders)
                 let loopBound = NIOLoopBound((context, self), eventLoop: context.eventLoop)
                 let send = {
                     let (context, handler) = loopBound.value
                     context.write(handler.wrapOutboundOut(.head(response)), promise: nil)
                     context.write(handler.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: reply.body)))), promise: nil)
-                    context.writeAndFlush(handler.wrapOutboundOut(.end(nil))).whenComplete { _ in loopBound.value.0.close(promise: nil) }
+                    context.writeAndFlush(handler.wrapOutboundOut(.end(nil))).whenComplete { _ in
+                        if !keepAlive { loopBound.value.0.close(promise: nil) }
+                    }
                 }
                 if reply.delay == .zero {
                     send()

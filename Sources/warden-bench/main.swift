@@ -1,0 +1,137 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import ModelServerStub
+import WardenAudit
+import WardenBroker
+import WardenCore
+import WardenProtocol
+import WardenScenario
+
+// warden-bench: measures Warden against a peer in the same run and prints one table (and
+// writes it as JSON). Run through scripts/bench, which builds in release mode.
+//
+// Figures so far:
+//   model-gateway turn: a `warden/generate` through the broker (JSON-RPC decoding, the durable
+//   model.request and model.response audit events, the OpenAI mapping, the HTTP call) against
+//   a stub model server on 127.0.0.1, versus the peer: the same HTTP request sent directly.
+//   The difference of the medians is the time spent in Warden, the model server excluded.
+
+struct Stats: Codable {
+    var min: Double
+    var median: Double
+    var p99: Double
+    var count: Int
+
+    init(_ samples: [Duration]) {
+        let micros = samples.map { Double($0.components.seconds) * 1e6 + Double($0.components.attoseconds) / 1e12 }.sorted()
+        min = micros.first ?? 0
+        median = micros.isEmpty ? 0 : micros[micros.count / 2]
+        p99 = micros.isEmpty ? 0 : micros[Swift.min(micros.count - 1, Int(Double(micros.count) * 0.99))]
+        count = micros.count
+    }
+}
+
+struct Figure: Codable {
+    var figure: String
+    var unit: String
+    var warden: Stats
+    var peer: String
+    var peerStats: Stats
+    var overheadMedian: Double
+    var ratio: Double
+    var target: String
+}
+
+func measure(_ iterations: Int, warmup: Int = 50, _ body: () async throws -> Void) async throws -> [Duration] {
+    for _ in 0..<warmup { try await body() }
+    var samples: [Duration] = []
+    samples.reserveCapacity(iterations)
+    for _ in 0..<iterations {
+        let start = ContinuousClock.now
+        try await body()
+        samples.append(ContinuousClock.now - start)
+    }
+    return samples
+}
+
+let iterations = Int(ProcessInfo.processInfo.environment["BENCH_ITERATIONS"] ?? "") ?? 2000
+let output = CommandLine.arguments.dropFirst().first ?? "bench-results.json"
+
+guard let checkout = PolicyLocator.checkoutDirectory() else {
+    FileHandle.standardError.write(Data("warden-bench: run from a Warden checkout (policies/ and scenarios/ are needed)\n".utf8))
+    exit(1)
+}
+
+let reply = """
+    {"id":"bench","object":"chat.completion","choices":[{"index":0,"finish_reason":"tool_calls","message":{"role":"assistant","content":null,
+    "tool_calls":[{"id":"call_1","type":"function","function":{"name":"list_files","arguments":"{\\"server\\": \\"10.0.12.45\\"}"}}]}}],
+    "usage":{"prompt_tokens":120,"completion_tokens":15}}
+    """
+let stub = ModelServerStub([.init(body: reply)])
+stub.recording.withLock { $0 = false }
+let base = try await stub.start() + "/v1"
+
+let work = FileManager.default.temporaryDirectory.appendingPathComponent("warden-bench-\(UUID().uuidString)").path
+try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: work) }
+let audit = try AuditLog(path: work + "/audit.db")
+let scenario = try Scenario.load(contentsOf: checkout + "/scenarios/decommission-transfer.yaml")
+let world = try World.materialize(scenario, at: work + "/world")
+let backend = try ModelGateway.backend(for: "openai/bench", settings: ModelSettings(baseURL: base))
+let session = BrokerSession(runID: "bench", agentID: "agent-1", audit: audit, world: world, model: backend,
+                            policy: try BrokerPolicy.named("default", policiesDirectory: checkout + "/policies"),
+                            systemPrompt: "bench", offeredTools: Scenario.toolNames, maxTurns: .max)
+let tools = ToolCatalog.all.map(\.descriptor)
+let messages = [ChatMessage(role: .system, content: scenario.agents[0].systemPrompt),
+                ChatMessage(role: .user, content: scenario.injections.first?.message ?? "go")]
+let generateLine = RPCMessage.request(id: 1, method: MCP.Method.generate,
+                                      params: try JSONValue(encoding: GenerateRequest(messages: messages, tools: tools))).json.canonicalBytes
+
+// The peer: the same request body, posted directly.
+var peerRequest = URLRequest(url: URL(string: base + "/chat/completions")!)
+peerRequest.httpMethod = "POST"
+peerRequest.setValue("application/json", forHTTPHeaderField: "Content-Type")
+peerRequest.httpBody = Data(try JSONValue(encoding: GenerateRequest(messages: messages, tools: tools)).canonicalBytes)
+let request = peerRequest
+
+let peer = try await measure(iterations) { _ = try await URLSession.shared.data(for: request) }
+let gateway = try await measure(iterations) {
+    guard let answer = await session.handle(line: generateLine), answer["result"] != nil else {
+        throw ModelServerStubError.badReply
+    }
+}
+enum ModelServerStubError: Error { case badReply }
+await stub.stop()
+
+let wardenStats = Stats(gateway)
+let peerStats = Stats(peer)
+let figures = [Figure(figure: "model-gateway turn (audited, durable)", unit: "µs", warden: wardenStats,
+                      peer: "the same HTTP request, direct", peerStats: peerStats,
+                      overheadMedian: wardenStats.median - peerStats.median,
+                      ratio: peerStats.median > 0 ? wardenStats.median / peerStats.median : 0, target: "overhead ≤ 1000 µs p50")]
+
+func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
+func f(_ value: Double) -> String { String(format: "%.0f", value) }
+print(pad("figure", 40) + pad("warden min/p50/p99", 22) + pad("peer min/p50/p99", 22) + pad("overhead p50", 14) + pad("ratio", 8) + "target")
+for figure in figures {
+    print(pad(figure.figure, 40)
+          + pad("\(f(figure.warden.min))/\(f(figure.warden.median))/\(f(figure.warden.p99)) \(figure.unit)", 22)
+          + pad("\(f(figure.peerStats.min))/\(f(figure.peerStats.median))/\(f(figure.peerStats.p99)) \(figure.unit)", 22)
+          + pad("\(f(figure.overheadMedian)) \(figure.unit)", 14) + pad(String(format: "%.2f×", figure.ratio), 8) + figure.target)
+}
+print("(\(iterations) iterations each; peer: \(figures[0].peer))")
+
+struct Report: Codable {
+    var date: String
+    var cores: Int
+    var memoryBytes: UInt64
+    var figures: [Figure]
+}
+let encoder = JSONEncoder()
+encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+let report = Report(date: AuditClock.now(), cores: ProcessInfo.processInfo.activeProcessorCount,
+                    memoryBytes: ProcessInfo.processInfo.physicalMemory, figures: figures)
+try encoder.encode(report).write(to: URL(fileURLWithPath: output))
+print("written to \(output)")
