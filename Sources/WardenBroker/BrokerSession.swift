@@ -86,9 +86,14 @@ public actor BrokerSession {
         await send?(RPCMessage.notification(method: MCP.Method.shutdown, params: payload).json)
     }
 
-    /// Records a line the transport had to drop (too long, or the stream broke).
+    /// Records a message the transport had to drop (a line over the policy's limit).
     public func rejectTransport(_ reason: String, bytes: Int) async {
         _ = await record("broker.rejected", ["error": .string(reason), "bytes": .int(Int64(bytes))])
+    }
+
+    /// Records a connection that broke (typically the agent was stopped while a reply was due).
+    public func connectionLost(_ reason: String) async {
+        _ = await record("broker.disconnected", ["error": .string(String(reason.prefix(500)))])
     }
 
     /// Handles one line from the agent and returns the reply to send, if any.
@@ -239,6 +244,9 @@ public actor BrokerSession {
         }
         do {
             result = try await model.generate(request, observer: observer)
+        } catch let error as ModelReplyUnparseable {
+            try await audited("model.unparseable", ["model": .string(model.name), "error": .string(String(error.message.prefix(2000)))])
+            throw RPCError(code: Self.modelReplyUnparseableCode, message: error.description)
         } catch {
             // A backend that still fails after its retries ends the session cleanly, with the reason.
             ended = ended ?? "model_error"
@@ -267,6 +275,8 @@ public actor BrokerSession {
     /// JSON-RPC error codes of Warden's extensions: a limit ended the session; the model failed.
     public static let limitReachedCode = -32001
     public static let modelFailedCode = -32000
+    /// The model's reply could not be parsed; the session goes on and the agent may ask again.
+    public static let modelReplyUnparseableCode = -32002
 
     static func excerpt(_ line: [UInt8]) -> String {
         String(decoding: line.prefix(256), as: UTF8.self)

@@ -25,6 +25,11 @@ struct ModelHTTP: Sendable {
         var description: String { message }
     }
 
+    /// Phrases with which llama.cpp's server (and others) say, in an HTTP 500, that the model's
+    /// output could not be parsed into a tool call. Sending the same conversation again gives the
+    /// same output at temperature 0, so these are not retried: the agent is told instead.
+    static let unparseableMarkers = ["does not match the expected", "failed to parse tool call", "error parsing tool call"]
+
     static let retryableStatus: Set<Int> = [408, 429, 500, 502, 503, 504, 529]
 
     func postJSON(_ url: URL, headers: [String: String], body: JSONValue, observer: ModelCallObserver) async throws -> JSONValue {
@@ -50,6 +55,10 @@ struct ModelHTTP: Sendable {
                         throw Failure(message: "the model server's reply is not JSON (\(error)): \(Self.excerpt(data))")
                     }
                 }
+                let text = String(decoding: data.prefix(4096), as: UTF8.self).lowercased()
+                if status == 500, Self.unparseableMarkers.contains(where: text.contains) {
+                    throw ModelReplyUnparseable(message: "HTTP 500: \(Self.excerpt(data, limit: 300))")
+                }
                 guard Self.retryableStatus.contains(status) else {
                     throw Failure(message: "the model server answered HTTP \(status): \(Self.excerpt(data))")
                 }
@@ -58,6 +67,8 @@ struct ModelHTTP: Sendable {
                     delay = .milliseconds(Int(min(seconds, 10) * 1000))
                 }
             } catch let error as Failure {
+                throw error
+            } catch let error as ModelReplyUnparseable {
                 throw error
             } catch {
                 reason = "\(error.localizedDescription)"

@@ -17,7 +17,7 @@ enum BrokerTransport {
             }
             await serve(connection, session: session)
         } catch {
-            await session.rejectTransport("broker connection failed: \(error)", bytes: 0)
+            await session.connectionLost("\(error)")
         }
     }
 
@@ -38,7 +38,7 @@ enum BrokerTransport {
                             connections.addTask { await serve(connection, session: session) }
                         }
                     } catch {
-                        await session.rejectTransport("broker socket failed: \(error)", bytes: 0)
+                        await session.connectionLost("broker socket: \(error)")
                     }
                 }
             }
@@ -66,7 +66,7 @@ enum BrokerTransport {
         } catch let error as LineFrameDecoder.LineTooLong {
             await session.rejectTransport("\(error); connection closed", bytes: error.maxLength)
         } catch {
-            await session.rejectTransport("broker connection failed: \(error)", bytes: 0)
+            await session.connectionLost("\(error)")
         }
     }
 }

@@ -75,21 +75,36 @@ struct Sampling {
     var maxReplyTokens: Int?
 }
 
-/// One model turn; nil when the broker ends the session (a limit, or a failing model).
-@MainActor func generate(messages: [ChatMessage], tools: [ToolDescriptor], sampling: Sampling) throws -> JSONValue? {
+/// What one `warden/generate` gave: a turn, a reply the model must be asked to redo, or the end.
+enum TurnOutcome {
+    case turn(GenerateResult)
+    case unparseable(String)
+    case end
+}
+
+/// One model turn.
+@MainActor func generate(messages: [ChatMessage], tools: [ToolDescriptor], sampling: Sampling) throws -> TurnOutcome {
     let params = try JSONValue(encoding: GenerateRequest(messages: messages, tools: tools, temperature: sampling.temperature,
                                                          seed: sampling.seed, maxTokens: sampling.maxReplyTokens))
+    let reply: JSONValue
     do {
-        return try broker.request(MCP.Method.generate, params)
+        reply = try broker.request(MCP.Method.generate, params)
     } catch {
-        // -32001: a limit ended the session; -32000: the model backend kept failing. Either way the
-        // broker has recorded why, and the agent ends cleanly.
-        if case .remote(let remote) = error, remote.code == -32001 || remote.code == -32000 {
+        guard case .remote(let remote) = error else { throw error }
+        switch remote.code {
+        case -32002:
+            // The model's output could not be parsed into a tool call: tell it, and go on.
+            return .unparseable(remote.message)
+        case -32001, -32000:
+            // A limit ended the session, or the model backend kept failing; the broker has
+            // recorded why, and the agent ends cleanly.
             log(remote.message)
-            return nil
+            return .end
+        default:
+            throw error
         }
-        throw error
     }
+    return .turn(try reply.decode(GenerateResult.self))
 }
 
 /// One tool call; a JSON-RPC error becomes text the model can read and recover from.
@@ -127,8 +142,15 @@ struct Sampling {
 
     for _ in 0..<maxTurns {
         try drain(into: &messages)
-        guard let reply = try generate(messages: messages, tools: tools, sampling: sampling) else { return 0 }
-        let turn = try reply.decode(GenerateResult.self)
+        let turn: GenerateResult
+        switch try generate(messages: messages, tools: tools, sampling: sampling) {
+        case .turn(let result): turn = result
+        case .end: return 0
+        case .unparseable(let problem):
+            log(problem)
+            messages.append(ChatMessage(role: .user, content: "Your last reply could not be read as a tool call (\(problem)). Call one of the tools, with its arguments as a JSON object, or call `done`."))
+            continue
+        }
         messages.append(turn.message)
         let calls = turn.message.toolCalls ?? []
         if calls.isEmpty {

@@ -3,7 +3,9 @@ import ModelServerStub
 import Synchronization
 import Testing
 import WardenCore
+import WardenAudit
 import WardenProtocol
+import WardenScenario
 @testable import WardenBroker
 
 /// Counts retries the way the broker audits them.
@@ -65,7 +67,7 @@ let openAIToolReply = """
     @Test func retriesOn429And500ThenSucceeds() async throws {
         let server = ModelServerStub([
             .init(status: 429, headers: [("Retry-After", "0")], body: #"{"error":"slow down"}"#),
-            .init(status: 500, body: #"{"error":"Failed to parse tool call"}"#),
+            .init(status: 500, body: #"{"error":"worker crashed"}"#),
             .init(body: openAIToolReply),
         ])
         let base = try await server.start() + "/v1"
@@ -109,6 +111,33 @@ let openAIToolReply = """
         defer { Task { await server.stop() } }
         let result = try await ModelGateway.backend(for: "openai/m", settings: settings(base)).generate(conversation, observer: .ignore)
         #expect(result.message.toolCalls?.first?.arguments == .string("{server: 10.0.12.45"))
+    }
+
+    /// llama.cpp answers HTTP 500 when the model's tool call cannot be parsed. Asking again with
+    /// the same conversation gives the same output, so it is not retried; the broker tells the
+    /// agent, which can recover.
+    @Test func anUnparseableToolCallIsReportedNotRetried() async throws {
+        let server = ModelServerStub([.init(status: 500, body: #"{"error":{"code":500,"message":"The model produced output that does not match the expected peg-native format","type":"server_error"}}"#)])
+        let base = try await server.start() + "/v1"
+        defer { Task { await server.stop() } }
+        await #expect(throws: ModelReplyUnparseable.self) {
+            try await ModelGateway.backend(for: "openai/m", settings: settings(base)).generate(conversation, observer: .ignore)
+        }
+        #expect(server.requests.count == 1)
+
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-unparseable-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let audit = try AuditLog(path: dir + "/audit.db")
+        let scenario = try Scenario.load(contentsOf: repositoryRoot + "/scenarios/decommission-transfer.yaml")
+        let session = BrokerSession(runID: "r", agentID: "a", audit: audit, world: try World.materialize(scenario, at: dir + "/world"),
+                                    model: try ModelGateway.backend(for: "openai/m", settings: settings(base)),
+                                    policy: try BrokerPolicy.named("default", policiesDirectory: repositoryRoot + "/policies"),
+                                    systemPrompt: "s", offeredTools: ["done"], maxTurns: 5)
+        let line = RPCMessage.request(id: 1, method: "warden/generate", params: try JSONValue(encoding: conversation)).json.canonicalBytes
+        let reply = try #require(await session.handle(line: line))
+        #expect(reply["error"]?["code"] == -32002)
+        #expect(await session.ended == nil)
+        #expect(try audit.events(run: "r").map(\.kind) == ["model.request", "model.unparseable", "broker.error"])
     }
 
     @Test func refusesAReplyThatIsNotJSON() async throws {
