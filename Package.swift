@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "WardenCore", "WardenProtocol", "WardenAudit",
+                "WardenCore", "WardenProtocol", "WardenAudit", "CWardenLinux",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 "wardend", "wardenctl", "warden-sandbox", "warden-agent", "warden-mcp",
             ],

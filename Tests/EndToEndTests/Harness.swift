@@ -1,3 +1,4 @@
+import CWardenLinux
 import Foundation
 import Glibc
 import Testing
@@ -30,28 +31,30 @@ func temporaryDirectory(_ prefix: String = "warden-e2e") -> String {
     return path
 }
 
-/// Runs a program to completion, its output captured through files (no pipe deadlocks).
+/// Runs a program to completion, its output captured through files (no pipe deadlocks). It is
+/// started with posix_spawn and every fd above stderr closed, so a background grandchild (a
+/// model server it starts) cannot hold anything of ours open.
 func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
     let dir = temporaryDirectory("warden-cmd")
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    FileManager.default.createFile(atPath: dir + "/out", contents: nil)
-    FileManager.default.createFile(atPath: dir + "/err", contents: nil)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
+    let input = open("/dev/null", O_RDONLY | O_CLOEXEC)
+    let output = open(dir + "/out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    let errors = open(dir + "/err", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    defer { [input, output, errors].forEach { close($0) } }
+    guard input >= 0, output >= 0, errors >= 0 else { throw HarnessError("cannot open the output files in \(dir)") }
     var env = ProcessInfo.processInfo.environment
     env.merge(environment) { _, new in new }
-    process.environment = env
-    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
-    let err = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    try out.close()
-    try err.close()
-    return CommandResult(status: process.terminationStatus,
+    let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+    let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { (argv + envp).forEach { free($0) } }
+    var pid: pid_t = 0
+    let fds: [Int32] = [input, output, errors]
+    let rc = fds.withUnsafeBufferPointer { warden_spawn(&pid, executable, argv, envp, $0.baseAddress, 3) }
+    guard rc == 0 else { throw HarnessError("cannot start \(executable): \(String(cString: strerror(rc)))") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return CommandResult(status: code,
                          stdout: (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? "",
                          stderr: (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? "")
 }
