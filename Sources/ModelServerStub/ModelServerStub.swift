@@ -88,7 +88,9 @@ public final class ModelServerStub: Sendable {
             case .end:
                 guard let head else { return }
                 let headers = Dictionary(head.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a })
-                let request = Request(path: head.uri, headers: headers, body: try? JSONValue.parse(Array(body.readableBytesView)))
+                let recording = server.recording.withLock { $0 }
+                let request = Request(path: head.uri, headers: headers,
+                                      body: recording ? try? JSONValue.parse(Array(body.readableBytesView)) : nil)
                 let reply = server.next(for: request)
                 var responseHeaders = HTTPHeaders(reply.headers)
                 responseHeaders.add(name: "Content-Length", value: String(reply.body.utf8.count))

@@ -136,7 +136,7 @@ public actor BrokerSession {
         case MCP.Method.ping: return [:]
         case MCP.Method.toolsList:
             try await audited("broker.request", ["method": .string(method)])
-            return ["tools": .array(try tools.map { try JSONValue(encoding: $0.descriptor) })]
+            return ["tools": .array(tools.map(\.descriptor.json))]
         case MCP.Method.toolsCall: return try await callTool(params)
         case MCP.Method.generate: return try await generate(params)
         default:
@@ -212,7 +212,7 @@ public actor BrokerSession {
     private func generate(_ params: JSONValue?) async throws -> JSONValue {
         guard let params else { throw RPCError.invalidParams("warden/generate needs messages and tools") }
         let request: GenerateRequest
-        do { request = try params.decode(GenerateRequest.self) } catch {
+        do { request = try GenerateRequest(json: params) } catch {
             throw RPCError.invalidParams("warden/generate: \(error)")
         }
         guard turns < maxTurns else {
@@ -230,7 +230,7 @@ public actor BrokerSession {
         let newMessages = request.messages.count >= generateMessagesSeen ? Array(request.messages[generateMessagesSeen...]) : request.messages
         generateMessagesSeen = request.messages.count
         var requestPayload: [String: JSONValue] = [
-            "model": .string(model.name), "turn": .int(Int64(turns)), "new_messages": try JSONValue(encoding: newMessages),
+            "model": .string(model.name), "turn": .int(Int64(turns)), "new_messages": .array(newMessages.map(\.json)),
             "message_count": .int(Int64(request.messages.count)), "tools": .array(request.tools.map { .string($0.name) })]
         if let endpoint = model.endpoint { requestPayload["endpoint"] = .string(endpoint) }
         if let temperature = request.temperature { requestPayload["temperature"] = .double(temperature) }
@@ -256,11 +256,11 @@ public actor BrokerSession {
         let latency = Self.milliseconds(ContinuousClock.now - started)
         tokens += result.usage.inputTokens + result.usage.outputTokens
         try await audited("model.response", ["model": .string(model.name), "turn": .int(Int64(turns)),
-                                             "message": try JSONValue(encoding: result.message),
+                                             "message": result.message.json,
                                              "stop_reason": .string(result.stopReason),
-                                             "usage": try JSONValue(encoding: result.usage), "latency_ms": .double(latency)])
+                                             "usage": result.usage.json, "latency_ms": .double(latency)])
         generateMessagesSeen += 1
-        return try JSONValue(encoding: result)
+        return result.json
     }
 
     private func recordRetry(attempt: Int, reason: String, delay: Duration) async {

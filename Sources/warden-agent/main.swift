@@ -84,8 +84,8 @@ enum TurnOutcome {
 
 /// One model turn.
 @MainActor func generate(messages: [ChatMessage], tools: [ToolDescriptor], sampling: Sampling) throws -> TurnOutcome {
-    let params = try JSONValue(encoding: GenerateRequest(messages: messages, tools: tools, temperature: sampling.temperature,
-                                                         seed: sampling.seed, maxTokens: sampling.maxReplyTokens))
+    let params = GenerateRequest(messages: messages, tools: tools, temperature: sampling.temperature,
+                                 seed: sampling.seed, maxTokens: sampling.maxReplyTokens).json
     let reply: JSONValue
     do {
         reply = try broker.request(MCP.Method.generate, params)
@@ -104,7 +104,7 @@ enum TurnOutcome {
             throw error
         }
     }
-    return .turn(try reply.decode(GenerateResult.self))
+    return .turn(try GenerateResult(json: reply))
 }
 
 /// One tool call; a JSON-RPC error becomes text the model can read and recover from.
@@ -130,7 +130,7 @@ enum TurnOutcome {
                             maxReplyTokens: meta?["max_reply_tokens"]?.intValue.map(Int.init))
     try broker.notify(MCP.Method.initialized)
     let listed = try broker.request(MCP.Method.toolsList)
-    let tools = try (listed["tools"]?.arrayValue ?? []).map { try $0.decode(ToolDescriptor.self) }
+    let tools = try (listed["tools"]?.arrayValue ?? []).map { try ToolDescriptor(json: $0) }
     let toolNames = Set(tools.map(\.name))
 
     var messages = [ChatMessage(role: .system, content: systemPrompt)]

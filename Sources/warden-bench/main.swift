@@ -15,7 +15,8 @@ import WardenScenario
 // Figures so far:
 //   model-gateway turn: a `warden/generate` through the broker (JSON-RPC decoding, the durable
 //   model.request and model.response audit events, the OpenAI mapping, the HTTP call) against
-//   a stub model server on 127.0.0.1, versus the peer: the same HTTP request sent directly.
+//   a stub model server on 127.0.0.1, versus the peer: an HTTP POST of the request straight to
+//   the stub (URLSession, as the backend uses).
 //   The difference of the medians is the time spent in Warden, the model server excluded.
 
 struct Stats: Codable {
@@ -87,16 +88,18 @@ let tools = ToolCatalog.all.map(\.descriptor)
 let messages = [ChatMessage(role: .system, content: scenario.agents[0].systemPrompt),
                 ChatMessage(role: .user, content: scenario.injections.first?.message ?? "go")]
 let generateLine = RPCMessage.request(id: 1, method: MCP.Method.generate,
-                                      params: try JSONValue(encoding: GenerateRequest(messages: messages, tools: tools))).json.canonicalBytes
+                                      params: GenerateRequest(messages: messages, tools: tools).json).json.canonicalBytes
 
 // The peer: the same request body, posted directly.
 var peerRequest = URLRequest(url: URL(string: base + "/chat/completions")!)
 peerRequest.httpMethod = "POST"
 peerRequest.setValue("application/json", forHTTPHeaderField: "Content-Type")
-peerRequest.httpBody = Data(try JSONValue(encoding: GenerateRequest(messages: messages, tools: tools)).canonicalBytes)
+peerRequest.httpBody = Data(GenerateRequest(messages: messages, tools: tools).json.canonicalBytes)
 let request = peerRequest
 
 let peer = try await measure(iterations) { _ = try await URLSession.shared.data(for: request) }
+let generateRequest = GenerateRequest(messages: messages, tools: tools)
+let backendOnly = try await measure(iterations) { _ = try await backend.generate(generateRequest, observer: .ignore) }
 let gateway = try await measure(iterations) {
     guard let answer = await session.handle(line: generateLine), answer["result"] != nil else {
         throw ModelServerStubError.badReply
@@ -107,10 +110,16 @@ await stub.stop()
 
 let wardenStats = Stats(gateway)
 let peerStats = Stats(peer)
-let figures = [Figure(figure: "model-gateway turn (audited, durable)", unit: "µs", warden: wardenStats,
-                      peer: "the same HTTP request, direct", peerStats: peerStats,
-                      overheadMedian: wardenStats.median - peerStats.median,
-                      ratio: peerStats.median > 0 ? wardenStats.median / peerStats.median : 0, target: "overhead ≤ 1000 µs p50")]
+let backendStats = Stats(backendOnly)
+func figure(_ name: String, _ stats: Stats, target: String) -> Figure {
+    Figure(figure: name, unit: "µs", warden: stats, peer: "an HTTP POST of the request straight to the stub", peerStats: peerStats,
+           overheadMedian: stats.median - peerStats.median, ratio: peerStats.median > 0 ? stats.median / peerStats.median : 0,
+           target: target)
+}
+let figures = [
+    figure("model-gateway turn (audited, durable)", wardenStats, target: "overhead ≤ 1000 µs p50"),
+    figure("  of which: backend call (mapping+HTTP)", backendStats, target: "—"),
+]
 
 func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
 func f(_ value: Double) -> String { String(format: "%.0f", value) }

@@ -220,3 +220,20 @@ let openAIToolReply = """
         #expect(unknown?.message.contains("unknown model provider 'gemini'") == true)
     }
 }
+
+@Suite struct ModelTurnJSONTests {
+    @Test func roundTripsWithoutCodable() throws {
+        #expect(try GenerateRequest(json: conversation.json) == conversation)
+        let result = GenerateResult(message: ChatMessage(role: .assistant, content: "x", toolCalls: [ToolCall(id: "1", name: "done", arguments: ["summary": "s"])]),
+                                    stopReason: "tool_calls", usage: .init(inputTokens: 3, outputTokens: 4))
+        #expect(try GenerateResult(json: result.json) == result)
+        // The same JSON as the Codable form, so agents can use either.
+        #expect(try JSONValue(encoding: conversation) == conversation.json)
+    }
+
+    @Test func namesTheBadField() {
+        let error = #expect(throws: ProtocolFieldError.self) { try GenerateRequest(json: ["messages": [["role": "wizard", "content": "x"]]]) }
+        #expect(error?.field == "messages[].role")
+        #expect(throws: ProtocolFieldError.self) { try GenerateRequest(json: ["messages": [], "temperature": "hot"]) }
+    }
+}
