@@ -1,25 +1,17 @@
 import WardenCore
 
+public enum SandboxErrorCode: String, Sendable {
+    case policy = "sandbox.policy"
+    case seccomp = "sandbox.seccomp"
+    case spawn = "sandbox.spawn"
+    case setup = "sandbox.setup"
+}
+
 /// Errors of sandbox policies, the seccomp compiler and the launcher.
-public struct SandboxError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable {
-        case policy = "sandbox.policy"
-        case seccomp = "sandbox.seccomp"
-        case spawn = "sandbox.spawn"
-        case setup = "sandbox.setup"
-    }
+public typealias SandboxError = CodedError<SandboxErrorCode>
 
-    public var code: Code
-    public var message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
+extension CodedError where Code == SandboxErrorCode {
     public init(_ error: ConfigError) {
         self.init(.policy, error.description)
     }
-
-    public var description: String { "\(message) [\(code.rawValue)]" }
 }
