@@ -28,13 +28,14 @@ struct RootFilesystem {
         try check("chdir /", chdir("/"))
 
         for path in spec.systemBinds { try bindSystem(path) }
-        for bind in spec.binds { try bindReadOnly(source: oldRoot + bind.source, target: newRoot + bind.target, label: bind.target) }
         try mountProc()
         try mountDev()
         try check("mkdir /tmp", mkdir(newRoot + "/tmp", 0o1777))
         try check("mount /tmp", mount("tmpfs", newRoot + "/tmp", "tmpfs", UInt(MS_NOSUID | MS_NODEV),
                                       "mode=1777,size=\(spec.tmpSizeBytes)"))
         try check("chmod /tmp", chmod(newRoot + "/tmp", 0o1777))
+        // Extra binds last, so one whose path lies under /tmp lands on the private /tmp.
+        for bind in spec.binds { try bindReadOnly(source: oldRoot + bind.source, target: newRoot + bind.target, label: bind.target) }
         try check("make the root read-only", mount(nil, newRoot, nil, UInt(MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV), nil))
 
         try check("chdir new root", chdir(newRoot))

@@ -159,3 +159,14 @@ func hostNamespace(_ name: String) throws -> String {
         #expect(result.status == 128 + 31)  // SIGSYS
     }
 }
+
+@Suite struct BindPlacementTests {
+    /// A host path under /tmp (a checkout or venv there) binds onto the sandbox's private /tmp.
+    @Test func bindUnderTmpWorks() throws {
+        let dir = temporaryDirectory("warden-tmpbind")
+        try "under tmp\n".write(toFile: dir + "/note.txt", atomically: true, encoding: .utf8)
+        let result = try runCommand(Binaries.path("warden-sandbox"), ["--bind-ro", dir, "--", "/bin/cat", dir + "/note.txt"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "under tmp\n")
+    }
+}
