@@ -56,7 +56,9 @@ public actor BrokerSession {
 
     private func record(_ kind: String, _ payload: JSONValue) async -> Int64? {
         do {
-            return try await audit.append(run: runID, agent: agentID, kind: kind, payload: payload).seq
+            // Written in place rather than awaited on the writer's queue: SQLite has one writer
+            // either way, and the hand-offs cost more than the write (scripts/bench).
+            return try audit.appendNow(run: runID, agent: agentID, kind: kind, payload: payload).seq
         } catch {
             // The audit log is the evidence; if it cannot be written, nothing may proceed.
             return nil
