@@ -326,11 +326,11 @@ actor RunManager {
                                     environment: ["WARDEN_BROKER_FD": "3", "WARDEN_BROKER_SOCKET": Self.brokerSocketInside,
                                                   "WARDEN_AGENT_ID": agent.id, "WARDEN_RUN_ID": plan.runID],
                                     keepBrokerFD: true)
-        try await audit.append(run: plan.runID, agent: agent.id, kind: "sandbox.request",
-                               payload: ["command": .array(command.map { .string($0) }),
-                                         "binds": .array(binds.map { .string("\($0.source):\($0.target)") })])
         let process: AgentProcess
         do {
+            try await audit.append(run: plan.runID, agent: agent.id, kind: "sandbox.request",
+                                   payload: ["command": .array(command.map { .string($0) }),
+                                             "binds": .array(binds.map { .string("\($0.source):\($0.target)") })])
             process = try await AgentProcess.launch(launcher: configuration.launcherPath, spec: spec, brokerFD: pair[1],
                                                     stdoutFD: stdoutFD, stderrFD: stderrFD)
         } catch {
