@@ -114,6 +114,20 @@ public final class AuditLog: Sendable {
                           payload: payload, prevHash: row["prev_hash"], hash: row["hash"])
     }
 
+    /// Runs that started but never ended: what a crash of the daemon leaves behind.
+    public func unfinishedRuns() throws(AuditError) -> [String] {
+        do {
+            return try pool.read { db in
+                try String.fetchAll(db, sql: """
+                    SELECT run_id FROM events WHERE kind = 'run.start'
+                      AND run_id NOT IN (SELECT run_id FROM events WHERE kind = 'run.end') ORDER BY seq
+                    """)
+            }
+        } catch {
+            throw AuditError(.readFailed, "cannot read the audit log \(path): \(error)")
+        }
+    }
+
     /// Recomputes the whole chain; see `AuditVerifier`.
     public func verify() throws(AuditError) -> AuditVerification {
         let head = knownHead.withLock { $0 }

@@ -14,10 +14,26 @@ struct ControlServer: Sendable {
     let audit: AuditLog
     let logger: Logger
     let startedAt: ContinuousClock.Instant
+    let access: ControlAccess
     static let maxRequestBytes = 32 << 20
+    /// JSON-RPC error code for a caller who may not use the daemon.
+    static let permissionDeniedCode = -32003
 
     func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
-        let caller = await Self.peerCredentials(connection.channel)
+        guard let caller = await Self.peerCredentials(connection.channel) else {
+            // The peer left before it could be identified (a readiness probe, say): nothing to serve.
+            if connection.channel.isActive {
+                await record(run: "", kind: "control.refused", payload: ["error": "peer credentials unavailable"])
+            }
+            try? await connection.channel.close()
+            return
+        }
+        guard access.allows(caller) else {
+            await record(run: "", kind: "control.refused", payload: ["caller": caller.json])
+            let refusal = RPCMessage.errorResponse(id: .null, error: RPCError(code: Self.permissionDeniedCode, message: access.refusal(caller)))
+            try? await connection.executeThenClose { _, outbound in try await outbound.write(ByteBuffer(line: refusal.json.canonicalBytes)) }
+            return
+        }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 for try await frame in inbound {
@@ -33,11 +49,11 @@ struct ControlServer: Sendable {
         }
     }
 
-    static func peerCredentials(_ channel: any Channel) async -> Caller {
+    static func peerCredentials(_ channel: any Channel) async -> Caller? {
         guard let provider = channel as? any SocketOptionProvider,
               let credentials: PeerCredentials = try? await provider.unsafeGetSocketOption(
                   level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED)).get()
-        else { return Caller(uid: UInt32.max, gid: UInt32.max, pid: -1) }
+        else { return nil }
         return Caller(uid: credentials.uid, gid: credentials.gid, pid: credentials.pid)
     }
 

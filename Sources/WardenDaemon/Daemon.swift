@@ -19,48 +19,57 @@ public struct Daemon: Sendable {
     }
 
     public func run() async throws {
+        let notifier = SystemdNotifier()
         try prepareStateDirectory()
         let audit = try AuditLog(path: configuration.stateDirectory + "/audit.db")
         try await audit.append(run: "", kind: "daemon.start", payload: [
             "version": .string(WardenVersion.string), "pid": .int(Int64(getpid())), "socket": .string(configuration.socketPath),
             "state_directory": .string(configuration.stateDirectory), "policies": .string(configuration.policiesDirectory)])
+        notifier.notify("STATUS=recovering")
+        try await recover(audit: audit)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let runs = RunManager(configuration: configuration, audit: audit, group: group, logger: logger)
-        let server = try await bind(group: group)
-        chmod(configuration.socketPath, 0o660)
-        let control = ControlServer(runs: runs, audit: audit, logger: logger, startedAt: .now)
-        logger.info("wardend listening", metadata: ["socket": "\(configuration.socketPath)", "state": "\(configuration.stateDirectory)"])
+        let control = ControlServer(runs: runs, audit: audit, logger: logger, startedAt: .now,
+                                    access: ControlAccess(groupName: configuration.controlGroup))
+        let (server, activated) = try await listen(group: group, control: control)
+        logger.info("wardend listening", metadata: ["socket": "\(configuration.socketPath)", "activated": "\(activated)",
+                                                    "state": "\(configuration.stateDirectory)"])
+        notifier.notify("READY=1\nSTATUS=listening on \(configuration.socketPath)")
 
-        let signals = Self.terminationSignals()
-        await withDiscardingTaskGroup { tasks in
-            tasks.addTask {
-                do {
-                    try await server.executeThenClose { inbound in
-                        try await withThrowingDiscardingTaskGroup { connections in
-                            for try await connection in inbound {
-                                connections.addTask { await control.serve(connection) }
-                            }
-                        }
-                    }
-                } catch {
-                    logger.debug("control server stopped", metadata: ["error": "\(error)"])
-                }
-            }
-            for await signal in signals {
-                logger.info("stopping", metadata: ["signal": "\(signal)"])
-                break
-            }
-            await runs.stopAll()
-            try? await server.channel.close()
-            tasks.cancelAll()
+        let watchdog = Task { await notifier.runWatchdog() }
+        for await signal in Self.terminationSignals() {
+            logger.info("stopping", metadata: ["signal": "\(signal)"])
+            break
         }
+        notifier.notify("STOPPING=1\nSTATUS=stopping: ending runs and sandboxes")
+        try? await server.close()
+        await runs.stopAll()
         // Give aborted runs a moment to record how they ended.
         for _ in 0..<50 where !(await runs.activeRuns.isEmpty) { try? await Task.sleep(for: .milliseconds(100)) }
+        watchdog.cancel()
         await audit.record(run: "", kind: "daemon.stop", payload: ["pid": .int(Int64(getpid()))], logger: logger)
-        unlink(configuration.socketPath)
+        if !activated { unlink(configuration.socketPath) }
         try? await group.shutdownGracefully()
         logger.info("wardend stopped")
+    }
+
+    /// After a crash: runs that never ended are recorded as aborted, sandboxes that outlived the
+    /// daemon are killed, and the chain is checked before any new event relies on it.
+    private func recover(audit: AuditLog) async throws {
+        let killed = LeftoverSandboxes.kill(launcher: configuration.launcherPath)
+        for run in try audit.unfinishedRuns() {
+            try await audit.append(run: run, kind: "run.end", payload: [
+                "state": "aborted", "reason": "wardend stopped before the run ended (found at the next start)"])
+            logger.warning("run aborted by an earlier stop", metadata: ["run": "\(run)"])
+        }
+        let verification = try audit.verify()
+        try await audit.append(run: "", kind: "daemon.recovered", payload: [
+            "killed_sandboxes": .int(Int64(killed)), "chain_ok": .bool(verification.ok),
+            "chain_problem": verification.problem.map { .string($0) } ?? .null])
+        if !verification.ok {
+            logger.error("the audit chain does not verify", metadata: ["problem": "\(verification.problem ?? "")"])
+        }
     }
 
     private func prepareStateDirectory() throws {
@@ -75,7 +84,26 @@ public struct Daemon: Sendable {
         }
     }
 
-    private func bind(group: any EventLoopGroup) async throws -> NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never> {
+    /// Listens on the control socket: the one systemd passed (socket activation), else one bound
+    /// here. Each connection is served in its own task.
+    private func listen(group: any EventLoopGroup, control: ControlServer) async throws -> (any Channel, activated: Bool) {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 128)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(LineFrameDecoder(maxLength: ControlServer.maxRequestBytes)))
+                    let connection = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    Task { await control.serve(connection) }
+                }
+            }
+        if let fd = try SocketActivation.listeningSocket() {
+            do {
+                return (try await bootstrap.withBoundSocket(fd).get(), true)
+            } catch {
+                throw DaemonError(.socket, "cannot use the socket systemd passed (fd \(fd)): \(error)")
+            }
+        }
         let path = configuration.socketPath
         if FileManager.default.fileExists(atPath: path) {
             if (try? LineChannel.connect(unixPath: path)).map({ $0.close(); return true }) == true {
@@ -83,15 +111,9 @@ public struct Daemon: Sendable {
             }
         }
         do {
-            return try await ServerBootstrap(group: group)
-                .serverChannelOption(.backlog, value: 128)
-                .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            ByteToMessageHandler(LineFrameDecoder(maxLength: ControlServer.maxRequestBytes)))
-                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
+            let channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+            chmod(path, 0o660)
+            return (channel, false)
         } catch {
             throw DaemonError(.socket, "cannot listen on \(path): \(error)")
         }

@@ -19,6 +19,8 @@ public struct DaemonConfiguration: Sendable {
     /// The stdio relay for MCP clients, bound into every sandbox next to the agent runtime.
     public var mcpRelayPath: String?
     public var credentials: ModelCredentials
+    /// Members of this group may use the control socket (besides root and the daemon's user).
+    public var controlGroup: String = "warden"
 
     public init(stateDirectory: String, socketPath: String, policiesDirectory: String, launcherPath: String, agentPath: String,
                 mcpRelayPath: String? = nil, credentials: ModelCredentials = .init()) {

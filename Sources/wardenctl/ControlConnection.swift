@@ -13,6 +13,8 @@ enum ExitStatus {
     static let unavailable: Int32 = 69
     /// The daemon answered something this client does not understand.
     static let software: Int32 = 70
+    /// The daemon refused this user.
+    static let noPermission: Int32 = 77
 }
 
 /// Options every command that talks to the daemon shares.
@@ -51,6 +53,7 @@ struct ConnectionOptions: ParsableArguments {
             switch error {
             case .remote(let remote):
                 printError(remote.message)
+                if remote.code == -32003 { throw ExitCode(ExitStatus.noPermission) }
                 let code = remote.data?["code"]?.stringValue
                 throw ExitCode(code == "daemon.scenario" || remote.code == RPCError.invalidParamsCode ? ExitStatus.dataError : ExitStatus.failed)
             case .closed, .transport:

@@ -47,6 +47,9 @@ struct Wardend: AsyncParsableCommand {
                                valueName: "file"))
     var credentials: String?
 
+    @Option(help: "Members of this group may use the control socket, besides root and wardend's own user.")
+    var controlGroup = "warden"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -69,10 +72,11 @@ struct Wardend: AsyncParsableCommand {
         }
         let keys: ModelCredentials
         do { keys = try ModelCredentials.load(file: credentials) } catch { throw ValidationError(error.message) }
-        let configuration = DaemonConfiguration(
+        var configuration = DaemonConfiguration(
             stateDirectory: absolute(stateDir), socketPath: absolute(socket), policiesDirectory: absolute(policies),
             launcherPath: absolute(launcherPath), agentPath: absolute(agentPath),
             mcpRelayPath: (mcpRelay ?? PolicyLocator.executable("warden-mcp")).map(absolute), credentials: keys)
+        configuration.controlGroup = controlGroup
         do {
             try await Daemon(configuration: configuration, logger: logger).run()
         } catch {

@@ -66,25 +66,33 @@ final class DaemonHarness {
     let process = Process()
     let logPath: String
 
-    init() throws {
-        stateDirectory = temporaryDirectory()
+    /// Starts wardend on `stateDirectory` (a new one by default) with extra environment.
+    init(stateDirectory existing: String? = nil, environment extra: [String: String] = [:]) throws {
+        stateDirectory = existing ?? temporaryDirectory()
         socketPath = stateDirectory + "/control.sock"
         logPath = stateDirectory + "/wardend.log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
         process.executableURL = URL(fileURLWithPath: Binaries.path("wardend"))
         process.arguments = ["--foreground", "--state-dir", stateDirectory, "--socket", socketPath,
                              "--policy-dir", repositoryRoot + "/policies"]
         let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        logHandle.seekToEndOfFile()
         process.standardOutput = logHandle
         process.standardError = logHandle
         process.standardInput = FileHandle.nullDevice
         // The daemon must not pick up model keys or servers from whoever runs the tests.
         var environment = ProcessInfo.processInfo.environment
-        for name in ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"] { environment[name] = nil }
+        for name in ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "NOTIFY_SOCKET", "WATCHDOG_USEC",
+                     "LISTEN_FDS", "LISTEN_PID"] { environment[name] = nil }
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         try process.run()
         for _ in 0..<200 {
-            if FileManager.default.fileExists(atPath: socketPath) { return }
+            // Ready when it answers: a crashed daemon may have left its socket file behind.
+            if let channel = try? LineChannel.connect(unixPath: socketPath) {
+                channel.close()
+                return
+            }
             if !process.isRunning { break }
             usleep(50_000)
         }
@@ -121,12 +129,21 @@ final class DaemonHarness {
         return process.terminationStatus
     }
 
+    /// Whether deinit removes the state directory (a test that restarts the daemon keeps it).
+    var removesState = true
+
     deinit {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
-        try? FileManager.default.removeItem(atPath: stateDirectory)
+        if removesState { try? FileManager.default.removeItem(atPath: stateDirectory) }
+    }
+
+    /// SIGKILL, as a crash would.
+    func crash() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 }
 

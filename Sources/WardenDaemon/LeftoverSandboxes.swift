@@ -1,0 +1,35 @@
+import Foundation
+import Glibc
+
+/// Finds and kills launcher processes a previous wardend left behind. Launchers die with the
+/// daemon (parent-death signal), so this only matters if that failed; it is a check, not the
+/// mechanism. A launcher started by a daemon runs `warden-sandbox --spec-fd 4 --status-fd 5`;
+/// it is left behind when its parent is no longer a wardend (other daemons' launchers, and the
+/// launchers' own children, are not touched).
+enum LeftoverSandboxes {
+    static func kill(launcher: String) -> Int {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        var killed = 0
+        for entry in entries {
+            guard let pid = Int32(entry), pid != getpid(),
+                  let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe"),
+                  exe == launcher || exe == launcher + " (deleted)",
+                  let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  String(decoding: cmdline, as: UTF8.self).contains("--status-fd"),
+                  !hasLiveOwner(pid, launcher: launcher)
+            else { continue }
+            if Glibc.kill(pid, SIGKILL) == 0 { killed += 1 }
+        }
+        return killed
+    }
+
+    /// Whether the process's parent is a wardend or another launcher process.
+    static func hasLiveOwner(_ pid: Int32, launcher: String) -> Bool {
+        guard let status = FileManager.default.contents(atPath: "/proc/\(pid)/stat").map({ String(decoding: $0, as: UTF8.self) }),
+              let close = status.lastIndex(of: ")") else { return true }
+        let fields = status[status.index(after: close)...].split(separator: " ")
+        guard fields.count > 1, let parent = Int32(fields[1]) else { return true }
+        let parentExe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(parent)/exe")) ?? ""
+        return parentExe.hasSuffix("/wardend") || parentExe == launcher
+    }
+}
