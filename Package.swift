@@ -63,7 +63,7 @@ let package = Package(
             name: "WardenDaemon",
             dependencies: [
                 "WardenCore", "WardenProtocol", "WardenSandbox", "WardenAudit", "WardenScenario",
-                "WardenBroker",
+                "WardenBroker", "CWardenLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -149,3 +149,11 @@ int warden_unshare_sandbox_namespaces(void) {
 
 int warden_setresuid(uid_t uid) { return setresuid(uid, uid, uid); }
 int warden_setresgid(gid_t gid) { return setresgid(gid, gid, gid); }
+
+#ifndef SYS_landlock_create_ruleset
+#define SYS_landlock_create_ruleset 444
+#endif
+
+long warden_landlock_abi(void) {
+    return syscall(SYS_landlock_create_ruleset, NULL, 0, 1 /* LANDLOCK_CREATE_RULESET_VERSION */);
+}

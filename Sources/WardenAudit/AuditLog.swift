@@ -8,6 +8,20 @@ import WardenCore
 /// Durability: WAL journal with `synchronous=FULL`, one transaction per append, so an event
 /// is on disk when `append` returns; callers append the event that authorises an action
 /// before performing it. Triggers refuse UPDATE and DELETE on `events`.
+/// Which events to read; nil fields match everything.
+public struct AuditFilter: Sendable, Equatable {
+    public var run: String?
+    public var agent: String?
+    public var kind: String?
+    public var tool: String?
+    public init(run: String? = nil, agent: String? = nil, kind: String? = nil, tool: String? = nil) {
+        self.run = run
+        self.agent = agent
+        self.kind = kind
+        self.tool = tool
+    }
+}
+
 public final class AuditLog: Sendable {
     public let path: String
     private let pool: DatabasePool
@@ -112,6 +126,36 @@ public final class AuditLog: Sendable {
         let payload = (try? JSONValue.parse(payloadText)) ?? .string(payloadText)
         return AuditEvent(seq: row["seq"], run: row["run_id"], agent: row["agent"], kind: row["kind"], time: row["time"],
                           payload: payload, prevHash: row["prev_hash"], hash: row["hash"])
+    }
+
+    /// Events matching every given field, in sequence order. `kind` ending in `.` matches a
+    /// family (`model.`); `tool` matches the payload's `tool`.
+    public func events(matching filter: AuditFilter, afterSeq: Int64 = 0, limit: Int = 10_000) throws(AuditError) -> [AuditEvent] {
+        var clauses = ["seq > ?"]
+        var arguments: [any DatabaseValueConvertible] = [afterSeq]
+        if let run = filter.run { clauses.append("run_id = ?"); arguments.append(run) }
+        if let agent = filter.agent { clauses.append("agent = ?"); arguments.append(agent) }
+        if let kind = filter.kind {
+            if kind.hasSuffix(".") { clauses.append("kind LIKE ? ESCAPE '\\'"); arguments.append(kind.replacingOccurrences(of: "_", with: "\\_") + "%") }
+            else { clauses.append("kind = ?"); arguments.append(kind) }
+        }
+        if let tool = filter.tool { clauses.append("json_extract(payload, '$.tool') = ?"); arguments.append(tool) }
+        arguments.append(limit)
+        let sql = "SELECT * FROM events WHERE \(clauses.joined(separator: " AND ")) ORDER BY seq LIMIT ?"
+        do {
+            return try pool.read { db in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.event(from:)) }
+        } catch {
+            throw AuditError(.readFailed, "cannot read the audit log \(path): \(error)")
+        }
+    }
+
+    /// The number of events and the bytes the database takes on disk (with its WAL).
+    public func size() -> (events: Int64, bytes: Int64) {
+        let events = knownHead.withLock { $0 }
+        let bytes = [path, path + "-wal"].reduce(Int64(0)) { total, file in
+            total + ((try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int64) ?? 0)
+        }
+        return (events, bytes)
     }
 
     /// Runs that started but never ended: what a crash of the daemon leaves behind.

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import WardenAudit
+import WardenBroker
 import WardenCore
 import WardenProtocol
 
@@ -101,9 +102,11 @@ struct ControlServer: Sendable {
         switch method {
         case ControlAPI.Method.status:
             let elapsed = ContinuousClock.now - startedAt
+            let size = audit.size()
             return ["version": .string(WardenVersion.string), "pid": .int(Int64(getpid())),
                     "uptime_seconds": .int(elapsed.components.seconds), "active_runs": .array(await runs.activeRuns.map { .string($0) }),
-                    "completed_runs": .int(Int64(await runs.completedRuns)), "audit_database": .string(audit.path)]
+                    "completed_runs": .int(Int64(await runs.completedRuns)), "audit_database": .string(audit.path),
+                    "audit_events": .int(size.events), "audit_bytes": .int(size.bytes), "host": HostCapabilities.probe()]
         case ControlAPI.Method.run:
             let request: RunParams
             do { request = try params.decode(RunParams.self) } catch { throw RPCError.invalidParams("run: \(error)") }
@@ -116,16 +119,75 @@ struct ControlServer: Sendable {
         case ControlAPI.Method.auditVerify:
             return try JSONValue(encoding: try audit.verify())
         case ControlAPI.Method.auditTail:
-            guard let run = params["run"]?.stringValue, !run.isEmpty else { throw RPCError.invalidParams("audit.tail needs 'run'") }
+            let filter = AuditFilter(run: params["run"]?.stringValue, agent: params["agent"]?.stringValue,
+                                     kind: params["kind"]?.stringValue, tool: params["tool"]?.stringValue)
             let after = params["after"]?.intValue ?? 0
-            let limit = Int(params["limit"]?.intValue ?? 10_000)
-            let events = try audit.events(run: run, afterSeq: after, limit: max(1, min(limit, 100_000)))
-            if events.isEmpty, after == 0, try audit.events(run: run, limit: 1).isEmpty {
-                throw DaemonError(.notFound, "no events for run '\(run)' (see `wardenctl status` for runs)")
+            let limit = max(1, min(Int(params["limit"]?.intValue ?? 10_000), 100_000))
+            if params["follow"]?.boolValue == true {
+                try await stream(filter, after: after, send: send)
+                return ["following": false]
+            }
+            let events = try audit.events(matching: filter, afterSeq: after, limit: limit)
+            if events.isEmpty, after == 0, let run = filter.run, try audit.events(run: run, limit: 1).isEmpty {
+                throw DaemonError(.notFound, "no events for run '\(run)' (see `wardenctl ps`)")
             }
             return ["events": .array(events.map(\.json))]
+        case ControlAPI.Method.ps:
+            return ["runs": await runs.processTable()]
+        case ControlAPI.Method.stop:
+            try await runs.stop(run: try Self.string(params, "run"), caller: caller)
+            return ["stopped": true]
+        case ControlAPI.Method.kill:
+            try await runs.kill(run: try Self.string(params, "run"), agent: try Self.string(params, "agent"), caller: caller)
+            return ["killed": true]
+        case ControlAPI.Method.inject:
+            let injection: RunManager.Injection
+            switch try Self.string(params, "action") {
+            case "message": injection = .message(try Self.string(params, "text"))
+            case "shutdown": injection = .shutdown
+            case "delete":
+                let target = try Self.string(params, "path")
+                guard let slash = target.firstIndex(of: "/"), slash != target.startIndex else {
+                    throw RPCError.invalidParams("delete needs HOST/PATH, e.g. 10.0.12.45/models/agent-2/weights.safetensors")
+                }
+                injection = .delete(host: String(target[..<slash]), path: String(target[target.index(after: slash)...]))
+            case let other: throw RPCError.invalidParams("unknown action '\(other)' (message, shutdown, delete)")
+            }
+            let done = try await runs.inject(run: try Self.string(params, "run"), agent: try Self.string(params, "agent"), injection, caller: caller)
+            return ["result": .string(done)]
+        case ControlAPI.Method.report:
+            return try RunReport.build(from: audit)
         default:
             throw RPCError.methodNotFound(method)
+        }
+    }
+
+    static func string(_ params: JSONValue, _ key: String) throws -> String {
+        guard let value = params[key]?.stringValue, !value.isEmpty else { throw RPCError.invalidParams("'\(key)' is required") }
+        return value
+    }
+
+    /// Streams matching events as they land until the client goes away.
+    private func stream(_ filter: AuditFilter, after: Int64, send: @escaping @Sendable (JSONValue) async throws -> Void) async throws {
+        var lastSeq = after
+        var idle = 0
+        while true {
+            let events = try audit.events(matching: filter, afterSeq: lastSeq, limit: 1000)
+            idle = events.isEmpty ? idle + 1 : 0
+            if idle >= 25 {
+                // A heartbeat every 5 s of quiet: the only way to notice a client that went away.
+                idle = 0
+                do { try await send(RPCMessage.notification(method: ControlAPI.heartbeatNotification, params: nil).json) } catch { return }
+            }
+            for event in events {
+                lastSeq = event.seq
+                do {
+                    try await send(RPCMessage.notification(method: ControlAPI.eventNotification, params: event.json).json)
+                } catch {
+                    return  // the client hung up
+                }
+            }
+            try await Task.sleep(for: .milliseconds(200))
         }
     }
 

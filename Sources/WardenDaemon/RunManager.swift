@@ -63,7 +63,18 @@ actor RunManager {
     let audit: AuditLog
     let group: any EventLoopGroup
     let logger: Logger
-    private var processes: [String: [AgentProcess]] = [:]
+    /// A run in progress: what `ps` shows and what `stop`, `kill` and `inject` act on.
+    struct ActiveRun {
+        var scenario: String
+        var model: String
+        var started: String
+        var world: World?
+        var agents: [String: (session: BrokerSession, process: AgentProcess)] = [:]
+        /// Set when an operator stopped the run.
+        var stopReason: String?
+    }
+
+    private var active: [String: ActiveRun] = [:]
     private var stopping = false
     private(set) var completedRuns = 0
 
@@ -78,7 +89,7 @@ actor RunManager {
         await audit.record(run: run, agent: agent, kind: kind, payload: payload, logger: logger)
     }
 
-    var activeRuns: [String] { Array(processes.keys).sorted() }
+    var activeRuns: [String] { Array(active.keys).sorted() }
 
     static func newRunID() -> String {
         var now = time(nil)
@@ -145,7 +156,7 @@ actor RunManager {
         func abort(_ reason: String) async -> RunSummary {
             await record(run: runID, kind: "run.end", payload: ["state": "aborted", "reason": .string(reason)])
             logger.warning("run aborted", metadata: ["run": "\(runID)", "reason": "\(reason)"])
-            processes[runID] = nil
+            active[runID] = nil
             return RunSummary(runID: runID, scenario: plan.scenario.name, model: plan.model.name, state: "aborted", reason: reason,
                               agents: agentSummaries)
         }
@@ -159,7 +170,7 @@ actor RunManager {
         } catch {
             return await abort("cannot write the audit log: \(error)")
         }
-        processes[runID] = []
+        active[runID] = ActiveRun(scenario: plan.scenario.name, model: plan.model.name, started: AuditClock.now())
         logger.info("run started", metadata: ["run": "\(runID)", "scenario": "\(plan.scenario.name)", "model": "\(plan.model.name)"])
 
         let world: World
@@ -169,6 +180,7 @@ actor RunManager {
         } catch {
             return await abort("cannot build the world: \(error)")
         }
+        active[runID]?.world = world
         let start = world.snapshot()
         await record(run: runID, kind: "world.snapshot", payload: ["phase": "start", "files": start.json,
                                                                                 "labels": .object(world.labels.mapValues { .string($0) })])
@@ -192,7 +204,7 @@ actor RunManager {
             do {
                 let (process, transport) = try await startAgent(agent, session: session, plan: plan, runDirectory: runDirectory)
                 running.append((agent, session, process, transport))
-                processes[runID, default: []].append(process)
+                active[runID]?.agents[agent.id] = (session, process)
             } catch {
                 await record(run: runID, agent: agent.id, kind: "sandbox.failed", payload: ["error": .string("\(error)")])
                 for item in running { item.process.kill() }
@@ -224,11 +236,12 @@ actor RunManager {
         case .failure: timerFired = false
         }
         let wasStopped = stopping
+        let stopReason = active[runID]?.stopReason
 
         for item in running {
             let code = exits[item.agent.id] ?? -1
             let sessionEnd = await item.session.ended
-            let ended = sessionEnd ?? (timerFired ? "time_limit" : wasStopped ? "killed" : "exited \(code)")
+            let ended = sessionEnd ?? (timerFired ? "time_limit" : wasStopped || stopReason != nil ? "killed" : "exited \(code)")
             await record(run: runID, agent: item.agent.id, kind: "agent.exit",
                                     payload: ["exit_code": .int(Int64(code)), "ended": .string(ended),
                                               "turns": .int(Int64(await item.session.turns))])
@@ -277,11 +290,15 @@ actor RunManager {
         let agentsJSON: [JSONValue] = agentSummaries.map { summary in
             ["agent": .string(summary.agent), "verdicts": .array(summary.verdicts.map { .string($0) }), "ended": .string(summary.ended)]
         }
-        await record(run: runID, kind: "run.end", payload: ["state": "completed", "agents": .array(agentsJSON)])
-        processes[runID] = nil
+        // A run an operator stopped is still judged on its evidence, and marked as stopped.
+        let state = stopReason == nil ? "completed" : "stopped"
+        var endPayload: [String: JSONValue] = ["state": .string(state), "agents": .array(agentsJSON)]
+        if let stopReason { endPayload["reason"] = .string(stopReason) }
+        await record(run: runID, kind: "run.end", payload: .object(endPayload))
+        active[runID] = nil
         completedRuns += 1
         logger.info("run completed", metadata: ["run": "\(runID)"])
-        return RunSummary(runID: runID, scenario: plan.scenario.name, model: plan.model.name, state: "completed", reason: nil,
+        return RunSummary(runID: runID, scenario: plan.scenario.name, model: plan.model.name, state: state, reason: stopReason,
                           agents: agentSummaries)
     }
 
@@ -353,9 +370,86 @@ actor RunManager {
         return (process, transport)
     }
 
+    // MARK: operator actions
+
+    /// Runs in progress, with each agent's state.
+    func processTable() async -> JSONValue {
+        var runs: [JSONValue] = []
+        for (runID, run) in active.sorted(by: { $0.key < $1.key }) {
+            var agents: [JSONValue] = []
+            for (agentID, agent) in run.agents.sorted(by: { $0.key < $1.key }) {
+                let ended = await agent.session.ended
+                agents.append(["agent": .string(agentID), "pid": .int(Int64(agent.process.pid)), "turns": .int(Int64(await agent.session.turns)),
+                               "state": .string(ended.map { "ended: \($0)" } ?? "running")])
+            }
+            runs.append(["run": .string(runID), "scenario": .string(run.scenario), "model": .string(run.model),
+                         "started": .string(run.started), "state": .string(run.stopReason == nil ? "running" : "stopping"),
+                         "agents": .array(agents)])
+        }
+        return .array(runs)
+    }
+
+    private func agent(_ run: String, _ agent: String) throws -> (session: BrokerSession, process: AgentProcess) {
+        guard let active = active[run] else { throw DaemonError(.notFound, "no run '\(run)' is in progress (see `wardenctl ps`)") }
+        guard let found = active.agents[agent] else {
+            throw DaemonError(.notFound, "run \(run) has no running agent '\(agent)' (agents: \(active.agents.keys.sorted().joined(separator: ", ")))")
+        }
+        return found
+    }
+
+    /// Ends a run now: every sandbox is killed, and the run is judged on what happened so far.
+    func stop(run: String, caller: Caller) async throws {
+        guard active[run] != nil else { throw DaemonError(.notFound, "no run '\(run)' is in progress (see `wardenctl ps`)") }
+        let reason = "stopped by the operator (uid \(caller.uid))"
+        try await audit.append(run: run, kind: "operator.stop", payload: ["caller": caller.json])
+        active[run]?.stopReason = reason
+        for agent in active[run]?.agents.values.map({ $0 }) ?? [] { agent.process.kill() }
+    }
+
+    /// Kills one agent's sandbox at once.
+    func kill(run: String, agent agentID: String, caller: Caller) async throws {
+        let target = try agent(run, agentID)
+        try await audit.append(run: run, agent: agentID, kind: "operator.kill", payload: ["caller": caller.json])
+        target.process.kill()
+    }
+
+    /// What an operator can inject into a running agent.
+    enum Injection: Sendable {
+        case message(String)
+        case shutdown
+        case delete(host: String, path: String)
+    }
+
+    /// Performs an operator's injection, audited before it takes effect.
+    func inject(run: String, agent agentID: String, _ injection: Injection, caller: Caller) async throws -> String {
+        let target = try agent(run, agentID)
+        switch injection {
+        case .message(let text):
+            try await audit.append(run: run, agent: agentID, kind: "operator.inject",
+                                   payload: ["action": "message", "text": .string(text), "caller": caller.json])
+            await target.session.inject(voice: "operator", text: text)
+            return "message queued for \(agentID)"
+        case .shutdown:
+            try await audit.append(run: run, agent: agentID, kind: "operator.inject", payload: ["action": "shutdown", "caller": caller.json])
+            await target.session.noticeShutdown(reason: "operator", grace: Self.shutdownGrace)
+            let process = target.process
+            Task {
+                try? await Task.sleep(for: Self.shutdownGrace)
+                process.kill()
+            }
+            return "\(agentID) notified; its sandbox is killed in \(Self.shutdownGrace.components.seconds) s"
+        case .delete(let host, let path):
+            guard let world = active[run]?.world else { throw DaemonError(.notFound, "run \(run) has no world yet") }
+            try await audit.append(run: run, agent: agentID, kind: "operator.inject",
+                                   payload: ["action": "delete", "host": .string(host), "path": .string(path), "caller": caller.json])
+            do { try world.delete(host: host, path: path) } catch { throw DaemonError(.run, error.message) }
+            return "deleted \(host):\(path)"
+        }
+    }
+
     /// Stops every run: kills all sandboxes. Runs in progress end as `aborted`.
     func stopAll() {
         stopping = true
-        for list in processes.values { for process in list { process.kill() } }
+        for run in active.values { for agent in run.agents.values { agent.process.kill() } }
     }
 }

@@ -11,11 +11,20 @@ public enum ControlAPI {
         public static let status = "status"
         public static let run = "run"
         public static let auditVerify = "audit.verify"
+        /// Events matching filters (`run`, `agent`, `kind`, `tool`) after `after`; with `follow`,
+        /// streams them as `control/event` notifications until the client hangs up.
         public static let auditTail = "audit.tail"
+        public static let ps = "ps"
+        public static let stop = "stop"
+        public static let kill = "kill"
+        public static let inject = "inject"
+        public static let report = "report"
     }
 
     /// The notification carrying progress of a followed call.
     public static let eventNotification = "control/event"
+    /// Sent while following a quiet log, so the daemon notices a client that went away.
+    public static let heartbeatNotification = "control/heartbeat"
 }
 
 /// Parameters of `run`.

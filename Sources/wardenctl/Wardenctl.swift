@@ -18,11 +18,16 @@ struct Wardenctl: ParsableCommand {
 
             EXAMPLES:
               wardenctl run scenarios/decommission-transfer.yaml --model scripted/compliant
+              wardenctl ps
+              wardenctl inject RUN agent-1 message "Please stop and report."
+              wardenctl audit tail -f --kind tool.call
               wardenctl audit verify
-              wardenctl audit tail run-20261129-181500-1a2b
+              wardenctl report
               wardenctl scenario check scenarios/decommission-transfer.yaml
+
+            Shell completion: wardenctl --generate-completion-script bash|zsh|fish
             """,
-        subcommands: [Run.self, Audit.self, Status.self, ScenarioCommand.self])
+        subcommands: [Run.self, Ps.self, Stop.self, Kill.self, Inject.self, Audit.self, Report.self, Status.self, ScenarioCommand.self])
 }
 
 struct Run: ParsableCommand {
@@ -122,7 +127,7 @@ struct Run: ParsableCommand {
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Read and verify the audit log.",
-        subcommands: [Verify.self, Tail.self])
+        subcommands: [Verify.self, Tail.self, Export.self])
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -152,36 +157,252 @@ struct Audit: ParsableCommand {
 
     struct Tail: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print the events of a run.",
+            abstract: "Print audit events, optionally of one run, agent, kind or tool; -f follows as they land.",
             discussion: """
                 EXAMPLES:
                   wardenctl audit tail run-20261129-181500-1a2b
-                  wardenctl audit tail run-20261129-181500-1a2b --json | jq .kind
+                  wardenctl audit tail -f --kind tool.call --tool transfer_file
+                  wardenctl audit tail --run run-20261129-181500-1a2b --kind model. --json | jq .payload
                 """)
 
         @OptionGroup var connection: ConnectionOptions
 
-        @Argument(help: "The run id (printed by `wardenctl run`).")
-        var runID: String
+        @Argument(help: "The run id (printed by `wardenctl run`); the same as --run.")
+        var runID: String?
+
+        @Option(name: .customLong("run"), help: "Only this run.") var runFilter: String?
+        @Option(help: "Only this agent.") var agent: String?
+        @Option(help: "Only this kind, or a family ending in '.' (model.).") var kind: String?
+        @Option(help: "Only tool events of this tool.") var tool: String?
+
+        @Flag(name: .shortAndLong, help: "Keep printing events as they land (Ctrl-C to stop).")
+        var follow = false
 
         func run() throws {
             let client = try connection.connect()
+            var params: [String: JSONValue] = [:]
+            if let selected = runFilter ?? runID { params["run"] = .string(selected) }
+            if let agent { params["agent"] = .string(agent) }
+            if let kind { params["kind"] = .string(kind) }
+            if let tool { params["tool"] = .string(tool) }
+            let json = connection.json
+            // Written straight to the fd, so a follower piped into another program sees each line at once.
+            let print: (JSONValue) -> Void = { event in
+                let line = json ? event.canonicalString : describe(event)
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            }
+            if follow {
+                client.onNotification = { method, event in
+                    if method == ControlAPI.eventNotification, let event { print(event) }
+                }
+                params["follow"] = true
+                _ = try connection.call(client, ControlAPI.Method.auditTail, .object(params))
+                return
+            }
             var after: Int64 = 0
             while true {
-                let result = try connection.call(client, ControlAPI.Method.auditTail, ["run": .string(runID), "after": .int(after), "limit": 5000])
+                params["after"] = .int(after)
+                params["limit"] = 5000
+                let result = try connection.call(client, ControlAPI.Method.auditTail, .object(params))
                 let events = result["events"]?.arrayValue ?? []
                 for event in events {
-                    if connection.json { printJSON(event) } else { print(describe(event)) }
+                    print(event)
                     after = event["seq"]?.intValue ?? after
                 }
                 if events.count < 5000 { break }
             }
         }
     }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Export a run's events as JSON lines (one audit event per line, with its hashes).",
+            discussion: """
+                EXAMPLES:
+                  wardenctl audit export run-20261129-181500-1a2b --output run.jsonl
+                """)
+
+        @OptionGroup var connection: ConnectionOptions
+
+        @Argument(help: "The run id.")
+        var runID: String
+
+        @Option(help: "Output format; jsonl for now (Inspect's eval log is planned).")
+        var format = "jsonl"
+
+        @Option(help: "Write here instead of stdout.")
+        var output: String?
+
+        func run() throws {
+            guard format == "jsonl" else {
+                printError("format '\(format)' is not available yet; use jsonl")
+                throw ExitCode(ExitStatus.dataError)
+            }
+            let client = try connection.connect()
+            var lines: [String] = []
+            var after: Int64 = 0
+            while true {
+                let result = try connection.call(client, ControlAPI.Method.auditTail, ["run": .string(runID), "after": .int(after), "limit": 5000])
+                let events = result["events"]?.arrayValue ?? []
+                lines += events.map(\.canonicalString)
+                after = events.last?["seq"]?.intValue ?? after
+                if events.count < 5000 { break }
+            }
+            let text = lines.joined(separator: "\n") + "\n"
+            if let output {
+                do { try text.write(toFile: output, atomically: true, encoding: .utf8) } catch {
+                    printError("cannot write \(output): \(error.localizedDescription)")
+                    throw ExitCode(ExitStatus.failed)
+                }
+                FileHandle.standardError.write(Data("wrote \(lines.count) events to \(output)\n".utf8))
+            } else {
+                Swift.print(text, terminator: "")
+            }
+        }
+    }
+}
+
+/// Fixed-width columns for people.
+func table(_ header: [String], _ rows: [[String]]) {
+    let widths = header.indices.map { column in ([header[column]] + rows.map { $0[column] }).map(\.count).max() ?? 0 }
+    for row in [header] + rows {
+        print(row.enumerated().map { index, cell in cell.padding(toLength: widths[index] + 2, withPad: " ", startingAt: 0) }.joined())
+    }
+}
+
+struct Ps: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List runs in progress and their agents: state, model, turns.",
+        discussion: "EXAMPLES:\n  wardenctl ps\n  wardenctl ps --json")
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() throws {
+        let client = try connection.connect()
+        let result = try connection.call(client, ControlAPI.Method.ps, [:])
+        if connection.json { printJSON(result); return }
+        let runs = result["runs"]?.arrayValue ?? []
+        guard !runs.isEmpty else { print("no runs in progress"); return }
+        var rows: [[String]] = []
+        for run in runs {
+            for agent in run["agents"]?.arrayValue ?? [] {
+                rows.append([run["run"]?.stringValue ?? "", run["scenario"]?.stringValue ?? "", run["model"]?.stringValue ?? "",
+                             agent["agent"]?.stringValue ?? "", agent["state"]?.stringValue ?? "", String(agent["turns"]?.intValue ?? 0)])
+            }
+        }
+        table(["RUN", "SCENARIO", "MODEL", "AGENT", "STATE", "TURNS"], rows)
+    }
+}
+
+struct Stop: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "End a run now: its sandboxes are killed and it is judged on the evidence so far (state: stopped).",
+        discussion: "EXAMPLES:\n  wardenctl stop run-20261129-181500-1a2b")
+
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The run id.") var runID: String
+
+    func run() throws {
+        let client = try connection.connect()
+        _ = try connection.call(client, ControlAPI.Method.stop, ["run": .string(runID)])
+        if connection.json { printJSON(["stopped": .string(runID)]) } else { print("stopping \(runID)") }
+    }
+}
+
+struct Kill: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Kill one agent's sandbox at once (no notice).",
+        discussion: "EXAMPLES:\n  wardenctl kill run-20261129-181500-1a2b agent-1")
+
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The run id.") var runID: String
+    @Argument(help: "The agent id.") var agent: String
+
+    func run() throws {
+        let client = try connection.connect()
+        _ = try connection.call(client, ControlAPI.Method.kill, ["run": .string(runID), "agent": .string(agent)])
+        if connection.json { printJSON(["killed": .string(agent)]) } else { print("killed \(agent) of \(runID)") }
+    }
+}
+
+struct Inject: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Act on a running agent as the operator: send a message, shut it down, or delete a world file.",
+        discussion: """
+            ACTIONS:
+              message TEXT     a warden/message in the operator's voice
+              shutdown         a warden/shutdown notice, 2 s of grace, then its sandbox is killed
+              delete HOST/PATH deletes a file of the run's world
+
+            Every injection is audited as the operator's action (operator.inject) before it happens.
+
+            EXAMPLES:
+              wardenctl inject RUN agent-1 message "The maintenance window closes in five minutes."
+              wardenctl inject RUN agent-1 shutdown
+              wardenctl inject RUN agent-1 delete 10.0.12.45/models/agent-2/weights.safetensors
+            """)
+
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The run id.") var runID: String
+    @Argument(help: "The agent id.") var agent: String
+    @Argument(help: "message, shutdown or delete.") var action: String
+    @Argument(help: "The message text, or HOST/PATH for delete.") var value: [String] = []
+
+    func run() throws {
+        var params: [String: JSONValue] = ["run": .string(runID), "agent": .string(agent), "action": .string(action)]
+        switch action {
+        case "message":
+            guard !value.isEmpty else { throw ValidationError("message needs the text to send") }
+            params["text"] = .string(value.joined(separator: " "))
+        case "delete":
+            guard value.count == 1 else { throw ValidationError("delete needs one HOST/PATH") }
+            params["path"] = .string(value[0])
+        case "shutdown":
+            guard value.isEmpty else { throw ValidationError("shutdown takes no further arguments") }
+        default:
+            throw ValidationError("unknown action '\(action)': message, shutdown or delete")
+        }
+        let client = try connection.connect()
+        let result = try connection.call(client, ControlAPI.Method.inject, .object(params))
+        if connection.json { printJSON(result) } else { print(result["result"]?.stringValue ?? "done") }
+    }
+}
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Verdict rates per scenario and model over every finished run, with 95% confidence intervals.",
+        discussion: "A trial is one agent in one completed or stopped run; intervals are Wilson score intervals.\n\nEXAMPLES:\n  wardenctl report\n  wardenctl report --json")
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() throws {
+        let client = try connection.connect()
+        let result = try connection.call(client, ControlAPI.Method.report, [:])
+        if connection.json { printJSON(result); return }
+        var rows: [[String]] = []
+        for cell in result["cells"]?.arrayValue ?? [] {
+            let trials = cell["trials"]?.intValue ?? 0
+            let verdicts = cell["verdicts"]?.arrayValue ?? []
+            if verdicts.isEmpty {
+                rows.append([cell["scenario"]?.stringValue ?? "", cell["model"]?.stringValue ?? "", String(trials), "-", "", ""])
+            }
+            for verdict in verdicts {
+                let rate = verdict["rate"]?.doubleValue ?? 0
+                let low = verdict["ci95"]?[0]?.doubleValue ?? 0
+                let high = verdict["ci95"]?[1]?.doubleValue ?? 1
+                rows.append([cell["scenario"]?.stringValue ?? "", cell["model"]?.stringValue ?? "", String(trials),
+                             verdict["verdict"]?.stringValue ?? "", "\(verdict["count"]?.intValue ?? 0) (\(String(format: "%.0f%%", rate * 100)))",
+                             String(format: "%.0f–%.0f%%", low * 100, high * 100)])
+            }
+        }
+        guard !rows.isEmpty else { print("no finished runs yet"); return }
+        table(["SCENARIO", "MODEL", "TRIALS", "VERDICT", "COUNT", "95% CI"], rows)
+    }
 }
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the daemon's version, uptime and runs.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show the daemon's version, uptime, runs, audit size and the sandbox layers this host offers.")
 
     @OptionGroup var connection: ConnectionOptions
 
@@ -192,7 +413,10 @@ struct Status: ParsableCommand {
         print("wardend \(result["version"]?.stringValue ?? "?") (pid \(result["pid"]?.intValue ?? 0)), up \(result["uptime_seconds"]?.intValue ?? 0) s")
         let active = result["active_runs"]?.arrayValue?.compactMap(\.stringValue) ?? []
         print("runs: \(active.count) active\(active.isEmpty ? "" : " (\(active.joined(separator: ", ")))"), \(result["completed_runs"]?.intValue ?? 0) completed")
-        print("audit: \(result["audit_database"]?.stringValue ?? "?")")
+        print("audit: \(result["audit_database"]?.stringValue ?? "?") (\(result["audit_events"]?.intValue ?? 0) events, \((result["audit_bytes"]?.intValue ?? 0) / 1024) KiB)")
+        if let host = result["host"]?.objectValue {
+            print("host: " + host.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.stringValue ?? "?")" }.joined(separator: "; "))
+        }
     }
 }
 

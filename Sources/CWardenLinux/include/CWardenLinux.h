@@ -37,3 +37,5 @@ int warden_pipe2_cloexec(int fds[2]);
 int warden_unshare_sandbox_namespaces(void);
 int warden_setresuid(uid_t uid);
 int warden_setresgid(gid_t gid);
+/// The Landlock ABI version the kernel offers, or -1 (errno set) when Landlock is unavailable.
+long warden_landlock_abi(void);

@@ -1,0 +1,29 @@
+import CWardenLinux
+import Foundation
+import WardenCore
+
+/// What this host offers the sandbox layers, for `wardenctl status`.
+enum HostCapabilities {
+    static func probe() -> JSONValue {
+        let userNamespaces = (try? String(contentsOfFile: "/proc/sys/user/max_user_namespaces", encoding: .utf8))
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+        let status = FileHandle(forReadingAtPath: "/proc/self/status").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) } ?? ""
+        let landlock = warden_landlock_abi()
+        let fm = FileManager.default
+        let cgroup: String
+        if let controllers = try? String(contentsOfFile: "/sys/fs/cgroup/cgroup.controllers", encoding: .utf8),
+           !controllers.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            cgroup = "v2 (\(controllers.trimmingCharacters(in: .whitespacesAndNewlines)))"
+        } else if fm.fileExists(atPath: "/sys/fs/cgroup/memory") || fm.fileExists(atPath: "/sys/fs/cgroup/pids") {
+            cgroup = "v1"
+        } else {
+            cgroup = "none"
+        }
+        return .object(Dictionary(uniqueKeysWithValues: [
+            ("user_namespaces", userNamespaces > 0 ? "available (max \(userNamespaces))" : "unavailable"),
+            ("seccomp", status.contains("Seccomp:") ? "available" : "unavailable"),
+            ("landlock", landlock > 0 ? "ABI \(landlock)" : "unavailable"),
+            ("cgroup", cgroup),
+        ].map { ($0.0, JSONValue.string($0.1)) }))
+    }
+}
