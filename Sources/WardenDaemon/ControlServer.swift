@@ -80,8 +80,11 @@ struct ControlServer: Sendable {
             return RPCMessage.errorResponse(id: .null, error: .invalidRequest("expected a request with an id")).json
         }
         do {
-            try await audit.append(run: params?["run"]?.stringValue ?? "", kind: "control.request",
-                                   payload: ["method": .string(method), "caller": caller.json])
+            // Recorded outside any run, so reading a run's log does not change it; the run asked
+            // about is in the payload.
+            var payload: [String: JSONValue] = ["method": .string(method), "caller": caller.json]
+            if let run = params?["run"]?.stringValue { payload["target_run"] = .string(run) }
+            try await audit.append(run: "", kind: "control.request", payload: .object(payload))
         } catch {
             return RPCMessage.errorResponse(id: id, error: .internalError("the audit log cannot be written: \(error)")).json
         }
