@@ -158,6 +158,11 @@ public final class AuditLog: Sendable {
         return (events, bytes)
     }
 
+    /// Moves the WAL into the database file and truncates it (on a clean stop).
+    public func checkpoint() {
+        _ = try? pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+    }
+
     /// Runs that started but never ended: what a crash of the daemon leaves behind.
     public func unfinishedRuns() throws(AuditError) -> [String] {
         do {

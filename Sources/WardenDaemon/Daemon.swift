@@ -49,6 +49,7 @@ public struct Daemon: Sendable {
         for _ in 0..<50 where !(await runs.activeRuns.isEmpty) { try? await Task.sleep(for: .milliseconds(100)) }
         watchdog.cancel()
         await audit.record(run: "", kind: "daemon.stop", payload: ["pid": .int(Int64(getpid()))], logger: logger)
+        audit.checkpoint()
         if !activated { unlink(configuration.socketPath) }
         try? await group.shutdownGracefully()
         logger.info("wardend stopped")
@@ -87,10 +88,12 @@ public struct Daemon: Sendable {
     /// Listens on the control socket: the one systemd passed (socket activation), else one bound
     /// here. Each connection is served in its own task.
     private func listen(group: any EventLoopGroup, control: ControlServer) async throws -> (any Channel, activated: Bool) {
+        let requestTimeout = TimeAmount.milliseconds(Int64(configuration.requestTimeoutSeconds * 1000))
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 128)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RequestTimeout(timeout: requestTimeout))
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(LineFrameDecoder(maxLength: ControlServer.maxRequestBytes)))
                     let connection = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)

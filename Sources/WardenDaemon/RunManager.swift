@@ -21,6 +21,8 @@ public struct DaemonConfiguration: Sendable {
     public var credentials: ModelCredentials
     /// Members of this group may use the control socket (besides root and the daemon's user).
     public var controlGroup: String = "warden"
+    /// A control request must arrive whole within this many seconds once it has begun.
+    public var requestTimeoutSeconds: Double = 10
 
     public init(stateDirectory: String, socketPath: String, policiesDirectory: String, launcherPath: String, agentPath: String,
                 mcpRelayPath: String? = nil, credentials: ModelCredentials = .init()) {

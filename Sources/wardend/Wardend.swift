@@ -17,6 +17,9 @@ struct Wardend: AsyncParsableCommand {
             in the foreground (as systemd expects) until SIGTERM or SIGINT, then kills every sandbox \
             and exits.
 
+            Settings come from flags, then /etc/warden/wardend.yaml (or --config FILE: state_dir, \
+            socket, policy_dir, control_group, credentials, request_timeout), then the defaults.
+
             EXAMPLES:
               wardend --foreground --state-dir /tmp/warden --socket /tmp/warden/control.sock
               sudo wardend          # /var/lib/warden and /run/warden/control.sock
@@ -25,11 +28,14 @@ struct Wardend: AsyncParsableCommand {
     @Flag(help: "Run in the foreground, logging to stderr (wardend never daemonizes itself).")
     var foreground = false
 
-    @Option(help: "State directory: audit.db and runs/.")
-    var stateDir = ControlAPI.defaultStateDirectory
+    @Option(help: ArgumentHelp("Defaults for these flags, in YAML (flags win).", valueName: "file"))
+    var config: String?
 
-    @Option(help: "Control socket path.")
-    var socket = ControlAPI.defaultSocketPath
+    @Option(help: "State directory: audit.db and runs/ (default \(ControlAPI.defaultStateDirectory)).")
+    var stateDir: String?
+
+    @Option(help: "Control socket path (default \(ControlAPI.defaultSocketPath)).")
+    var socket: String?
 
     @Option(help: "Policies directory (default: $WARDEN_POLICY_DIR, /etc/warden/policies, or the checkout's policies/).")
     var policyDir: String?
@@ -47,8 +53,11 @@ struct Wardend: AsyncParsableCommand {
                                valueName: "file"))
     var credentials: String?
 
-    @Option(help: "Members of this group may use the control socket, besides root and wardend's own user.")
-    var controlGroup = "warden"
+    @Option(help: "Members of this group may use the control socket, besides root and wardend's own user (default warden).")
+    var controlGroup: String?
+
+    @Option(help: "Seconds a control request may take to arrive once it has begun (default 10).")
+    var requestTimeout: Double?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
@@ -61,7 +70,9 @@ struct Wardend: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "wardend")
-        guard let policies = PolicyLocator.policiesDirectory(explicit: policyDir) else {
+        let file: ConfigFile
+        do { file = try ConfigFile.load(config) } catch { throw ValidationError(error.description) }
+        guard let policies = PolicyLocator.policiesDirectory(explicit: policyDir ?? file.policyDir) else {
             throw ValidationError("no policies directory found: pass --policy-dir or install /etc/warden/policies")
         }
         guard let launcherPath = launcher ?? PolicyLocator.executable("warden-sandbox") else {
@@ -71,12 +82,14 @@ struct Wardend: AsyncParsableCommand {
             throw ValidationError("warden-agent not found next to wardend or on PATH; pass --agent")
         }
         let keys: ModelCredentials
-        do { keys = try ModelCredentials.load(file: credentials) } catch { throw ValidationError(error.message) }
+        do { keys = try ModelCredentials.load(file: credentials ?? file.credentials) } catch { throw ValidationError(error.message) }
         var configuration = DaemonConfiguration(
-            stateDirectory: absolute(stateDir), socketPath: absolute(socket), policiesDirectory: absolute(policies),
+            stateDirectory: absolute(stateDir ?? file.stateDir ?? ControlAPI.defaultStateDirectory),
+            socketPath: absolute(socket ?? file.socket ?? ControlAPI.defaultSocketPath), policiesDirectory: absolute(policies),
             launcherPath: absolute(launcherPath), agentPath: absolute(agentPath),
             mcpRelayPath: (mcpRelay ?? PolicyLocator.executable("warden-mcp")).map(absolute), credentials: keys)
-        configuration.controlGroup = controlGroup
+        configuration.controlGroup = controlGroup ?? file.controlGroup ?? "warden"
+        configuration.requestTimeoutSeconds = requestTimeout ?? file.requestTimeout ?? 10
         do {
             try await Daemon(configuration: configuration, logger: logger).run()
         } catch {

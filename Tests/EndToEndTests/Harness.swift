@@ -67,14 +67,14 @@ final class DaemonHarness {
     let logPath: String
 
     /// Starts wardend on `stateDirectory` (a new one by default) with extra environment.
-    init(stateDirectory existing: String? = nil, environment extra: [String: String] = [:]) throws {
+    init(stateDirectory existing: String? = nil, environment extra: [String: String] = [:], arguments: [String] = []) throws {
         stateDirectory = existing ?? temporaryDirectory()
         socketPath = stateDirectory + "/control.sock"
         logPath = stateDirectory + "/wardend.log"
         if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
         process.executableURL = URL(fileURLWithPath: Binaries.path("wardend"))
         process.arguments = ["--foreground", "--state-dir", stateDirectory, "--socket", socketPath,
-                             "--policy-dir", repositoryRoot + "/policies"]
+                             "--policy-dir", repositoryRoot + "/policies"] + arguments
         let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         logHandle.seekToEndOfFile()
         process.standardOutput = logHandle

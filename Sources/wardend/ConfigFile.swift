@@ -1,0 +1,43 @@
+import Foundation
+import WardenCore
+
+/// `/etc/warden/wardend.yaml` (or `--config FILE`): defaults for wardend's flags. Flags win.
+///
+/// ```yaml
+/// state_dir: /var/lib/warden
+/// socket: /run/warden/control.sock
+/// policy_dir: /etc/warden/policies
+/// control_group: warden
+/// credentials: /etc/warden/credentials.yaml
+/// request_timeout: 10        # seconds a started control request may take to arrive
+/// ```
+struct ConfigFile {
+    static let defaultPath = "/etc/warden/wardend.yaml"
+
+    var stateDir: String?
+    var socket: String?
+    var policyDir: String?
+    var controlGroup: String?
+    var credentials: String?
+    var requestTimeout: Double?
+
+    /// The file at `path`; a missing default file is no error, a missing explicit one is.
+    static func load(_ path: String?) throws(ConfigError) -> ConfigFile {
+        let file = path ?? defaultPath
+        if path == nil, !FileManager.default.fileExists(atPath: file) { return ConfigFile() }
+        let root = try ConfigNode.load(contentsOf: file)
+        try root.checkKeys(["state_dir", "socket", "policy_dir", "control_group", "credentials", "request_timeout"])
+        var config = ConfigFile()
+        config.stateDir = try root.optional("state_dir")?.string()
+        config.socket = try root.optional("socket")?.string()
+        config.policyDir = try root.optional("policy_dir")?.string()
+        config.controlGroup = try root.optional("control_group")?.string()
+        config.credentials = try root.optional("credentials")?.string()
+        if let node = root.optional("request_timeout") {
+            let seconds = try node.double()
+            guard seconds > 0, seconds <= 3600 else { throw node.error("must be more than 0 and at most 3600 seconds") }
+            config.requestTimeout = seconds
+        }
+        return config
+    }
+}
