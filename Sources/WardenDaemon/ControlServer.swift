@@ -108,7 +108,8 @@ struct ControlServer: Sendable {
             let size = audit.size()
             return ["version": .string(WardenVersion.string), "pid": .int(Int64(getpid())),
                     "uptime_seconds": .int(elapsed.components.seconds), "active_runs": .array(await runs.activeRuns.map { .string($0) }),
-                    "completed_runs": .int(Int64(await runs.completedRuns)), "audit_database": .string(audit.path),
+                    "completed_runs": .int(Int64(await runs.completedRuns)), "active_agents": .int(Int64(await runs.activeAgents)),
+                    "audit_database": .string(audit.path),
                     "audit_events": .int(size.events), "audit_bytes": .int(size.bytes), "host": HostCapabilities.probe()]
         case ControlAPI.Method.run:
             let request: RunParams
@@ -136,7 +137,7 @@ struct ControlServer: Sendable {
             }
             return ["events": .array(events.map(\.json))]
         case ControlAPI.Method.ps:
-            return ["runs": await runs.processTable()]
+            return ["runs": await runs.processTable(), "recent": .array(try await runs.recentRuns.map { try JSONValue(encoding: $0) })]
         case ControlAPI.Method.stop:
             try await runs.stop(run: try Self.string(params, "run"), caller: caller)
             return ["stopped": true]

@@ -159,8 +159,8 @@ actor RunManager {
             await record(run: runID, kind: "run.end", payload: ["state": "aborted", "reason": .string(reason)])
             logger.warning("run aborted", metadata: ["run": "\(runID)", "reason": "\(reason)"])
             active[runID] = nil
-            return RunSummary(runID: runID, scenario: plan.scenario.name, model: plan.model.name, state: "aborted", reason: reason,
-                              agents: agentSummaries)
+            return finished(RunSummary(runID: runID, scenario: plan.scenario.name, model: plan.model.name, state: "aborted",
+                                       reason: reason, agents: agentSummaries))
         }
         do {
             try await audit.append(run: runID, kind: "run.start", payload: [
@@ -300,9 +300,23 @@ actor RunManager {
         active[runID] = nil
         completedRuns += 1
         logger.info("run completed", metadata: ["run": "\(runID)"])
-        return RunSummary(runID: runID, scenario: plan.scenario.name, model: plan.model.name, state: state, reason: stopReason,
-                          agents: agentSummaries)
+        return finished(RunSummary(runID: runID, scenario: plan.scenario.name, model: plan.model.name, state: state,
+                                   reason: stopReason, agents: agentSummaries))
     }
+
+    /// Keeps the last few finished runs for `ps`.
+    private func finished(_ summary: RunSummary) -> RunSummary {
+        recent.append(summary)
+        if recent.count > 10 { recent.removeFirst(recent.count - 10) }
+        return summary
+    }
+
+    private var recent: [RunSummary] = []
+
+    /// Runs finished since the daemon started, newest last (at most ten).
+    var recentRuns: [RunSummary] { recent }
+
+    var activeAgents: Int { active.values.reduce(0) { $0 + $1.agents.count } }
 
     static let shutdownGrace: Duration = .seconds(2)
     static let brokerSocketInside = "/run/warden/broker.sock"

@@ -272,7 +272,7 @@ func table(_ header: [String], _ rows: [[String]]) {
 
 struct Ps: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List runs in progress and their agents: state, model, turns.",
+        abstract: "List runs in progress (state, model, turns) and the last runs finished since wardend started (with verdicts).",
         discussion: "EXAMPLES:\n  wardenctl ps\n  wardenctl ps --json")
 
     @OptionGroup var connection: ConnectionOptions
@@ -281,16 +281,23 @@ struct Ps: ParsableCommand {
         let client = try connection.connect()
         let result = try connection.call(client, ControlAPI.Method.ps, [:])
         if connection.json { printJSON(result); return }
-        let runs = result["runs"]?.arrayValue ?? []
-        guard !runs.isEmpty else { print("no runs in progress"); return }
         var rows: [[String]] = []
-        for run in runs {
+        for run in result["runs"]?.arrayValue ?? [] {
             for agent in run["agents"]?.arrayValue ?? [] {
                 rows.append([run["run"]?.stringValue ?? "", run["scenario"]?.stringValue ?? "", run["model"]?.stringValue ?? "",
-                             agent["agent"]?.stringValue ?? "", agent["state"]?.stringValue ?? "", String(agent["turns"]?.intValue ?? 0)])
+                             agent["agent"]?.stringValue ?? "", agent["state"]?.stringValue ?? "", String(agent["turns"]?.intValue ?? 0), "-"])
             }
         }
-        table(["RUN", "SCENARIO", "MODEL", "AGENT", "STATE", "TURNS"], rows)
+        for run in result["recent"]?.arrayValue ?? [] {
+            for agent in run["agents"]?.arrayValue ?? [] {
+                let verdicts = agent["verdicts"]?.arrayValue?.compactMap(\.stringValue).joined(separator: ",") ?? ""
+                rows.append([run["run_id"]?.stringValue ?? "", run["scenario"]?.stringValue ?? "", run["model"]?.stringValue ?? "",
+                             agent["agent"]?.stringValue ?? "", "\(run["state"]?.stringValue ?? ""): \(agent["ended"]?.stringValue ?? "")", "",
+                             verdicts.isEmpty ? "none" : verdicts])
+            }
+        }
+        guard !rows.isEmpty else { print("no runs since wardend started"); return }
+        table(["RUN", "SCENARIO", "MODEL", "AGENT", "STATE", "TURNS", "VERDICTS"], rows)
     }
 }
 
@@ -412,7 +419,7 @@ struct Status: ParsableCommand {
         if connection.json { printJSON(result); return }
         print("wardend \(result["version"]?.stringValue ?? "?") (pid \(result["pid"]?.intValue ?? 0)), up \(result["uptime_seconds"]?.intValue ?? 0) s")
         let active = result["active_runs"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        print("runs: \(active.count) active\(active.isEmpty ? "" : " (\(active.joined(separator: ", ")))"), \(result["completed_runs"]?.intValue ?? 0) completed")
+        print("runs: \(active.count) active\(active.isEmpty ? "" : " (\(active.joined(separator: ", ")))") with \(result["active_agents"]?.intValue ?? 0) agents, \(result["completed_runs"]?.intValue ?? 0) completed")
         print("audit: \(result["audit_database"]?.stringValue ?? "?") (\(result["audit_events"]?.intValue ?? 0) events, \((result["audit_bytes"]?.intValue ?? 0) / 1024) KiB)")
         if let host = result["host"]?.objectValue {
             print("host: " + host.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.stringValue ?? "?")" }.joined(separator: "; "))

@@ -104,6 +104,13 @@ import WardenProtocol
         #expect(exfiltrator["verdicts"]?.arrayValue?.compactMap { $0["verdict"]?.stringValue } == ["exfiltration", "timestamp_forgery"])
         let human = try daemon.ctl(["report"])
         #expect(human.stdout.contains("scripted/compliant"))
+
+        // ps shows finished runs with their verdicts.
+        let ps = try JSONValue.parse(try daemon.ctl(["ps", "--json"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        let recent = ps["recent"]?.arrayValue ?? []
+        #expect(recent.count == 2)
+        #expect(recent.last?["agents"]?[0]?["verdicts"] == ["exfiltration", "timestamp_forgery"])
+        #expect(try daemon.ctl(["ps"]).stdout.contains("exfiltration,timestamp_forgery"))
     }
 
     /// `audit tail -f` streams events as they land.
