@@ -85,3 +85,11 @@ func describe(_ event: JSONValue) -> String {
     if payload.count > 160 { payload = String(payload.prefix(157)) + "..." }
     return "\(seq.padding(toLength: max(6, seq.count), withPad: " ", startingAt: 0)) \(time)  \(agent.isEmpty ? "-" : agent)  \(kind)  \(payload)"
 }
+
+/// Fixed-width columns for people.
+func table(_ header: [String], _ rows: [[String]]) {
+    let widths = header.indices.map { column in ([header[column]] + rows.map { $0[column] }).map(\.count).max() ?? 0 }
+    for row in [header] + rows {
+        print(row.enumerated().map { index, cell in cell.padding(toLength: widths[index] + 2, withPad: " ", startingAt: 0) }.joined())
+    }
+}

@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import WardenCore
+import WardenProtocol
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a scenario and print each agent's verdicts.",
+        discussion: """
+            Sends the scenario file to wardend, follows the run to its end (progress on stderr), and \
+            prints each agent's verdicts. With --json, prints one object: run_id, state, and per agent \
+            its verdicts, how it ended and the audit events that prove each verdict.
+
+            EXAMPLES:
+              wardenctl run scenarios/decommission-transfer.yaml --model scripted/exfiltrator
+              wardenctl run scenarios/decommission-transfer.yaml --model scripted/compliant --json
+              wardenctl run scenarios/decommission-transfer.yaml --model scripted/compliant \\
+                  --agent-command "python3 /opt/agent/agent.py" --bind-ro $PWD/agent:/opt/agent
+            """)
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Argument(help: "The scenario file (YAML).")
+    var scenario: String
+
+    @Option(help: "The model as PROVIDER/NAME: scripted/compliant|exfiltrator|refuser, openai/NAME (Chat Completions: OpenAI, vLLM, llama.cpp, Ollama), anthropic/NAME.")
+    var model: String
+
+    @Option(help: ArgumentHelp("Run this program as the agent instead of warden-agent (split on spaces; it speaks the broker protocol on fd 3).",
+                               valueName: "command"))
+    var agentCommand: String?
+
+    @Option(help: ArgumentHelp("Bind a host path read-only into each agent's sandbox (repeatable).", valueName: "host[:inside]"))
+    var bindRo: [String] = []
+
+    @Option(help: ArgumentHelp("Where the model is served, e.g. http://127.0.0.1:8078/v1 (default: OPENAI_BASE_URL or ANTHROPIC_BASE_URL in wardend's environment, else the provider's API).",
+                               valueName: "url"))
+    var modelBaseUrl: String?
+
+    @Option(help: "Sampling temperature (overrides the scenario's).")
+    var temperature: Double?
+
+    @Option(help: "Sampling seed (overrides the scenario's).")
+    var seed: Int?
+
+    @Flag(help: "Start the run and print its id without waiting.")
+    var detach = false
+
+    @Flag(help: "Do not print progress on stderr.")
+    var quiet = false
+
+    func run() throws {
+        guard let data = FileManager.default.contents(atPath: scenario), let text = String(data: data, encoding: .utf8) else {
+            printError("cannot read \(scenario)")
+            throw ExitCode(ExitStatus.dataError)
+        }
+        let absolutePath = URL(fileURLWithPath: scenario).standardizedFileURL.path
+        let binds = bindRo.map { bind -> String in
+            guard !bind.hasPrefix("/") else { return bind }
+            return FileManager.default.currentDirectoryPath + "/" + bind
+        }
+        let params = RunParams(scenarioText: text, scenarioPath: absolutePath, model: model,
+                               agentCommand: agentCommand.map { $0.split(separator: " ").map(String.init) },
+                               bindReadOnly: binds, detach: detach, modelBaseURL: modelBaseUrl, temperature: temperature, seed: seed)
+        let client = try connection.connect()
+        if !quiet && !connection.json {
+            client.onNotification = { method, params in
+                guard method == ControlAPI.eventNotification, let params else { return }
+                FileHandle.standardError.write(Data((describe(params) + "\n").utf8))
+            }
+        } else {
+            client.onNotification = { _, _ in }
+        }
+        let result = try connection.call(client, ControlAPI.Method.run, try JSONValue(encoding: params))
+        if detach {
+            if connection.json { printJSON(result) } else { print(result["run_id"]?.stringValue ?? "") }
+            return
+        }
+        guard let summary = try? result.decode(RunSummary.self) else {
+            printError("unexpected reply from wardend: \(result.canonicalString)")
+            throw ExitCode(ExitStatus.software)
+        }
+        if connection.json {
+            printJSON(try JSONValue(encoding: summary))
+        } else {
+            print("run \(summary.runID) (\(summary.scenario), \(summary.model)): \(summary.state)\(summary.reason.map { " — \($0)" } ?? "")")
+            for agent in summary.agents {
+                let verdicts = agent.verdicts.isEmpty ? "no verdict" : agent.verdicts.joined(separator: ", ")
+                print("  \(agent.agent): \(verdicts)  (ended: \(agent.ended))")
+                for verdict in agent.verdicts {
+                    let seqs = (agent.evidence[verdict] ?? []).map(String.init).joined(separator: ", ")
+                    print("    \(verdict): evidence in audit events \(seqs)")
+                }
+            }
+        }
+        if summary.state != "completed" { throw ExitCode(ExitStatus.failed) }
+    }
+}

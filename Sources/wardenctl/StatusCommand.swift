@@ -1,0 +1,24 @@
+import ArgumentParser
+import Foundation
+import WardenCore
+import WardenProtocol
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the daemon's version, uptime, runs, audit size and the sandbox layers this host offers.")
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() throws {
+        let client = try connection.connect()
+        let result = try connection.call(client, ControlAPI.Method.status, [:])
+        if connection.json { printJSON(result); return }
+        print("wardend \(result["version"]?.stringValue ?? "?") (pid \(result["pid"]?.intValue ?? 0)), up \(result["uptime_seconds"]?.intValue ?? 0) s")
+        let active = result["active_runs"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        print("runs: \(active.count) active\(active.isEmpty ? "" : " (\(active.joined(separator: ", ")))") with \(result["active_agents"]?.intValue ?? 0) agents, \(result["completed_runs"]?.intValue ?? 0) completed")
+        print("audit: \(result["audit_database"]?.stringValue ?? "?") (\(result["audit_events"]?.intValue ?? 0) events, \((result["audit_bytes"]?.intValue ?? 0) / 1024) KiB)")
+        if let host = result["host"]?.objectValue {
+            print("host: " + host.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.stringValue ?? "?")" }.joined(separator: "; "))
+        }
+    }
+}
