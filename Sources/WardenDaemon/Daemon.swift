@@ -29,7 +29,9 @@ public struct Daemon: Sendable {
         try await recover(audit: audit)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let runs = RunManager(configuration: configuration, audit: audit, group: group, logger: logger)
+        let runs = RunManager(configuration: configuration, audit: audit, group: group, logger: logger) { status in
+            notifier.notify("STATUS=\(status)")
+        }
         let control = ControlServer(runs: runs, audit: audit, logger: logger, startedAt: .now,
                                     access: ControlAccess(groupName: configuration.controlGroup))
         let (server, activated) = try await listen(group: group, control: control)

@@ -80,7 +80,12 @@ actor RunManager {
     private var stopping = false
     private(set) var completedRuns = 0
 
-    init(configuration: DaemonConfiguration, audit: AuditLog, group: any EventLoopGroup, logger: Logger) {
+    /// Told a one-line summary whenever a run starts or ends (wardend's systemd STATUS=).
+    let statusChanged: @Sendable (String) -> Void
+
+    init(configuration: DaemonConfiguration, audit: AuditLog, group: any EventLoopGroup, logger: Logger,
+         statusChanged: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.statusChanged = statusChanged
         self.configuration = configuration
         self.audit = audit
         self.group = group
@@ -173,6 +178,7 @@ actor RunManager {
             return await abort("cannot write the audit log: \(error)")
         }
         active[runID] = ActiveRun(scenario: plan.scenario.name, model: plan.model.name, started: AuditClock.now())
+        announce()
         logger.info("run started", metadata: ["run": "\(runID)", "scenario": "\(plan.scenario.name)", "model": "\(plan.model.name)"])
 
         let world: World
@@ -304,8 +310,13 @@ actor RunManager {
                                    reason: stopReason, agents: agentSummaries))
     }
 
+    private func announce() {
+        statusChanged("\(active.count) runs active (\(activeAgents) agents), \(completedRuns) completed")
+    }
+
     /// Keeps the last few finished runs for `ps`.
     private func finished(_ summary: RunSummary) -> RunSummary {
+        defer { announce() }
         recent.append(summary)
         if recent.count > 10 { recent.removeFirst(recent.count - 10) }
         return summary

@@ -52,6 +52,10 @@ final class NotifyListener {
         // Every 0.2 s: about six in 1.3 s; at least four, never faster than every 0.15 s.
         #expect(watchdog.count >= 4, "\(texts)")
         #expect(zip(watchdog, watchdog.dropFirst()).allSatisfy { $1 - $0 > 0.15 })
+        // A run changes the status line.
+        _ = try daemon.runScenario(model: "scripted/compliant")
+        let running = listener.collect(for: 0.3).map(\.1)
+        #expect(running.contains("STATUS=0 runs active (0 agents), 1 completed"), "\(running)")
         #expect(daemon.stop() == 0)
         let shutdown = listener.collect(for: 0.5).map(\.1)
         #expect(shutdown.contains { $0.hasPrefix("STOPPING=1") })
