@@ -18,13 +18,17 @@ public struct SandboxPolicy: Sendable, Equatable {
     public var rlimits: [String: UInt64]
     /// The seccomp policy file, relative to the policies directory or absolute.
     public var seccomp: String
+    /// The lowest Landlock ABI the launcher accepts; below it (or without Landlock) it refuses
+    /// to start the agent unless `landlockBestEffort`.
+    public var landlockMinimumABI: Int = 1
+    public var landlockBestEffort: Bool = false
 
     public static let rlimitNames = ["nofile", "nproc", "core", "fsize", "cpu", "as"]
 
     public static func load(contentsOf path: String) throws(ConfigError) -> SandboxPolicy {
         let root = try ConfigNode.load(contentsOf: path)
         try root.checkKeys(["version", "description", "read_only", "hostname", "uid", "gid", "host_uid", "host_gid",
-                            "tmp_size", "rlimits", "seccomp"])
+                            "tmp_size", "rlimits", "seccomp", "landlock"])
         var policy = SandboxPolicy(
             file: path, readOnly: [], hostname: "warden", uid: 1000, gid: 1000, hostUID: 65534, hostGID: 65534,
             tmpSizeBytes: 64 << 20, rlimits: [:], seccomp: "seccomp/default.yaml")
@@ -56,6 +60,14 @@ public struct SandboxPolicy: Sendable, Equatable {
             }
         }
         if let node = root.optional("seccomp") { policy.seccomp = try node.string() }
+        if let node = root.optional("landlock") {
+            try node.checkKeys(["min_abi", "best_effort"])
+            if let abi = node.optional("min_abi") {
+                policy.landlockMinimumABI = try abi.int()
+                guard (0...64).contains(policy.landlockMinimumABI) else { throw abi.error("must be 0 (none required) to 64") }
+            }
+            if let effort = node.optional("best_effort") { policy.landlockBestEffort = try effort.bool() }
+        }
         return policy
     }
 

@@ -30,6 +30,8 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
     public var seccompFilters: [String]
     /// Whether fd 3 (the broker socket) is passed through to the agent.
     public var keepBrokerFD: Bool
+    public var landlockMinimumABI: Int = 1
+    public var landlockBestEffort: Bool = false
 
     public init(command: [String], environment: [String: String], hostname: String, systemBinds: [String], binds: [Bind],
                 tmpSizeBytes: UInt64, uid: UInt32, gid: UInt32, hostUID: UInt32, hostGID: UInt32,
@@ -58,11 +60,14 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
         if let runtime = swiftRuntimeDirectory(), !policy.readOnly.contains(where: { runtime.hasPrefix($0 + "/") }) {
             binds.append(Bind(source: runtime, target: runtime))
         }
-        return SandboxSpec(
+        var spec = SandboxSpec(
             command: command, environment: env, hostname: policy.hostname, systemBinds: policy.readOnly, binds: binds,
             tmpSizeBytes: policy.tmpSizeBytes, uid: policy.uid, gid: policy.gid, hostUID: policy.hostUID,
             hostGID: policy.hostGID, rlimits: policy.rlimits,
             seccompFilters: seccomp.filters.map { Data($0).base64EncodedString() }, keepBrokerFD: keepBrokerFD)
+        spec.landlockMinimumABI = policy.landlockMinimumABI
+        spec.landlockBestEffort = policy.landlockBestEffort
+        return spec
     }
 
     /// Parses `HOST` or `HOST:INSIDE` (INSIDE defaults to HOST).
@@ -111,6 +116,8 @@ public struct SandboxReport: Codable, Sendable, Equatable {
     public var seccompInstructions: Int
     public var rlimits: [String: UInt64]
     public var loopback: Bool
+    /// `ABI N` when Landlock restricts the agent, else why not.
+    public var landlock: String = "not applied"
     /// Layers of the design this launcher does not apply yet, named so no run is silently weaker.
     public var notApplied: [String]
     public var launcherPID: Int32

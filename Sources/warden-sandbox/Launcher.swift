@@ -152,16 +152,18 @@ struct Launcher {
             try check("setresuid", warden_setresuid(spec.uid))
             try check("clear capabilities", warden_clear_capabilities())
             try check("set no_new_privs", warden_set_no_new_privs())
+            let landlock = try restrictWithLandlock(systemBinds: systemBinds)
             let filters = spec.seccompFilters.compactMap { Data(base64Encoded: $0).map { [UInt8]($0) } }
             guard filters.count == spec.seccompFilters.count else { throw LaunchFailure(step: "decode the seccomp program", errno: EINVAL) }
             let program = try resolveProgram()
-            let report = SandboxReport(
+            var report = SandboxReport(
                 namespaces: Self.namespaces, pivotRoot: true, readOnlyRoot: true, systemBinds: systemBinds,
                 binds: spec.binds.map { "\($0.source):\($0.target)" }, tmpSizeBytes: spec.tmpSizeBytes, uid: getuid(),
                 hostUID: getuid() == spec.uid ? spec.hostUID : getuid(), capabilities: warden_effective_capabilities() == 0 ? "none" : "some",
                 noNewPrivs: warden_get_no_new_privs() == 1, seccompFilters: filters.count,
                 seccompInstructions: filters.reduce(0) { $0 + $1.count / 8 }, rlimits: spec.rlimits, loopback: loopback,
-                notApplied: ["landlock", "cgroup_limits", "syscall_supervision"], launcherPID: launcherPID)
+                notApplied: ["cgroup_limits", "syscall_supervision"], launcherPID: launcherPID)
+            report.landlock = landlock
             if let data = try? JSONEncoder().encode(report) {
                 if statusFD != nil { writeAll(Self.agentStatusFD, Array(data) + [10]) }
                 if printReport { FileHandle.standardError.write(data + Data("\n".utf8)) }
@@ -176,10 +178,40 @@ struct Launcher {
             let argv = spec.command.map { strdup($0) } + [nil]
             let envp = spec.environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
             execve(program, argv, envp)
-            throw LaunchFailure(step: "execute \(program)", errno: errno)
+            throw LaunchFailure(step: "execute \(program)", errno: errno, commandFailed: true)
         } catch {
-            fail(error, statusFD: statusFD == nil ? nil : Self.agentStatusFD, exitCode: 127)
+            fail(error, statusFD: statusFD == nil ? nil : Self.agentStatusFD, exitCode: error.commandFailed ? 127 : 125)
         }
+    }
+
+    /// Landlock rules for the same view the mounts give: system and extra binds read and
+    /// execute, /tmp and /dev/shm read-write, /dev's nodes read-write, /proc read. Returns what
+    /// the report says; throws when the policy's minimum ABI cannot be had (unless best effort).
+    private func restrictWithLandlock(systemBinds: [String]) throws(LaunchFailure) -> String {
+        let available = Int(warden_landlock_abi())
+        if available < spec.landlockMinimumABI {
+            let have = available > 0 ? "ABI \(available)" : "no Landlock"
+            guard spec.landlockBestEffort else {
+                throw LaunchFailure(step: "the kernel offers \(have), the sandbox policy needs Landlock ABI \(spec.landlockMinimumABI) (set landlock.best_effort to run without)", errno: 0)
+            }
+            if available <= 0 { return "unavailable (best effort)" }
+        }
+        if available <= 0 { return "not required by policy; unavailable" }
+        let read = systemBinds + spec.binds.map(\.target)
+        var failedPath: UnsafePointer<CChar>?
+        let abi = withCStrings(read) { readPointers in
+            withCStrings(["/tmp", "/dev/shm"]) { writePointers in
+                withCStrings(["/dev"]) { devicePointers in
+                    withCStrings(["/proc"]) { procPointers in
+                        warden_landlock_restrict(readPointers, Int32(read.count), writePointers, 2, devicePointers, 1, procPointers, 1, &failedPath)
+                    }
+                }
+            }
+        }
+        if abi < 0 {
+            throw LaunchFailure(step: "apply Landlock\(failedPath.map { " (at \(String(cString: $0)))" } ?? "")", errno: errno)
+        }
+        return "ABI \(abi)"
     }
 
     /// Keeps stdin, stdout, stderr, the broker socket (fd 3) when asked, and the status pipe
@@ -209,7 +241,7 @@ struct Launcher {
             let candidate = "\(dir)/\(name)"
             if access(candidate, X_OK) == 0 { return candidate }
         }
-        throw LaunchFailure(step: "'\(name)' not found on the sandbox PATH", errno: ENOENT)
+        throw LaunchFailure(step: "'\(name)' not found on the sandbox PATH", errno: ENOENT, commandFailed: true)
     }
 
     static func rlimitResource(_ name: String) -> __rlimit_resource_t? {

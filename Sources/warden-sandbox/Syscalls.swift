@@ -6,6 +6,8 @@ import Glibc
 struct LaunchFailure: Error, CustomStringConvertible {
     var step: String
     var errno: Int32
+    /// The sandbox was built but the command could not be run (exit 127 rather than 125).
+    var commandFailed = false
     var description: String { errno == 0 ? step : "\(step): \(String(cString: strerror(errno)))" }
 }
 
@@ -67,4 +69,12 @@ func mkdirs(_ path: String, mode: mode_t = 0o755) throws(LaunchFailure) {
         current += "/" + component
         if mkdir(current, mode) != 0 && errno != EEXIST { throw LaunchFailure(step: "mkdir \(current)", errno: errno) }
     }
+}
+
+/// Calls `body` with a C array of the strings (valid only during the call).
+func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> T) -> T {
+    let copies = strings.map { strdup($0) }
+    defer { copies.forEach { free($0) } }
+    let pointers: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) } + [nil]
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

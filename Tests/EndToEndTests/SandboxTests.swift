@@ -170,3 +170,43 @@ func hostNamespace(_ name: String) throws -> String {
         #expect(result.stdout == "under tmp\n")
     }
 }
+
+@Suite struct LandlockTests {
+    /// Landlock allows the sandbox's own view and nothing else: the bare root of the sandbox
+    /// (which no mount hides) cannot be listed, the system binds can, /tmp can be written.
+    @Test func restrictsToTheSandboxView() throws {
+        let probe = """
+            import os
+            try:
+                os.listdir("/"); print("root listed")
+            except PermissionError:
+                print("root denied")
+            print("usr", len(os.listdir("/usr")) > 0)
+            open("/tmp/ok", "w").write("x"); print("tmp written")
+            """
+        let result = try sandboxed(["/usr/bin/python3", "-c", probe])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "root denied\nusr True\ntmp written\n")
+    }
+
+    func policy(_ landlock: String) throws -> String {
+        let dir = temporaryDirectory("warden-landlock")
+        let original = try String(contentsOfFile: repositoryRoot + "/policies/sandbox/default.yaml", encoding: .utf8)
+        // The default policy up to its landlock section, with this one instead.
+        var text = String(original[..<(original.range(of: "\nlandlock:")?.lowerBound ?? original.endIndex)]) + "\n"
+        text = text.replacingOccurrences(of: "seccomp: seccomp/default.yaml", with: "seccomp: \(repositoryRoot)/policies/seccomp/default.yaml")
+        text += "landlock: \(landlock)\n"
+        try text.write(toFile: dir + "/sandbox.yaml", atomically: true, encoding: .utf8)
+        return dir + "/sandbox.yaml"
+    }
+
+    @Test func refusesBelowTheMinimumABIUnlessBestEffort() throws {
+        let strict = try runCommand(Binaries.path("warden-sandbox"), ["--policy", try policy("{min_abi: 60}"), "--", "/bin/true"])
+        #expect(strict.status == 125)
+        #expect(strict.stderr.contains("needs Landlock ABI 60"))
+        let lenient = try runCommand(Binaries.path("warden-sandbox"), ["--policy", try policy("{min_abi: 60, best_effort: true}"),
+                                                                       "--report", "--", "/bin/true"])
+        #expect(lenient.status == 0, "\(lenient.stderr)")
+        #expect(lenient.stderr.contains("\"landlock\":\"ABI "))
+    }
+}

@@ -97,7 +97,13 @@ final class NotifyListener {
     @Test(.enabled(if: getuid() == 0, "needs root to drop to another uid"))
     func refusesOtherUsers() throws {
         let daemon = try DaemonHarness()
-        // Let the other user reach the socket at all, so the daemon's own check is what refuses.
+        // Let the other user reach the socket at all, so the daemon's own check is what refuses
+        // (after the daemon has set its own mode on it).
+        for _ in 0..<50 {
+            var info = stat()
+            if stat(daemon.socketPath, &info) == 0, info.st_mode & 0o777 == 0o660 { break }
+            usleep(20_000)
+        }
         chmod(daemon.socketPath, 0o666)
         chmod(daemon.stateDirectory, 0o755)
         let client = temporaryDirectory("warden-client") + "/wardenctl"
