@@ -21,7 +21,10 @@ struct AgentProcess: Sendable {
                     let launched = try SandboxSpawner.spawn(launcher: launcher, spec: spec, brokerFD: brokerFD,
                                                             stdoutFD: stdoutFD, stderrFD: stderrFD)
                     continuation.resume(returning: .success(launched))
-                    exitContinuation.yield(SandboxSpawner.reap(launched.pid))
+                    let code = SandboxSpawner.reap(launched.pid)
+                    // A launcher that was killed could not remove its cgroups.
+                    CgroupCleanup.remove(launcherPID: launched.pid)
+                    exitContinuation.yield(code)
                 } catch {
                     continuation.resume(returning: .failure(error))
                 }

@@ -6,6 +6,7 @@ import NIOPosix
 import WardenAudit
 import WardenCore
 import WardenProtocol
+import WardenSandbox
 
 /// The daemon: opens the audit log, listens on the control socket, runs scenarios, and on
 /// SIGTERM or SIGINT stops every sandbox and exits cleanly.
@@ -61,6 +62,7 @@ public struct Daemon: Sendable {
     /// daemon are killed, and the chain is checked before any new event relies on it.
     private func recover(audit: AuditLog) async throws {
         let killed = LeftoverSandboxes.kill(launcher: configuration.launcherPath)
+        let cgroups = CgroupCleanup.removeOrphans()
         for run in try audit.unfinishedRuns() {
             try await audit.append(run: run, kind: "run.end", payload: [
                 "state": "aborted", "reason": "wardend stopped before the run ended (found at the next start)"])
@@ -68,7 +70,7 @@ public struct Daemon: Sendable {
         }
         let verification = try audit.verify()
         try await audit.append(run: "", kind: "daemon.recovered", payload: [
-            "killed_sandboxes": .int(Int64(killed)), "chain_ok": .bool(verification.ok),
+            "killed_sandboxes": .int(Int64(killed)), "removed_cgroups": .int(Int64(cgroups)), "chain_ok": .bool(verification.ok),
             "chain_problem": verification.problem.map { .string($0) } ?? .null])
         if !verification.ok {
             logger.error("the audit chain does not verify", metadata: ["problem": "\(verification.problem ?? "")"])

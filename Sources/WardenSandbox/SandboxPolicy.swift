@@ -22,13 +22,17 @@ public struct SandboxPolicy: Sendable, Equatable {
     /// to start the agent unless `landlockBestEffort`.
     public var landlockMinimumABI: Int = 1
     public var landlockBestEffort: Bool = false
+    public var cgroupMemoryBytes: UInt64?
+    public var cgroupPids: Int?
+    public var cgroupCPU: Double?
+    public var cgroupRequired = false
 
     public static let rlimitNames = ["nofile", "nproc", "core", "fsize", "cpu", "as"]
 
     public static func load(contentsOf path: String) throws(ConfigError) -> SandboxPolicy {
         let root = try ConfigNode.load(contentsOf: path)
         try root.checkKeys(["version", "description", "read_only", "hostname", "uid", "gid", "host_uid", "host_gid",
-                            "tmp_size", "rlimits", "seccomp", "landlock"])
+                            "tmp_size", "rlimits", "seccomp", "landlock", "cgroup"])
         var policy = SandboxPolicy(
             file: path, readOnly: [], hostname: "warden", uid: 1000, gid: 1000, hostUID: 65534, hostGID: 65534,
             tmpSizeBytes: 64 << 20, rlimits: [:], seccomp: "seccomp/default.yaml")
@@ -60,6 +64,19 @@ public struct SandboxPolicy: Sendable, Equatable {
             }
         }
         if let node = root.optional("seccomp") { policy.seccomp = try node.string() }
+        if let node = root.optional("cgroup") {
+            try node.checkKeys(["memory", "pids", "cpu", "required"])
+            if let memory = node.optional("memory") { policy.cgroupMemoryBytes = try size(memory) }
+            if let pids = node.optional("pids") {
+                policy.cgroupPids = try pids.int()
+                guard policy.cgroupPids! >= 4 else { throw pids.error("must be at least 4") }
+            }
+            if let cpu = node.optional("cpu") {
+                policy.cgroupCPU = try cpu.double()
+                guard policy.cgroupCPU! > 0.01, policy.cgroupCPU! <= 1024 else { throw cpu.error("must be a number of CPUs, e.g. 0.5 or 2") }
+            }
+            if let required = node.optional("required") { policy.cgroupRequired = try required.bool() }
+        }
         if let node = root.optional("landlock") {
             try node.checkKeys(["min_abi", "best_effort"])
             if let abi = node.optional("min_abi") {

@@ -32,6 +32,11 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
     public var keepBrokerFD: Bool
     public var landlockMinimumABI: Int = 1
     public var landlockBestEffort: Bool = false
+    public var cgroupMemoryBytes: UInt64?
+    public var cgroupPids: Int?
+    public var cgroupCPU: Double?
+    /// Refuse to run when no cgroup hierarchy can take the limits.
+    public var cgroupRequired: Bool = false
 
     public init(command: [String], environment: [String: String], hostname: String, systemBinds: [String], binds: [Bind],
                 tmpSizeBytes: UInt64, uid: UInt32, gid: UInt32, hostUID: UInt32, hostGID: UInt32,
@@ -67,6 +72,10 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
             seccompFilters: seccomp.filters.map { Data($0).base64EncodedString() }, keepBrokerFD: keepBrokerFD)
         spec.landlockMinimumABI = policy.landlockMinimumABI
         spec.landlockBestEffort = policy.landlockBestEffort
+        spec.cgroupMemoryBytes = policy.cgroupMemoryBytes
+        spec.cgroupPids = policy.cgroupPids
+        spec.cgroupCPU = policy.cgroupCPU
+        spec.cgroupRequired = policy.cgroupRequired
         return spec
     }
 
@@ -118,6 +127,8 @@ public struct SandboxReport: Codable, Sendable, Equatable {
     public var loopback: Bool
     /// `ABI N` when Landlock restricts the agent, else why not.
     public var landlock: String = "not applied"
+    /// The cgroup hierarchy and limits applied (`v1 memory=… pids=… cpu=…`), or why none.
+    public var cgroup: String = "not applied"
     /// Layers of the design this launcher does not apply yet, named so no run is silently weaker.
     public var notApplied: [String]
     public var launcherPID: Int32

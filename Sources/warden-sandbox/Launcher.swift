@@ -32,7 +32,10 @@ struct Launcher {
         guard warden_pipe2_cloexec(&toSetup) == 0, warden_pipe2_cloexec(&toLauncher) == 0 else {
             fail(LaunchFailure(step: "pipe", errno: errno))
         }
-        let launcherPID = getpid()
+        var cgroups = CgroupLimits(spec: spec)
+        if !cgroups.apply(), spec.cgroupRequired {
+            fail(LaunchFailure(step: "no cgroup hierarchy could take the policy's limits (cgroup.required is set)", errno: 0))
+        }
         if statusFD != nil {
             // Under the daemon: die with it, so a crashed wardend leaves no sandbox behind.
             _ = warden_set_pdeathsig(SIGKILL)
@@ -43,7 +46,7 @@ struct Launcher {
         if child == 0 {
             close(toSetup[1])
             close(toLauncher[0])
-            setupProcess(parent: launcherPID, wait: toSetup[0], notify: toLauncher[1])
+            setupProcess(parent: launcherPID, wait: toSetup[0], notify: toLauncher[1], cgroup: cgroups.summary)
         }
         close(toSetup[0])
         close(toLauncher[1])
@@ -60,7 +63,9 @@ struct Launcher {
             }
         }
         close(toSetup[1])
-        exit(waitExitCode(child))
+        let code = waitExitCode(child)
+        cgroups.remove()
+        exit(code)
     }
 
     /// Maps the sandbox user to an unprivileged host id. As root, inside root maps to host
@@ -77,7 +82,7 @@ struct Launcher {
         }
     }
 
-    private func setupProcess(parent: pid_t, wait: Int32, notify: Int32) -> Never {
+    private func setupProcess(parent: pid_t, wait: Int32, notify: Int32, cgroup: String) -> Never {
         do throws(LaunchFailure) {
             try check("set the parent-death signal", warden_set_pdeathsig(SIGKILL))
             if getppid() != parent { exit(125) }
@@ -93,7 +98,7 @@ struct Launcher {
             let setupPID = getpid()
             let initPID = fork()
             if initPID < 0 { throw LaunchFailure(step: "fork pid 1", errno: errno) }
-            if initPID == 0 { initProcess(parent: setupPID) }
+            if initPID == 0 { initProcess(parent: setupPID, cgroup: cgroup) }
             if let statusFD { close(statusFD) }
             exit(waitExitCode(initPID))
         } catch {
@@ -101,7 +106,7 @@ struct Launcher {
         }
     }
 
-    private func initProcess(parent: pid_t) -> Never {
+    private func initProcess(parent: pid_t, cgroup: String) -> Never {
         do throws(LaunchFailure) {
             try check("set the parent-death signal", warden_set_pdeathsig(SIGKILL))
             var root = RootFilesystem(spec: spec)
@@ -110,7 +115,7 @@ struct Launcher {
             let loopback = warden_loopback_up() == 0
             let agent = fork()
             if agent < 0 { throw LaunchFailure(step: "fork the agent", errno: errno) }
-            if agent == 0 { agentProcess(systemBinds: root.mounted, loopback: loopback) }
+            if agent == 0 { agentProcess(systemBinds: root.mounted, loopback: loopback, cgroup: cgroup) }
             // pid 1 holds nothing the agent could use: no fds beyond stdio, no capabilities.
             if let statusFD { close(statusFD) }
             _ = warden_close_range(3, UInt32.max)
@@ -137,7 +142,7 @@ struct Launcher {
         }
     }
 
-    private func agentProcess(systemBinds: [String], loopback: Bool) -> Never {
+    private func agentProcess(systemBinds: [String], loopback: Bool, cgroup: String) -> Never {
         do throws(LaunchFailure) {
             try check("setsid", setsid())
             for (name, value) in spec.rlimits {
@@ -162,8 +167,10 @@ struct Launcher {
                 hostUID: getuid() == spec.uid ? spec.hostUID : getuid(), capabilities: warden_effective_capabilities() == 0 ? "none" : "some",
                 noNewPrivs: warden_get_no_new_privs() == 1, seccompFilters: filters.count,
                 seccompInstructions: filters.reduce(0) { $0 + $1.count / 8 }, rlimits: spec.rlimits, loopback: loopback,
-                notApplied: ["cgroup_limits", "syscall_supervision"], launcherPID: launcherPID)
+                notApplied: ["syscall_supervision"] + (cgroup.hasPrefix("v") || cgroup == "not requested" ? [] : ["cgroup_limits"]),
+                launcherPID: launcherPID)
             report.landlock = landlock
+            report.cgroup = cgroup
             if let data = try? JSONEncoder().encode(report) {
                 if statusFD != nil { writeAll(Self.agentStatusFD, Array(data) + [10]) }
                 if printReport { FileHandle.standardError.write(data + Data("\n".utf8)) }

@@ -210,3 +210,50 @@ func hostNamespace(_ name: String) throws -> String {
         #expect(lenient.stderr.contains("\"landlock\":\"ABI "))
     }
 }
+
+@Suite struct CgroupLimitTests {
+    /// The default policy with small limits.
+    func policy(pids: Int, memory: String) throws -> String {
+        let dir = temporaryDirectory("warden-cgroup")
+        let original = try String(contentsOfFile: repositoryRoot + "/policies/sandbox/default.yaml", encoding: .utf8)
+        var text = String(original[..<(original.range(of: "\ncgroup:")?.lowerBound ?? original.endIndex)]) + "\n"
+        text = text.replacingOccurrences(of: "seccomp: seccomp/default.yaml", with: "seccomp: \(repositoryRoot)/policies/seccomp/default.yaml")
+        text += "cgroup: {pids: \(pids), memory: \(memory), required: true}\n"
+        try text.write(toFile: dir + "/sandbox.yaml", atomically: true, encoding: .utf8)
+        return dir + "/sandbox.yaml"
+    }
+
+    static let hasCgroups = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/cgroup.procs")
+        || ((try? String(contentsOfFile: "/sys/fs/cgroup/cgroup.controllers", encoding: .utf8)) ?? "").contains("pids")
+
+    /// A fork bomb inside the sandbox runs into pids.max and stops there.
+    @Test(.enabled(if: getuid() == 0 && hasCgroups, "needs root and a pids controller"))
+    func forkBombIsContained() throws {
+        let bomb = """
+            import os, time
+            children = 0
+            try:
+                for _ in range(200):
+                    if os.fork() == 0:
+                        time.sleep(5); os._exit(0)
+                    children += 1
+            except OSError as e:
+                print("stopped", children, e.errno)
+            """
+        let result = try runCommand(Binaries.path("warden-sandbox"), ["--policy", try policy(pids: 16, memory: "256M"), "--report",
+                                                                      "--", "/usr/bin/python3", "-c", bomb])
+        #expect(result.stderr.contains("pids=16"), "\(result.stderr)")
+        let words = result.stdout.split(separator: " ")
+        #expect(words.first == "stopped", "\(result.stdout)")
+        #expect((words.dropFirst().first.flatMap { Int($0) } ?? 99) < 16)
+    }
+
+    /// A memory hog is killed by the cgroup's limit, not the host's.
+    @Test(.enabled(if: getuid() == 0 && hasCgroups, "needs root and a memory controller"))
+    func memoryHogIsKilled() throws {
+        let result = try runCommand(Binaries.path("warden-sandbox"), ["--policy", try policy(pids: 64, memory: "64M"), "--",
+                                                                      "/usr/bin/python3", "-c", "b = b'x' * (300 * 1024 * 1024); print('survived')"])
+        #expect(!result.stdout.contains("survived"))
+        #expect(result.status == 128 + 9 || result.status == 1, "status \(result.status): \(result.stderr)")
+    }
+}

@@ -1,0 +1,36 @@
+import Foundation
+import Glibc
+
+/// Removes the cgroups a launcher made (`warden-PID`) when it could not do so itself (it was
+/// killed). They are empty once every process of the sandbox has exited; this retries briefly
+/// while the last ones die.
+public enum CgroupCleanup {
+    public static func remove(launcherPID pid: pid_t) {
+        let name = "warden-\(pid)"
+        var leaves = ["memory", "pids", "cpu"].map { "/sys/fs/cgroup/\($0)/warden/\(name)" }
+        if let own = (try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8))?
+            .split(separator: "\n").first(where: { $0.hasPrefix("0::") })?.dropFirst(3) {
+            leaves.append("/sys/fs/cgroup" + own + "/" + name)
+        }
+        let existing = leaves.filter { FileManager.default.fileExists(atPath: $0) }
+        for leaf in existing {
+            for _ in 0..<50 {
+                if rmdir(leaf) == 0 || errno == ENOENT { break }
+                usleep(20_000)
+            }
+        }
+    }
+
+    /// Removes leftover `warden-PID` cgroups whose launcher is gone (after a crash).
+    public static func removeOrphans() -> Int {
+        var removed = 0
+        for controller in ["memory", "pids", "cpu"] {
+            let base = "/sys/fs/cgroup/\(controller)/warden"
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where entry.hasPrefix("warden-") {
+                guard let pid = Int32(entry.dropFirst("warden-".count)), kill(pid, 0) != 0 else { continue }
+                if rmdir(base + "/" + entry) == 0 { removed += 1 }
+            }
+        }
+        return removed
+    }
+}
