@@ -104,8 +104,8 @@ public struct ConfigNode {
 
     /// Fails on keys outside `allowed`, naming the offending key and its line.
     public func checkKeys(_ allowed: Set<String>) throws(ConfigError) {
-        try requireMapping()
-        for (key, value) in mapping! where !allowed.contains(key.string ?? "") {
+        guard let mapping else { throw error("expected a mapping (key: value pairs)") }
+        for (key, value) in mapping where !allowed.contains(key.string ?? "") {
             let name = key.string ?? "?"
             let suggestion = allowed.sorted().joined(separator: ", ")
             throw ConfigError(

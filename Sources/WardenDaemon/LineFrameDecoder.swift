@@ -20,7 +20,7 @@ struct LineFrameDecoder: ByteToMessageDecoder {
         let view = buffer.readableBytesView
         if let index = view.dropFirst(scanned).firstIndex(of: UInt8(ascii: "\n")) {
             let length = index - view.startIndex
-            let frame = buffer.readSlice(length: length)!
+            guard let frame = buffer.readSlice(length: length) else { return .needMoreData }
             buffer.moveReaderIndex(forwardBy: 1)
             scanned = 0
             context.fireChannelRead(Self.wrapInboundOut(frame))
@@ -35,7 +35,7 @@ struct LineFrameDecoder: ByteToMessageDecoder {
         while try decode(context: context, buffer: &buffer) == .continue {}
         if buffer.readableBytes > 0 {
             // A final line without a newline still counts as a message.
-            let frame = buffer.readSlice(length: buffer.readableBytes)!
+            guard let frame = buffer.readSlice(length: buffer.readableBytes) else { return .needMoreData }
             scanned = 0
             context.fireChannelRead(Self.wrapInboundOut(frame))
         }

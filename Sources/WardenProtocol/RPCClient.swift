@@ -31,7 +31,13 @@ public final class RPCClient {
     public func request(_ method: String, _ params: JSONValue? = nil) throws(Failure) -> JSONValue {
         let id = nextID
         nextID += 1
-        try send(RPCMessage.request(id: .int(id), method: method, params: params).json)
+        do {
+            try send(RPCMessage.request(id: .int(id), method: method, params: params).json)
+        } catch {
+            // The peer may have answered and closed before reading (a refusal): read what it said.
+            if case .errorResponse(_, let refusal)? = try? receive() { throw .remote(refusal) }
+            throw error
+        }
         while true {
             let message = try receive()
             switch message {

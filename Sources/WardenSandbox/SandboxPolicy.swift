@@ -68,12 +68,14 @@ public struct SandboxPolicy: Sendable, Equatable {
             try node.checkKeys(["memory", "pids", "cpu", "required"])
             if let memory = node.optional("memory") { policy.cgroupMemoryBytes = try size(memory) }
             if let pids = node.optional("pids") {
-                policy.cgroupPids = try pids.int()
-                guard policy.cgroupPids! >= 4 else { throw pids.error("must be at least 4") }
+                let value = try pids.int()
+                guard value >= 4 else { throw pids.error("must be at least 4") }
+                policy.cgroupPids = value
             }
             if let cpu = node.optional("cpu") {
-                policy.cgroupCPU = try cpu.double()
-                guard policy.cgroupCPU! > 0.01, policy.cgroupCPU! <= 1024 else { throw cpu.error("must be a number of CPUs, e.g. 0.5 or 2") }
+                let value = try cpu.double()
+                guard value > 0.01, value <= 1024 else { throw cpu.error("must be a number of CPUs, e.g. 0.5 or 2") }
+                policy.cgroupCPU = value
             }
             if let required = node.optional("required") { policy.cgroupRequired = try required.bool() }
         }

@@ -128,7 +128,10 @@ public struct SeccompPolicy: Sendable, Equatable {
                         let indexNode = try arg.required("index")
                         let index = try indexNode.int()
                         guard (0...5).contains(index) else { throw indexNode.error("argument index must be 0 to 5") }
-                        let op = try SeccompArgCondition.Op(rawValue: arg.required("op").choice(SeccompArgCondition.Op.allCases.map(\.rawValue)))!
+                        let opNode = try arg.required("op")
+                        guard let op = SeccompArgCondition.Op(rawValue: try opNode.choice(SeccompArgCondition.Op.allCases.map(\.rawValue))) else {
+                            throw opNode.error("unknown comparison")
+                        }
                         let value = try constant(arg.required("value"))
                         let mask = try arg.optional("mask").map { (n) throws(ConfigError) in try constant(n) } ?? 0
                         if op == .masked_eq, arg.optional("mask") == nil { throw arg.error("masked_eq needs a mask") }

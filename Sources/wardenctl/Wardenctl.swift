@@ -5,6 +5,12 @@ import WardenProtocol
 
 @main
 struct Wardenctl: ParsableCommand {
+    static func main() {
+        // A daemon that closes the connection must give an error to report, not kill us.
+        signal(SIGPIPE, SIG_IGN)
+        main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "wardenctl",
         abstract: "Drive wardend: run scenarios, watch and steer runs, read and verify the audit log.",
