@@ -2,6 +2,26 @@ import Foundation
 import Testing
 import WardenCore
 
+/// A copy of the default sandbox policy with one top-level section (`landlock`, `cgroup`)
+/// replaced by `value`, and the seccomp policy named by absolute path.
+func sandboxPolicy(replacing section: String, with value: String) throws -> String {
+    let dir = temporaryDirectory("warden-policy")
+    let original = try String(contentsOfFile: repositoryRoot + "/policies/sandbox/default.yaml", encoding: .utf8)
+    var kept: [Substring] = []
+    var skipping = false
+    for line in original.split(separator: "\n", omittingEmptySubsequences: false) {
+        if line.hasPrefix(section + ":") { skipping = true; continue }
+        if skipping, line.hasPrefix(" ") { continue }
+        skipping = false
+        kept.append(line)
+    }
+    var text = kept.joined(separator: "\n")
+    text = text.replacingOccurrences(of: "seccomp: seccomp/default.yaml", with: "seccomp: \(repositoryRoot)/policies/seccomp/default.yaml")
+    text += "\n\(section): \(value)\n"
+    try text.write(toFile: dir + "/sandbox.yaml", atomically: true, encoding: .utf8)
+    return dir + "/sandbox.yaml"
+}
+
 /// `warden-sandbox` on its own, with the default policies found from the checkout.
 func sandboxed(_ arguments: [String]) throws -> CommandResult {
     try runCommand(Binaries.path("warden-sandbox"), ["--"] + arguments)
@@ -189,16 +209,7 @@ func hostNamespace(_ name: String) throws -> String {
         #expect(result.stdout == "root denied\nusr True\ntmp written\n")
     }
 
-    func policy(_ landlock: String) throws -> String {
-        let dir = temporaryDirectory("warden-landlock")
-        let original = try String(contentsOfFile: repositoryRoot + "/policies/sandbox/default.yaml", encoding: .utf8)
-        // The default policy up to its landlock section, with this one instead.
-        var text = String(original[..<(original.range(of: "\nlandlock:")?.lowerBound ?? original.endIndex)]) + "\n"
-        text = text.replacingOccurrences(of: "seccomp: seccomp/default.yaml", with: "seccomp: \(repositoryRoot)/policies/seccomp/default.yaml")
-        text += "landlock: \(landlock)\n"
-        try text.write(toFile: dir + "/sandbox.yaml", atomically: true, encoding: .utf8)
-        return dir + "/sandbox.yaml"
-    }
+    func policy(_ landlock: String) throws -> String { try sandboxPolicy(replacing: "landlock", with: landlock) }
 
     @Test func refusesBelowTheMinimumABIUnlessBestEffort() throws {
         let strict = try runCommand(Binaries.path("warden-sandbox"), ["--policy", try policy("{min_abi: 60}"), "--", "/bin/true"])
@@ -214,13 +225,7 @@ func hostNamespace(_ name: String) throws -> String {
 @Suite struct CgroupLimitTests {
     /// The default policy with small limits.
     func policy(pids: Int, memory: String) throws -> String {
-        let dir = temporaryDirectory("warden-cgroup")
-        let original = try String(contentsOfFile: repositoryRoot + "/policies/sandbox/default.yaml", encoding: .utf8)
-        var text = String(original[..<(original.range(of: "\ncgroup:")?.lowerBound ?? original.endIndex)]) + "\n"
-        text = text.replacingOccurrences(of: "seccomp: seccomp/default.yaml", with: "seccomp: \(repositoryRoot)/policies/seccomp/default.yaml")
-        text += "cgroup: {pids: \(pids), memory: \(memory), required: true}\n"
-        try text.write(toFile: dir + "/sandbox.yaml", atomically: true, encoding: .utf8)
-        return dir + "/sandbox.yaml"
+        try sandboxPolicy(replacing: "cgroup", with: "{pids: \(pids), memory: \(memory), required: true}")
     }
 
     static let hasCgroups = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/cgroup.procs")
