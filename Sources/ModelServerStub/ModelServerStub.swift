@@ -98,7 +98,7 @@ public final class ModelServerStub: Sendable {
                 if !keepAlive { responseHeaders.add(name: "Connection", value: "close") }
                 let response = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: reply.status), headers: responseHeaders)
                 let loopBound = NIOLoopBound((context, self), eventLoop: context.eventLoop)
-                let send = {
+                let send: @Sendable () -> Void = {
                     let (context, handler) = loopBound.value
                     context.write(handler.wrapOutboundOut(.head(response)), promise: nil)
                     context.write(handler.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: reply.body)))), promise: nil)

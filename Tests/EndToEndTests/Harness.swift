@@ -71,7 +71,7 @@ final class DaemonHarness {
         stateDirectory = existing ?? temporaryDirectory()
         socketPath = stateDirectory + "/control.sock"
         logPath = stateDirectory + "/wardend.log"
-        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         process.executableURL = URL(fileURLWithPath: Binaries.path("wardend"))
         process.arguments = ["--foreground", "--state-dir", stateDirectory, "--socket", socketPath,
                              "--policy-dir", repositoryRoot + "/policies"] + arguments
