@@ -13,6 +13,9 @@ import WardenScenario
 // writes it as JSON). Run through scripts/bench, which builds in release mode.
 //
 // Figures so far:
+//   sandbox spawn: `warden-sandbox -- /bin/true` with every layer the default policy applies,
+//   from spawn to exit, versus `bwrap --unshare-all --die-with-parent --new-session` running the
+//   same program over a similar read-only view (when bubblewrap is installed).
 //   model-gateway turn: a `warden/generate` through the broker (JSON-RPC decoding, the durable
 //   model.request and model.response audit events, the OpenAI mapping, the HTTP call) against
 //   a stub model server on 127.0.0.1, versus the peer: an HTTP POST of the request straight to
@@ -43,6 +46,23 @@ struct Figure: Codable {
     var overheadMedian: Double
     var ratio: Double
     var target: String
+}
+
+/// Runs a program to its exit (posix_spawn, stdio to /dev/null); false when it failed.
+func spawnAndWait(_ argv: [String]) -> Bool {
+    var pid: pid_t = 0
+    let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
+    defer { close(devNull) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    for fd in Int32(0)...2 { posix_spawn_file_actions_adddup2(&actions, devNull, fd) }
+    let cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+    defer { cArgs.forEach { free($0) } }
+    guard posix_spawn(&pid, argv[0], &actions, nil, cArgs, environ) == 0 else { return false }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return status == 0
 }
 
 func measure(_ iterations: Int, warmup: Int = 50, _ body: () async throws -> Void) async throws -> [Duration] {
@@ -110,16 +130,39 @@ await stub.stop()
 
 let wardenStats = Stats(gateway)
 let peerStats = Stats(peer)
+// Sandbox spawn, side by side with bubblewrap.
+let spawnIterations = max(20, iterations / 20)
+let launcher = PolicyLocator.executableDirectory() + "/warden-sandbox"
+enum SpawnError: Error { case failed(String) }
+let sandboxSpawn = try await measure(spawnIterations, warmup: 5) {
+    guard spawnAndWait([launcher, "--", "/bin/true"]) else { throw SpawnError.failed("warden-sandbox -- /bin/true failed") }
+}
+let bwrapPath = "/usr/bin/bwrap"
+let bwrapArgs = [bwrapPath, "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr",
+                 "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+                 "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "/bin/true"]
+let bwrapSpawn: [Duration]? = FileManager.default.isExecutableFile(atPath: bwrapPath)
+    ? try await measure(spawnIterations, warmup: 5) {
+        guard spawnAndWait(bwrapArgs) else { throw SpawnError.failed("bwrap failed") }
+    }
+    : nil
+
 let backendStats = Stats(backendOnly)
 func figure(_ name: String, _ stats: Stats, target: String) -> Figure {
     Figure(figure: name, unit: "µs", warden: stats, peer: "an HTTP POST of the request straight to the stub", peerStats: peerStats,
            overheadMedian: stats.median - peerStats.median, ratio: peerStats.median > 0 ? stats.median / peerStats.median : 0,
            target: target)
 }
-let figures = [
+var figures = [
     figure("model-gateway turn (audited, durable)", wardenStats, target: "overhead ≤ 1000 µs p50"),
     figure("  of which: backend call (mapping+HTTP)", backendStats, target: "—"),
 ]
+let sandboxStats = Stats(sandboxSpawn)
+let bwrapStats = bwrapSpawn.map(Stats.init) ?? Stats([])
+figures.append(Figure(figure: "sandbox spawn to exit (/bin/true)", unit: "µs", warden: sandboxStats,
+                      peer: bwrapSpawn == nil ? "bwrap (not installed)" : "bwrap --unshare-all --die-with-parent --new-session",
+                      peerStats: bwrapStats, overheadMedian: sandboxStats.median - bwrapStats.median,
+                      ratio: bwrapStats.median > 0 ? sandboxStats.median / bwrapStats.median : 0, target: "≤ 1.0× bwrap"))
 
 func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
 func f(_ value: Double) -> String { String(format: "%.0f", value) }
@@ -130,7 +173,7 @@ for figure in figures {
           + pad("\(f(figure.peerStats.min))/\(f(figure.peerStats.median))/\(f(figure.peerStats.p99)) \(figure.unit)", 22)
           + pad("\(f(figure.overheadMedian)) \(figure.unit)", 14) + pad(String(format: "%.2f×", figure.ratio), 8) + figure.target)
 }
-print("(\(iterations) iterations each; peer: \(figures[0].peer))")
+print("(gateway: \(iterations) iterations each, peer: \(figures[0].peer); spawn: \(spawnIterations) each, peer: \(figures[2].peer))")
 
 struct Report: Codable {
     var date: String
