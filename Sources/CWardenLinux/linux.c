@@ -20,12 +20,6 @@
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442
 #endif
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
@@ -95,19 +89,9 @@ int warden_close_range(unsigned int first, unsigned int last) {
     return (int)syscall(SYS_close_range, first, last, 0);
 }
 
-int warden_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
-
-int warden_pidfd_send_signal(int pidfd, int sig) {
-    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
-}
-
 int warden_set_pdeathsig(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
 int warden_set_no_new_privs(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
 int warden_get_no_new_privs(void) { return prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0); }
-
-long warden_raw_syscall6(long nr, long a, long b, long c, long d, long e, long f) {
-    return syscall(nr, a, b, c, d, e, f);
-}
 
 int warden_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                  const int *child_fds, int count) {

@@ -21,13 +21,9 @@ int warden_loopback_up(void);
 /// Installs a classic BPF program (`len` bytes of struct sock_filter) as a seccomp filter.
 int warden_seccomp_install(const void *program, size_t len);
 int warden_close_range(unsigned int first, unsigned int last);
-int warden_pidfd_open(pid_t pid);
-int warden_pidfd_send_signal(int pidfd, int sig);
 int warden_set_pdeathsig(int sig);
 int warden_set_no_new_privs(void);
 int warden_get_no_new_privs(void);
-/// Runs a raw syscall number with up to six arguments; for probes in tests.
-long warden_raw_syscall6(long nr, long a, long b, long c, long d, long e, long f);
 /// posix_spawn with the given fds dup'ed onto 0..count-1 in the child (all others closed).
 int warden_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                  const int *child_fds, int count);
