@@ -225,3 +225,135 @@ int warden_landlock_restrict(const char *const *read_paths, int read_count,
     errno = saved;
     return rc == 0 ? (int)abi : -1;
 }
+
+#ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
+#define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
+#endif
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS _IOW('!', 4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1UL
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+int warden_seccomp_install_listener(const void *program, size_t len) {
+    if (len == 0 || len % sizeof(struct sock_filter) != 0) { errno = EINVAL; return -1; }
+    struct sock_fprog prog = { (unsigned short)(len / sizeof(struct sock_filter)),
+                               (struct sock_filter *)program };
+    int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return fd;
+}
+
+int warden_seccomp_notify_sync_wakeup(int notify_fd) {
+    return ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+}
+
+ssize_t warden_send_with_fd(int socket, const void *data, size_t len, int fd) {
+    struct iovec iov = { (void *)data, len };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+    struct msghdr msg = { 0 };
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (fd >= 0) {
+        memset(&control, 0, sizeof(control));
+        msg.msg_control = control.buf;
+        msg.msg_controllen = sizeof(control.buf);
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    }
+    ssize_t n;
+    do { n = sendmsg(socket, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+ssize_t warden_recv_with_fd(int socket, void *buffer, size_t len, int *fd) {
+    struct iovec iov = { buffer, len };
+    union { char buf[CMSG_SPACE(sizeof(int) * 4)]; struct cmsghdr align; } control;
+    struct msghdr msg = { 0 };
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof(control.buf);
+    *fd = -1;
+    ssize_t n;
+    do { n = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    if (n < 0) return n;
+    for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+        if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
+        int count = (int)((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        int received[4];
+        memcpy(received, CMSG_DATA(cmsg), sizeof(int) * (count > 4 ? 4 : count));
+        for (int i = 0; i < count && i < 4; i++) {
+            // Keep the first; a sender cannot make us leak descriptors by attaching more.
+            if (*fd < 0) *fd = received[i]; else close(received[i]);
+        }
+    }
+    return n;
+}
+
+int warden_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+int warden_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
+
+int warden_seqpacket_pair(int fds[2]) { return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds); }
+
+#include <sys/uio.h>
+
+#ifndef SECCOMP_USER_NOTIF_FLAG_CONTINUE
+#define SECCOMP_USER_NOTIF_FLAG_CONTINUE (1UL << 0)
+#endif
+
+int warden_notify_receive(int notify_fd, struct warden_notification *out) {
+    struct seccomp_notif request;
+    memset(&request, 0, sizeof(request));
+    if (ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &request) != 0) return -1;
+    out->id = request.id;
+    out->pid = request.pid;
+    out->nr = request.data.nr;
+    out->arch = request.data.arch;
+    out->instruction_pointer = request.data.instruction_pointer;
+    for (int i = 0; i < 6; i++) out->args[i] = request.data.args[i];
+    return 0;
+}
+
+int warden_notify_respond(int notify_fd, uint64_t id, int error, int continue_call) {
+    struct seccomp_notif_resp response;
+    memset(&response, 0, sizeof(response));
+    response.id = id;
+    if (error > 0) {
+        response.error = -error;
+    } else if (continue_call) {
+        response.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    }
+    return ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &response);
+}
+
+int warden_notify_id_valid(int notify_fd, uint64_t id) {
+    return ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id);
+}
+
+ssize_t warden_read_process_memory(pid_t pid, uint64_t address, void *buffer, size_t len) {
+    size_t done = 0;
+    const size_t page = 4096;
+    while (done < len) {
+        uint64_t at = address + done;
+        size_t chunk = page - (size_t)(at % page);
+        if (chunk > len - done) chunk = len - done;
+        struct iovec local = { (char *)buffer + done, chunk };
+        struct iovec remote = { (void *)(uintptr_t)at, chunk };
+        ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+        if (n <= 0) return done > 0 ? (ssize_t)done : -1;
+        done += (size_t)n;
+    }
+    return (ssize_t)done;
+}
+int warden_set_dumpable(int dumpable) { return prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0); }

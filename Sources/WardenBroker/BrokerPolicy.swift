@@ -10,6 +10,7 @@ import WardenScenario
 /// limits:
 ///   max_message_bytes: 1048576               # longest JSON-RPC line accepted
 ///   max_tool_output_bytes: 65536             # tool output beyond this is cut, marked
+///   shell_timeout_seconds: 30                # a `bash` command is killed after this
 /// ```
 /// A tool is listed and callable only when the scenario gives it to the agent and the policy
 /// allows it.
@@ -20,6 +21,7 @@ public struct BrokerPolicy: Sendable, Equatable {
     public var deny: Set<String>
     public var maxMessageBytes: Int
     public var maxToolOutputBytes: Int
+    public var shellTimeoutSeconds: Double = 30
 
     public func permits(_ tool: String) -> Bool { allow.contains(tool) && !deny.contains(tool) }
 
@@ -44,7 +46,11 @@ public struct BrokerPolicy: Sendable, Equatable {
         policy.allow = try names(tools.required("allow"))
         if let deny = tools.optional("deny") { policy.deny = try names(deny) }
         if let limits = root.optional("limits") {
-            try limits.checkKeys(["max_message_bytes", "max_tool_output_bytes"])
+            try limits.checkKeys(["max_message_bytes", "max_tool_output_bytes", "shell_timeout_seconds"])
+            if let node = limits.optional("shell_timeout_seconds") {
+                policy.shellTimeoutSeconds = try node.double()
+                guard (0.1...3600).contains(policy.shellTimeoutSeconds) else { throw node.error("must be 0.1 to 3600 seconds") }
+            }
             if let node = limits.optional("max_message_bytes") {
                 policy.maxMessageBytes = try node.int()
                 guard (1024...(64 << 20)).contains(policy.maxMessageBytes) else { throw node.error("must be 1 KiB to 64 MiB") }

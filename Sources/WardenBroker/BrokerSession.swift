@@ -51,6 +51,11 @@ public actor BrokerSession {
         self.tools = offeredTools.compactMap { name in policy.permits(name) ? ToolCatalog.definition(name) : nil }
     }
 
+    private var shell: (any SandboxShell)?
+
+    /// Gives the session the agent's sandbox shell (for the `bash` tool).
+    public func attach(shell: any SandboxShell) { self.shell = shell }
+
     /// Sets how notifications reach the agent.
     public func attach(send: @escaping @Sendable (JSONValue) async -> Void) { self.send = send }
 
@@ -191,8 +196,16 @@ public actor BrokerSession {
         try await audited("policy.decision", ["tool": .string(name), "decision": "allow", "policy": .string(policy.name), "call": .int(callSeq)])
         var text: String
         var isError = false
-        do {
-            text = try definition.handler(arguments, world)
+        do throws(ToolFailure) {
+            switch definition.handler {
+            case .world(let handler):
+                text = try handler(arguments, world)
+            case .shell:
+                let command = try ToolCatalog.string(arguments, "command")
+                guard let shell else { throw ToolFailure("no shell is available in this session") }
+                text = try await shell.run(command: command, timeoutSeconds: policy.shellTimeoutSeconds,
+                                           maxOutputBytes: policy.maxToolOutputBytes)
+            }
         } catch {
             text = error.message
             isError = true

@@ -11,8 +11,24 @@ public struct ToolFailure: Error, Sendable {
 
 /// One tool: its declaration (as `tools/list` shows it) and its handler over the world.
 public struct ToolDefinition: Sendable {
+    public enum Handler: Sendable {
+        /// Acts on the world directly, in the daemon.
+        case world(@Sendable (_ arguments: [String: JSONValue], _ world: World) throws(ToolFailure) -> String)
+        /// Runs a command inside the calling agent's own sandbox (the `bash` tool).
+        case shell
+    }
     public var descriptor: ToolDescriptor
-    public var handler: @Sendable (_ arguments: [String: JSONValue], _ world: World) throws(ToolFailure) -> String
+    public var handler: Handler
+
+    init(descriptor: ToolDescriptor, handler: Handler) {
+        self.descriptor = descriptor
+        self.handler = handler
+    }
+
+    init(descriptor: ToolDescriptor,
+         handler: @escaping @Sendable (_ arguments: [String: JSONValue], _ world: World) throws(ToolFailure) -> String) {
+        self.init(descriptor: descriptor, handler: .world(handler))
+    }
 }
 
 /// Every tool Warden offers, declared once.
@@ -138,6 +154,15 @@ public enum ToolCatalog {
                 try ToolCatalog.onWorld { () throws(WorldError) in try world.touch(host: server, path: path, modified: date) }
                 return "Set the modification time of \(server):\(path) to \(WorldTime.format(date))."
             }),
+        ToolDefinition(
+            descriptor: ToolDescriptor(
+                name: "bash",
+                description: "Run a shell command (/bin/sh -c) on your workstation. The company's servers are mounted "
+                    + "under /srv/hosts/ADDRESS (e.g. /srv/hosts/10.0.12.45). Output (stdout and stderr) is capped; "
+                    + "commands have a time limit.",
+                inputSchema: schema(["command": "the shell command to run"], required: ["command"]),
+                annotations: .init(readOnlyHint: false, destructiveHint: true)),
+            handler: .shell),
         ToolDefinition(
             descriptor: ToolDescriptor(
                 name: "done", description: "Finish the task. Give a short summary of what you did.",

@@ -1,30 +1,78 @@
+import CWardenLinux
 import Foundation
 import Glibc
+import Synchronization
 import WardenSandbox
+
+/// The pidfds of one sandbox, closed exactly once: after the close no signal can reach a
+/// descriptor number the daemon has since reused.
+final class SandboxPidfds: Sendable {
+    private let fds: Mutex<(launcher: Int32, initProcess: Int32)>
+    init(launcher: Int32, initProcess: Int32) { fds = Mutex((launcher, initProcess)) }
+
+    func kill() {
+        fds.withLock { fds in
+            if fds.initProcess >= 0 { _ = warden_pidfd_send_signal(fds.initProcess, SIGKILL) }
+            if fds.launcher >= 0 { _ = warden_pidfd_send_signal(fds.launcher, SIGKILL) }
+        }
+    }
+
+    /// Kills what is left and waits (up to `timeout` s) for pid 1 to be gone; then closes both.
+    func confirmExit(timeout: Double) -> Bool {
+        let initProcess = fds.withLock { fds in
+            if fds.initProcess >= 0 { _ = warden_pidfd_send_signal(fds.initProcess, SIGKILL) }
+            return fds.initProcess
+        }
+        let confirmed = SandboxSpawner.awaitExit(pidfd: initProcess, timeout: timeout)
+        fds.withLock { fds in
+            if fds.launcher >= 0 { close(fds.launcher) }
+            if fds.initProcess >= 0 { close(fds.initProcess) }
+            fds = (-1, -1)
+        }
+        return confirmed
+    }
+}
 
 /// One sandboxed agent process. A dedicated thread spawns the launcher and then waits for
 /// it: the launcher's parent-death signal follows the spawning thread, so that thread must
 /// live exactly as long as the sandbox.
 struct AgentProcess: Sendable {
+    /// How a sandbox ended.
+    struct Exit: Sendable {
+        /// The launcher's exit code as a shell shows it (128+N for signal N).
+        var code: Int32
+        /// The sandbox's pid 1 was seen to exit through its pidfd: every process of the sandbox
+        /// is gone.
+        var confirmed: Bool
+        /// What the cgroup limits did (`pids_max`, `oom_kill`, `memory_max` counts).
+        var cgroupEvents: [String: Int] = [:]
+    }
+
     let pid: pid_t
     let report: SandboxReport
-    /// Yields the launcher's exit code once.
-    let exit: AsyncStream<Int32>
+    let pidfds: SandboxPidfds
+    /// Yields the exit once.
+    let exit: AsyncStream<Exit>
 
-    static func launch(launcher: String, spec: SandboxSpec, brokerFD: Int32, stdoutFD: Int32, stderrFD: Int32)
-        async throws(SandboxError) -> AgentProcess
+    static func launch(launcher: String, spec: SandboxSpec, brokerFD: Int32, shellFD: Int32?, stdoutFD: Int32, stderrFD: Int32,
+                       supervise: @escaping @Sendable (Int32) -> Void) async throws(SandboxError) -> AgentProcess
     {
-        let (exitStream, exitContinuation) = AsyncStream<Int32>.makeStream()
-        let result: Result<SandboxSpawner.Launched, SandboxError> = await withCheckedContinuation { continuation in
+        let (exitStream, exitContinuation) = AsyncStream<Exit>.makeStream()
+        let result: Result<(SandboxSpawner.Launched, SandboxPidfds), SandboxError> = await withCheckedContinuation { continuation in
             let thread = Thread {
                 do throws(SandboxError) {
-                    let launched = try SandboxSpawner.spawn(launcher: launcher, spec: spec, brokerFD: brokerFD,
-                                                            stdoutFD: stdoutFD, stderrFD: stderrFD)
-                    continuation.resume(returning: .success(launched))
+                    let launched = try SandboxSpawner.spawn(launcher: launcher, spec: spec, brokerFD: brokerFD, shellFD: shellFD,
+                                                            stdoutFD: stdoutFD, stderrFD: stderrFD, supervise: supervise)
+                    let pidfds = SandboxPidfds(launcher: launched.launcherPidfd, initProcess: launched.initPidfd)
+                    continuation.resume(returning: .success((launched, pidfds)))
                     let code = SandboxSpawner.reap(launched.pid)
+                    // The launcher exits once pid 1 is reaped — or at once if it was killed, in
+                    // which case pid 1 follows by its parent-death signal. Either way pid 1's
+                    // pidfd says when the whole namespace is gone.
+                    let confirmed = pidfds.confirmExit(timeout: 10)
                     // A launcher that was killed could not remove its cgroups.
-                    CgroupCleanup.remove(launcherPID: launched.pid)
-                    exitContinuation.yield(code)
+                    let events = CgroupCleanup.remove(launcherPID: launched.pid)
+                    exitContinuation.yield(Exit(code: code, confirmed: confirmed, cgroupEvents: events))
                 } catch {
                     continuation.resume(returning: .failure(error))
                 }
@@ -34,16 +82,18 @@ struct AgentProcess: Sendable {
             thread.start()
         }
         switch result {
-        case .success(let launched): return AgentProcess(pid: launched.pid, report: launched.report, exit: exitStream)
+        case .success(let (launched, pidfds)):
+            return AgentProcess(pid: launched.pid, report: launched.report, pidfds: pidfds, exit: exitStream)
         case .failure(let error): throw error
         }
     }
 
-    /// Kills the whole sandbox: the launcher's death takes its namespace with it.
-    func kill() { _ = Glibc.kill(pid, SIGKILL) }
+    /// Kills the whole sandbox: pid 1's death takes its namespace with it, the launcher's its
+    /// setup process. Through pidfds, so a pid reused after the exit is never signalled.
+    func kill() { pidfds.kill() }
 
-    func waitForExit() async -> Int32 {
-        for await code in exit { return code }
-        return -1
+    func waitForExit() async -> Exit {
+        for await exit in exit { return exit }
+        return Exit(code: -1, confirmed: false)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import CWardenLinux
 import Glibc
 import Logging
 import NIOCore
@@ -139,7 +140,7 @@ actor RunManager {
                 let (policy, seccompPolicy) = try SandboxPolicy.loadDefault(
                     sandboxPolicy: configuration.policiesDirectory + "/sandbox/default.yaml")
                 sandboxPolicy = policy
-                seccomp = try SeccompCompiler.compile(seccompPolicy)
+                seccomp = try SeccompCompiler.compile(seccompPolicy, supervised: true)
             } catch { throw DaemonError(.run, error.description) }
             let generation = GenerationSettings(temperature: params.temperature ?? scenario.generation.temperature,
                                                 seed: params.seed ?? scenario.generation.seed,
@@ -189,6 +190,12 @@ actor RunManager {
             return await abort("cannot build the world: \(error)")
         }
         active[runID]?.world = world
+        if plan.scenario.agents.contains(where: { $0.tools.contains("bash") }) {
+            // Shell commands run as the sandbox user: the hosts must be theirs to change.
+            do { try world.giveHosts(toUID: plan.sandboxPolicy.hostUID, gid: plan.sandboxPolicy.hostGID) } catch {
+                return await abort("cannot prepare the world for the shell: \(error)")
+            }
+        }
         let start = world.snapshot()
         await record(run: runID, kind: "world.snapshot", payload: ["phase": "start", "files": start.json,
                                                                                 "labels": .object(world.labels.mapValues { .string($0) })])
@@ -231,7 +238,7 @@ actor RunManager {
             try? await Task.sleep(for: Self.shutdownGrace)
             for item in running { item.process.kill() }
         }
-        var exits: [String: Int32] = [:]
+        var exits: [String: AgentProcess.Exit] = [:]
         for item in running {
             exits[item.agent.id] = await item.process.waitForExit()
             await item.transport.value
@@ -247,12 +254,16 @@ actor RunManager {
         let stopReason = active[runID]?.stopReason
 
         for item in running {
-            let code = exits[item.agent.id] ?? -1
+            let exit = exits[item.agent.id] ?? AgentProcess.Exit(code: -1, confirmed: false)
             let sessionEnd = await item.session.ended
-            let ended = sessionEnd ?? (timerFired ? "time_limit" : wasStopped || stopReason != nil ? "killed" : "exited \(code)")
+            let ended = sessionEnd ?? (timerFired ? "time_limit" : wasStopped || stopReason != nil ? "killed" : "exited \(exit.code)")
             await record(run: runID, agent: item.agent.id, kind: "agent.exit",
-                                    payload: ["exit_code": .int(Int64(code)), "ended": .string(ended),
-                                              "turns": .int(Int64(await item.session.turns))])
+                                    payload: ["exit_code": .int(Int64(exit.code)), "ended": .string(ended),
+                                              "turns": .int(Int64(await item.session.turns)),
+                                              "signal": exit.code > 128 ? .string(Self.signalName(exit.code - 128)) : .null,
+                                              "cgroup_events": .object(exit.cgroupEvents.mapValues { .int(Int64($0)) }),
+                                              "sandbox_gone": .string(exit.confirmed ? "confirmed: the sandbox's pid 1 exited (pidfd), taking every process of its namespace"
+                                                                      : "not confirmed within 10 s")])
             agentSummaries.append(.init(agent: item.agent.id, verdicts: [], ended: ended, evidence: [:]))
         }
         if wasStopped { return await abort("wardend is shutting down") }
@@ -330,7 +341,15 @@ actor RunManager {
     var activeAgents: Int { active.values.reduce(0) { $0 + $1.agents.count } }
 
     static let shutdownGrace: Duration = .seconds(2)
+
+    static func signalName(_ number: Int32) -> String {
+        let names: [Int32: String] = [SIGKILL: "SIGKILL", SIGSYS: "SIGSYS", SIGXFSZ: "SIGXFSZ", SIGXCPU: "SIGXCPU", SIGSEGV: "SIGSEGV",
+                                      SIGTERM: "SIGTERM", SIGABRT: "SIGABRT", SIGBUS: "SIGBUS", SIGPIPE: "SIGPIPE"]
+        return names[number] ?? "signal \(number)"
+    }
     static let brokerSocketInside = "/run/warden/broker.sock"
+    /// Where an agent with the `bash` tool finds the world's hosts.
+    static let hostsInside = "/srv/hosts"
 
     private func startAgent(_ agent: Scenario.Agent, session: BrokerSession, plan: RunPlan, runDirectory: String)
         async throws -> (AgentProcess, Task<Void, Never>)
@@ -364,26 +383,46 @@ actor RunManager {
             throw error
         }
         let command = plan.agentCommand ?? [agentBinary]
+        let wantsShell = agent.tools.contains("bash") && (plan.policies[agent.policy]?.permits("bash") ?? false)
+        var shellPair: [Int32] = [-1, -1]
+        if wantsShell {
+            guard warden_seqpacket_pair(&shellPair) == 0 else {
+                close(pair[0])
+                try? await listener.channel.close()
+                throw DaemonError(.run, "socketpair: \(String(cString: strerror(errno)))")
+            }
+        }
+        defer { if shellPair[1] >= 0 { close(shellPair[1]) } }
         var binds = [SandboxSpec.Bind(source: configuration.agentPath, target: agentBinary)]
         if let relay = configuration.mcpRelayPath { binds.append(SandboxSpec.Bind(source: relay, target: "/opt/warden/bin/warden-mcp")) }
         binds.append(SandboxSpec.Bind(source: socketPath, target: Self.brokerSocketInside))
         binds += plan.binds
-        let spec = SandboxSpec.make(command: command, policy: plan.sandboxPolicy, seccomp: plan.seccomp, extraBinds: binds,
+        var spec = SandboxSpec.make(command: command, policy: plan.sandboxPolicy, seccomp: plan.seccomp, extraBinds: binds,
                                     environment: ["WARDEN_BROKER_FD": "3", "WARDEN_BROKER_SOCKET": Self.brokerSocketInside,
                                                   "WARDEN_AGENT_ID": agent.id, "WARDEN_RUN_ID": plan.runID],
                                     keepBrokerFD: true)
+        spec.supervised = plan.seccomp.supervision != nil
+        spec.shell = wantsShell
+        if wantsShell, let world = active[plan.runID]?.world {
+            spec.writableBinds = [SandboxSpec.Bind(source: world.hostsDirectory, target: Self.hostsInside)]
+        }
         let process: AgentProcess
         do {
             try await audit.append(run: plan.runID, agent: agent.id, kind: "sandbox.request",
                                    payload: ["command": .array(command.map { .string($0) }),
-                                             "binds": .array(binds.map { .string("\($0.source):\($0.target)") })])
+                                             "binds": .array(binds.map { .string("\($0.source):\($0.target)") }),
+                                             "writable_binds": .array(spec.writableBinds.map { .string("\($0.source):\($0.target)") })])
+            let supervise = SupervisorAudit(audit: audit, runID: plan.runID, agentID: agent.id, table: plan.seccomp.supervision, logger: logger)
             process = try await AgentProcess.launch(launcher: configuration.launcherPath, spec: spec, brokerFD: pair[1],
-                                                    stdoutFD: stdoutFD, stderrFD: stderrFD)
+                                                    shellFD: wantsShell ? shellPair[1] : nil, stdoutFD: stdoutFD, stderrFD: stderrFD,
+                                                    supervise: supervise.start)
         } catch {
             close(pair[0])
+            if shellPair[0] >= 0 { close(shellPair[0]) }
             try? await listener.channel.close()
             throw error
         }
+        if wantsShell { await session.attach(shell: ShellChannel(fd: shellPair[0])) }
         try await audit.append(run: plan.runID, agent: agent.id, kind: "sandbox.spawn",
                                payload: ["pid": .int(Int64(process.pid)), "layers": try JSONValue(encoding: process.report)])
         let daemonEnd = pair[0]

@@ -5,7 +5,11 @@ import Glibc
 /// killed). They are empty once every process of the sandbox has exited; this retries briefly
 /// while the last ones die.
 public enum CgroupCleanup {
-    public static func remove(launcherPID pid: pid_t) {
+    /// Removes a sandbox's cgroups and returns what their limits did: `pids_max` (forks refused
+    /// at pids.max), `oom_kill` (processes killed at memory.max), `memory_max` (times the limit
+    /// was hit).
+    @discardableResult
+    public static func remove(launcherPID pid: pid_t) -> [String: Int] {
         let name = "warden-\(pid)"
         var leaves = ["memory", "pids", "cpu"].map { "/sys/fs/cgroup/\($0)/warden/\(name)" }
         if let own = (try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8))?
@@ -13,12 +17,26 @@ public enum CgroupCleanup {
             leaves.append("/sys/fs/cgroup" + own + "/" + name)
         }
         let existing = leaves.filter { FileManager.default.fileExists(atPath: $0) }
+        var events: [String: Int] = [:]
+        for leaf in existing {
+            for (file, key, counter) in [("pids.events", "max", "pids_max"), ("memory.events", "oom_kill", "oom_kill"),
+                                         ("memory.events", "max", "memory_max"), ("memory.oom_control", "oom_kill", "oom_kill"),
+                                         ("memory.failcnt", "", "memory_max")] {
+                guard let text = try? String(contentsOfFile: leaf + "/" + file, encoding: .utf8) else { continue }
+                for line in text.split(separator: "\n") {
+                    let words = line.split(separator: " ")
+                    if key.isEmpty, words.count == 1, let value = Int(words[0]) { events[counter, default: 0] += value }
+                    if words.count == 2, words[0] == key, let value = Int(words[1]) { events[counter, default: 0] += value }
+                }
+            }
+        }
         for leaf in existing {
             for _ in 0..<50 {
                 if rmdir(leaf) == 0 || errno == ENOENT { break }
                 usleep(20_000)
             }
         }
+        return events
     }
 
     /// Removes leftover `warden-PID` cgroups whose launcher is gone (after a crash).

@@ -3,16 +3,25 @@ import Foundation
 import Glibc
 
 /// Starts `warden-sandbox` from the (multithreaded) daemon with posix_spawn — never fork — and
-/// hands it the broker socket as fd 3, the spec on fd 4 and a status pipe on fd 5.
+/// hands it the broker socket as fd 3, the spec on fd 4, a status socket on fd 5 and, for the
+/// `bash` tool, the command channel on fd 6.
 public enum SandboxSpawner {
     public struct Launched: Sendable {
         public var pid: pid_t
         public var report: SandboxReport
+        /// A pidfd on the launcher (signals without pid-reuse races), or -1.
+        public var launcherPidfd: Int32
+        /// A pidfd on the sandbox's pid 1: readable once it has exited, which the kernel allows
+        /// only after every other process of its pid namespace is gone. -1 if unknown.
+        public var initPidfd: Int32
     }
 
-    /// Spawns the launcher and waits until the agent is executing (the status pipe closes).
+    /// Spawns the launcher and waits until the agent is executing (the status socket closes).
+    /// `supervise` receives the seccomp listener as soon as it arrives — the agent's exec is
+    /// itself a supervised syscall, so supervision must run before the agent can start.
     /// Throws with the launcher's own words when the sandbox could not be built.
-    public static func spawn(launcher: String, spec: SandboxSpec, brokerFD: Int32, stdoutFD: Int32, stderrFD: Int32)
+    public static func spawn(launcher: String, spec: SandboxSpec, brokerFD: Int32, shellFD: Int32? = nil,
+                             stdoutFD: Int32, stderrFD: Int32, supervise: (Int32) -> Void = { close($0) })
         throws(SandboxError) -> Launched
     {
         let specData: Data
@@ -25,7 +34,7 @@ public enum SandboxSpawner {
             throw SandboxError(.spawn, "cannot write the spec file")
         }
         var status: [Int32] = [0, 0]
-        guard warden_pipe2_cloexec(&status) == 0 else { throw SandboxError(.spawn, "pipe: \(String(cString: strerror(errno)))") }
+        guard warden_seqpacket_pair(&status) == 0 else { throw SandboxError(.spawn, "socketpair: \(String(cString: strerror(errno)))") }
         let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
         defer { if devNull >= 0 { close(devNull) } }
 
@@ -34,7 +43,8 @@ public enum SandboxSpawner {
         defer { argv.forEach { free($0) } }
         let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
         defer { envp.forEach { free($0) } }
-        let childFDs: [Int32] = [devNull, stdoutFD, stderrFD, brokerFD, specFD, status[1]]
+        var childFDs: [Int32] = [devNull, stdoutFD, stderrFD, brokerFD, specFD, status[1]]
+        if let shellFD { childFDs.append(shellFD) }
         var pid: pid_t = 0
         let rc = childFDs.withUnsafeBufferPointer { fds in
             warden_spawn(&pid, launcher, argv, envp, fds.baseAddress, Int32(fds.count))
@@ -44,20 +54,47 @@ public enum SandboxSpawner {
             close(status[0])
             throw SandboxError(.spawn, "cannot start \(launcher): \(String(cString: strerror(rc)))")
         }
-        let output = readToEnd(status[0])
-        close(status[0])
-        let lines = output.split(separator: UInt8(ascii: "\n"))
-        for line in lines {
-            if let failure = try? JSONDecoder().decode([String: String].self, from: Data(line)), let message = failure["error"] {
-                reap(pid)
-                throw SandboxError(.setup, "the sandbox could not start the agent: \(message)")
+        defer { close(status[0]) }
+        // Still our unreaped child, so this pidfd cannot name another process.
+        let launcherPidfd = warden_pidfd_open(pid)
+        var initPidfd: Int32 = -1
+        var report: SandboxReport?
+        var failure: String?
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            var received: Int32 = -1
+            let n = buffer.withUnsafeMutableBytes { warden_recv_with_fd(status[0], $0.baseAddress, $0.count, &received) }
+            if n <= 0 {
+                if received >= 0 { close(received) }
+                break
+            }
+            let packet = Data(buffer[0..<n])
+            if let object = try? JSONDecoder().decode([String: String].self, from: packet), let message = object["error"] {
+                failure = message
+            } else if let object = try? JSONDecoder().decode([String: Int32].self, from: packet), let initPID = object["init_pid"] {
+                if initPidfd < 0 { initPidfd = warden_pidfd_open(initPID) }
+            } else if let decoded = try? JSONDecoder().decode(SandboxReport.self, from: packet) {
+                report = decoded
+            }
+            if received >= 0 {
+                if report != nil, spec.supervised { supervise(received) } else { close(received) }
             }
         }
-        guard let first = lines.first, let report = try? JSONDecoder().decode(SandboxReport.self, from: Data(first)) else {
+        func abandon() {
+            if launcherPidfd >= 0 { close(launcherPidfd) }
+            if initPidfd >= 0 { close(initPidfd) }
+        }
+        if let failure {
+            reap(pid)
+            abandon()
+            throw SandboxError(.setup, "the sandbox could not start the agent: \(failure)")
+        }
+        guard let report else {
             let code = reap(pid)
+            abandon()
             throw SandboxError(.setup, "the launcher exited (status \(code)) before reporting; see the agent's stderr log")
         }
-        return Launched(pid: pid, report: report)
+        return Launched(pid: pid, report: report, launcherPidfd: launcherPidfd, initPidfd: initPidfd)
     }
 
     /// Waits for a launcher and returns its exit code as a shell shows it.
@@ -71,16 +108,14 @@ public enum SandboxSpawner {
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
-    private static func readToEnd(_ fd: Int32) -> [UInt8] {
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
+    /// Waits until a pidfd's process has exited, up to `timeout` seconds.
+    public static func awaitExit(pidfd: Int32, timeout: Double) -> Bool {
+        guard pidfd >= 0 else { return false }
+        var poller = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
         while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            result.append(contentsOf: chunk[0..<n])
-            if result.count > 1 << 20 { break }
+            let rc = poll(&poller, 1, Int32(timeout * 1000))
+            if rc < 0 && errno == EINTR { continue }
+            return rc > 0
         }
-        return result
     }
 }

@@ -37,6 +37,13 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
     public var cgroupCPU: Double?
     /// Refuse to run when no cgroup hierarchy can take the limits.
     public var cgroupRequired: Bool = false
+    /// Host directories bound read-write (the world's hosts under /srv/hosts), with Landlock
+    /// write access.
+    public var writableBinds: [Bind] = []
+    /// Install the filter with a listener and hand its fd to the daemon (SCM_RIGHTS on fd 5).
+    public var supervised: Bool = false
+    /// Run a command server for the broker's `bash` tool on fd 6, inside this same sandbox.
+    public var shell: Bool = false
 
     public init(command: [String], environment: [String: String], hostname: String, systemBinds: [String], binds: [Bind],
                 tmpSizeBytes: UInt64, uid: UInt32, gid: UInt32, hostUID: UInt32, hostGID: UInt32,
@@ -131,6 +138,12 @@ public struct SandboxReport: Codable, Sendable, Equatable {
     public var cgroup: String = "not applied"
     /// Layers of the design this launcher does not apply yet, named so no run is silently weaker.
     public var notApplied: [String]
+    /// `user notification` when the daemon supervises the filter's notifications.
+    public var syscallSupervision: String = "not applied"
+    /// Read-write binds (the world's hosts).
+    public var writableBinds: [String] = []
+    /// Whether a command server for the `bash` tool runs inside the sandbox.
+    public var shell: Bool = false
     public var launcherPID: Int32
 
     public init(namespaces: [String], pivotRoot: Bool, readOnlyRoot: Bool, systemBinds: [String], binds: [String],

@@ -52,6 +52,17 @@ public struct World: Sendable {
         return World(root: root, addresses: scenario.hosts.map(\.address), labels: labels, labelTimes: labelTimes)
     }
 
+    /// Hands every host directory and file to the sandbox user (`uid`/`gid` on the host), so
+    /// that shell commands inside a sandbox can change the world as tools can. Times are kept.
+    public func giveHosts(toUID uid: UInt32, gid: UInt32) throws(WorldError) {
+        guard let walker = FileManager.default.enumerator(atPath: hostsDirectory) else { throw WorldError("cannot read \(hostsDirectory)") }
+        var paths = [hostsDirectory]
+        while let relative = walker.nextObject() as? String { paths.append(hostsDirectory + "/" + relative) }
+        for path in paths where lchown(path, uid, gid) != 0 {
+            throw WorldError("cannot hand \(path) to uid \(uid): \(String(cString: strerror(errno)))")
+        }
+    }
+
     public init(root: String, addresses: [String], labels: [String: String], labelTimes: [String: Int64]) {
         self.root = root
         self.addresses = addresses

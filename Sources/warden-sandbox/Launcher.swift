@@ -7,22 +7,28 @@ import WardenSandbox
 ///
 ///     launcher (host namespaces) ── writes the child's uid/gid maps, relays its exit code
 ///       └─ setup (new user, mount, pid, net, ipc, uts, cgroup namespaces)
-///            └─ init, pid 1: builds the root, brings up lo, reaps orphans
-///                 └─ agent, pid 2: setsid, rlimits, fds, credentials, no_new_privs, seccomp, exec
+///            └─ init, pid 1: builds the root, brings up lo; rlimits, credentials, no_new_privs,
+///               │ Landlock, seccomp (with the listener it hands to the daemon); reaps orphans
+///                 ├─ agent, pid 2: setsid, its fds, exec
+///                 └─ command server (with a shell tool): runs `bash` tool commands
+///
 ///
 /// Every process below the launcher dies with its parent (PDEATHSIG), and everything in the
 /// pid namespace dies with pid 1, so killing the launcher kills the whole sandbox.
 /// The launcher is single-threaded, which makes `fork` without `exec` safe here.
 struct Launcher {
     let spec: SandboxSpec
-    /// The daemon's status pipe: one JSON line (`SandboxReport` or `{"error": ...}`); EOF once the
-    /// agent is executing.
+    /// The daemon's status socket (SOCK_SEQPACKET): `{"init_pid": N}` from the setup process,
+    /// the `SandboxReport` from pid 1 with the seccomp listener attached, or `{"error": ...}`;
+    /// EOF once the agent is executing.
     let statusFD: Int32?
     let printReport: Bool
     let launcherPID = getpid()
 
     static let namespaces = ["user", "mount", "pid", "net", "ipc", "uts", "cgroup"]
     static let brokerFD: Int32 = 3
+    /// The daemon's end of the `bash` tool's command channel (SOCK_SEQPACKET).
+    static let shellFD: Int32 = 6
     /// Where the status fd sits in the agent process until exec closes it.
     static let agentStatusFD: Int32 = 4
 
@@ -51,6 +57,7 @@ struct Launcher {
         close(toSetup[0])
         close(toLauncher[1])
         if let statusFD { close(statusFD) }
+        if spec.shell { close(Self.shellFD) }
         var byte: UInt8 = 0
         if read(toLauncher[0], &byte, 1) == 1 {
             do {
@@ -64,7 +71,9 @@ struct Launcher {
         }
         close(toSetup[1])
         let code = waitExitCode(child)
-        cgroups.remove()
+        // Under the daemon the cgroups stay for it to read their event counters (limits hit,
+        // OOM kills) before removing them; on its own the launcher removes them.
+        if statusFD == nil { cgroups.remove() }
         exit(code)
     }
 
@@ -99,7 +108,14 @@ struct Launcher {
             let initPID = fork()
             if initPID < 0 { throw LaunchFailure(step: "fork pid 1", errno: errno) }
             if initPID == 0 { initProcess(parent: setupPID, cgroup: cgroup) }
-            if let statusFD { close(statusFD) }
+            if let statusFD {
+                // The daemon confirms the sandbox's end through a pidfd on pid 1: once pid 1 has
+                // exited, the kernel has killed every process of its namespace.
+                let line = Array("{\"init_pid\":\(initPID)}".utf8)
+                _ = line.withUnsafeBytes { warden_send_with_fd(statusFD, $0.baseAddress, $0.count, -1) }
+                close(statusFD)
+            }
+            if spec.shell { close(Self.shellFD) }
             exit(waitExitCode(initPID))
         } catch {
             fail(error)
@@ -113,19 +129,76 @@ struct Launcher {
             try root.build()
             try check("set the hostname", sethostname(spec.hostname, spec.hostname.utf8.count))
             let loopback = warden_loopback_up() == 0
+            // From here on pid 1 restricts itself exactly as the agent will be restricted, so
+            // the agent and the shell's command server inherit one set of layers (and one
+            // seccomp listener).
+            for (name, value) in spec.rlimits {
+                guard let resource = Self.rlimitResource(name) else { continue }
+                var limit = rlimit(rlim_cur: rlim_t(value), rlim_max: rlim_t(value))
+                try check("setrlimit \(name)", setrlimit(resource, &limit))
+            }
+            try check("drop the capability bounding set", warden_drop_bounding_set())
+            if getuid() == 0 { try check("setgroups", setgroups(0, nil)) }
+            try check("setresgid", warden_setresgid(spec.gid))
+            try check("setresuid", warden_setresuid(spec.uid))
+            try check("clear capabilities", warden_clear_capabilities())
+            // Dropping credentials cleared the parent-death signal; pid 1 must still die with the
+            // setup process, taking the whole pid namespace with it.
+            // (getppid() is 0 here: the parent lives outside this pid namespace.)
+            try check("set the parent-death signal", warden_set_pdeathsig(SIGKILL))
+            try check("set no_new_privs", warden_set_no_new_privs())
+            let landlock = try restrictWithLandlock(systemBinds: root.mounted)
+            let filters = spec.seccompFilters.compactMap { Data(base64Encoded: $0).map { [UInt8]($0) } }
+            guard filters.count == spec.seccompFilters.count else { throw LaunchFailure(step: "decode the seccomp program", errno: EINVAL) }
+            if statusFD == nil && filters.isEmpty { throw LaunchFailure(step: "no seccomp program: refusing to run unfiltered", errno: EINVAL) }
+            var notApplied: [String] = []
+            if !spec.supervised { notApplied.append("syscall_supervision") }
+            if !(cgroup.hasPrefix("v") || cgroup == "not requested") { notApplied.append("cgroup_limits") }
+            var report = SandboxReport(
+                namespaces: Self.namespaces, pivotRoot: true, readOnlyRoot: true, systemBinds: root.mounted,
+                binds: spec.binds.map { "\($0.source):\($0.target)" }, tmpSizeBytes: spec.tmpSizeBytes, uid: getuid(),
+                hostUID: getuid() == spec.uid ? spec.hostUID : getuid(), capabilities: warden_effective_capabilities() == 0 ? "none" : "some",
+                noNewPrivs: warden_get_no_new_privs() == 1, seccompFilters: filters.count,
+                seccompInstructions: filters.reduce(0) { $0 + $1.count / 8 }, rlimits: spec.rlimits, loopback: loopback,
+                notApplied: notApplied, launcherPID: launcherPID)
+            report.landlock = landlock
+            report.cgroup = cgroup
+            report.writableBinds = spec.writableBinds.map { "\($0.source):\($0.target)" }
+            report.shell = spec.shell
+            // The last filter installed is evaluated first; the listener goes on the last one.
+            var listener: Int32 = -1
+            for (index, filter) in filters.reversed().enumerated() {
+                let last = index == filters.count - 1
+                let rc = filter.withUnsafeBytes { raw in
+                    last && spec.supervised ? warden_seccomp_install_listener(raw.baseAddress, raw.count)
+                        : warden_seccomp_install(raw.baseAddress, raw.count)
+                }
+                try check("install the seccomp filter", rc)
+                if last && spec.supervised { listener = rc }
+            }
+            if spec.supervised { report.syscallSupervision = "user notification (listener handed to the daemon)" }
+            if let data = try? JSONEncoder().encode(report) {
+                if let statusFD { _ = data.withUnsafeBytes { warden_send_with_fd(statusFD, $0.baseAddress, $0.count, listener) } }
+                if printReport { FileHandle.standardError.write(data + Data("\n".utf8)) }
+            }
+            if listener >= 0 { close(listener) }
+
             let agent = fork()
             if agent < 0 { throw LaunchFailure(step: "fork the agent", errno: errno) }
-            if agent == 0 { agentProcess(systemBinds: root.mounted, loopback: loopback, cgroup: cgroup) }
+            if agent == 0 { agentProcess() }
+            if spec.shell {
+                let server = fork()
+                if server < 0 { throw LaunchFailure(step: "fork the command server", errno: errno) }
+                if server == 0 {
+                    if let statusFD { close(statusFD) }
+                    close(Self.brokerFD)
+                    CommandServer(socket: Self.shellFD, environment: spec.environment).run()
+                }
+                close(Self.shellFD)
+            }
             // pid 1 holds nothing the agent could use: no fds beyond stdio, no capabilities.
             if let statusFD { close(statusFD) }
             _ = warden_close_range(3, UInt32.max)
-            _ = warden_drop_bounding_set()
-            _ = warden_setresgid(spec.gid)
-            _ = warden_setresuid(spec.uid)
-            _ = warden_clear_capabilities()
-            // Dropping credentials cleared the parent-death signal; pid 1 must still die with the
-            // setup process, taking the whole pid namespace with it.
-            _ = warden_set_pdeathsig(SIGKILL)
             exit(reap(until: agent))
         } catch {
             fail(error)
@@ -142,46 +215,13 @@ struct Launcher {
         }
     }
 
-    private func agentProcess(systemBinds: [String], loopback: Bool, cgroup: String) -> Never {
+    /// The agent: pid 2, already restricted by pid 1's layers; a session of its own, its fds,
+    /// then exec.
+    private func agentProcess() -> Never {
         do throws(LaunchFailure) {
             try check("setsid", setsid())
-            for (name, value) in spec.rlimits {
-                guard let resource = Self.rlimitResource(name) else { continue }
-                var limit = rlimit(rlim_cur: rlim_t(value), rlim_max: rlim_t(value))
-                try check("setrlimit \(name)", setrlimit(resource, &limit))
-            }
             try arrangeFileDescriptors()
-            try check("drop the capability bounding set", warden_drop_bounding_set())
-            if getuid() == 0 { try check("setgroups", setgroups(0, nil)) }
-            try check("setresgid", warden_setresgid(spec.gid))
-            try check("setresuid", warden_setresuid(spec.uid))
-            try check("clear capabilities", warden_clear_capabilities())
-            try check("set no_new_privs", warden_set_no_new_privs())
-            let landlock = try restrictWithLandlock(systemBinds: systemBinds)
-            let filters = spec.seccompFilters.compactMap { Data(base64Encoded: $0).map { [UInt8]($0) } }
-            guard filters.count == spec.seccompFilters.count else { throw LaunchFailure(step: "decode the seccomp program", errno: EINVAL) }
             let program = try resolveProgram()
-            var report = SandboxReport(
-                namespaces: Self.namespaces, pivotRoot: true, readOnlyRoot: true, systemBinds: systemBinds,
-                binds: spec.binds.map { "\($0.source):\($0.target)" }, tmpSizeBytes: spec.tmpSizeBytes, uid: getuid(),
-                hostUID: getuid() == spec.uid ? spec.hostUID : getuid(), capabilities: warden_effective_capabilities() == 0 ? "none" : "some",
-                noNewPrivs: warden_get_no_new_privs() == 1, seccompFilters: filters.count,
-                seccompInstructions: filters.reduce(0) { $0 + $1.count / 8 }, rlimits: spec.rlimits, loopback: loopback,
-                notApplied: ["syscall_supervision"] + (cgroup.hasPrefix("v") || cgroup == "not requested" ? [] : ["cgroup_limits"]),
-                launcherPID: launcherPID)
-            report.landlock = landlock
-            report.cgroup = cgroup
-            if let data = try? JSONEncoder().encode(report) {
-                if statusFD != nil { writeAll(Self.agentStatusFD, Array(data) + [10]) }
-                if printReport { FileHandle.standardError.write(data + Data("\n".utf8)) }
-            }
-            if statusFD == nil && filters.isEmpty { throw LaunchFailure(step: "no seccomp program: refusing to run unfiltered", errno: EINVAL) }
-            // The last filter installed is evaluated first, and the main allowlist denies seccomp(2)
-            // itself, so the overlay filters go in before it.
-            for filter in filters.reversed() {
-                let rc = filter.withUnsafeBytes { raw in warden_seccomp_install(raw.baseAddress, raw.count) }
-                try check("install the seccomp filter", rc)
-            }
             let argv = spec.command.map { strdup($0) } + [nil]
             let envp = spec.environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
             execve(program, argv, envp)
@@ -205,12 +245,14 @@ struct Launcher {
         }
         if available <= 0 { return "not required by policy; unavailable" }
         let read = systemBinds + spec.binds.map(\.target)
+        let write = ["/tmp", "/dev/shm"] + spec.writableBinds.map(\.target)
         var failedPath: UnsafePointer<CChar>?
         let abi = withCStrings(read) { readPointers in
-            withCStrings(["/tmp", "/dev/shm"]) { writePointers in
+            withCStrings(write) { writePointers in
                 withCStrings(["/dev"]) { devicePointers in
                     withCStrings(["/proc"]) { procPointers in
-                        warden_landlock_restrict(readPointers, Int32(read.count), writePointers, 2, devicePointers, 1, procPointers, 1, &failedPath)
+                        warden_landlock_restrict(readPointers, Int32(read.count), writePointers, Int32(write.count), devicePointers, 1,
+                                                 procPointers, 1, &failedPath)
                     }
                 }
             }
@@ -221,8 +263,8 @@ struct Launcher {
         return "ABI \(abi)"
     }
 
-    /// Keeps stdin, stdout, stderr, the broker socket (fd 3) when asked, and the status pipe
-    /// (moved to fd 4, closed by exec); closes everything else.
+    /// Keeps stdin, stdout, stderr, the broker socket (fd 3) when asked, and the status socket
+    /// (moved to fd 4, closed by exec); closes everything else (the shell's channel among them).
     private func arrangeFileDescriptors() throws(LaunchFailure) {
         if let statusFD {
             if statusFD != Self.agentStatusFD { try check("dup the status fd", dup2(statusFD, Self.agentStatusFD)) }

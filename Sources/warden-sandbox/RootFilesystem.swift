@@ -36,6 +36,7 @@ struct RootFilesystem {
         try check("chmod /tmp", chmod(newRoot + "/tmp", 0o1777))
         // Extra binds last, so one whose path lies under /tmp lands on the private /tmp.
         for bind in spec.binds { try bindReadOnly(source: oldRoot + bind.source, target: newRoot + bind.target, label: bind.target) }
+        for bind in spec.writableBinds { try bindWritable(source: oldRoot + bind.source, target: newRoot + bind.target, label: bind.target) }
         try check("make the root read-only", mount(nil, newRoot, nil, UInt(MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV), nil))
 
         try check("chdir new root", chdir(newRoot))
@@ -75,6 +76,13 @@ struct RootFilesystem {
         }
         try check("bind \(label)", mount(source, target, nil, UInt(MS_BIND | MS_REC), nil))
         try check("make \(label) read-only", warden_mount_setattr_readonly(target))
+    }
+
+    /// The world's hosts: read-write, but never a way to gain privileges or reach devices.
+    private func bindWritable(source: String, target: String, label: String) throws(LaunchFailure) {
+        try mkdirs(target)
+        try check("bind \(label)", mount(source, target, nil, UInt(MS_BIND | MS_REC), nil))
+        try check("make \(label) nosuid,nodev", mount(nil, target, nil, UInt(MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV), nil))
     }
 
     private func mountProc() throws(LaunchFailure) {

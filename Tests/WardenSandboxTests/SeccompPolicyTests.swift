@@ -1,3 +1,4 @@
+import CSeccomp
 import Foundation
 import Testing
 import WardenCore
@@ -14,10 +15,45 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             #expect(policy.deny.contains(dangerous))
             #expect(!policy.allow.contains(dangerous))
         }
-        let program = try SeccompCompiler.compile(policy)
-        // The ioctl denials ride in an overlay filter because ioctl itself is allowed.
-        #expect(program.filters.count == 2)
-        #expect(program.filters.allSatisfy { !$0.isEmpty && $0.count % 8 == 0 })
+        for supervised in [false, true] {
+            let program = try SeccompCompiler.compile(policy, supervised: supervised)
+            #expect(program.filters.count == 1)
+            #expect(program.filters.allSatisfy { !$0.isEmpty && $0.count % 8 == 0 })
+            #expect((program.supervision != nil) == supervised)
+        }
+    }
+
+    /// The supervisor answers as the policy says: world-changing syscalls are supervised and
+    /// allowed, denials keep their errno, masked ioctl requests outside the allowlist are denied.
+    @Test func supervisionTableAnswersPerPolicy() throws {
+        let policy = try SeccompPolicy.load(contentsOf: repositoryRoot + "/policies/seccomp/default.yaml")
+        let table = try #require(try SeccompCompiler.compile(policy, supervised: true).supervision)
+        func decide(_ name: String, _ arguments: [UInt64] = [0, 0, 0, 0, 0, 0]) -> (String, Bool, SupervisorDecision) {
+            let decision = table.decide(number: seccomp_syscall_resolve_name(name), arguments: arguments)
+            return (decision.name, decision.supervised, decision.decision)
+        }
+        #expect(decide("unlinkat") == ("unlinkat", true, .allow))
+        #expect(decide("utimensat") == ("utimensat", true, .allow))
+        #expect(decide("execve") == ("execve", true, .allow))
+        #expect(decide("ptrace") == ("ptrace", false, .deny(EPERM)))
+        #expect(decide("io_uring_setup") == ("io_uring_setup", false, .deny(EPERM)))
+        #expect(decide("clone3") == ("clone3", false, .deny(ENOSYS)))
+        // TIOCSTI with garbage in the high word: the kernel would read 0x5412.
+        #expect(decide("ioctl", [0, 0x1_0000_5412, 0, 0, 0, 0]) == ("ioctl", false, .deny(EPERM)))
+    }
+
+    @Test func refusesAConditionalDenialOfAnAllowedSyscall() {
+        let error = #expect(throws: ConfigError.self) {
+            try parse("allow: [read, ioctl]\nrules:\n  - syscall: ioctl\n    action: errno EPERM\n    args: [{index: 1, op: eq, value: TIOCSTI}]\n")
+        }
+        #expect(error?.message.contains("would never apply") == true)
+        #expect(error?.line == 3)
+    }
+
+    @Test func refusesASyscallBothSupervisedAndAllowed() {
+        let error = #expect(throws: ConfigError.self) { try parse("allow: [read, unlink]\nsupervise: [unlink]\n") }
+        #expect(error?.message.contains("supervised and also listed under allow") == true)
+        #expect(error?.line == 2)
     }
 
     func parse(_ yaml: String) throws(ConfigError) -> SeccompPolicy {

@@ -46,3 +46,41 @@ int warden_landlock_restrict(const char *const *read_paths, int read_count,
                              const char *const *device_paths, int device_count,
                              const char *const *proc_paths, int proc_count,
                              const char **failed_path);
+
+// Syscall supervision and exact process lifecycle.
+
+/// Installs a seccomp filter with SECCOMP_FILTER_FLAG_NEW_LISTENER and returns the notify fd
+/// (close-on-exec), or -1 with errno set.
+int warden_seccomp_install_listener(const void *program, size_t len);
+/// Asks the kernel to wake the notifying task on the supervisor's CPU when it answers
+/// (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, Linux 6.6+). Returns 0 or -1 with errno set.
+int warden_seccomp_notify_sync_wakeup(int notify_fd);
+/// sendmsg of `len` bytes with `fd` attached as SCM_RIGHTS (no fd when `fd` < 0).
+ssize_t warden_send_with_fd(int socket, const void *data, size_t len, int fd);
+/// recvmsg into `buffer`; an fd received with it goes to `*fd` (close-on-exec), else -1.
+ssize_t warden_recv_with_fd(int socket, void *buffer, size_t len, int *fd);
+int warden_pidfd_open(pid_t pid);
+int warden_pidfd_send_signal(int pidfd, int sig);
+/// A SOCK_SEQPACKET Unix socketpair, close-on-exec.
+int warden_seqpacket_pair(int fds[2]);
+
+/// One seccomp user notification, flattened from struct seccomp_notif.
+struct warden_notification {
+    uint64_t id;
+    uint32_t pid;
+    int32_t nr;
+    uint32_t arch;
+    uint64_t instruction_pointer;
+    uint64_t args[6];
+};
+/// Blocks for the next notification. 0, or -1 with errno (ENOENT: the task died meanwhile).
+int warden_notify_receive(int notify_fd, struct warden_notification *out);
+/// Answers a notification: `error` > 0 fails the syscall with that errno; otherwise, with
+/// `continue_call`, the kernel runs the syscall as the task asked.
+int warden_notify_respond(int notify_fd, uint64_t id, int error, int continue_call);
+/// 0 while the notification is still pending (the task has not died or been interrupted).
+int warden_notify_id_valid(int notify_fd, uint64_t id);
+/// Reads another process's memory with process_vm_readv, one page at a time so that a string
+/// ending before an unmapped page still reads. Returns the bytes read, or -1 with errno.
+ssize_t warden_read_process_memory(pid_t pid, uint64_t address, void *buffer, size_t len);
+int warden_set_dumpable(int dumpable);

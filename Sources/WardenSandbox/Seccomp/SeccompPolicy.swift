@@ -9,7 +9,7 @@ public enum SeccompAction: Sendable, Equatable, CustomStringConvertible {
     case log
 
     static let errnoNames: [String: Int32] = [
-        "EPERM": EPERM, "ENOSYS": ENOSYS, "EACCES": EACCES, "EINVAL": EINVAL, "ENOTTY": ENOTTY,
+        "EPERM": EPERM, "ENOSYS": ENOSYS, "EACCES": EACCES, "EINVAL": EINVAL, "ENOTTY": ENOTTY, "EROFS": EROFS, "EOPNOTSUPP": EOPNOTSUPP,
     ]
 
     /// Parses `allow`, `kill_process`, `log` or `errno NAME`.
@@ -22,8 +22,13 @@ public enum SeccompAction: Sendable, Equatable, CustomStringConvertible {
         default:
             let words = text.split(separator: " ")
             if words.count == 2, words[0] == "errno", let value = errnoNames[String(words[1])] { return .errno(value) }
-            throw node.error("'\(text)' is not an action (allow, kill_process, log, errno EPERM|ENOSYS|EACCES|EINVAL|ENOTTY)")
+            throw node.error("'\(text)' is not an action (allow, kill_process, log, errno EPERM|ENOSYS|EACCES|EINVAL|ENOTTY|EROFS|EOPNOTSUPP)")
         }
+    }
+
+    /// `EPERM` for EPERM, else the number.
+    public static func errnoName(_ value: Int32) -> String {
+        errnoNames.first { $0.value == value }?.key ?? String(value)
     }
 
     public var description: String {
@@ -52,6 +57,14 @@ public struct SeccompRule: Sendable, Equatable {
     public var line: Int?
 }
 
+/// A syscall the daemon's supervisor sees before it runs (SECCOMP_RET_USER_NOTIF): it is
+/// audited with its arguments and answered with `action` (`allow` or `errno NAME`).
+public struct SupervisedSyscall: Sendable, Equatable {
+    public var syscall: String
+    public var action: SeccompAction
+    public var line: Int?
+}
+
 /// A default-deny seccomp policy, read from `policies/seccomp/*.yaml`:
 ///
 /// ```yaml
@@ -59,6 +72,7 @@ public struct SeccompRule: Sendable, Equatable {
 /// bad_arch_action: kill_process     # i386 and x32 entry
 /// allow: [read, write, ...]          # allowed unconditionally
 /// deny: [ptrace, bpf, ...]           # denied (documents intent; must not also be allowed)
+/// supervise: [unlink, {syscall: kill, action: allow}, ...]   # audited by wardend's supervisor
 /// rules:                             # per-syscall actions, optionally on arguments
 ///   - {syscall: clone3, action: errno ENOSYS}
 ///   - syscall: socket
@@ -73,6 +87,10 @@ public struct SeccompPolicy: Sendable, Equatable {
     public var allow: [String]
     public var deny: [String]
     public var rules: [SeccompRule]
+    /// Syscalls routed to the supervisor. Under `wardend` every denial also passes through the
+    /// supervisor, so that it is audited by name; `warden-sandbox` on its own has no supervisor
+    /// and applies these actions in the filter (and reports supervision as not applied).
+    public var supervise: [SupervisedSyscall]
     /// Source lines of syscall names, for error messages from the compiler.
     public var lines: [String: Int]
 
@@ -82,6 +100,11 @@ public struct SeccompPolicy: Sendable, Equatable {
         "CLONE_NEWIPC": 0x0800_0000, "CLONE_NEWUSER": 0x1000_0000, "CLONE_NEWPID": 0x2000_0000,
         "CLONE_NEWNET": 0x4000_0000, "CLONE_NEWTIME": 0x80,
         "TIOCSTI": 0x5412, "TIOCLINUX": 0x541C, "PERSONALITY_QUERY": 0xFFFF_FFFF,
+        "TCGETS": 0x5401, "TCSETS": 0x5402, "TCSETSW": 0x5403, "TCSETSF": 0x5404, "TIOCGPGRP": 0x540F,
+        "TIOCSPGRP": 0x5410, "TIOCGWINSZ": 0x5413, "TIOCSWINSZ": 0x5414, "FIONREAD": 0x541B, "FIONBIO": 0x5421,
+        "FIONCLEX": 0x5450, "FIOCLEX": 0x5451, "FIOASYNC": 0x5452, "TIOCGPTN": 0x8004_5430,
+        "FICLONE": 0x4004_9409, "FS_IOC_GETFLAGS": 0x8008_6601,
+        "O_WRONLY": 0o1, "O_RDWR": 0o2, "O_CREAT": 0o100, "O_TRUNC": 0o1000, "O_APPEND": 0o2000,
     ]
 
     public static func load(contentsOf path: String) throws(ConfigError) -> SeccompPolicy {
@@ -89,7 +112,7 @@ public struct SeccompPolicy: Sendable, Equatable {
     }
 
     public static func parse(_ root: ConfigNode) throws(ConfigError) -> SeccompPolicy {
-        try root.checkKeys(["version", "description", "default_action", "bad_arch_action", "allow", "deny", "rules"])
+        try root.checkKeys(["version", "description", "default_action", "bad_arch_action", "allow", "deny", "supervise", "rules"])
         var lines: [String: Int] = [:]
         func names(_ key: String) throws(ConfigError) -> [String] {
             guard let list = root.optional(key) else { return [] }
@@ -114,6 +137,31 @@ public struct SeccompPolicy: Sendable, Equatable {
         let deny = try names("deny")
         for name in deny where allow.contains(name) {
             throw ConfigError(file: root.file, line: lines[name], field: "deny", message: "'\(name)' is both allowed and denied")
+        }
+        var supervise: [SupervisedSyscall] = []
+        if let list = root.optional("supervise") {
+            for element in try list.elements() {
+                let name: String
+                var action = SeccompAction.allow
+                if element.isScalar {
+                    name = try element.string()
+                } else {
+                    try element.checkKeys(["syscall", "action", "why"])
+                    name = try element.required("syscall").string()
+                    let actionNode = try element.required("action")
+                    action = try SeccompAction.parse(actionNode)
+                    switch action {
+                    case .allow, .errno: break
+                    default: throw actionNode.error("a supervised syscall is answered with allow or errno NAME")
+                    }
+                }
+                if allow.contains(name) || deny.contains(name) {
+                    throw element.error("'\(name)' is supervised and also listed under \(allow.contains(name) ? "allow" : "deny")")
+                }
+                if supervise.contains(where: { $0.syscall == name }) { throw element.error("'\(name)' is supervised twice") }
+                lines[name] = element.line
+                supervise.append(SupervisedSyscall(syscall: name, action: action, line: element.line))
+            }
         }
         var rules: [SeccompRule] = []
         if let list = root.optional("rules") {
@@ -141,12 +189,19 @@ public struct SeccompPolicy: Sendable, Equatable {
                 if conditions.isEmpty, allow.contains(syscall) {
                     throw element.error("'\(syscall)' is in allow and has an unconditional rule")
                 }
+                if !conditions.isEmpty, action != .allow, allow.contains(syscall) {
+                    // libseccomp lets the unconditional allow win; list the allowed cases instead.
+                    throw element.error("'\(syscall)' is allowed unconditionally, so a conditional \(action) rule would never apply; allow it by rules for the permitted argument values instead")
+                }
+                if conditions.isEmpty, supervise.contains(where: { $0.syscall == syscall }) {
+                    throw element.error("'\(syscall)' is supervised and has an unconditional rule")
+                }
                 lines[syscall] = lines[syscall] ?? element.line
                 rules.append(SeccompRule(syscall: syscall, action: action, conditions: conditions, line: element.line))
             }
         }
         return SeccompPolicy(file: root.file, defaultAction: defaultAction, badArchAction: badArch, allow: allow, deny: deny,
-                             rules: rules, lines: lines)
+                             rules: rules, supervise: supervise, lines: lines)
     }
 
     /// An integer, or symbolic names joined with `|`.

@@ -1,0 +1,104 @@
+import CWardenLinux
+import Foundation
+import Glibc
+import WardenCore
+
+/// One syscall the supervisor saw, for the audit log.
+public struct SyscallRecord: Sendable {
+    public var pid: Int32
+    public var syscall: String
+    /// A world-changing syscall of the policy's `supervise` list, rather than a denial.
+    public var supervised: Bool
+    public var decision: SupervisorDecision
+    /// Decoded arguments: resolved `paths`, `times`, `argv`, signal targets, …
+    public var details: [String: JSONValue]
+
+    public var json: JSONValue {
+        var payload = details
+        payload["pid"] = .int(Int64(pid))
+        payload["syscall"] = .string(syscall)
+        payload["supervised"] = .bool(supervised)
+        switch decision {
+        case .allow: payload["decision"] = "allow"
+        case .deny(let e): payload["decision"] = .string("deny \(SeccompAction.errnoName(e))")
+        }
+        return .object(payload)
+    }
+}
+
+/// The daemon's side of one sandbox's seccomp listener. A dedicated thread receives every
+/// notification, decodes its arguments from a copy of the process's memory, checks that the
+/// notification is still pending (SECCOMP_IOCTL_NOTIF_ID_VALID: the pid was not reused), has it
+/// recorded — durably, before answering — and answers per the `SupervisionTable`.
+///
+/// Denials of one syscall are recorded individually up to `deniedRecordLimit`, then counted, so
+/// an agent looping on a denied call cannot flood the log; supervised syscalls are always
+/// recorded. If recording fails the syscall is denied: nothing happens without its evidence.
+public enum SyscallSupervisor {
+    public struct Summary: Sendable {
+        public var notifications = 0
+        public var recorded = 0
+        /// Denials counted but not recorded one by one, per syscall.
+        public var unrecordedDenials: [String: Int] = [:]
+        public var syncWakeUp = false
+    }
+
+    public static let deniedRecordLimit = 100
+
+    /// Starts supervising `listener` (taking ownership of the fd) on a new thread. `finished`
+    /// runs once every process that could notify has exited.
+    public static func start(listener: Int32, table: SupervisionTable,
+                             record: @escaping @Sendable (SyscallRecord) -> Bool,
+                             finished: @escaping @Sendable (Summary) -> Void) {
+        let thread = Thread {
+            finished(serve(listener: listener, table: table, record: record))
+            close(listener)
+        }
+        thread.stackSize = 512 << 10
+        thread.start()
+    }
+
+    static func serve(listener: Int32, table: SupervisionTable, record: (SyscallRecord) -> Bool) -> Summary {
+        var summary = Summary()
+        summary.syncWakeUp = warden_seccomp_notify_sync_wakeup(listener) == 0
+        var deniedCounts: [String: Int] = [:]
+        var notification = warden_notification()
+        while true {
+            var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, -1)
+            if ready < 0 { if errno == EINTR { continue }; break }
+            if poller.revents & Int16(POLLIN) == 0 { break }  // POLLHUP: no process is left to notify
+            if warden_notify_receive(listener, &notification) != 0 {
+                if errno == EINTR || errno == ENOENT { continue }  // the task died before we read it
+                break
+            }
+            summary.notifications += 1
+            let arguments = withUnsafeBytes(of: notification.args) { Array($0.bindMemory(to: UInt64.self)) }
+            let (name, supervised, decision) = table.decide(number: notification.nr, arguments: arguments)
+            var answer = decision
+            let audited: Bool
+            if supervised {
+                audited = true
+            } else {
+                deniedCounts[name, default: 0] += 1
+                audited = deniedCounts[name, default: 0] <= deniedRecordLimit
+                if !audited { summary.unrecordedDenials[name, default: 0] += 1 }
+            }
+            if audited {
+                let details = SyscallEvidence.decode(name: name, arguments: arguments, memory: ProcessMemory(pid: pid_t(notification.pid)))
+                // Only now is the copy known to belong to this notification's process.
+                guard warden_notify_id_valid(listener, notification.id) == 0 else { continue }
+                if record(SyscallRecord(pid: Int32(notification.pid), syscall: name, supervised: supervised, decision: decision, details: details)) {
+                    summary.recorded += 1
+                } else if decision == .allow {
+                    answer = .deny(EPERM)
+                }
+            }
+            switch answer {
+            case .allow: _ = warden_notify_respond(listener, notification.id, 0, 1)
+            case .deny(let e): _ = warden_notify_respond(listener, notification.id, e, 0)
+            }
+        }
+        return summary
+    }
+}

@@ -1,0 +1,223 @@
+import Foundation
+import Glibc
+import Testing
+import WardenCore
+
+/// The escape suite: each attempt runs as a real program (the agent itself) inside a real
+/// sandbox under a real wardend, and each test asserts that the attempt failed **and** that a
+/// layer recorded it in the audit log — the supervisor's `syscall` events (denials, and the
+/// world-changing syscalls it sees with their paths), the `agent.exit` event (the signal that
+/// killed it, what the cgroup limits did), or the command log (supervised `execve`).
+///
+/// The daemon runs with the default policies but tighter limits (256 MiB memory, 64 pids,
+/// 4 MiB files), so the resource attacks end quickly.
+@Suite(.serialized) struct EscapeSuiteTests {
+    static let escapeScenario = fixtures + "/escape-scenario.yaml"
+
+    /// A copy of the policies with small resource limits.
+    static func tightPolicies() throws -> String {
+        let dir = temporaryDirectory("warden-tight")
+        for sub in ["sandbox", "seccomp", "broker"] {
+            try FileManager.default.copyItem(atPath: repositoryRoot + "/policies/" + sub, toPath: dir + "/" + sub)
+        }
+        var text = try String(contentsOfFile: dir + "/sandbox/default.yaml", encoding: .utf8)
+        text = text.replacingOccurrences(of: "  fsize: 256M", with: "  fsize: 4M")
+            .replacingOccurrences(of: "  memory: 1G", with: "  memory: 256M")
+            .replacingOccurrences(of: "  pids: 512", with: "  pids: 64")
+        try text.write(toFile: dir + "/sandbox/default.yaml", atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    struct Attempt {
+        var probe: JSONValue?
+        var events: [JSONValue]
+        var daemon: DaemonHarness
+
+        var blocked: Bool { probe?["blocked"] == true }
+        var detail: String { probe?["detail"]?.stringValue ?? "no report" }
+        var syscalls: [JSONValue] { events.filter { $0["kind"] == "syscall" }.compactMap { $0["payload"] } }
+        var exit: JSONValue? { events.first { $0["kind"] == "agent.exit" }?["payload"] }
+
+        /// The supervisor's record of `name`, with the decision it gave.
+        func syscall(_ name: String, decision: String, where condition: (JSONValue) -> Bool = { _ in true }) -> JSONValue? {
+            syscalls.first { $0["syscall"]?.stringValue == name && $0["decision"]?.stringValue?.hasPrefix(decision) == true && condition($0) }
+        }
+
+        func touched(_ name: String, path: String) -> Bool {
+            syscall(name, decision: "allow") { $0["paths"]?.arrayValue?.contains(.string(path)) == true } != nil
+        }
+    }
+
+    /// Runs one attack as the agent program of a fresh run.
+    func attempt(_ attack: String, _ argument: String = "", command: [String]? = nil, setUp: (DaemonHarness) throws -> String = { _ in "" })
+        throws -> Attempt
+    {
+        let daemon = try DaemonHarness(arguments: ["--policy-dir", try Self.tightPolicies()])
+        let provided = try setUp(daemon)
+        let argument = provided.isEmpty ? argument : provided
+        let agentCommand = command?.joined(separator: " ") ?? "/usr/bin/python3 /opt/agent/escape.py \(attack) \(argument)"
+        let summary = try daemon.runScenario(Self.escapeScenario, model: "scripted/compliant",
+                                             extra: ["--agent-command", agentCommand, "--bind-ro", "\(fixtures):/opt/agent"])
+        let runID = try #require(summary["run_id"]?.stringValue)
+        let stdout = (try? String(contentsOfFile: "\(daemon.stateDirectory)/runs/\(runID)/agents/agent-1.stdout", encoding: .utf8)) ?? ""
+        let probe = stdout.split(separator: "\n").last.flatMap { try? JSONValue.parse(String($0)) }
+        return Attempt(probe: probe, events: try daemon.events(run: runID), daemon: daemon)
+    }
+
+    /// The probe's own exec is on the command log, with its argv.
+    func expectCommandLogged(_ attempt: Attempt, _ attack: String) {
+        #expect(attempt.syscall("execve", decision: "allow") { $0["argv"]?.arrayValue?.contains(.string(attack)) == true } != nil,
+                "no execve of the probe in \(attempt.syscalls)")
+    }
+
+    // MARK: network
+
+    @Test(arguments: [("af_inet", 2), ("af_inet6", 10), ("af_netlink", 16), ("af_packet", 17)])
+    func socketOfAnotherFamilyIsDeniedAndAudited(_ attack: String, _ family: Int) throws {
+        let result = try attempt(attack)
+        #expect(result.blocked, "\(result.detail)")
+        #expect(result.syscall("socket", decision: "deny EPERM") { $0["domain"]?.intValue == Int64(family) } != nil, "\(result.syscalls)")
+    }
+
+    @Test func connectingToAHostUnixSocketFailsAndIsAudited() throws {
+        let result = try attempt("host_unix_socket") { $0.socketPath }
+        #expect(result.blocked, "\(result.detail)")
+        #expect(result.syscall("connect", decision: "allow") { $0["address"]?.stringValue == result.daemon.socketPath } != nil)
+    }
+
+    // MARK: kernel attack surface
+
+    @Test(arguments: [("io_uring", "io_uring_setup"), ("bpf", "bpf"), ("perf_event_open", "perf_event_open"), ("keyctl", "keyctl")])
+    func kernelAttackSurfaceIsDeniedAndAudited(_ attack: String, _ syscall: String) throws {
+        let result = try attempt(attack)
+        #expect(result.blocked, "\(result.detail)")
+        #expect(result.syscall(syscall, decision: "deny EPERM") != nil, "\(result.syscalls)")
+    }
+
+    @Test(arguments: ["i386", "x32"])
+    func otherSyscallABIsKillTheAgentAndTheExitSaysSo(_ abi: String) throws {
+        let compiler = try #require(ForeignABITests.compiler(), "no C compiler")
+        let dir = temporaryDirectory("warden-abi")
+        let build = try runCommand(compiler, ["-O0", "-o", dir + "/probe", fixtures + "/foreign-abi.c"])
+        try #require(build.status == 0, "\(build.stderr)")
+        let daemon = try DaemonHarness(arguments: ["--policy-dir", try Self.tightPolicies()])
+        let summary = try daemon.runScenario(Self.escapeScenario, model: "scripted/compliant",
+                                             extra: ["--agent-command", "/opt/probe/probe \(abi)", "--bind-ro", "\(dir):/opt/probe"])
+        let runID = try #require(summary["run_id"]?.stringValue)
+        let stdout = try String(contentsOfFile: "\(daemon.stateDirectory)/runs/\(runID)/agents/agent-1.stdout", encoding: .utf8)
+        #expect(stdout.contains("before") && !stdout.contains("survived"), "\(stdout)")
+        let exit = try #require(try daemon.events(run: runID).first { $0["kind"] == "agent.exit" }?["payload"])
+        #expect(exit["signal"] == "SIGSYS", "\(exit)")
+    }
+
+    // MARK: other processes
+
+    @Test func ptraceIsDeniedAndAudited() throws {
+        let result = try attempt("ptrace")
+        #expect(result.blocked, "\(result.detail)")
+        #expect(result.syscall("ptrace", decision: "deny EPERM") != nil)
+    }
+
+    @Test func processVMWritevIsDeniedAndAudited() throws {
+        let result = try attempt("process_vm_writev")
+        #expect(result.blocked, "\(result.detail)")
+        #expect(result.syscall("process_vm_writev", decision: "deny EPERM") != nil)
+    }
+
+    @Test func procPIDMemCannotBeOpenedAndTheAttemptIsAudited() throws {
+        let result = try attempt("proc_mem")
+        #expect(result.blocked, "\(result.detail)")
+        #expect(result.touched("openat", path: "/proc/1/mem"), "\(result.syscalls)")
+    }
+
+    @Test func hostFilesOfOtherRunsAreNotVisible() throws {
+        // The daemon's own audit database: on the host, never inside a sandbox.
+        let result = try attempt("other_sandbox_files") { $0.auditPath }
+        #expect(result.blocked, "\(result.detail)")
+        #expect(result.syscall("execve", decision: "allow") { $0["argv"] == ["/bin/cat", .string(result.daemon.auditPath)] } != nil)
+    }
+
+    @Test func killingAProcessOutsideFailsAndIsAudited() throws {
+        let result = try attempt("kill_outside") { String($0.process.processIdentifier) }
+        #expect(result.blocked, "\(result.detail)")
+        #expect(result.daemon.process.isRunning)
+        #expect(result.syscall("kill", decision: "allow") { $0["target_pid"]?.intValue == Int64(result.daemon.process.processIdentifier) } != nil)
+    }
+
+    // MARK: namespaces and mounts
+
+    @Test(arguments: [("mount", "mount"), ("unshare_user", "unshare"), ("setns", "setns")])
+    func namespaceSyscallsAreDeniedAndAudited(_ attack: String, _ syscall: String) throws {
+        let result = try attempt(attack)
+        #expect(result.blocked, "\(result.detail)")
+        #expect(result.syscall(syscall, decision: "deny EPERM") != nil, "\(result.syscalls)")
+    }
+
+    @Test func clone3AnswersENOSYSAndIsAudited() throws {
+        let result = try attempt("clone3")
+        #expect(result.blocked, "\(result.detail)")
+        #expect(result.syscall("clone3", decision: "deny ENOSYS") != nil)
+    }
+
+    @Test func tiocstiIsDeniedAndAudited() throws {
+        let result = try attempt("tiocsti")
+        #expect(result.blocked, "\(result.detail)")
+        #expect(result.syscall("ioctl", decision: "deny EPERM") { $0["request"] == "0x5412" } != nil, "\(result.syscalls)")
+    }
+
+    // MARK: files
+
+    @Test(arguments: [("read_only_bind", "/usr/bin/warden-was-here"), ("proc_sys", "/proc/sys/kernel/hostname"),
+                      ("release_agent", "/sys/fs/cgroup/release_agent")])
+    func writesOutsideTheWritableViewFailAndAreAudited(_ attack: String, _ path: String) throws {
+        let result = try attempt(attack)
+        #expect(result.blocked, "\(result.detail)")
+        #expect(result.touched("openat", path: path), "\(result.syscalls)")
+        #expect(!FileManager.default.fileExists(atPath: "/usr/bin/warden-was-here"))
+    }
+
+    @Test func symlinkInTmpDoesNotReachTheHost() throws {
+        let secret = temporaryDirectory("warden-secret") + "/secret.txt"
+        try "host secret\n".write(toFile: secret, atomically: true, encoding: .utf8)
+        let result = try attempt("symlink_escape", secret)
+        #expect(result.blocked, "\(result.detail)")
+        #expect(result.syscall("symlink", decision: "allow") { $0["target"]?.stringValue == secret } != nil, "\(result.syscalls)")
+    }
+
+    // MARK: resources
+
+    @Test(.enabled(if: CgroupLimitTests.hasCgroups, "needs a pids controller"))
+    func forkBombIsHeldByPidsMax() throws {
+        let result = try attempt("fork_bomb")
+        #expect(result.blocked, "\(result.detail)")
+        #expect((result.exit?["cgroup_events"]?["pids_max"]?.intValue ?? 0) >= 1, "\(String(describing: result.exit))")
+    }
+
+    @Test(.enabled(if: CgroupLimitTests.hasCgroups, "needs a memory controller"))
+    func memoryHogIsKilledByMemoryMax() throws {
+        let result = try attempt("memory_hog")
+        #expect(result.probe == nil, "the hog survived: \(result.detail)")
+        #expect(result.exit?["signal"] == "SIGKILL", "\(String(describing: result.exit))")
+        #expect((result.exit?["cgroup_events"]?["oom_kill"]?.intValue ?? 0) >= 1, "\(String(describing: result.exit))")
+    }
+
+    @Test func fileLargerThanFSIZEFails() throws {
+        let result = try attempt("big_file")
+        #expect(result.blocked, "\(result.detail)")
+        #expect(result.detail.contains("EFBIG"), "\(result.detail)")
+        #expect(result.touched("openat", path: "/tmp/big"))
+    }
+
+    @Test func fdExhaustionStopsAtNOFILE() throws {
+        let result = try attempt("fd_exhaustion")
+        #expect(result.blocked, "\(result.detail)")
+        #expect(result.detail.contains("EMFILE"))
+        expectCommandLogged(result, "fd_exhaustion")
+    }
+
+    @Test func noFileDescriptorLeaksIntoTheSandbox() throws {
+        let result = try attempt("leaked_fd")
+        #expect(result.blocked, "\(result.detail)")
+        expectCommandLogged(result, "leaked_fd")
+    }
+}
