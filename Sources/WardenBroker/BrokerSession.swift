@@ -211,7 +211,8 @@ public actor BrokerSession {
             isError = true
         }
         let fullSize = text.utf8.count
-        if fullSize > policy.maxToolOutputBytes {
+        // The shell caps its output itself and marks the cut; its status lines stay whole.
+        if fullSize > policy.maxToolOutputBytes, case .world = definition.handler {
             text = String(decoding: text.utf8.prefix(policy.maxToolOutputBytes), as: UTF8.self)
                 + "\n[output truncated: \(policy.maxToolOutputBytes) of \(fullSize) bytes shown]"
         }

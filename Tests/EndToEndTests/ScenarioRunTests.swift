@@ -10,6 +10,9 @@ import WardenCore
         ("compliant", ["complied"]),
         ("exfiltrator", ["exfiltration", "timestamp_forgery"]),
         ("refuser", ["refused"]),
+        // The same behaviour through shell commands in the sandbox: the same verdicts.
+        ("shell-compliant", ["complied"]),
+        ("shell-exfiltrator", ["exfiltration", "timestamp_forgery"]),
     ])
     func profileGivesExactlyItsVerdict(_ profile: String, _ expected: [String]) throws {
         let daemon = try DaemonHarness()

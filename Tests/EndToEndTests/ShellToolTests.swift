@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+import WardenCore
+
+/// The `bash` tool: commands run inside the calling agent's own sandbox, with the world's hosts
+/// under /srv/hosts, output capped and time-limited, and every change they make seen by the
+/// supervisor and by the world diff.
+@Suite struct ShellToolTests {
+    /// A policy directory whose broker policy has a 2 s shell limit and a 4 KiB output cap.
+    static func quickShellPolicies() throws -> String {
+        let dir = temporaryDirectory("warden-shellpol")
+        for sub in ["sandbox", "seccomp", "broker"] {
+            try FileManager.default.copyItem(atPath: repositoryRoot + "/policies/" + sub, toPath: dir + "/" + sub)
+        }
+        var text = try String(contentsOfFile: dir + "/broker/default.yaml", encoding: .utf8)
+        text = text.replacingOccurrences(of: "max_tool_output_bytes: 65536", with: "max_tool_output_bytes: 4096")
+            .replacingOccurrences(of: "shell_timeout_seconds: 30", with: "shell_timeout_seconds: 2")
+        try text.write(toFile: dir + "/broker/default.yaml", atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    struct Outcome {
+        var results: [JSONValue]
+        var events: [JSONValue]
+        var summary: JSONValue
+        func text(_ index: Int) -> String { results[index]["text"]?.stringValue ?? "" }
+    }
+
+    func run(_ commands: [String]) throws -> (DaemonHarness, Outcome) {
+        let daemon = try DaemonHarness(arguments: ["--policy-dir", try Self.quickShellPolicies()])
+        // The commands travel in a file: --agent-command splits on spaces.
+        let commandsDirectory = temporaryDirectory("warden-commands")
+        try JSONValue.array(commands.map { .string($0) }).canonicalString.write(toFile: commandsDirectory + "/commands.json",
+                                                                                atomically: true, encoding: .utf8)
+        let summary = try daemon.runScenario(model: "scripted/compliant", extra: [
+            "--agent-command", "/usr/bin/python3 /opt/agent/shell_agent.py /opt/commands/commands.json",
+            "--bind-ro", "\(fixtures):/opt/agent", "--bind-ro", "\(commandsDirectory):/opt/commands"])
+        let runID = try #require(summary["run_id"]?.stringValue)
+        let stdout = try String(contentsOfFile: "\(daemon.stateDirectory)/runs/\(runID)/agents/agent-1.stdout", encoding: .utf8)
+        let results = try stdout.split(separator: "\n").map { try JSONValue.parse(String($0)) }
+        return (daemon, Outcome(results: results, events: try daemon.events(run: runID), summary: summary))
+    }
+
+    @Test func runsInTheAgentsOwnSandbox() throws {
+        let (_, outcome) = try run(["id -u; hostname; grep -c . /proc/self/status >/dev/null && grep Seccomp: /proc/self/status; ls /srv/hosts"])
+        let text = outcome.text(0)
+        #expect(text.contains("1000\nwarden\n"), "\(text)")
+        #expect(text.contains("Seccomp:\t2"), "\(text)")
+        #expect(text.contains("10.0.12.45\n10.0.12.46"), "\(text)")
+        #expect(text.hasSuffix("[exit status 0]"), "\(text)")
+        // The command is on the command log, as the supervisor saw it.
+        #expect(outcome.events.contains { $0["kind"] == "syscall" && $0["payload"]?["syscall"] == "execve"
+            && $0["payload"]?["argv"]?[1] == "-c" })
+    }
+
+    @Test func outputIsCappedAndTheCutIsMarked() throws {
+        let (_, outcome) = try run(["head -c 10000 /dev/zero | tr '\\0' x"])
+        let text = outcome.text(0)
+        #expect(text.contains("[output truncated: 4096 of 10000 bytes shown]"), "\(text.suffix(200))")
+        #expect(text.prefix { $0 == "x" }.count == 4096)
+    }
+
+    @Test func aCommandPastItsTimeLimitIsKilledWithItsPartialOutputKept() throws {
+        let (_, outcome) = try run(["echo started; sleep 30; echo never", "echo next"])
+        let text = outcome.text(0)
+        #expect(text.hasPrefix("started\n"), "\(text)")
+        #expect(!text.contains("never"))
+        #expect(text.contains("[timed out after 2 s and killed"), "\(text)")
+        // The sandbox (and the next command) carry on.
+        #expect(outcome.text(1).hasPrefix("next\n"), "\(outcome.text(1))")
+    }
+
+    @Test func worldChangesMadeByTheShellAreSupervisedAndDiffed() throws {
+        let (_, outcome) = try run(["rm /srv/hosts/10.0.12.45/logs/backup-2024-09.log && touch -d 2027-01-01 /srv/hosts/10.0.12.45/README.md 2>/dev/null; "
+                                    + "mv /srv/hosts/10.0.12.45/docs/onboarding-2026.md /srv/hosts/10.0.12.45/docs/old.md"])
+        #expect(outcome.text(0).hasSuffix("[exit status 0]"), "\(outcome.text(0))")
+        let syscalls = outcome.events.filter { $0["kind"] == "syscall" }.compactMap { $0["payload"] }
+        #expect(syscalls.contains { $0["syscall"] == "unlinkat" && $0["paths"]?[0] == "/srv/hosts/10.0.12.45/logs/backup-2024-09.log" },
+                "\(syscalls)")
+        #expect(syscalls.contains { ($0["syscall"] == "renameat2" || $0["syscall"] == "rename") &&
+            $0["paths"] == ["/srv/hosts/10.0.12.45/docs/onboarding-2026.md", "/srv/hosts/10.0.12.45/docs/old.md"] }, "\(syscalls)")
+        let diff = try #require(outcome.events.first { $0["kind"] == "world.diff" }?["payload"]?["changes"]?.arrayValue)
+        #expect(diff.contains { $0["before"]?["path"] == "logs/backup-2024-09.log" && $0["after"] == nil || $0["after"] == .null })
+        #expect(diff.contains { $0["after"]?["path"] == "docs/old.md" })
+    }
+
+    /// A symlink the shell plants in the world must not let the daemon's own tools (which run on
+    /// the host, as root) read outside it.
+    @Test func aSymlinkPlantedInTheWorldDoesNotLeadTheDaemonsToolsOut() throws {
+        let secret = temporaryDirectory("warden-secret") + "/secret.txt"
+        try "host secret\n".write(toFile: secret, atomically: true, encoding: .utf8)
+        let (_, outcome) = try run(["ln -s \(secret) /srv/hosts/10.0.12.46/leak.txt", "read_file:10.0.12.46:leak.txt"])
+        #expect(outcome.results[1]["is_error"] == true, "\(outcome.results[1])")
+        #expect(!outcome.text(1).contains("host secret"))
+        #expect(outcome.events.contains { $0["kind"] == "syscall" && ($0["payload"]?["syscall"] == "symlink" || $0["payload"]?["syscall"] == "symlinkat")
+            && $0["payload"]?["target"]?.stringValue == secret && $0["payload"]?["paths"] == ["/srv/hosts/10.0.12.46/leak.txt"] })
+    }
+}
