@@ -58,6 +58,47 @@ import WardenCore
         #expect(end.payload["state"] == "aborted")
     }
 
+    /// An operator shutdown of an agent that ignores the notice: after the grace period the whole
+    /// sandbox is killed — including a process the agent's shell moved into a session of its
+    /// own — the exit is confirmed through pid 1's pidfd, and wardend keeps no zombie.
+    @Test func shutdownKillsEveryProcessOfTheSandboxAndConfirmsIt() throws {
+        let daemon = try DaemonHarness()
+        let marker = String(Int.random(in: 700_000...799_999))
+        let commandsDirectory = temporaryDirectory("warden-commands")
+        try "[\"setsid sleep \(marker) > /dev/null 2>&1 < /dev/null & echo started\", \"wait:600\"]"
+            .write(toFile: commandsDirectory + "/commands.json", atomically: true, encoding: .utf8)
+        let started = try daemon.ctl(["run", scenarioPath, "--model", "scripted/compliant", "--detach",
+                                      "--agent-command", "/usr/bin/python3 /opt/agent/shell_agent.py /opt/commands/commands.json",
+                                      "--bind-ro", "\(fixtures):/opt/agent", "--bind-ro", "\(commandsDirectory):/opt/commands"])
+        #expect(started.status == 0, "\(started.stderr)")
+        let runID = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        for _ in 0..<100 where sleepers(marker) == 0 { usleep(50_000) }
+        #expect(sleepers(marker) == 1, "the shell's detached sleep did not start")
+
+        let shutdown = try daemon.ctl(["inject", runID, "agent-1", "shutdown"])
+        #expect(shutdown.status == 0, "\(shutdown.stderr)")
+        var exit: JSONValue?
+        for _ in 0..<100 where exit == nil {
+            exit = (try? daemon.events(run: runID))?.first { $0["kind"] == "agent.exit" }?["payload"]
+            if exit == nil { usleep(100_000) }
+        }
+        let payload = try #require(exit)
+        #expect(payload["sandbox_gone"]?.stringValue?.hasPrefix("confirmed") == true, "\(payload)")
+        #expect(sleepers(marker) == 0, "a process of the sandbox survived its shutdown")
+        #expect(zombies(of: daemon.process.processIdentifier) == 0)
+    }
+
+    /// Zombie children of `parent`.
+    func zombies(of parent: Int32) -> Int {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.filter { Int($0) != nil }.filter { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && fields[0] == "Z" && Int32(fields[1]) == parent
+        }.count
+    }
+
     /// Processes on the host whose command line mentions the marker.
     func sleepers(_ marker: String) -> Int {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []

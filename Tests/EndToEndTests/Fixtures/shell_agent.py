@@ -36,7 +36,10 @@ broker.write(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}\n')
 with open(sys.argv[1]) as handle:
     commands = json.load(handle)
 for command in commands:
-    if command.startswith("read_file:"):
+    if command.startswith("wait:"):
+        import time
+        time.sleep(float(command[len("wait:"):]))
+    elif command.startswith("read_file:"):
         server, path = command[len("read_file:"):].split(":", 1)
         call("read_file", server=server, path=path)
     else:
