@@ -28,7 +28,7 @@ public enum SeccompCompiler {
             throw SandboxError(.seccomp, "seccomp_init failed")
         }
         defer { seccomp_release(ctx) }
-        var rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, rawAction(policy.badArchAction))
+        let rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, rawAction(policy.badArchAction))
         guard rc == 0 else { throw SandboxError(.seccomp, "cannot set the bad-architecture action: \(String(cString: strerror(-rc)))") }
         // Denials must be visible to the process (never silently skipped).
         _ = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)
