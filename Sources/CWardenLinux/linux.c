@@ -357,3 +357,49 @@ ssize_t warden_read_process_memory(pid_t pid, uint64_t address, void *buffer, si
     return (ssize_t)done;
 }
 int warden_set_dumpable(int dumpable) { return prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0); }
+
+ssize_t warden_send_with_fds(int socket, const void *data, size_t len, const int *fds, int count) {
+    if (count < 0 || count > 8) { errno = EINVAL; return -1; }
+    struct iovec iov = { (void *)data, len };
+    union { char buf[CMSG_SPACE(sizeof(int) * 8)]; struct cmsghdr align; } control;
+    struct msghdr msg = { 0 };
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (count > 0) {
+        memset(&control, 0, sizeof(control));
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int) * count);
+        memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * count);
+    }
+    ssize_t n;
+    do { n = sendmsg(socket, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+ssize_t warden_recv_with_fds(int socket, void *buffer, size_t len, int *fds, int max, int *count) {
+    struct iovec iov = { buffer, len };
+    union { char buf[CMSG_SPACE(sizeof(int) * 8)]; struct cmsghdr align; } control;
+    struct msghdr msg = { 0 };
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof(control.buf);
+    *count = 0;
+    ssize_t n;
+    do { n = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    if (n < 0) return n;
+    for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+        if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
+        int received = (int)((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        int all[8];
+        memcpy(all, CMSG_DATA(cmsg), sizeof(int) * (received > 8 ? 8 : received));
+        for (int i = 0; i < received && i < 8; i++) {
+            if (*count < max) fds[(*count)++] = all[i]; else close(all[i]);
+        }
+    }
+    return n;
+}

@@ -54,15 +54,26 @@ struct AgentProcess: Sendable {
     /// Yields the exit once.
     let exit: AsyncStream<Exit>
 
-    static func launch(launcher: String, spec: SandboxSpec, brokerFD: Int32, shellFD: Int32?, stdoutFD: Int32, stderrFD: Int32,
+    static func launch(pool: LauncherPool, spec: SandboxSpec, brokerFD: Int32, shellFD: Int32?, stdoutFD: Int32, stderrFD: Int32,
                        supervise: @escaping @Sendable (Int32) -> Void) async throws(SandboxError) -> AgentProcess
     {
         let (exitStream, exitContinuation) = AsyncStream<Exit>.makeStream()
         let result: Result<(SandboxSpawner.Launched, SandboxPidfds), SandboxError> = await withCheckedContinuation { continuation in
-            let thread = Thread {
+            pool.run { standby in
                 do throws(SandboxError) {
-                    let launched = try SandboxSpawner.spawn(launcher: launcher, spec: spec, brokerFD: brokerFD, shellFD: shellFD,
+                    let launched: SandboxSpawner.Launched
+                    do throws(SandboxError) {
+                        let ready: SandboxSpawner.Standby
+                        if let standby { ready = standby } else { ready = try SandboxSpawner.standBy(launcher: pool.launcher) }
+                        launched = try SandboxSpawner.launch(ready, spec: spec,
+                                                             stdoutFD: stdoutFD, stderrFD: stderrFD, brokerFD: brokerFD,
+                                                             shellFD: shellFD, supervise: supervise)
+                    } catch {
+                        // A standby that died waiting could not take the spec: start one now.
+                        guard error.code == .spawn, standby != nil else { throw error }
+                        launched = try SandboxSpawner.spawn(launcher: pool.launcher, spec: spec, brokerFD: brokerFD, shellFD: shellFD,
                                                             stdoutFD: stdoutFD, stderrFD: stderrFD, supervise: supervise)
+                    }
                     let pidfds = SandboxPidfds(launcher: launched.launcherPidfd, initProcess: launched.initPidfd)
                     continuation.resume(returning: .success((launched, pidfds)))
                     let code = SandboxSpawner.reap(launched.pid)
@@ -70,7 +81,7 @@ struct AgentProcess: Sendable {
                     // which case pid 1 follows by its parent-death signal. Either way pid 1's
                     // pidfd says when the whole namespace is gone.
                     let confirmed = pidfds.confirmExit(timeout: 10)
-                    // A launcher that was killed could not remove its cgroups.
+                    // The launcher leaves its cgroups to us, to read what their limits did.
                     let events = CgroupCleanup.remove(launcherPID: launched.pid)
                     exitContinuation.yield(Exit(code: code, confirmed: confirmed, cgroupEvents: events))
                 } catch {
@@ -78,8 +89,6 @@ struct AgentProcess: Sendable {
                 }
                 exitContinuation.finish()
             }
-            thread.stackSize = 512 << 10
-            thread.start()
         }
         switch result {
         case .success(let (launched, pidfds)):

@@ -3,7 +3,7 @@ import Glibc
 
 /// Finds and kills launcher processes a previous wardend left behind. Launchers die with the
 /// daemon (parent-death signal), so this only matters if that failed; it is a check, not the
-/// mechanism. A launcher started by a daemon runs `warden-sandbox --spec-fd 4 --status-fd 5`;
+/// mechanism. A launcher started by a daemon runs `warden-sandbox --control-fd 4`;
 /// it is left behind when its parent is no longer a wardend (other daemons' launchers, and the
 /// launchers' own children, are not touched).
 enum LeftoverSandboxes {
@@ -15,7 +15,7 @@ enum LeftoverSandboxes {
                   let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe"),
                   exe == launcher || exe == launcher + " (deleted)",
                   let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-                  String(decoding: cmdline, as: UTF8.self).contains("--status-fd"),
+                  String(decoding: cmdline, as: UTF8.self).contains("--control-fd"),
                   !hasLiveOwner(pid, launcher: launcher)
             else { continue }
             if Glibc.kill(pid, SIGKILL) == 0 { killed += 1 }

@@ -24,6 +24,9 @@ public struct DaemonConfiguration: Sendable {
     public var controlGroup: String = "warden"
     /// A control request must arrive whole within this many seconds once it has begun.
     public var requestTimeoutSeconds: Double = 10
+    /// Sandbox launchers kept started and waiting, so an agent's sandbox starts without waiting
+    /// for exec and the launcher's runtime (0 starts each one on demand).
+    public var standbyLaunchers = 1
 
     public init(stateDirectory: String, socketPath: String, policiesDirectory: String, launcherPath: String, agentPath: String,
                 mcpRelayPath: String? = nil, credentials: ModelCredentials = .init()) {
@@ -83,10 +86,14 @@ actor RunManager {
 
     /// Told a one-line summary whenever a run starts or ends (wardend's systemd STATUS=).
     let statusChanged: @Sendable (String) -> Void
+    /// Launchers started ahead of need.
+    let launchers: LauncherPool
 
     init(configuration: DaemonConfiguration, audit: AuditLog, group: any EventLoopGroup, logger: Logger,
          statusChanged: @escaping @Sendable (String) -> Void = { _ in }) {
         self.statusChanged = statusChanged
+        self.launchers = LauncherPool(launcher: configuration.launcherPath, capacity: configuration.standbyLaunchers)
+        launchers.replenish()
         self.configuration = configuration
         self.audit = audit
         self.group = group
@@ -413,7 +420,7 @@ actor RunManager {
                                              "binds": .array(binds.map { .string("\($0.source):\($0.target)") }),
                                              "writable_binds": .array(spec.writableBinds.map { .string("\($0.source):\($0.target)") })])
             let supervise = SupervisorAudit(audit: audit, runID: plan.runID, agentID: agent.id, table: plan.seccomp.supervision, logger: logger)
-            process = try await AgentProcess.launch(launcher: configuration.launcherPath, spec: spec, brokerFD: pair[1],
+            process = try await AgentProcess.launch(pool: launchers, spec: spec, brokerFD: pair[1],
                                                     shellFD: wantsShell ? shellPair[1] : nil, stdoutFD: stdoutFD, stderrFD: stderrFD,
                                                     supervise: supervise.start)
         } catch {
@@ -516,6 +523,7 @@ actor RunManager {
     /// Stops every run: kills all sandboxes. Runs in progress end as `aborted`.
     func stopAll() {
         stopping = true
+        launchers.stop()
         for run in active.values { for agent in run.agents.values { agent.process.kill() } }
     }
 }

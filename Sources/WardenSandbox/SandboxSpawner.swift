@@ -2,9 +2,12 @@ import CWardenLinux
 import Foundation
 import Glibc
 
-/// Starts `warden-sandbox` from the (multithreaded) daemon with posix_spawn — never fork — and
-/// hands it the broker socket as fd 3, the spec on fd 4, a status socket on fd 5 and, for the
-/// `bash` tool, the command channel on fd 6.
+/// Starts `warden-sandbox` from the (multithreaded) daemon with posix_spawn — never fork.
+///
+/// In two steps, so the first can happen before a run needs it: `standBy` starts a launcher
+/// that waits on its control socket (fd 4); `launch` sends it the spec with the agent's stdout,
+/// stderr, broker socket and (for the `bash` tool) command channel attached, then reads its
+/// status from the same socket until the agent is executing.
 public enum SandboxSpawner {
     public struct Launched: Sendable {
         public var pid: pid_t
@@ -16,54 +19,80 @@ public enum SandboxSpawner {
         public var initPidfd: Int32
     }
 
-    /// Spawns the launcher and waits until the agent is executing (the status socket closes).
-    /// `supervise` receives the seccomp listener as soon as it arrives — the agent's exec is
-    /// itself a supervised syscall, so supervision must run before the agent can start.
-    /// Throws with the launcher's own words when the sandbox could not be built.
-    public static func spawn(launcher: String, spec: SandboxSpec, brokerFD: Int32, shellFD: Int32? = nil,
-                             stdoutFD: Int32, stderrFD: Int32, supervise: (Int32) -> Void = { close($0) })
-        throws(SandboxError) -> Launched
-    {
-        let specData: Data
-        do { specData = try JSONEncoder().encode(spec) } catch { throw SandboxError(.spawn, "cannot encode the sandbox spec: \(error)") }
-        guard let specFile = tmpfile() else { throw SandboxError(.spawn, "cannot create the spec file: \(String(cString: strerror(errno)))") }
-        defer { fclose(specFile) }
-        let specFD = fileno(specFile)
-        let written = specData.withUnsafeBytes { write(specFD, $0.baseAddress, $0.count) }
-        guard written == specData.count, lseek(specFD, 0, SEEK_SET) == 0 else {
-            throw SandboxError(.spawn, "cannot write the spec file")
-        }
-        var status: [Int32] = [0, 0]
-        guard warden_seqpacket_pair(&status) == 0 else { throw SandboxError(.spawn, "socketpair: \(String(cString: strerror(errno)))") }
-        let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
-        defer { if devNull >= 0 { close(devNull) } }
+    /// A launcher waiting for its spec. Its parent-death signal follows the thread that started
+    /// it: that thread must outlive the sandbox.
+    public struct Standby: Sendable {
+        public let pid: pid_t
+        let control: Int32
+        let launcherPidfd: Int32
 
-        let arguments: [String] = [launcher, "--spec-fd", "4", "--status-fd", "5"]
+        /// Sends nothing and lets the launcher exit (a daemon shutting down).
+        public func standDown() {
+            close(control)
+            SandboxSpawner.reap(pid)
+            if launcherPidfd >= 0 { close(launcherPidfd) }
+        }
+    }
+
+    public static func standBy(launcher: String) throws(SandboxError) -> Standby {
+        var control: [Int32] = [0, 0]
+        guard warden_seqpacket_pair(&control) == 0 else { throw SandboxError(.spawn, "socketpair: \(String(cString: strerror(errno)))") }
+        let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { if devNull >= 0 { close(devNull) } }
+        let arguments: [String] = [launcher, "--control-fd", "4"]
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
         defer { envp.forEach { free($0) } }
-        var childFDs: [Int32] = [devNull, stdoutFD, stderrFD, brokerFD, specFD, status[1]]
-        if let shellFD { childFDs.append(shellFD) }
+        let childFDs: [Int32] = [devNull, devNull, devNull, devNull, control[1]]
         var pid: pid_t = 0
         let rc = childFDs.withUnsafeBufferPointer { fds in
             warden_spawn(&pid, launcher, argv, envp, fds.baseAddress, Int32(fds.count))
         }
-        close(status[1])
+        close(control[1])
         guard rc == 0 else {
-            close(status[0])
+            close(control[0])
             throw SandboxError(.spawn, "cannot start \(launcher): \(String(cString: strerror(rc)))")
         }
-        defer { close(status[0]) }
         // Still our unreaped child, so this pidfd cannot name another process.
-        let launcherPidfd = warden_pidfd_open(pid)
+        return Standby(pid: pid, control: control[0], launcherPidfd: warden_pidfd_open(pid))
+    }
+
+    /// Hands `standby` its spec and fds and waits until the agent is executing (the control
+    /// socket closes). `supervise` receives the seccomp listener as soon as it arrives — the
+    /// agent's exec is itself a supervised syscall, so supervision must run before the agent can
+    /// start. Throws with the launcher's own words when the sandbox could not be built.
+    public static func launch(_ standby: Standby, spec: SandboxSpec, stdoutFD: Int32, stderrFD: Int32, brokerFD: Int32,
+                              shellFD: Int32? = nil, supervise: (Int32) -> Void = { close($0) }) throws(SandboxError) -> Launched
+    {
+        let control = standby.control
+        defer { close(control) }
         var initPidfd: Int32 = -1
+        func abandon() {
+            kill(standby.pid, SIGKILL)
+            reap(standby.pid)
+            if standby.launcherPidfd >= 0 { close(standby.launcherPidfd) }
+            if initPidfd >= 0 { close(initPidfd) }
+        }
+        let specData: Data
+        do { specData = try JSONEncoder().encode(spec) } catch {
+            abandon()
+            throw SandboxError(.spawn, "cannot encode the sandbox spec: \(error)")
+        }
+        let fds = [stdoutFD, stderrFD, brokerFD] + (shellFD.map { [$0] } ?? [])
+        let sent = specData.withUnsafeBytes { raw in
+            fds.withUnsafeBufferPointer { warden_send_with_fds(control, raw.baseAddress, raw.count, $0.baseAddress, Int32($0.count)) }
+        }
+        guard sent == specData.count else {
+            abandon()
+            throw SandboxError(.spawn, "cannot hand the spec to the launcher: \(String(cString: strerror(errno)))")
+        }
         var report: SandboxReport?
         var failure: String?
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             var received: Int32 = -1
-            let n = buffer.withUnsafeMutableBytes { warden_recv_with_fd(status[0], $0.baseAddress, $0.count, &received) }
+            let n = buffer.withUnsafeMutableBytes { warden_recv_with_fd(control, $0.baseAddress, $0.count, &received) }
             if n <= 0 {
                 if received >= 0 { close(received) }
                 break
@@ -80,21 +109,24 @@ public enum SandboxSpawner {
                 if report != nil, spec.supervised { supervise(received) } else { close(received) }
             }
         }
-        func abandon() {
-            if launcherPidfd >= 0 { close(launcherPidfd) }
-            if initPidfd >= 0 { close(initPidfd) }
-        }
         if let failure {
-            reap(pid)
             abandon()
             throw SandboxError(.setup, "the sandbox could not start the agent: \(failure)")
         }
         guard let report else {
-            let code = reap(pid)
             abandon()
-            throw SandboxError(.setup, "the launcher exited (status \(code)) before reporting; see the agent's stderr log")
+            throw SandboxError(.setup, "the launcher exited before reporting; see the agent's stderr log")
         }
-        return Launched(pid: pid, report: report, launcherPidfd: launcherPidfd, initPidfd: initPidfd)
+        return Launched(pid: standby.pid, report: report, launcherPidfd: standby.launcherPidfd, initPidfd: initPidfd)
+    }
+
+    /// Both steps at once.
+    public static func spawn(launcher: String, spec: SandboxSpec, brokerFD: Int32, shellFD: Int32? = nil,
+                             stdoutFD: Int32, stderrFD: Int32, supervise: (Int32) -> Void = { close($0) })
+        throws(SandboxError) -> Launched
+    {
+        try launch(try standBy(launcher: launcher), spec: spec, stdoutFD: stdoutFD, stderrFD: stderrFD, brokerFD: brokerFD,
+                   shellFD: shellFD, supervise: supervise)
     }
 
     /// Waits for a launcher and returns its exit code as a shell shows it.

@@ -42,11 +42,6 @@ struct Launcher {
         if !cgroups.apply(), spec.cgroupRequired {
             fail(LaunchFailure(step: "no cgroup hierarchy could take the policy's limits (cgroup.required is set)", errno: 0))
         }
-        if statusFD != nil {
-            // Under the daemon: die with it, so a crashed wardend leaves no sandbox behind.
-            _ = warden_set_pdeathsig(SIGKILL)
-            if getppid() == 1 { exit(125) }
-        }
         let child = fork()
         if child < 0 { fail(LaunchFailure(step: "fork", errno: errno)) }
         if child == 0 {

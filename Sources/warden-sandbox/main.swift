@@ -20,7 +20,9 @@ let usage = """
       --report             print the applied layers as JSON on stderr before running CMD
       -h, --help           show this help
 
-    The daemon runs it as `warden-sandbox --spec-fd 4 --status-fd 5` with a prepared spec.
+    The daemon runs it as `warden-sandbox --control-fd 4`, ahead of need: it waits on that socket
+    for a prepared spec (with the agent's stdout, stderr, broker and shell fds attached), and
+    reports back on it.
 
     EXAMPLES:
       warden-sandbox -- /bin/sh -c 'grep -E "Seccomp|NoNewPrivs" /proc/self/status'
@@ -39,8 +41,7 @@ var arguments = Array(CommandLine.arguments.dropFirst())
 var policyPath: String?
 var seccompPath: String?
 var bindTexts: [String] = []
-var specFD: Int32?
-var statusFD: Int32?
+var controlFD: Int32?
 var printReport = false
 var command: [String] = []
 
@@ -57,8 +58,7 @@ while !arguments.isEmpty {
     case "--seccomp": seccompPath = value(argument, &arguments)
     case "--bind-ro": bindTexts.append(value(argument, &arguments))
     case "--report": printReport = true
-    case "--spec-fd": specFD = Int32(value(argument, &arguments)) ?? { die("--spec-fd needs a number") }()
-    case "--status-fd": statusFD = Int32(value(argument, &arguments)) ?? { die("--status-fd needs a number") }()
+    case "--control-fd": controlFD = Int32(value(argument, &arguments)) ?? { die("--control-fd needs a number") }()
     case "--": command = arguments; arguments = []
     default:
         if argument.hasPrefix("-") { die("unknown option '\(argument)' (see --help)") }
@@ -68,10 +68,8 @@ while !arguments.isEmpty {
 }
 
 let spec: SandboxSpec
-if let specFD {
-    let bytes = readAll(specFD)
-    close(specFD)
-    do { spec = try JSONDecoder().decode(SandboxSpec.self, from: Data(bytes)) } catch { die("invalid spec on fd \(specFD): \(error)") }
+if let controlFD {
+    spec = StandbyHandOff.receive(controlFD: controlFD)
 } else {
     guard !command.isEmpty else { die("no command given (see --help)") }
     do {
@@ -86,4 +84,4 @@ if let specFD {
     }
 }
 
-Launcher(spec: spec, statusFD: statusFD, printReport: printReport).run()
+Launcher(spec: spec, statusFD: controlFD, printReport: printReport).run()

@@ -84,3 +84,8 @@ int warden_notify_id_valid(int notify_fd, uint64_t id);
 /// ending before an unmapped page still reads. Returns the bytes read, or -1 with errno.
 ssize_t warden_read_process_memory(pid_t pid, uint64_t address, void *buffer, size_t len);
 int warden_set_dumpable(int dumpable);
+/// sendmsg of `len` bytes with `count` fds attached as SCM_RIGHTS (at most 8).
+ssize_t warden_send_with_fds(int socket, const void *data, size_t len, const int *fds, int count);
+/// recvmsg into `buffer`; fds received with it go to `fds` (close-on-exec, at most `max`, the
+/// rest closed) and their number to `*count`.
+ssize_t warden_recv_with_fds(int socket, void *buffer, size_t len, int *fds, int max, int *count);

@@ -1,0 +1,88 @@
+import Dispatch
+import Foundation
+import Synchronization
+import WardenSandbox
+
+/// Launchers started ahead of need, so that starting an agent does not wait for `exec` and the
+/// launcher's runtime to load. Each standby lives on its own thread, which started it and
+/// which — the launcher's parent-death signal follows the spawning thread — goes on to run and
+/// reap the sandbox it becomes.
+final class LauncherPool: Sendable {
+    /// Work for a standby's thread: given the standby (nil when none was ready), build the sandbox.
+    typealias Job = @Sendable (SandboxSpawner.Standby?) -> Void
+
+    private final class Slot: Sendable {
+        let wake = DispatchSemaphore(value: 0)
+        let job = Mutex<Job?>(nil)
+    }
+
+    let launcher: String
+    let capacity: Int
+    private let state = Mutex<(ready: [Slot], starting: Int, stopped: Bool)>(([], 0, false))
+
+    init(launcher: String, capacity: Int) {
+        self.launcher = launcher
+        self.capacity = capacity
+    }
+
+    /// Runs `job` on a standby's thread, or on a new thread when none is ready; then tops the
+    /// pool up again.
+    func run(_ job: @escaping Job) {
+        let slot = state.withLock { $0.ready.isEmpty ? nil : $0.ready.removeFirst() }
+        if let slot {
+            slot.job.withLock { $0 = job }
+            slot.wake.signal()
+        } else {
+            Self.thread { job(nil) }
+        }
+        replenish()
+    }
+
+    /// Starts standbys until `capacity` are ready or starting.
+    func replenish() {
+        let wanted = state.withLock { state -> Int in
+            guard !state.stopped else { return 0 }
+            let wanted = max(0, capacity - state.ready.count - state.starting)
+            state.starting += wanted
+            return wanted
+        }
+        for _ in 0..<wanted {
+            Self.thread { [self] in
+                let standby = try? SandboxSpawner.standBy(launcher: launcher)
+                let slot = Slot()
+                let accepted = state.withLock { state -> Bool in
+                    state.starting -= 1
+                    guard standby != nil, !state.stopped else { return false }
+                    state.ready.append(slot)
+                    return true
+                }
+                guard let standby, accepted else {
+                    standby?.standDown()
+                    return
+                }
+                slot.wake.wait()
+                guard let job = slot.job.withLock({ $0 }) else {
+                    standby.standDown()
+                    return
+                }
+                job(standby)
+            }
+        }
+    }
+
+    /// Stands every waiting launcher down; no more are started.
+    func stop() {
+        let slots = state.withLock { state -> [Slot] in
+            state.stopped = true
+            defer { state.ready.removeAll() }
+            return state.ready
+        }
+        for slot in slots { slot.wake.signal() }
+    }
+
+    private static func thread(_ body: @escaping @Sendable () -> Void) {
+        let thread = Thread(block: body)
+        thread.stackSize = 512 << 10
+        thread.start()
+    }
+}

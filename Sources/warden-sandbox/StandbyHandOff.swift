@@ -1,0 +1,40 @@
+import CWardenLinux
+import Foundation
+import Glibc
+import WardenSandbox
+
+/// The daemon starts launchers before it needs them (paying for exec and the runtime's start
+/// ahead of time); a standby launcher waits here for its one job: the spec, with the agent's
+/// stdout, stderr, broker socket and — for the `bash` tool — command channel attached as
+/// SCM_RIGHTS. The same socket then carries the launcher's status back.
+enum StandbyHandOff {
+    static func receive(controlFD: Int32) -> SandboxSpec {
+        // Die with the daemon, standing by or not: a crashed wardend leaves no launcher behind.
+        _ = warden_set_pdeathsig(SIGKILL)
+        if getppid() == 1 { exit(125) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var fds = [Int32](repeating: -1, count: 4)
+        var count: Int32 = 0
+        let n = buffer.withUnsafeMutableBytes { raw in
+            fds.withUnsafeMutableBufferPointer { warden_recv_with_fds(controlFD, raw.baseAddress, raw.count, $0.baseAddress, 4, &count) }
+        }
+        if n == 0 { exit(0) }  // the daemon stood us down
+        guard n > 0 else { die("cannot read the spec on fd \(controlFD): \(String(cString: strerror(errno)))") }
+        let spec: SandboxSpec
+        do { spec = try JSONDecoder().decode(SandboxSpec.self, from: Data(buffer[0..<n])) } catch { die("invalid spec on fd \(controlFD): \(error)") }
+        let expected = spec.shell ? 4 : 3
+        guard Int(count) == expected else { die("the spec came with \(count) fds, not \(expected)") }
+        // Move them out of the way first: a received fd may sit on a target number.
+        let high = fds.prefix(Int(count)).map { fd -> Int32 in
+            let moved = fcntl(fd, F_DUPFD_CLOEXEC, 100)
+            close(fd)
+            return moved
+        }
+        let targets: [Int32] = [1, 2, Launcher.brokerFD, Launcher.shellFD]
+        for (fd, target) in zip(high, targets) {
+            guard fd >= 0, dup2(fd, target) == target else { die("cannot place the received fds: \(String(cString: strerror(errno)))") }
+            close(fd)
+        }
+        return spec
+    }
+}
