@@ -102,7 +102,7 @@ let package = Package(
         // The benchmark program behind scripts/bench (release build).
         .executableTarget(
             name: "warden-bench",
-            dependencies: ["WardenCore", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenBroker", "ModelServerStub"]
+            dependencies: ["WardenCore", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenBroker", "WardenSandbox", "ModelServerStub"]
         ),
 
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),

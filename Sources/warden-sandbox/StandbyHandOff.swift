@@ -8,10 +8,28 @@ import WardenSandbox
 /// stdout, stderr, broker socket and — for the `bash` tool — command channel attached as
 /// SCM_RIGHTS. The same socket then carries the launcher's status back.
 enum StandbyHandOff {
+    /// Runs the JSON coding paths once while standing by: the first use of a Codable type in a
+    /// process is several times slower than the next (metadata, caches), and this one is on
+    /// the path from spawn request to the agent's start. Forked children inherit the warm state.
+    static func warmUp() {
+        let spec = SandboxSpec(command: ["/bin/true"], environment: ["PATH": "/usr/bin"], hostname: "warden", systemBinds: ["/usr"],
+                               binds: [.init(source: "/usr", target: "/usr")], tmpSizeBytes: 1, uid: 1, gid: 1, hostUID: 1, hostGID: 1,
+                               rlimits: ["nofile": 1], seccompFilters: [Data(repeating: 0, count: 64).base64EncodedString()],
+                               keepBrokerFD: true)
+        if let data = try? JSONEncoder().encode(spec), let decoded = try? JSONDecoder().decode(SandboxSpec.self, from: data) {
+            _ = decoded.seccompFilters.compactMap { Data(base64Encoded: $0) }
+        }
+        let report = SandboxReport(namespaces: ["user"], pivotRoot: true, readOnlyRoot: true, systemBinds: ["/usr"], binds: [],
+                                   tmpSizeBytes: 1, uid: 1, hostUID: 1, capabilities: "none", noNewPrivs: true, seccompFilters: 1,
+                                   seccompInstructions: 1, rlimits: ["nofile": 1], loopback: true, notApplied: [], launcherPID: 1)
+        _ = try? JSONEncoder().encode(report)
+    }
+
     static func receive(controlFD: Int32) -> SandboxSpec {
         // Die with the daemon, standing by or not: a crashed wardend leaves no launcher behind.
         _ = warden_set_pdeathsig(SIGKILL)
         if getppid() == 1 { exit(125) }
+        warmUp()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var fds = [Int32](repeating: -1, count: 4)
         var count: Int32 = 0
