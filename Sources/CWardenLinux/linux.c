@@ -403,3 +403,34 @@ ssize_t warden_recv_with_fds(int socket, void *buffer, size_t len, int *fds, int
     }
     return n;
 }
+
+#include <sys/wait.h>
+
+pid_t warden_start_agent(const char *path, char *const argv[], char *const envp[], int status_fd, int keep_broker) {
+    // Shared with the vfork child, which writes its exec's errno here before it exits.
+    volatile int exec_errno = 0;
+    pid_t pid = vfork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        // Only async-signal-safe calls: this child borrows the parent's memory until execve.
+        if (setsid() < 0) { exec_errno = errno; _exit(125); }
+        unsigned int first_closed = 4;
+        if (status_fd >= 0) {
+            if (status_fd != 4 && dup2(status_fd, 4) < 0) { exec_errno = errno; _exit(125); }
+            fcntl(4, F_SETFD, FD_CLOEXEC);
+            first_closed = 5;
+        }
+        syscall(SYS_close_range, first_closed, ~0U, 0);
+        if (!keep_broker) close(3);
+        execve(path, argv, envp);
+        exec_errno = errno;
+        _exit(127);
+    }
+    if (exec_errno != 0) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        errno = exec_errno;
+        return -1;
+    }
+    return pid;
+}

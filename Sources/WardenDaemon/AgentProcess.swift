@@ -64,12 +64,13 @@ struct AgentProcess: Sendable {
                     let launched: SandboxSpawner.Launched
                     do throws(SandboxError) {
                         let ready: SandboxSpawner.Standby
-                        if let standby { ready = standby } else { ready = try SandboxSpawner.standBy(launcher: pool.launcher) }
+                        if let standby { ready = standby } else { ready = try SandboxSpawner.standBy(launcher: pool.launcher, template: spec) }
                         launched = try SandboxSpawner.launch(ready, spec: spec,
                                                              stdoutFD: stdoutFD, stderrFD: stderrFD, brokerFD: brokerFD,
                                                              shellFD: shellFD, supervise: supervise)
                     } catch {
-                        // A standby that died waiting could not take the spec: start one now.
+                        // A standby that died waiting, or was prepared for another policy, could
+                        // not take the spec: start a launcher for it now.
                         guard error.code == .spawn, standby != nil else { throw error }
                         launched = try SandboxSpawner.spawn(launcher: pool.launcher, spec: spec, brokerFD: brokerFD, shellFD: shellFD,
                                                             stdoutFD: stdoutFD, stderrFD: stderrFD, supervise: supervise)

@@ -18,11 +18,15 @@ final class LauncherPool: Sendable {
 
     let launcher: String
     let capacity: Int
+    /// What standbys prepare from: the default sandbox policy's part of a spec. A run whose
+    /// policy differs (the file changed since) gets a launcher started for it instead.
+    let template: SandboxSpec?
     private let state = Mutex<(ready: [Slot], starting: Int, stopped: Bool)>(([], 0, false))
 
-    init(launcher: String, capacity: Int) {
+    init(launcher: String, capacity: Int, template: SandboxSpec?) {
         self.launcher = launcher
-        self.capacity = capacity
+        self.capacity = template == nil ? 0 : capacity
+        self.template = template
     }
 
     /// Runs `job` on a standby's thread, or on a new thread when none is ready; then tops the
@@ -47,8 +51,9 @@ final class LauncherPool: Sendable {
             return wanted
         }
         for _ in 0..<wanted {
+            guard let template else { return }
             Self.thread { [self] in
-                let standby = try? SandboxSpawner.standBy(launcher: launcher)
+                let standby = try? SandboxSpawner.standBy(launcher: launcher, template: template)
                 let slot = Slot()
                 let accepted = state.withLock { state -> Bool in
                     state.starting -= 1

@@ -92,7 +92,8 @@ actor RunManager {
     init(configuration: DaemonConfiguration, audit: AuditLog, group: any EventLoopGroup, logger: Logger,
          statusChanged: @escaping @Sendable (String) -> Void = { _ in }) {
         self.statusChanged = statusChanged
-        self.launchers = LauncherPool(launcher: configuration.launcherPath, capacity: configuration.standbyLaunchers)
+        self.launchers = LauncherPool(launcher: configuration.launcherPath, capacity: configuration.standbyLaunchers,
+                                      template: Self.standbyTemplate(configuration))
         launchers.replenish()
         self.configuration = configuration
         self.audit = audit
@@ -348,6 +349,15 @@ actor RunManager {
     var activeAgents: Int { active.values.reduce(0) { $0 + $1.agents.count } }
 
     static let shutdownGrace: Duration = .seconds(2)
+
+    /// The default sandbox policy's part of a spec, for standby launchers; nil if it does not load
+    /// (runs then start their launchers on demand, and report the policy error themselves).
+    static func standbyTemplate(_ configuration: DaemonConfiguration) -> SandboxSpec? {
+        guard let (policy, _) = try? SandboxPolicy.loadDefault(sandboxPolicy: configuration.policiesDirectory + "/sandbox/default.yaml")
+        else { return nil }
+        return SandboxSpec.make(command: ["/bin/true"], policy: policy, seccomp: .init(filters: []), extraBinds: [], environment: [:],
+                                keepBrokerFD: true)
+    }
 
     static func signalName(_ number: Int32) -> String {
         let names: [Int32: String] = [SIGKILL: "SIGKILL", SIGSYS: "SIGSYS", SIGXFSZ: "SIGXFSZ", SIGXCPU: "SIGXCPU", SIGSEGV: "SIGSEGV",

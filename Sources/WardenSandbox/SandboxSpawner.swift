@@ -34,7 +34,9 @@ public enum SandboxSpawner {
         }
     }
 
-    public static func standBy(launcher: String) throws(SandboxError) -> Standby {
+    /// Starts a launcher and gives it `template` (the sandbox policy's part of a spec) to build
+    /// namespaces, id maps, cgroups and the system part of the root from, ahead of the run.
+    public static func standBy(launcher: String, template: SandboxSpec) throws(SandboxError) -> Standby {
         var control: [Int32] = [0, 0]
         guard warden_seqpacket_pair(&control) == 0 else { throw SandboxError(.spawn, "socketpair: \(String(cString: strerror(errno)))") }
         let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
@@ -55,7 +57,16 @@ public enum SandboxSpawner {
             throw SandboxError(.spawn, "cannot start \(launcher): \(String(cString: strerror(rc)))")
         }
         // Still our unreaped child, so this pidfd cannot name another process.
-        return Standby(pid: pid, control: control[0], launcherPidfd: warden_pidfd_open(pid))
+        let standby = Standby(pid: pid, control: control[0], launcherPidfd: warden_pidfd_open(pid))
+        var templateData = Data()
+        do { templateData = try JSONEncoder().encode(template) } catch {}
+        let sent = templateData.withUnsafeBytes { send(standby.control, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard !templateData.isEmpty, sent == templateData.count else {
+            kill(pid, SIGKILL)
+            standby.standDown()
+            throw SandboxError(.spawn, "cannot hand the launcher its template: \(String(cString: strerror(errno)))")
+        }
+        return standby
     }
 
     /// Hands `standby` its spec and fds and waits until the agent is executing (the control
@@ -111,6 +122,8 @@ public enum SandboxSpawner {
         }
         if let failure {
             abandon()
+            // A standby prepared from another policy: the caller starts a fresh launcher.
+            if failure.hasPrefix(SandboxSpec.standbyMismatch) { throw SandboxError(.spawn, failure) }
             throw SandboxError(.setup, "the sandbox could not start the agent: \(failure)")
         }
         guard let report else {
@@ -125,7 +138,7 @@ public enum SandboxSpawner {
                              stdoutFD: Int32, stderrFD: Int32, supervise: (Int32) -> Void = { close($0) })
         throws(SandboxError) -> Launched
     {
-        try launch(try standBy(launcher: launcher), spec: spec, stdoutFD: stdoutFD, stderrFD: stderrFD, brokerFD: brokerFD,
+        try launch(try standBy(launcher: launcher, template: spec), spec: spec, stdoutFD: stdoutFD, stderrFD: stderrFD, brokerFD: brokerFD,
                    shellFD: shellFD, supervise: supervise)
     }
 

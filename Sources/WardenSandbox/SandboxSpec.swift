@@ -63,6 +63,26 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
         self.keepBrokerFD = keepBrokerFD
     }
 
+    /// What a standby launcher builds before it knows the run: a run's spec must agree with the
+    /// template on all of it.
+    public struct Preparation: Equatable, Sendable {
+        var systemBinds: [String]
+        var tmpSizeBytes: UInt64
+        var ids: [UInt32]
+        var cgroupMemoryBytes: UInt64?
+        var cgroupPids: Int?
+        var cgroupCPU: Double?
+        var cgroupRequired: Bool
+    }
+
+    public var preparation: Preparation {
+        Preparation(systemBinds: systemBinds, tmpSizeBytes: tmpSizeBytes, ids: [uid, gid, hostUID, hostGID],
+                    cgroupMemoryBytes: cgroupMemoryBytes, cgroupPids: cgroupPids, cgroupCPU: cgroupCPU, cgroupRequired: cgroupRequired)
+    }
+
+    /// How a standby launcher's refusal of a spec it was not prepared for begins.
+    public static let standbyMismatch = "standby mismatch"
+
     /// A spec from the policies, for `command`.
     public static func make(command: [String], policy: SandboxPolicy, seccomp: SeccompCompiler.Program,
                             extraBinds: [Bind], environment: [String: String], keepBrokerFD: Bool) -> SandboxSpec {

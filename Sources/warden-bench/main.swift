@@ -203,7 +203,7 @@ func spawnLikeTheDaemon(_ standby: SandboxSpawner.Standby?, output: Int32) throw
             (try? spawnAudit.appendNow(run: "bench", agent: "a", kind: "syscall", payload: record.json)) != nil
         }, finished: { _ in })
     }
-    let ready = try standby ?? SandboxSpawner.standBy(launcher: launcher)
+    let ready = try standby ?? SandboxSpawner.standBy(launcher: launcher, template: spec)
     let launched = try SandboxSpawner.launch(ready, spec: spec, stdoutFD: output, stderrFD: devNull, brokerFD: pair[1], supervise: supervise)
     return {
         guard SandboxSpawner.reap(launched.pid) == 0 else { throw SpawnError.failed("the sandboxed program failed") }
@@ -214,7 +214,7 @@ func spawnLikeTheDaemon(_ standby: SandboxSpawner.Standby?, output: Int32) throw
 let coldSpawn = try timeToFirstOutput(spawnIterations) { try spawnLikeTheDaemon(nil, output: $0) }
 // Pre-started launchers: the standby's start is not timed (the daemon does it between runs).
 var standbys: [SandboxSpawner.Standby] = []
-for _ in 0..<(spawnIterations + 5) { standbys.append(try SandboxSpawner.standBy(launcher: launcher)) }
+for _ in 0..<(spawnIterations + 5) { standbys.append(try SandboxSpawner.standBy(launcher: launcher, template: spec)) }
 let warmSpawn = try timeToFirstOutput(spawnIterations) { try spawnLikeTheDaemon(standbys.removeLast(), output: $0) }
 let bwrapPath = "/usr/bin/bwrap"
 let bwrapArgs = [bwrapPath, "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr",

@@ -16,14 +16,20 @@ import WardenSandbox
 /// Every process below the launcher dies with its parent (PDEATHSIG), and everything in the
 /// pid namespace dies with pid 1, so killing the launcher kills the whole sandbox.
 /// The launcher is single-threaded, which makes `fork` without `exec` safe here.
+///
+/// Under the daemon the tree is built ahead of need from a template (the sandbox policy's
+/// part of a spec): cgroups, namespaces, id maps and the system part of the root are ready
+/// before a run asks. The run's spec then travels launcher → pid 1 with its fds, pid 1 checks
+/// it against the template, and finishes: the run's binds, pivot_root, the layers, the agent.
 struct Launcher {
-    let spec: SandboxSpec
+    /// The template until pid 1 receives the run's spec; the run's spec after.
+    var spec: SandboxSpec
     /// The daemon's status socket (SOCK_SEQPACKET): `{"init_pid": N}` from the setup process,
     /// the `SandboxReport` from pid 1 with the seccomp listener attached, or `{"error": ...}`;
     /// EOF once the agent is executing.
     let statusFD: Int32?
     let printReport: Bool
-    let launcherPID = getpid()
+    var launcherPID = getpid()
 
     static let namespaces = ["user", "mount", "pid", "net", "ipc", "uts", "cgroup"]
     static let brokerFD: Int32 = 3
@@ -38,6 +44,9 @@ struct Launcher {
         guard warden_pipe2_cloexec(&toSetup) == 0, warden_pipe2_cloexec(&toLauncher) == 0 else {
             fail(LaunchFailure(step: "pipe", errno: errno))
         }
+        // Launcher → pid 1: the run's spec and fds, when the daemon sends them.
+        var handOff: [Int32] = [-1, -1]
+        if statusFD != nil, warden_seqpacket_pair(&handOff) != 0 { fail(LaunchFailure(step: "socketpair", errno: errno)) }
         var cgroups = CgroupLimits(spec: spec)
         if !cgroups.apply(), spec.cgroupRequired {
             fail(LaunchFailure(step: "no cgroup hierarchy could take the policy's limits (cgroup.required is set)", errno: 0))
@@ -47,12 +56,12 @@ struct Launcher {
         if child == 0 {
             close(toSetup[1])
             close(toLauncher[0])
-            setupProcess(parent: launcherPID, wait: toSetup[0], notify: toLauncher[1], cgroup: cgroups.summary)
+            if handOff[0] >= 0 { close(handOff[0]) }
+            setupProcess(parent: launcherPID, wait: toSetup[0], notify: toLauncher[1], cgroup: cgroups.summary, handOff: handOff[1])
         }
         close(toSetup[0])
         close(toLauncher[1])
-        if let statusFD { close(statusFD) }
-        if spec.shell { close(Self.shellFD) }
+        if handOff[1] >= 0 { close(handOff[1]) }
         var byte: UInt8 = 0
         if read(toLauncher[0], &byte, 1) == 1 {
             do {
@@ -65,6 +74,12 @@ struct Launcher {
             }
         }
         close(toSetup[1])
+        if let statusFD {
+            // Standing by until the run's spec arrives; pass it on untouched (pid 1 checks it).
+            if !StandbyHandOff.forward(from: statusFD, to: handOff[0]) { kill(child, SIGKILL) }
+            close(statusFD)
+            close(handOff[0])
+        }
         let code = waitExitCode(child)
         // Under the daemon the cgroups stay for it to read their event counters (limits hit,
         // OOM kills) before removing them; on its own the launcher removes them.
@@ -86,7 +101,7 @@ struct Launcher {
         }
     }
 
-    private func setupProcess(parent: pid_t, wait: Int32, notify: Int32, cgroup: String) -> Never {
+    private func setupProcess(parent: pid_t, wait: Int32, notify: Int32, cgroup: String, handOff: Int32) -> Never {
         do throws(LaunchFailure) {
             try check("set the parent-death signal", warden_set_pdeathsig(SIGKILL))
             if getppid() != parent { exit(125) }
@@ -102,7 +117,8 @@ struct Launcher {
             let setupPID = getpid()
             let initPID = fork()
             if initPID < 0 { throw LaunchFailure(step: "fork pid 1", errno: errno) }
-            if initPID == 0 { initProcess(parent: setupPID, cgroup: cgroup) }
+            if initPID == 0 { initProcess(parent: setupPID, cgroup: cgroup, handOff: handOff) }
+            if handOff >= 0 { close(handOff) }
             if let statusFD {
                 // The daemon confirms the sandbox's end through a pidfd on pid 1: once pid 1 has
                 // exited, the kernel has killed every process of its namespace.
@@ -110,18 +126,32 @@ struct Launcher {
                 _ = line.withUnsafeBytes { warden_send_with_fd(statusFD, $0.baseAddress, $0.count, -1) }
                 close(statusFD)
             }
-            if spec.shell { close(Self.shellFD) }
             exit(waitExitCode(initPID))
         } catch {
             fail(error)
         }
     }
 
-    private func initProcess(parent: pid_t, cgroup: String) -> Never {
+    private func initProcess(parent: pid_t, cgroup: String, handOff: Int32) -> Never {
         do throws(LaunchFailure) {
             try check("set the parent-death signal", warden_set_pdeathsig(SIGKILL))
-            var root = RootFilesystem(spec: spec)
-            try root.build()
+            var root = RootFilesystem()
+            try root.prepare(systemBinds: spec.systemBinds, tmpSizeBytes: spec.tmpSizeBytes)
+            var run = self
+            if handOff >= 0 {
+                run.spec = try StandbyHandOff.receiveRun(from: handOff, template: spec)
+                close(handOff)
+            }
+            run.finishInit(root: &root, cgroup: cgroup)
+        } catch {
+            fail(error, exitCode: error.commandFailed ? 127 : 125)
+        }
+    }
+
+    /// pid 1 with the run's spec: the run's binds and the layers, then the agent.
+    private func finishInit(root: inout RootFilesystem, cgroup: String) -> Never {
+        do throws(LaunchFailure) {
+            try root.finish(binds: spec.binds, writableBinds: spec.writableBinds)
             try check("set the hostname", sethostname(spec.hostname, spec.hostname.utf8.count))
             let loopback = warden_loopback_up() == 0
             // From here on pid 1 restricts itself exactly as the agent will be restricted, so
@@ -178,9 +208,7 @@ struct Launcher {
             }
             if listener >= 0 { close(listener) }
 
-            let agent = fork()
-            if agent < 0 { throw LaunchFailure(step: "fork the agent", errno: errno) }
-            if agent == 0 { agentProcess() }
+            let agent = try startAgent()
             if spec.shell {
                 let server = fork()
                 if server < 0 { throw LaunchFailure(step: "fork the command server", errno: errno) }
@@ -196,7 +224,7 @@ struct Launcher {
             _ = warden_close_range(3, UInt32.max)
             exit(reap(until: agent))
         } catch {
-            fail(error)
+            fail(error, exitCode: error.commandFailed ? 127 : 125)
         }
     }
 
@@ -211,19 +239,21 @@ struct Launcher {
     }
 
     /// The agent: pid 2, already restricted by pid 1's layers; a session of its own, its fds,
-    /// then exec.
-    private func agentProcess() -> Never {
-        do throws(LaunchFailure) {
-            try check("setsid", setsid())
-            try arrangeFileDescriptors()
-            let program = try resolveProgram()
-            let argv = spec.command.map { strdup($0) } + [nil]
-            let envp = spec.environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
-            execve(program, argv, envp)
-            throw LaunchFailure(step: "execute \(program)", errno: errno, commandFailed: true)
-        } catch {
-            fail(error, statusFD: statusFD == nil ? nil : Self.agentStatusFD, exitCode: error.commandFailed ? 127 : 125)
+    /// then exec — through vfork, so that starting it does not copy this process's page tables.
+    private func startAgent() throws(LaunchFailure) -> pid_t {
+        let program = try resolveProgram()
+        if spec.keepBrokerFD {
+            var info = stat()
+            guard fstat(Self.brokerFD, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else {
+                throw LaunchFailure(step: "fd 3 is not the broker socket", errno: EBADF)
+            }
         }
+        let argv: [UnsafeMutablePointer<CChar>?] = spec.command.map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = spec.environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        let pid = warden_start_agent(program, argv, envp, statusFD ?? -1, spec.keepBrokerFD ? 1 : 0)
+        guard pid > 0 else { throw LaunchFailure(step: "execute \(program)", errno: errno, commandFailed: errno != 0) }
+        return pid
     }
 
     /// Landlock rules for the same view the mounts give: system and extra binds read and
@@ -256,25 +286,6 @@ struct Launcher {
             throw LaunchFailure(step: "apply Landlock\(failedPath.map { " (at \(String(cString: $0)))" } ?? "")", errno: errno)
         }
         return "ABI \(abi)"
-    }
-
-    /// Keeps stdin, stdout, stderr, the broker socket (fd 3) when asked, and the status socket
-    /// (moved to fd 4, closed by exec); closes everything else (the shell's channel among them).
-    private func arrangeFileDescriptors() throws(LaunchFailure) {
-        if let statusFD {
-            if statusFD != Self.agentStatusFD { try check("dup the status fd", dup2(statusFD, Self.agentStatusFD)) }
-            try check("mark the status fd close-on-exec", fcntl(Self.agentStatusFD, F_SETFD, FD_CLOEXEC))
-            _ = warden_close_range(UInt32(Self.agentStatusFD + 1), UInt32.max)
-            if !spec.keepBrokerFD { close(Self.brokerFD) }
-        } else {
-            _ = warden_close_range(spec.keepBrokerFD ? 4 : 3, UInt32.max)
-        }
-        if spec.keepBrokerFD {
-            var info = stat()
-            guard fstat(Self.brokerFD, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else {
-                throw LaunchFailure(step: "fd 3 is not the broker socket", errno: EBADF)
-            }
-        }
     }
 
     /// Resolves the command on the sandbox's PATH (execve does not search).

@@ -7,18 +7,18 @@ import WardenSandbox
 /// of the spec's extra paths, a new `/proc`, a minimal `/dev`, a private size-limited `/tmp`;
 /// then `pivot_root` into it and detach the host's tree. Runs as pid 1 of the new pid
 /// namespace, privileged only inside the new user namespace.
+///
+/// In two steps: `prepare` (the policy's part, which a standby launcher does ahead of need) and
+/// `finish` (the run's binds, then the switch into the new root).
 struct RootFilesystem {
-    let spec: SandboxSpec
     private let base = "/tmp"
     private let newRoot = "/newroot"
     private let oldRoot = "/oldroot"
 
-    init(spec: SandboxSpec) { self.spec = spec }
-
     /// The system binds actually made (missing host paths are skipped).
     private(set) var mounted: [String] = []
 
-    mutating func build() throws(LaunchFailure) {
+    mutating func prepare(systemBinds: [String], tmpSizeBytes: UInt64) throws(LaunchFailure) {
         try check("make / private", mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil))
         try check("mount the staging tmpfs", mount("tmpfs", base, "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=0755,size=1m"))
         try check("mkdir newroot", mkdir(base + newRoot, 0o755))
@@ -27,16 +27,19 @@ struct RootFilesystem {
         try check("pivot_root to the staging tmpfs", warden_pivot_root(base, base + oldRoot))
         try check("chdir /", chdir("/"))
 
-        for path in spec.systemBinds { try bindSystem(path) }
+        for path in systemBinds { try bindSystem(path) }
         try mountProc()
         try mountDev()
         try check("mkdir /tmp", mkdir(newRoot + "/tmp", 0o1777))
         try check("mount /tmp", mount("tmpfs", newRoot + "/tmp", "tmpfs", UInt(MS_NOSUID | MS_NODEV),
-                                      "mode=1777,size=\(spec.tmpSizeBytes)"))
+                                      "mode=1777,size=\(tmpSizeBytes)"))
         try check("chmod /tmp", chmod(newRoot + "/tmp", 0o1777))
+    }
+
+    func finish(binds: [SandboxSpec.Bind], writableBinds: [SandboxSpec.Bind]) throws(LaunchFailure) {
         // Extra binds last, so one whose path lies under /tmp lands on the private /tmp.
-        for bind in spec.binds { try bindReadOnly(source: oldRoot + bind.source, target: newRoot + bind.target, label: bind.target) }
-        for bind in spec.writableBinds { try bindWritable(source: oldRoot + bind.source, target: newRoot + bind.target, label: bind.target) }
+        for bind in binds { try bindReadOnly(source: oldRoot + bind.source, target: newRoot + bind.target, label: bind.target) }
+        for bind in writableBinds { try bindWritable(source: oldRoot + bind.source, target: newRoot + bind.target, label: bind.target) }
         try check("make the root read-only", mount(nil, newRoot, nil, UInt(MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV), nil))
 
         try check("chdir new root", chdir(newRoot))

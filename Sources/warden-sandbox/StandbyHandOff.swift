@@ -3,10 +3,10 @@ import Foundation
 import Glibc
 import WardenSandbox
 
-/// The daemon starts launchers before it needs them (paying for exec and the runtime's start
-/// ahead of time); a standby launcher waits here for its one job: the spec, with the agent's
-/// stdout, stderr, broker socket and — for the `bash` tool — command channel attached as
-/// SCM_RIGHTS. The same socket then carries the launcher's status back.
+/// The daemon starts launchers before it needs them. A standby launcher gets a template first
+/// (the sandbox policy's part of a spec) and builds what it can from it; then it waits for its
+/// one job: the run's spec, with the agent's stdout, stderr, broker socket and — for the `bash`
+/// tool — command channel attached as SCM_RIGHTS. The same socket carries the status back.
 enum StandbyHandOff {
     /// Runs the JSON coding paths once while standing by: the first use of a Codable type in a
     /// process is several times slower than the next (metadata, caches), and this one is on
@@ -25,23 +25,57 @@ enum StandbyHandOff {
         _ = try? JSONEncoder().encode(report)
     }
 
-    static func receive(controlFD: Int32) -> SandboxSpec {
+    /// The first message: a template (the sandbox policy's part of a spec) to prepare from.
+    static func receiveTemplate(controlFD: Int32) -> SandboxSpec {
         // Die with the daemon, standing by or not: a crashed wardend leaves no launcher behind.
         _ = warden_set_pdeathsig(SIGKILL)
         if getppid() == 1 { exit(125) }
         warmUp()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        let n = buffer.withUnsafeMutableBytes { recv(controlFD, $0.baseAddress, $0.count, 0) }
+        if n == 0 { exit(0) }  // the daemon stood us down
+        guard n > 0 else { die("cannot read the template on fd \(controlFD): \(String(cString: strerror(errno)))") }
+        do { return try JSONDecoder().decode(SandboxSpec.self, from: Data(buffer[0..<n])) } catch {
+            die("invalid template on fd \(controlFD): \(error)")
+        }
+    }
+
+    /// The launcher's part of the second message: pass the run's spec and its fds to pid 1 as
+    /// they came. False when the daemon stood the launcher down instead.
+    static func forward(from control: Int32, to handOff: Int32) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var fds = [Int32](repeating: -1, count: 4)
         var count: Int32 = 0
         let n = buffer.withUnsafeMutableBytes { raw in
-            fds.withUnsafeMutableBufferPointer { warden_recv_with_fds(controlFD, raw.baseAddress, raw.count, $0.baseAddress, 4, &count) }
+            fds.withUnsafeMutableBufferPointer { warden_recv_with_fds(control, raw.baseAddress, raw.count, $0.baseAddress, 4, &count) }
         }
-        if n == 0 { exit(0) }  // the daemon stood us down
-        guard n > 0 else { die("cannot read the spec on fd \(controlFD): \(String(cString: strerror(errno)))") }
+        defer { fds.prefix(Int(count)).forEach { close($0) } }
+        guard n > 0 else { return false }
+        let sent = buffer.withUnsafeBytes { raw in
+            fds.withUnsafeBufferPointer { warden_send_with_fds(handOff, raw.baseAddress, n, $0.baseAddress, count) }
+        }
+        return sent == n
+    }
+
+    /// pid 1's part: the run's spec, checked against the template it was prepared from, with
+    /// the agent's stdout, stderr, broker socket and command channel put in place.
+    static func receiveRun(from handOff: Int32, template: SandboxSpec) throws(LaunchFailure) -> SandboxSpec {
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var fds = [Int32](repeating: -1, count: 4)
+        var count: Int32 = 0
+        let n = buffer.withUnsafeMutableBytes { raw in
+            fds.withUnsafeMutableBufferPointer { warden_recv_with_fds(handOff, raw.baseAddress, raw.count, $0.baseAddress, 4, &count) }
+        }
+        guard n > 0 else { exit(0) }  // stood down
         let spec: SandboxSpec
-        do { spec = try JSONDecoder().decode(SandboxSpec.self, from: Data(buffer[0..<n])) } catch { die("invalid spec on fd \(controlFD): \(error)") }
+        do { spec = try JSONDecoder().decode(SandboxSpec.self, from: Data(buffer[0..<n])) } catch {
+            throw LaunchFailure(step: "invalid spec: \(error)", errno: 0)
+        }
+        guard spec.preparation == template.preparation else {
+            throw LaunchFailure(step: "\(SandboxSpec.standbyMismatch): the standby launcher was prepared for another sandbox policy", errno: 0)
+        }
         let expected = spec.shell ? 4 : 3
-        guard Int(count) == expected else { die("the spec came with \(count) fds, not \(expected)") }
+        guard Int(count) == expected else { throw LaunchFailure(step: "the spec came with \(count) fds, not \(expected)", errno: EINVAL) }
         // Move them out of the way first: a received fd may sit on a target number.
         let high = fds.prefix(Int(count)).map { fd -> Int32 in
             let moved = fcntl(fd, F_DUPFD_CLOEXEC, 100)
@@ -50,7 +84,7 @@ enum StandbyHandOff {
         }
         let targets: [Int32] = [1, 2, Launcher.brokerFD, Launcher.shellFD]
         for (fd, target) in zip(high, targets) {
-            guard fd >= 0, dup2(fd, target) == target else { die("cannot place the received fds: \(String(cString: strerror(errno)))") }
+            guard fd >= 0, dup2(fd, target) == target else { throw LaunchFailure(step: "place the received fds", errno: errno) }
             close(fd)
         }
         return spec

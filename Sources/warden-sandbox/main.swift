@@ -69,7 +69,7 @@ while !arguments.isEmpty {
 
 let spec: SandboxSpec
 if let controlFD {
-    spec = StandbyHandOff.receive(controlFD: controlFD)
+    spec = StandbyHandOff.receiveTemplate(controlFD: controlFD)
 } else {
     guard !command.isEmpty else { die("no command given (see --help)") }
     do {

@@ -89,3 +89,8 @@ ssize_t warden_send_with_fds(int socket, const void *data, size_t len, const int
 /// recvmsg into `buffer`; fds received with it go to `fds` (close-on-exec, at most `max`, the
 /// rest closed) and their number to `*count`.
 ssize_t warden_recv_with_fds(int socket, void *buffer, size_t len, int *fds, int max, int *count);
+/// Starts the agent with vfork (no copy of the caller's page tables): in the child, setsid,
+/// the status fd moved to fd 4 close-on-exec (when `status_fd` >= 0), fds from `first_closed`
+/// up closed, fd 3 closed unless `keep_broker`, then execve. Returns the pid, or -1 with errno
+/// set — the exec's own errno when the exec failed (the child is reaped then).
+pid_t warden_start_agent(const char *path, char *const argv[], char *const envp[], int status_fd, int keep_broker);

@@ -15,6 +15,11 @@ public enum SeccompCompiler {
         /// How the supervisor answers each notification; nil for an unsupervised program.
         public var supervision: SupervisionTable?
         public var instructionCount: Int { filters.reduce(0) { $0 + $1.count / 8 } }
+
+        public init(filters: [[UInt8]], supervision: SupervisionTable? = nil) {
+            self.filters = filters
+            self.supervision = supervision
+        }
     }
 
     public static func compile(_ policy: SeccompPolicy, supervised: Bool = false) throws(SandboxError) -> Program {
