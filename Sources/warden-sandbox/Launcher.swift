@@ -181,7 +181,7 @@ struct Launcher {
             if !(cgroup.hasPrefix("v") || cgroup == "not requested") { notApplied.append("cgroup_limits") }
             var report = SandboxReport(
                 namespaces: Self.namespaces, pivotRoot: true, readOnlyRoot: true, systemBinds: root.mounted,
-                binds: spec.binds.map { "\($0.source):\($0.target)" }, tmpSizeBytes: spec.tmpSizeBytes, uid: getuid(),
+                binds: spec.binds.map { "\($0.source):\($0.target)" }, tmpSizeBytes: root.tmpSizeBytes, uid: getuid(),
                 hostUID: getuid() == spec.uid ? spec.hostUID : getuid(), capabilities: warden_effective_capabilities() == 0 ? "none" : "some",
                 noNewPrivs: warden_get_no_new_privs() == 1, seccompFilters: filters.count,
                 seccompInstructions: filters.reduce(0) { $0 + $1.count / 8 }, rlimits: spec.rlimits, loopback: loopback,

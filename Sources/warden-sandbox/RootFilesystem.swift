@@ -17,6 +17,8 @@ struct RootFilesystem {
 
     /// The system binds actually made (missing host paths are skipped).
     private(set) var mounted: [String] = []
+    /// The size of the /tmp actually mounted.
+    private(set) var tmpSizeBytes: UInt64 = 0
 
     mutating func prepare(systemBinds: [String], tmpSizeBytes: UInt64) throws(LaunchFailure) {
         try check("make / private", mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil))
@@ -34,6 +36,7 @@ struct RootFilesystem {
         try check("mount /tmp", mount("tmpfs", newRoot + "/tmp", "tmpfs", UInt(MS_NOSUID | MS_NODEV),
                                       "mode=1777,size=\(tmpSizeBytes)"))
         try check("chmod /tmp", chmod(newRoot + "/tmp", 0o1777))
+        self.tmpSizeBytes = tmpSizeBytes
     }
 
     func finish(binds: [SandboxSpec.Bind], writableBinds: [SandboxSpec.Bind]) throws(LaunchFailure) {

@@ -116,3 +116,27 @@ import WardenCore
         #expect(result.stderr.contains("/tmp/warden-no-such-dir/control.sock"))
     }
 }
+
+@Suite struct StandbyLauncherTests {
+    /// A standby launcher is prepared from the sandbox policy as it was; a run after the policy
+    /// changed gets a launcher started for it, with the new policy applied.
+    @Test func aChangedPolicyIsNotServedByAStaleStandby() throws {
+        let policies = temporaryDirectory("warden-standby")
+        for sub in ["sandbox", "seccomp", "broker"] {
+            try FileManager.default.copyItem(atPath: repositoryRoot + "/policies/" + sub, toPath: policies + "/" + sub)
+        }
+        let daemon = try DaemonHarness(arguments: ["--policy-dir", policies])
+        let first = try daemon.runScenario(model: "scripted/compliant")
+        let path = policies + "/sandbox/default.yaml"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        try text.replacingOccurrences(of: "tmp_size: 64M", with: "tmp_size: 32M").write(toFile: path, atomically: true, encoding: .utf8)
+        let second = try daemon.runScenario(model: "scripted/compliant")
+        func tmpSize(_ summary: JSONValue) throws -> Int64? {
+            let events = try daemon.events(run: try #require(summary["run_id"]?.stringValue))
+            return events.first { $0["kind"] == "sandbox.spawn" }?["payload"]?["layers"]?["tmpSizeBytes"]?.intValue
+        }
+        #expect(try tmpSize(first) == 64 << 20)
+        #expect(try tmpSize(second) == 32 << 20)
+        #expect(verdicts(second) == ["agent-1": ["complied"]])
+    }
+}
