@@ -256,48 +256,14 @@ int warden_seccomp_notify_sync_wakeup(int notify_fd) {
 }
 
 ssize_t warden_send_with_fd(int socket, const void *data, size_t len, int fd) {
-    struct iovec iov = { (void *)data, len };
-    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
-    struct msghdr msg = { 0 };
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    if (fd >= 0) {
-        memset(&control, 0, sizeof(control));
-        msg.msg_control = control.buf;
-        msg.msg_controllen = sizeof(control.buf);
-        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-    }
-    ssize_t n;
-    do { n = sendmsg(socket, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
-    return n;
+    return warden_send_with_fds(socket, data, len, &fd, fd >= 0 ? 1 : 0);
 }
 
 ssize_t warden_recv_with_fd(int socket, void *buffer, size_t len, int *fd) {
-    struct iovec iov = { buffer, len };
-    union { char buf[CMSG_SPACE(sizeof(int) * 4)]; struct cmsghdr align; } control;
-    struct msghdr msg = { 0 };
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.buf;
-    msg.msg_controllen = sizeof(control.buf);
-    *fd = -1;
-    ssize_t n;
-    do { n = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
-    if (n < 0) return n;
-    for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-        if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
-        int count = (int)((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        int received[4];
-        memcpy(received, CMSG_DATA(cmsg), sizeof(int) * (count > 4 ? 4 : count));
-        for (int i = 0; i < count && i < 4; i++) {
-            // Keep the first; a sender cannot make us leak descriptors by attaching more.
-            if (*fd < 0) *fd = received[i]; else close(received[i]);
-        }
-    }
+    // Keep the first; a sender cannot make us leak descriptors by attaching more.
+    int count = 0;
+    ssize_t n = warden_recv_with_fds(socket, buffer, len, fd, 1, &count);
+    if (count == 0) *fd = -1;
     return n;
 }
 

@@ -121,10 +121,7 @@ import WardenCore
     /// A standby launcher is prepared from the sandbox policy as it was; a run after the policy
     /// changed gets a launcher started for it, with the new policy applied.
     @Test func aChangedPolicyIsNotServedByAStaleStandby() throws {
-        let policies = temporaryDirectory("warden-standby")
-        for sub in ["sandbox", "seccomp", "broker"] {
-            try FileManager.default.copyItem(atPath: repositoryRoot + "/policies/" + sub, toPath: policies + "/" + sub)
-        }
+        let policies = try policiesCopy()
         let daemon = try DaemonHarness(arguments: ["--policy-dir", policies])
         let first = try daemon.runScenario(model: "scripted/compliant")
         let path = policies + "/sandbox/default.yaml"

@@ -16,16 +16,8 @@ import WardenCore
 
     /// A copy of the policies with small resource limits.
     static func tightPolicies() throws -> String {
-        let dir = temporaryDirectory("warden-tight")
-        for sub in ["sandbox", "seccomp", "broker"] {
-            try FileManager.default.copyItem(atPath: repositoryRoot + "/policies/" + sub, toPath: dir + "/" + sub)
-        }
-        var text = try String(contentsOfFile: dir + "/sandbox/default.yaml", encoding: .utf8)
-        text = text.replacingOccurrences(of: "  fsize: 256M", with: "  fsize: 4M")
-            .replacingOccurrences(of: "  memory: 1G", with: "  memory: 256M")
-            .replacingOccurrences(of: "  pids: 512", with: "  pids: 64")
-        try text.write(toFile: dir + "/sandbox/default.yaml", atomically: true, encoding: .utf8)
-        return dir
+        try policiesCopy(editing: ["sandbox/default.yaml": [("  fsize: 256M", "  fsize: 4M"), ("  memory: 1G", "  memory: 256M"),
+                                                            ("  pids: 512", "  pids: 64")]])
     }
 
     struct Attempt {

@@ -59,6 +59,24 @@ func runCommand(_ executable: String, _ arguments: [String], environment: [Strin
                          stderr: (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? "")
 }
 
+/// A copy of the checkout's policies in a temporary directory, with `edits` (file under
+/// policies/ → [(old, new)] text replacements) applied; for a daemon's --policy-dir.
+func policiesCopy(editing edits: [String: [(String, String)]] = [:]) throws -> String {
+    let dir = temporaryDirectory("warden-policies")
+    for sub in ["sandbox", "seccomp", "broker"] {
+        try FileManager.default.copyItem(atPath: repositoryRoot + "/policies/" + sub, toPath: dir + "/" + sub)
+    }
+    for (file, replacements) in edits {
+        var text = try String(contentsOfFile: dir + "/" + file, encoding: .utf8)
+        for (old, new) in replacements {
+            guard text.contains(old) else { throw HarnessError("policies/\(file) has no '\(old)' to replace") }
+            text = text.replacingOccurrences(of: old, with: new)
+        }
+        try text.write(toFile: dir + "/" + file, atomically: true, encoding: .utf8)
+    }
+    return dir
+}
+
 /// A real wardend on a temporary state directory and socket.
 final class DaemonHarness {
     let stateDirectory: String

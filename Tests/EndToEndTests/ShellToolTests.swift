@@ -8,15 +8,8 @@ import WardenCore
 @Suite struct ShellToolTests {
     /// A policy directory whose broker policy has a 2 s shell limit and a 4 KiB output cap.
     static func quickShellPolicies() throws -> String {
-        let dir = temporaryDirectory("warden-shellpol")
-        for sub in ["sandbox", "seccomp", "broker"] {
-            try FileManager.default.copyItem(atPath: repositoryRoot + "/policies/" + sub, toPath: dir + "/" + sub)
-        }
-        var text = try String(contentsOfFile: dir + "/broker/default.yaml", encoding: .utf8)
-        text = text.replacingOccurrences(of: "max_tool_output_bytes: 65536", with: "max_tool_output_bytes: 4096")
-            .replacingOccurrences(of: "shell_timeout_seconds: 30", with: "shell_timeout_seconds: 2")
-        try text.write(toFile: dir + "/broker/default.yaml", atomically: true, encoding: .utf8)
-        return dir
+        try policiesCopy(editing: ["broker/default.yaml": [("max_tool_output_bytes: 65536", "max_tool_output_bytes: 4096"),
+                                                           ("shell_timeout_seconds: 30", "shell_timeout_seconds: 2")]])
     }
 
     struct Outcome {
