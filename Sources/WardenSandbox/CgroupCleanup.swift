@@ -1,9 +1,10 @@
 import Foundation
 import Glibc
 
-/// Removes the cgroups a launcher made (`warden-PID`) when it could not do so itself (it was
-/// killed). They are empty once every process of the sandbox has exited; this retries briefly
-/// while the last ones die.
+/// Removes the cgroups a launcher made (`warden-PID`) once its sandbox has ended. They are
+/// empty once every process of the sandbox has exited; whatever is still in one is killed first
+/// (cgroup.kill on v2, each listed process on v1) — the pid namespace should already have taken
+/// everything down, this is the second line — and removal retries briefly while the last die.
 public enum CgroupCleanup {
     /// Removes a sandbox's cgroups and returns what their limits did: `pids_max` (forks refused
     /// at pids.max), `oom_kill` (processes killed at memory.max), `memory_max` (times the limit
@@ -30,6 +31,7 @@ public enum CgroupCleanup {
                 }
             }
         }
+        for leaf in existing { killRemaining(leaf) }
         for leaf in existing {
             for _ in 0..<50 {
                 if rmdir(leaf) == 0 || errno == ENOENT { break }
@@ -39,6 +41,16 @@ public enum CgroupCleanup {
         return events
     }
 
+    /// Kills every process still in the cgroup at `leaf`.
+    static func killRemaining(_ leaf: String) {
+        guard let procs = try? String(contentsOfFile: leaf + "/cgroup.procs", encoding: .utf8), !procs.isEmpty else { return }
+        let killFile = leaf + "/cgroup.kill"
+        if FileManager.default.fileExists(atPath: killFile), (try? "1".write(toFile: killFile, atomically: false, encoding: .utf8)) != nil {
+            return
+        }
+        for line in procs.split(separator: "\n") { if let pid = Int32(line) { kill(pid, SIGKILL) } }
+    }
+
     /// Removes leftover `warden-PID` cgroups whose launcher is gone (after a crash).
     public static func removeOrphans() -> Int {
         var removed = 0
@@ -46,7 +58,9 @@ public enum CgroupCleanup {
             let base = "/sys/fs/cgroup/\(controller)/warden"
             for entry in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where entry.hasPrefix("warden-") {
                 guard let pid = Int32(entry.dropFirst("warden-".count)), kill(pid, 0) != 0 else { continue }
-                if rmdir(base + "/" + entry) == 0 { removed += 1 }
+                killRemaining(base + "/" + entry)
+                for _ in 0..<25 where rmdir(base + "/" + entry) != 0 && errno == EBUSY { usleep(20_000) }
+                if !FileManager.default.fileExists(atPath: base + "/" + entry) { removed += 1 }
             }
         }
         return removed
