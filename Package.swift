@@ -81,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "wardenctl",
             dependencies: [
-                "WardenCore", "WardenProtocol", "WardenScenario",
+                "WardenCore", "WardenProtocol", "WardenScenario", "WardenAudit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -54,6 +54,15 @@ public enum AuditChain {
         return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
+    /// The canonical JSON of `{agent, kind, payload, run, seq, time}` built around the stored
+    /// (already canonical) payload text: the Merkle tree's leaf entry, without re-parsing.
+    public static func entryBytes(seq: Int64, run: String, agent: String, kind: String, time: String, payloadText: String) -> [UInt8] {
+        var text = "{\"agent\":" + JSONValue.string(agent).canonicalString + ",\"kind\":" + JSONValue.string(kind).canonicalString
+        text += ",\"payload\":" + payloadText + ",\"run\":" + JSONValue.string(run).canonicalString
+        text += ",\"seq\":" + String(seq) + ",\"time\":" + JSONValue.string(time).canonicalString + "}"
+        return Array(text.utf8)
+    }
+
     static func hexBytes(_ hex: String) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(32)

@@ -14,11 +14,40 @@ public struct AuditFilter: Sendable, Equatable {
     public var agent: String?
     public var kind: String?
     public var tool: String?
-    public init(run: String? = nil, agent: String? = nil, kind: String? = nil, tool: String? = nil) {
+    /// `syscall` events of this syscall.
+    public var syscall: String?
+    /// Times (RFC 3339, UTC; a date alone is its midnight), inclusive.
+    public var since: String?
+    public var until: String?
+    /// Text that appears anywhere in the payload's canonical JSON.
+    public var text: String?
+
+    public init(run: String? = nil, agent: String? = nil, kind: String? = nil, tool: String? = nil, syscall: String? = nil,
+                since: String? = nil, until: String? = nil, text: String? = nil) {
         self.run = run
         self.agent = agent
         self.kind = kind
         self.tool = tool
+        self.syscall = syscall
+        self.since = since
+        self.until = until
+        self.text = text
+    }
+
+    /// The filter's fields as control-API parameters (and back, with `init(params:)`).
+    public var params: [String: JSONValue] {
+        var params: [String: JSONValue] = [:]
+        for (key, value) in [("run", run), ("agent", agent), ("kind", kind), ("tool", tool), ("syscall", syscall), ("since", since),
+                             ("until", until), ("text", text)] {
+            if let value { params[key] = .string(value) }
+        }
+        return params
+    }
+
+    public init(params: JSONValue) {
+        self.init(run: params["run"]?.stringValue, agent: params["agent"]?.stringValue, kind: params["kind"]?.stringValue,
+                  tool: params["tool"]?.stringValue, syscall: params["syscall"]?.stringValue, since: params["since"]?.stringValue,
+                  until: params["until"]?.stringValue, text: params["text"]?.stringValue)
     }
 }
 
@@ -28,9 +57,20 @@ public final class AuditLog: Sendable {
     /// The highest sequence number this process has seen in the log (opened or appended).
     /// `verify` reports a log that ends before it as truncated.
     private let knownHead = Mutex<Int64>(0)
+    /// Signs checkpoints; without one the log has none.
+    let signer: AuditSigner?
+    public var publicKey: AuditPublicKey? { signer?.publicKey }
+    /// A checkpoint is written at every multiple of this many events (and on `checkpointNow`).
+    public let checkpointEvery: Int64
+    /// The Merkle frontier over every event so far, and the last checkpoint written. Changed
+    /// only inside write transactions, which SQLite serializes.
+    private let tree = Mutex<(frontier: Merkle.Frontier, lastHash: String, checkpoints: Int64, checkpointedCount: Int64)>(
+        (Merkle.Frontier(), AuditChain.genesis, 0, 0))
 
-    public init(path: String) throws(AuditError) {
+    public init(path: String, signer: AuditSigner? = nil, checkpointEvery: Int64 = 1000) throws(AuditError) {
         self.path = path
+        self.signer = signer
+        self.checkpointEvery = max(1, checkpointEvery)
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
@@ -41,8 +81,29 @@ public final class AuditLog: Sendable {
             try pool.write { db in try Self.migrate(db) }
             let head = try pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") } ?? 0
             knownHead.withLock { $0 = head }
+            if signer != nil { try pool.read { db in try self.rebuildTree(db) } }
         } catch {
             throw AuditError(.openFailed, "cannot open the audit database \(path): \(error). Check that the state directory is writable and that no other wardend uses it.")
+        }
+    }
+
+    private init(readOnlyPool pool: DatabasePool, path: String) {
+        self.path = path
+        self.pool = pool
+        self.signer = nil
+        self.checkpointEvery = 1000
+    }
+
+    /// Opens a database file for reading only (queries on a copy); refuses one that is not a
+    /// Warden audit log.
+    public static func openReadOnly(path: String) throws(AuditError) -> AuditLog {
+        _ = try readOnly(path) { db in try AuditVerifier.requireWardenLog(db) }
+        do {
+            var configuration = Configuration()
+            configuration.readonly = true
+            return AuditLog(readOnlyPool: try DatabasePool(path: path, configuration: configuration), path: path)
+        } catch {
+            throw AuditError(.readFailed, "cannot open the audit database \(path): \(error)")
         }
     }
 
@@ -63,17 +124,114 @@ public final class AuditLog: Sendable {
                 BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
             CREATE TRIGGER IF NOT EXISTS events_append_only_delete BEFORE DELETE ON events
                 BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+            CREATE TABLE IF NOT EXISTS checkpoints (
+                number INTEGER PRIMARY KEY,
+                event_count INTEGER NOT NULL,
+                root TEXT NOT NULL,
+                chain_head TEXT NOT NULL,
+                frontier TEXT NOT NULL,
+                time TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                signature TEXT NOT NULL
+            );
+            CREATE TRIGGER IF NOT EXISTS checkpoints_append_only_update BEFORE UPDATE ON checkpoints
+                BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+            CREATE TRIGGER IF NOT EXISTS checkpoints_append_only_delete BEFORE DELETE ON checkpoints
+                BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
             """)
+    }
+
+    /// Recomputes the Merkle frontier from the stored events (at open).
+    private func rebuildTree(_ db: Database) throws {
+        var frontier = Merkle.Frontier()
+        var lastHash = AuditChain.genesis
+        let cursor = try Row.fetchCursor(db, sql: "SELECT seq, run_id, agent, kind, time, payload, hash FROM events ORDER BY seq")
+        while let row = try cursor.next() {
+            frontier.append(Merkle.leafHash(AuditChain.entryBytes(seq: row["seq"], run: row["run_id"], agent: row["agent"],
+                                                                  kind: row["kind"], time: row["time"], payloadText: row["payload"])))
+            lastHash = row["hash"]
+        }
+        let last = try Row.fetchOne(db, sql: "SELECT number, event_count FROM checkpoints ORDER BY number DESC LIMIT 1")
+        tree.withLock { $0 = (frontier, lastHash, last?["number"] ?? 0, last?["event_count"] ?? 0) }
+    }
+
+    /// Appends a leaf for the event just inserted, and a signed checkpoint when one is due.
+    private func extendTree(_ db: Database, event: AuditEvent, payloadText: String) throws {
+        guard let signer else { return }
+        let leaf = Merkle.leafHash(AuditChain.entryBytes(seq: event.seq, run: event.run, agent: event.agent, kind: event.kind,
+                                                         time: event.time, payloadText: payloadText))
+        let due = tree.withLock { state -> Bool in
+            state.frontier.append(leaf)
+            state.lastHash = event.hash
+            return Int64(state.frontier.count) % checkpointEvery == 0
+        }
+        if due { try writeCheckpoint(db, signer: signer) }
+    }
+
+    private func writeCheckpoint(_ db: Database, signer: AuditSigner) throws {
+        let checkpoint = tree.withLock { state -> AuditCheckpoint? in
+            guard Int64(state.frontier.count) > state.checkpointedCount else { return nil }
+            var checkpoint = AuditCheckpoint(number: state.checkpoints + 1, eventCount: Int64(state.frontier.count),
+                                             root: state.frontier.root.hex, chainHead: state.lastHash,
+                                             frontier: state.frontier.encoded, time: AuditClock.now(),
+                                             keyID: signer.publicKey.id, signature: "")
+            checkpoint.signature = signer.sign(checkpoint.signedMessage).hex
+            state.checkpoints = checkpoint.number
+            state.checkpointedCount = checkpoint.eventCount
+            return checkpoint
+        }
+        guard let checkpoint else { return }
+        try db.execute(sql: """
+            INSERT INTO checkpoints (number, event_count, root, chain_head, frontier, time, key_id, signature)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [checkpoint.number, checkpoint.eventCount, checkpoint.root, checkpoint.chainHead,
+                             JSONValue.array(checkpoint.frontier.map { .string($0) }).canonicalString, checkpoint.time,
+                             checkpoint.keyID, checkpoint.signature])
+    }
+
+    /// Writes a checkpoint now if events arrived since the last one (the daemon calls this
+    /// every few seconds and when it stops).
+    public func checkpointNow() throws(AuditError) {
+        guard let signer else { return }
+        do {
+            try pool.write { db in try self.writeCheckpoint(db, signer: signer) }
+        } catch {
+            reloadTree()
+            throw AuditError(.writeFailed, "cannot write a checkpoint to \(path): \(error)")
+        }
+    }
+
+    /// After a failed write the in-memory tree may be ahead of the database: read it again.
+    private func reloadTree() {
+        guard signer != nil else { return }
+        try? pool.read { db in try self.rebuildTree(db) }
+    }
+
+    /// Checkpoints in order.
+    public func checkpoints() throws(AuditError) -> [AuditCheckpoint] {
+        do { return try pool.read { db in try Self.checkpoints(db) } } catch {
+            throw AuditError(.readFailed, "cannot read the audit log \(path): \(error)")
+        }
+    }
+
+    static func checkpoints(_ db: Database) throws -> [AuditCheckpoint] {
+        try Row.fetchAll(db, sql: "SELECT * FROM checkpoints ORDER BY number").map { row in
+            let frontierText: String = row["frontier"]
+            return AuditCheckpoint(number: row["number"], eventCount: row["event_count"], root: row["root"], chainHead: row["chain_head"],
+                                   frontier: (try? JSONValue.parse(frontierText))?.arrayValue?.compactMap(\.stringValue) ?? [],
+                                   time: row["time"], keyID: row["key_id"], signature: row["signature"])
+        }
     }
 
     /// Appends one event and returns it once it is durable.
     @discardableResult
     public func append(run: String, agent: String = "", kind: String, payload: JSONValue) async throws(AuditError) -> AuditEvent {
         do {
-            let event = try await pool.write { db in try Self.insert(db, run: run, agent: agent, kind: kind, payload: payload) }
+            let event = try await pool.write { db in try self.insert(db, run: run, agent: agent, kind: kind, payload: payload) }
             knownHead.withLock { $0 = max($0, event.seq) }
             return event
         } catch {
+            reloadTree()
             throw AuditError(.writeFailed, "cannot append to the audit log \(path): \(error)")
         }
     }
@@ -82,24 +240,28 @@ public final class AuditLog: Sendable {
     @discardableResult
     public func appendNow(run: String, agent: String = "", kind: String, payload: JSONValue) throws(AuditError) -> AuditEvent {
         do {
-            let event = try pool.write { db in try Self.insert(db, run: run, agent: agent, kind: kind, payload: payload) }
+            let event = try pool.write { db in try self.insert(db, run: run, agent: agent, kind: kind, payload: payload) }
             knownHead.withLock { $0 = max($0, event.seq) }
             return event
         } catch {
+            reloadTree()
             throw AuditError(.writeFailed, "cannot append to the audit log \(path): \(error)")
         }
     }
 
-    private static func insert(_ db: Database, run: String, agent: String, kind: String, payload: JSONValue) throws -> AuditEvent {
+    private func insert(_ db: Database, run: String, agent: String, kind: String, payload: JSONValue) throws -> AuditEvent {
         let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
         let seq: Int64 = (last?["seq"] ?? 0) + 1
         let prev: String = last?["hash"] ?? AuditChain.genesis
         let time = AuditClock.now()
         let hash = AuditChain.hash(prev: prev, seq: seq, run: run, agent: agent, kind: kind, time: time, payload: payload)
+        let payloadText = payload.canonicalString
         try db.execute(
             sql: "INSERT INTO events (seq, run_id, agent, kind, time, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            arguments: [seq, run, agent, kind, time, payload.canonicalString, prev, hash])
-        return AuditEvent(seq: seq, run: run, agent: agent, kind: kind, time: time, payload: payload, prevHash: prev, hash: hash)
+            arguments: [seq, run, agent, kind, time, payloadText, prev, hash])
+        let event = AuditEvent(seq: seq, run: run, agent: agent, kind: kind, time: time, payload: payload, prevHash: prev, hash: hash)
+        try extendTree(db, event: event, payloadText: payloadText)
+        return event
     }
 
     /// Events in sequence order, optionally of one run, after `afterSeq`.
@@ -140,6 +302,14 @@ public final class AuditLog: Sendable {
             else { clauses.append("kind = ?"); arguments.append(kind) }
         }
         if let tool = filter.tool { clauses.append("json_extract(payload, '$.tool') = ?"); arguments.append(tool) }
+        if let syscall = filter.syscall {
+            clauses.append("kind = 'syscall' AND json_extract(payload, '$.syscall') = ?")
+            arguments.append(syscall)
+        }
+        // Stored times end in "Z"; without it a bound compares correctly against fractions.
+        if let since = filter.since { clauses.append("time >= ?"); arguments.append(since.hasSuffix("Z") ? String(since.dropLast()) : since) }
+        if let until = filter.until { clauses.append("time <= ?"); arguments.append(until.hasSuffix("Z") ? String(until.dropLast()) + "~" : until + "~") }
+        if let text = filter.text { clauses.append("instr(payload, ?) > 0"); arguments.append(text) }
         arguments.append(limit)
         let sql = "SELECT * FROM events WHERE \(clauses.joined(separator: " AND ")) ORDER BY seq LIMIT ?"
         do {
@@ -177,25 +347,75 @@ public final class AuditLog: Sendable {
         }
     }
 
-    /// Recomputes the whole chain; see `AuditVerifier`.
-    public func verify() throws(AuditError) -> AuditVerification {
+    /// Recomputes the chain, the checkpoints' roots and signatures (all of the log, from
+    /// checkpoint `fromCheckpoint`, or one run's events); see `AuditVerifier`.
+    public func verify(run: String? = nil, fromCheckpoint: Int64? = nil) throws(AuditError) -> AuditVerification {
         let head = knownHead.withLock { $0 }
+        let key = signer?.publicKey
         do {
-            return try pool.read { db in try AuditVerifier.verify(db, expectedHead: head) }
+            return try pool.read { db in
+                if let run { return try AuditVerifier.verifyRun(db, run: run) }
+                return try AuditVerifier.verify(db, expectedHead: head, publicKey: key, fromCheckpoint: fromCheckpoint)
+            }
+        } catch let error as AuditError {
+            throw error
         } catch {
             throw AuditError(.readFailed, "cannot read the audit log \(path): \(error)")
         }
     }
 
-    /// Verifies a database file without a running daemon.
-    public static func verify(fileAt path: String) throws(AuditError) -> AuditVerification {
+    /// Verifies a database file without a running daemon (a copy on another machine). The
+    /// public key is `publicKey`, else `audit-signing.pub` next to the file, if there.
+    public static func verify(fileAt path: String, publicKey: AuditPublicKey? = nil, run: String? = nil,
+                              fromCheckpoint: Int64? = nil) throws(AuditError) -> AuditVerification {
+        let key = try publicKeyBeside(path, given: publicKey)
+        return try readOnly(path) { db in
+            if let run { return try AuditVerifier.verifyRun(db, run: run) }
+            return try AuditVerifier.verify(db, expectedHead: 0, publicKey: key, fromCheckpoint: fromCheckpoint)
+        }
+    }
+
+    static func publicKeyBeside(_ path: String, given: AuditPublicKey? = nil) throws(AuditError) -> AuditPublicKey? {
+        if let given { return given }
+        let beside = (path as NSString).deletingLastPathComponent + "/" + AuditSigner.publicKeyFile
+        guard FileManager.default.fileExists(atPath: beside) else { return nil }
+        return try AuditPublicKey.load(beside)
+    }
+
+    /// Runs `body` on a read-only connection to the file at `path`, turning SQLite's complaints
+    /// about files that are not (whole) databases into errors that say so.
+    static func readOnly<T>(_ path: String, _ body: (Database) throws -> T) throws(AuditError) -> T {
+        guard FileManager.default.fileExists(atPath: path) else { throw AuditError(.readFailed, "\(path) does not exist") }
         do {
             var configuration = Configuration()
             configuration.readonly = true
             let queue = try DatabaseQueue(path: path, configuration: configuration)
-            return try queue.read { db in try AuditVerifier.verify(db, expectedHead: 0) }
+            return try queue.read { db in try body(db) }
+        } catch let error as AuditError where error.code == .notAWardenLog {
+            throw AuditError(.notAWardenLog, "\(path) is not a Warden audit database: \(error.message)")
+        } catch let error as AuditError {
+            throw error
+        } catch let error as DatabaseError where [.SQLITE_NOTADB, .SQLITE_CORRUPT].contains(error.resultCode) {
+            throw AuditError(.notAWardenLog, "\(path) is not a Warden audit database, or is truncated or damaged: \(error.message ?? "\(error)")")
         } catch {
             throw AuditError(.readFailed, "cannot read the audit database \(path): \(error)")
         }
+    }
+
+    /// An inclusion proof of event `seq` against the latest checkpoint that covers it.
+    public func proof(seq: Int64) throws(AuditError) -> JSONValue {
+        let key = signer?.publicKey
+        do {
+            return try pool.read { db in try AuditProof.make(db, seq: seq, publicKey: key) }
+        } catch let error as AuditError {
+            throw error
+        } catch {
+            throw AuditError(.readFailed, "cannot read the audit log \(path): \(error)")
+        }
+    }
+
+    public static func proof(fileAt path: String, seq: Int64, publicKey: AuditPublicKey? = nil) throws(AuditError) -> JSONValue {
+        let key = try publicKeyBeside(path, given: publicKey)
+        return try readOnly(path) { db in try AuditProof.make(db, seq: seq, publicKey: key) }
     }
 }

@@ -1,36 +1,75 @@
 import GRDB
 import WardenCore
 
-/// The result of checking the chain: intact, or the first event that does not match.
+/// The result of checking the log: intact, or the first event or checkpoint that does not match.
 public struct AuditVerification: Sendable, Equatable, Codable {
     public var ok: Bool
     public var events: Int64
     public var lastHash: String
+    /// Checkpoints whose root, chain head and signature were checked.
+    public var checkpoints: Int64 = 0
     /// The first bad event's sequence number, and what is wrong with it.
     public var firstBadSeq: Int64?
+    /// The first bad checkpoint's number.
+    public var firstBadCheckpoint: Int64?
     public var problem: String?
 
     enum CodingKeys: String, CodingKey {
-        case ok, events
+        case ok, events, checkpoints
         case lastHash = "last_hash"
         case firstBadSeq = "first_bad_seq"
+        case firstBadCheckpoint = "first_bad_checkpoint"
         case problem
     }
 }
 
-/// Walks the log in sequence order and recomputes every hash. Removal shows as a gap in the
-/// sequence, alteration as a hash that does not match the row, insertion or reordering as a
-/// broken link (`prev_hash`) or a hash mismatch, truncation as a log ending before the
-/// highest sequence number the daemon wrote.
+/// Walks the log in sequence order and recomputes every hash, the Merkle root at every
+/// checkpoint, and every checkpoint's signature. Removal shows as a gap in the sequence,
+/// alteration as a hash that does not match the row, insertion or reordering as a broken link
+/// (`prev_hash`) or a hash mismatch; a truncated tail as a signed checkpoint that covers more
+/// events than the log holds (or, while the daemon runs, a log ending before its head).
 enum AuditVerifier {
-    static func verify(_ db: Database, expectedHead: Int64) throws -> AuditVerification {
+    static func verify(_ db: Database, expectedHead: Int64, publicKey: AuditPublicKey?, fromCheckpoint: Int64? = nil) throws
+        -> AuditVerification
+    {
+        try requireWardenLog(db)
+        let checkpoints = try AuditLog.checkpoints(db)
         var expectedSeq: Int64 = 1
         var prev = AuditChain.genesis
         var count: Int64 = 0
-        let cursor = try Row.fetchCursor(db, sql: "SELECT seq, run_id, agent, kind, time, payload, prev_hash, hash FROM events ORDER BY seq")
-        func bad(_ seq: Int64, _ problem: String) -> AuditVerification {
-            AuditVerification(ok: false, events: count, lastHash: prev, firstBadSeq: seq, problem: problem)
+        var checked: Int64 = 0
+        var frontier = Merkle.Frontier()
+        func bad(_ seq: Int64?, checkpoint: Int64? = nil, _ problem: String) -> AuditVerification {
+            AuditVerification(ok: false, events: count, lastHash: prev, checkpoints: checked, firstBadSeq: seq,
+                              firstBadCheckpoint: checkpoint, problem: problem)
         }
+        if !checkpoints.isEmpty, publicKey == nil {
+            return bad(nil, "the log has signed checkpoints but no public key was given to check them (audit-signing.pub, or --pubkey)")
+        }
+        for (index, checkpoint) in checkpoints.enumerated() where checkpoint.number != Int64(index + 1) {
+            return bad(nil, checkpoint: Int64(index + 1), "checkpoint \(index + 1) is missing (removed); the next stored is \(checkpoint.number)")
+        }
+        var nextCheckpoint = 0
+        if let fromCheckpoint {
+            guard fromCheckpoint >= 1, fromCheckpoint <= Int64(checkpoints.count) else {
+                return bad(nil, "there is no checkpoint \(fromCheckpoint) (the log has \(checkpoints.count))")
+            }
+            let start = checkpoints[Int(fromCheckpoint) - 1]
+            guard let key = publicKey, start.isSigned(by: key) else {
+                return bad(nil, checkpoint: start.number, "checkpoint \(start.number) does not carry a valid signature by key \(publicKey?.id ?? "-")")
+            }
+            guard let resumed = Merkle.Frontier(encoded: start.frontier, count: Int(start.eventCount)), resumed.root.hex == start.root else {
+                return bad(nil, checkpoint: start.number, "checkpoint \(start.number)'s frontier does not give its root")
+            }
+            frontier = resumed
+            prev = start.chainHead
+            count = start.eventCount
+            expectedSeq = count + 1
+            checked = 1
+            nextCheckpoint = Int(fromCheckpoint)
+        }
+        let cursor = try Row.fetchCursor(db, sql: "SELECT seq, run_id, agent, kind, time, payload, prev_hash, hash FROM events WHERE seq >= ? ORDER BY seq",
+                                         arguments: [expectedSeq])
         while let row = try cursor.next() {
             let seq: Int64 = row["seq"]
             if seq != expectedSeq {
@@ -46,8 +85,8 @@ enum AuditVerifier {
             guard let payload = try? JSONValue.parse(payloadText) else {
                 return bad(seq, "event \(seq) has a payload that is not valid JSON (altered)")
             }
-            let hash = AuditChain.hash(prev: prev, seq: seq, run: row["run_id"], agent: row["agent"], kind: row["kind"],
-                                       time: row["time"], payload: payload)
+            let (run, agent, kind, time): (String, String, String, String) = (row["run_id"], row["agent"], row["kind"], row["time"])
+            let hash = AuditChain.hash(prev: prev, seq: seq, run: run, agent: agent, kind: kind, time: time, payload: payload)
             let storedHash: String = row["hash"]
             if hash != storedHash || payload.canonicalString != payloadText {
                 return bad(seq, "event \(seq) does not match its hash (altered or inserted)")
@@ -55,10 +94,82 @@ enum AuditVerifier {
             prev = storedHash
             count += 1
             expectedSeq += 1
+            frontier.append(Merkle.leafHash(AuditChain.entryBytes(seq: seq, run: run, agent: agent, kind: kind, time: time,
+                                                                  payloadText: payloadText)))
+            while nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount == count {
+                let checkpoint = checkpoints[nextCheckpoint]
+                if let problem = problem(with: checkpoint, root: frontier.root.hex, head: prev, key: publicKey) {
+                    return bad(nil, checkpoint: checkpoint.number, problem)
+                }
+                checked += 1
+                nextCheckpoint += 1
+            }
+            if nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount < count {
+                let checkpoint = checkpoints[nextCheckpoint]
+                return bad(nil, checkpoint: checkpoint.number, "checkpoint \(checkpoint.number) covers \(checkpoint.eventCount) events, fewer than the one before it (reordered or altered)")
+            }
+        }
+        if nextCheckpoint < checkpoints.count {
+            let checkpoint = checkpoints[nextCheckpoint]
+            if let key = publicKey, checkpoint.isSigned(by: key) {
+                return bad(count + 1, checkpoint: checkpoint.number,
+                           "the log ends at event \(count) but signed checkpoint \(checkpoint.number) covers \(checkpoint.eventCount) events (truncated)")
+            }
+            return bad(nil, checkpoint: checkpoint.number, "checkpoint \(checkpoint.number) covers \(checkpoint.eventCount) events, more than the log holds, and its signature is not valid (altered)")
         }
         if expectedHead > count {
             return bad(count + 1, "the log ends at event \(count) but the daemon wrote events up to \(expectedHead) (truncated)")
         }
-        return AuditVerification(ok: true, events: count, lastHash: prev, firstBadSeq: nil, problem: nil)
+        return AuditVerification(ok: true, events: count, lastHash: prev, checkpoints: checked, firstBadSeq: nil, problem: nil)
+    }
+
+    static func problem(with checkpoint: AuditCheckpoint, root: String, head: String, key: AuditPublicKey?) -> String? {
+        guard let key, checkpoint.isSigned(by: key) else {
+            return "checkpoint \(checkpoint.number) does not carry a valid signature by key \(key?.id ?? "-") (altered or re-signed)"
+        }
+        if checkpoint.root != root { return "checkpoint \(checkpoint.number)'s Merkle root does not match events 1–\(checkpoint.eventCount)" }
+        if checkpoint.chainHead != head { return "checkpoint \(checkpoint.number)'s chain head does not match event \(checkpoint.eventCount)" }
+        return nil
+    }
+
+    /// One run's events, each checked against its own stored link and both neighbours: finds
+    /// an altered, removed or inserted event of the run without reading the whole log.
+    static func verifyRun(_ db: Database, run: String) throws -> AuditVerification {
+        try requireWardenLog(db)
+        let rows = try Row.fetchAll(db, sql: "SELECT * FROM events WHERE run_id = ? ORDER BY seq", arguments: [run])
+        var lastHash = ""
+        for (index, row) in rows.enumerated() {
+            let seq: Int64 = row["seq"]
+            func bad(_ problem: String) -> AuditVerification {
+                AuditVerification(ok: false, events: Int64(index), lastHash: lastHash, firstBadSeq: seq, problem: problem)
+            }
+            let payloadText: String = row["payload"]
+            guard let payload = try? JSONValue.parse(payloadText) else { return bad("event \(seq) has a payload that is not valid JSON (altered)") }
+            let storedPrev: String = row["prev_hash"]
+            let storedHash: String = row["hash"]
+            let hash = AuditChain.hash(prev: storedPrev, seq: seq, run: row["run_id"], agent: row["agent"], kind: row["kind"],
+                                       time: row["time"], payload: payload)
+            if hash != storedHash || payload.canonicalString != payloadText { return bad("event \(seq) does not match its hash (altered or inserted)") }
+            let before = seq == 1 ? AuditChain.genesis : try String.fetchOne(db, sql: "SELECT hash FROM events WHERE seq = ?", arguments: [seq - 1])
+            if before != storedPrev { return bad("event \(seq) does not link to event \(seq - 1) (removed, inserted or reordered)") }
+            if let after = try String.fetchOne(db, sql: "SELECT prev_hash FROM events WHERE seq = ?", arguments: [seq + 1]), after != storedHash {
+                return bad("event \(seq + 1) does not link to event \(seq) (removed, inserted or reordered)")
+            }
+            lastHash = storedHash
+        }
+        guard !rows.isEmpty else {
+            return AuditVerification(ok: false, events: 0, lastHash: "", problem: "the log has no events of run \(run)")
+        }
+        return AuditVerification(ok: true, events: Int64(rows.count), lastHash: lastHash)
+    }
+
+    /// Refuses a database that is not a Warden audit log, with words a person can act on.
+    static func requireWardenLog(_ db: Database) throws {
+        let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(events)").map { $0["name"] as String }
+        for needed in ["seq", "run_id", "agent", "kind", "time", "payload", "prev_hash", "hash"] where !columns.contains(needed) {
+            throw AuditError(.notAWardenLog, columns.isEmpty
+                ? "it has no `events` table (a copy of a live database needs its -wal file beside it; `sqlite3 audit.db \".backup copy.db\"` makes a whole one)"
+                : "its `events` table has no `\(needed)` column")
+        }
     }
 }

@@ -121,10 +121,19 @@ struct ControlServer: Sendable {
             }
             return try await follow(plan, caller: caller, send: send)
         case ControlAPI.Method.auditVerify:
-            return try JSONValue(encoding: try audit.verify())
+            return try JSONValue(encoding: try audit.verify(run: params["run"]?.stringValue, fromCheckpoint: params["from_checkpoint"]?.intValue))
+        case ControlAPI.Method.auditPubkey:
+            guard let key = audit.publicKey else { throw RPCError.internalError("this daemon has no signing key") }
+            return ["public_key": .string(key.hex), "key_id": .string(key.id)]
+        case ControlAPI.Method.auditProve:
+            guard let seq = params["seq"]?.intValue else { throw RPCError.invalidParams("audit.prove needs an integer 'seq'") }
+            let proof: Result<JSONValue, AuditError> = Result { () throws(AuditError) in try audit.proof(seq: seq) }
+            switch proof {
+            case .success(let value): return value
+            case .failure(let error): throw error.code == .proof ? DaemonError(.notFound, error.message) : error
+            }
         case ControlAPI.Method.auditTail:
-            let filter = AuditFilter(run: params["run"]?.stringValue, agent: params["agent"]?.stringValue,
-                                     kind: params["kind"]?.stringValue, tool: params["tool"]?.stringValue)
+            let filter = AuditFilter(params: params)
             let after = params["after"]?.intValue ?? 0
             let limit = max(1, min(Int(params["limit"]?.intValue ?? 10_000), 100_000))
             if params["follow"]?.boolValue == true {

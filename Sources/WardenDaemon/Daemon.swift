@@ -22,7 +22,9 @@ public struct Daemon: Sendable {
     public func run() async throws {
         let notifier = SystemdNotifier()
         try prepareStateDirectory()
-        let audit = try AuditLog(path: configuration.stateDirectory + "/audit.db")
+        let signer = try AuditSigner.loadOrCreate(in: configuration.stateDirectory)
+        let audit = try AuditLog(path: configuration.stateDirectory + "/audit.db", signer: signer,
+                                 checkpointEvery: configuration.checkpointEvery)
         try await audit.append(run: "", kind: "daemon.start", payload: [
             "version": .string(WardenVersion.string), "pid": .int(Int64(getpid())), "socket": .string(configuration.socketPath),
             "state_directory": .string(configuration.stateDirectory), "policies": .string(configuration.policiesDirectory)])
@@ -41,6 +43,13 @@ public struct Daemon: Sendable {
         notifier.notify("READY=1\nSTATUS=listening on \(configuration.socketPath)")
 
         let watchdog = Task { await notifier.runWatchdog() }
+        // A signed checkpoint every few seconds while events arrive, besides every N events.
+        let checkpoints = Task { [logger, interval = configuration.checkpointSeconds] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(interval))
+                do { try audit.checkpointNow() } catch { logger.error("cannot write an audit checkpoint", metadata: ["error": "\(error)"]) }
+            }
+        }
         for await signal in Self.terminationSignals() {
             logger.info("stopping", metadata: ["signal": "\(signal)"])
             break
@@ -51,7 +60,9 @@ public struct Daemon: Sendable {
         // Give aborted runs a moment to record how they ended.
         for _ in 0..<50 where !(await runs.activeRuns.isEmpty) { try? await Task.sleep(for: .milliseconds(100)) }
         watchdog.cancel()
+        checkpoints.cancel()
         await audit.record(run: "", kind: "daemon.stop", payload: ["pid": .int(Int64(getpid()))], logger: logger)
+        try? audit.checkpointNow()
         audit.checkpoint()
         if !activated { unlink(configuration.socketPath) }
         try? await group.shutdownGracefully()

@@ -27,6 +27,10 @@ public struct DaemonConfiguration: Sendable {
     /// Sandbox launchers kept started and waiting, so an agent's sandbox starts without waiting
     /// for exec and the launcher's runtime (0 starts each one on demand).
     public var standbyLaunchers = 1
+    /// A signed audit checkpoint every this many events, and every `checkpointSeconds` while
+    /// events arrive.
+    public var checkpointEvery: Int64 = 1000
+    public var checkpointSeconds: Double = 5
 
     public init(stateDirectory: String, socketPath: String, policiesDirectory: String, launcherPath: String, agentPath: String,
                 mcpRelayPath: String? = nil, credentials: ModelCredentials = .init()) {

@@ -10,7 +10,12 @@ public enum ControlAPI {
     public enum Method {
         public static let status = "status"
         public static let run = "run"
+        /// Recomputes hashes, Merkle roots and checkpoint signatures (`run`, `from_checkpoint`).
         public static let auditVerify = "audit.verify"
+        /// The checkpoint-signing public key (`{public_key, key_id}`).
+        public static let auditPubkey = "audit.pubkey"
+        /// An inclusion proof of event `seq` against the latest checkpoint covering it.
+        public static let auditProve = "audit.prove"
         /// Events matching filters (`run`, `agent`, `kind`, `tool`) after `after`; with `follow`,
         /// streams them as `control/event` notifications until the client hangs up.
         public static let auditTail = "audit.tail"
