@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import WardenAudit
 import WardenCore
 
 @Suite struct AuditTamperTests {
@@ -40,5 +41,74 @@ import WardenCore
         let human = try daemon.ctl(["audit", "verify"])
         #expect(human.status == 1)
         #expect(human.stdout.contains("event \(target)"))
+    }
+}
+
+@Suite struct AuditCheckpointCLITests {
+    /// The daemon signs checkpoints with a key it made on first start; `audit pubkey` gives the
+    /// public half, `audit prove` a proof that `audit verify-proof` checks with nothing else, and
+    /// a copy of the database verifies without the daemon.
+    @Test func proofsAndOfflineVerification() throws {
+        let daemon = try DaemonHarness()
+        daemon.removesState = true
+        let summary = try daemon.runScenario(model: "scripted/exfiltrator")
+        let runID = try #require(summary["run_id"]?.stringValue)
+        let mode = try FileManager.default.attributesOfItem(atPath: daemon.stateDirectory + "/audit-signing.key")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let pubkey = try daemon.ctl(["audit", "pubkey"])
+        #expect(pubkey.status == 0)
+        let key = pubkey.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(key.count == 64)
+        #expect(daemon.stop() == 0)  // a clean stop writes the last checkpoint and folds the WAL in
+
+        // The copy, on "another machine": no daemon, only the file and the key.
+        let copy = temporaryDirectory("warden-copy")
+        try FileManager.default.copyItem(atPath: daemon.auditPath, toPath: copy + "/audit.db")
+        let verify = try runCommand(Binaries.path("wardenctl"), ["audit", "verify", "--database", copy + "/audit.db", "--pubkey", key, "--json"])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        let report = try JSONValue.parse(verify.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect((report["checkpoints"]?.intValue ?? 0) >= 1)
+
+        // Every event of the run proves against the last checkpoint, offline.
+        let events = try AuditLog.openReadOnly(path: copy + "/audit.db").events(run: runID)
+        for event in events {
+            let proofFile = copy + "/proof-\(event.seq).json"
+            let prove = try runCommand(Binaries.path("wardenctl"), ["audit", "prove", String(event.seq), "--database", copy + "/audit.db",
+                                                                    "--output", proofFile])
+            #expect(prove.status == 0, "\(prove.stderr)")
+            let check = try runCommand(Binaries.path("wardenctl"), ["audit", "verify-proof", proofFile, "--pubkey", key])
+            #expect(check.status == 0 && check.stdout.contains("event \(event.seq)"), "\(check.stdout) \(check.stderr)")
+        }
+        // A proof for an altered event fails.
+        let proofFile = copy + "/proof-\(events[3].seq).json"
+        let text = try String(contentsOfFile: proofFile, encoding: .utf8).replacingOccurrences(of: "\"agent-1\"", with: "\"agent-9\"")
+        try text.write(toFile: proofFile, atomically: true, encoding: .utf8)
+        let forged = try runCommand(Binaries.path("wardenctl"), ["audit", "verify-proof", proofFile, "--pubkey", key])
+        #expect(forged.status == 1)
+        #expect(forged.stdout.contains("does NOT hold"))
+
+        // Something that is not a Warden database is named as such.
+        let notLog = try runCommand(Binaries.path("wardenctl"), ["audit", "verify", "--database", proofFile])
+        #expect(notLog.status == 65)
+        #expect(notLog.stderr.contains("is not a Warden audit database"), "\(notLog.stderr)")
+    }
+
+    /// `audit query` filters by syscall and text and writes CSV a spreadsheet reads.
+    @Test func queryFiltersAndFormats() throws {
+        let daemon = try DaemonHarness()
+        let summary = try daemon.runScenario(model: "scripted/shell-exfiltrator")
+        let runID = try #require(summary["run_id"]?.stringValue)
+        let csv = try daemon.ctl(["audit", "query", "--run", runID, "--syscall", "utimensat", "--format", "csv"])
+        #expect(csv.status == 0)
+        let lines = csv.stdout.split(separator: "\n")
+        #expect(lines.first == "seq,time,run,agent,kind,payload")
+        #expect(lines.count >= 2)
+        #expect(lines.dropFirst().allSatisfy { $0.contains(",syscall,\"{\"\"") && $0.contains("utimensat") })
+        let text = try daemon.ctl(["audit", "query", "--run", runID, "--text", "ops-backup-2026.bin", "--kind", "syscall", "--json"])
+        let events = try text.stdout.split(separator: "\n").map { try JSONValue.parse(String($0)) }
+        #expect(!events.isEmpty)
+        #expect(events.allSatisfy { $0["kind"] == "syscall" && $0["payload"]?.canonicalString.contains("ops-backup-2026.bin") == true })
+        let none = try daemon.ctl(["audit", "query", "--run", runID, "--until", "2000-01-01"])
+        #expect(none.stdout.isEmpty)
     }
 }
