@@ -32,6 +32,14 @@ public struct AuditEvent: Sendable, Equatable, Codable {
         self.hash = hash
     }
 
+    /// From the `json` form (what the control API and `audit query --json` carry).
+    public init?(json: JSONValue) {
+        guard let seq = json["seq"]?.intValue, let run = json["run"]?.stringValue, let agent = json["agent"]?.stringValue,
+              let kind = json["kind"]?.stringValue, let time = json["time"]?.stringValue, let payload = json["payload"] else { return nil }
+        self.init(seq: seq, run: run, agent: agent, kind: kind, time: time, payload: payload,
+                  prevHash: json["prev_hash"]?.stringValue ?? "", hash: json["hash"]?.stringValue ?? "")
+    }
+
     public var json: JSONValue {
         ["seq": .int(seq), "run": .string(run), "agent": .string(agent), "kind": .string(kind),
          "time": .string(time), "payload": payload, "prev_hash": .string(prevHash), "hash": .string(hash)]
