@@ -51,6 +51,12 @@ public struct AuditFilter: Sendable, Equatable {
     }
 }
 
+/// Lets the group committer reach the log it writes for, without a retain cycle.
+private final class WriterBox: @unchecked Sendable {
+    // Written once, in AuditLog.init, before any append can run; read-only afterwards.
+    weak var log: AuditLog?
+}
+
 public final class AuditLog: Sendable {
     public let path: String
     private let pool: DatabasePool
@@ -64,6 +70,8 @@ public final class AuditLog: Sendable {
     public let checkpointEvery: Int64
     /// The Merkle frontier over every event so far, and the last checkpoint written. Changed
     /// only inside write transactions, which SQLite serializes.
+    /// Queues appends and commits them in groups.
+    private let committer: GroupCommit<Entry, AuditEvent>
     private let tree = Mutex<(frontier: Merkle.Frontier, lastHash: String, checkpoints: Int64, checkpointedCount: Int64)>(
         (Merkle.Frontier(), AuditChain.genesis, 0, 0))
 
@@ -71,6 +79,8 @@ public final class AuditLog: Sendable {
         self.path = path
         self.signer = signer
         self.checkpointEvery = max(1, checkpointEvery)
+        let box = WriterBox()
+        committer = GroupCommit { entries in box.log?.writeBatch(entries) ?? .failure(AuditError(.writeFailed, "the audit log is closed")) }
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
@@ -82,6 +92,7 @@ public final class AuditLog: Sendable {
             let head = try pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") } ?? 0
             knownHead.withLock { $0 = head }
             if signer != nil { try pool.read { db in try self.rebuildTree(db) } }
+            box.log = self
         } catch {
             throw AuditError(.openFailed, "cannot open the audit database \(path): \(error). Check that the state directory is writable and that no other wardend uses it.")
         }
@@ -92,6 +103,7 @@ public final class AuditLog: Sendable {
         self.pool = pool
         self.signer = nil
         self.checkpointEvery = 1000
+        committer = GroupCommit { _ in .failure(AuditError(.writeFailed, "\(path) is open read-only")) }
     }
 
     /// Opens a database file for reading only (queries on a copy); refuses one that is not a
@@ -223,36 +235,55 @@ public final class AuditLog: Sendable {
         }
     }
 
-    /// Appends one event and returns it once it is durable.
+    /// Appends one event and returns it once it is durable. Concurrent appends are committed
+    /// together (`GroupCommit`): one transaction and one fsync for all of them, each returning
+    /// only when its own event is on disk.
     @discardableResult
     public func append(run: String, agent: String = "", kind: String, payload: JSONValue) async throws(AuditError) -> AuditEvent {
-        do {
-            let event = try await pool.write { db in try self.insert(db, run: run, agent: agent, kind: kind, payload: payload) }
-            knownHead.withLock { $0 = max($0, event.seq) }
-            return event
-        } catch {
-            reloadTree()
-            throw AuditError(.writeFailed, "cannot append to the audit log \(path): \(error)")
-        }
+        try appendNow(run: run, agent: agent, kind: kind, payload: payload)
     }
 
-    /// The blocking form of `append`, for code that is not async.
+    /// The blocking form of `append`, for code that is not async (the syscall supervisor).
     @discardableResult
     public func appendNow(run: String, agent: String = "", kind: String, payload: JSONValue) throws(AuditError) -> AuditEvent {
+        try committer.submit(Entry(run: run, agent: agent, kind: kind, payload: payload))
+    }
+
+    struct Entry: Sendable {
+        var run: String
+        var agent: String
+        var kind: String
+        var payload: JSONValue
+    }
+
+    /// Writes a batch in one transaction; on failure nothing of it is stored.
+    private func writeBatch(_ entries: [Entry]) -> Result<[AuditEvent], AuditError> {
         do {
-            let event = try pool.write { db in try self.insert(db, run: run, agent: agent, kind: kind, payload: payload) }
-            knownHead.withLock { $0 = max($0, event.seq) }
-            return event
+            let events = try pool.write { db in
+                var last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").map { row -> (Int64, String) in
+                    (row["seq"], row["hash"])
+                } ?? (0, AuditChain.genesis)
+                var events: [AuditEvent] = []
+                events.reserveCapacity(entries.count)
+                for entry in entries {
+                    let event = try self.insert(db, entry, after: last)
+                    last = (event.seq, event.hash)
+                    events.append(event)
+                }
+                return events
+            }
+            if let head = events.last?.seq { knownHead.withLock { $0 = max($0, head) } }
+            return .success(events)
         } catch {
             reloadTree()
-            throw AuditError(.writeFailed, "cannot append to the audit log \(path): \(error)")
+            return .failure(AuditError(.writeFailed, "cannot append to the audit log \(path): \(error)"))
         }
     }
 
-    private func insert(_ db: Database, run: String, agent: String, kind: String, payload: JSONValue) throws -> AuditEvent {
-        let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
-        let seq: Int64 = (last?["seq"] ?? 0) + 1
-        let prev: String = last?["hash"] ?? AuditChain.genesis
+    private func insert(_ db: Database, _ entry: Entry, after last: (seq: Int64, hash: String)) throws -> AuditEvent {
+        let (run, agent, kind, payload) = (entry.run, entry.agent, entry.kind, entry.payload)
+        let seq = last.seq + 1
+        let prev = last.hash
         let time = AuditClock.now()
         let hash = AuditChain.hash(prev: prev, seq: seq, run: run, agent: agent, kind: kind, time: time, payload: payload)
         let payloadText = payload.canonicalString

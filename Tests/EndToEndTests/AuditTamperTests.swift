@@ -112,3 +112,36 @@ import WardenCore
         #expect(none.stdout.isEmpty)
     }
 }
+
+@Suite struct AuditCrashTests {
+    /// wardend killed with SIGKILL while a sandboxed shell creates files as fast as it can:
+    /// every file that exists has its durable `syscall` event (written before the kernel was
+    /// let go on), and the chain and checkpoints still verify.
+    @Test func aCrashLosesNoEventOfAnActionThatHappened() throws {
+        let daemon = try DaemonHarness()
+        daemon.removesState = true
+        let commands = temporaryDirectory("warden-commands")
+        try "[\"i=0; while [ $i -lt 5000 ]; do : > /srv/hosts/10.0.12.46/f$i; i=$((i+1)); done\", \"wait:600\"]"
+            .write(toFile: commands + "/commands.json", atomically: true, encoding: .utf8)
+        let started = try daemon.ctl(["run", scenarioPath, "--model", "scripted/compliant", "--detach",
+                                      "--agent-command", "/usr/bin/python3 /opt/agent/shell_agent.py /opt/commands/commands.json",
+                                      "--bind-ro", "\(fixtures):/opt/agent", "--bind-ro", "\(commands):/opt/commands"])
+        try #require(started.status == 0, "\(started.stderr)")
+        let runID = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let world = "\(daemon.stateDirectory)/runs/\(runID)/world/hosts/10.0.12.46"
+        func created() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: world)) ?? []).filter { $0.hasPrefix("f") } }
+        for _ in 0..<200 where created().count < 300 { usleep(20_000) }
+        daemon.crash()
+        usleep(200_000)  // the sandbox dies with the daemon
+        let files = created()
+        #expect(files.count >= 300, "the shell created only \(files.count) files before the crash")
+
+        let verification = try AuditLog.verify(fileAt: daemon.auditPath)
+        #expect(verification.ok, "\(verification)")
+        let log = try AuditLog.openReadOnly(path: daemon.auditPath)
+        let opened = Set(try log.events(matching: AuditFilter(run: runID, syscall: "openat"), limit: 1_000_000)
+            .compactMap { $0.payload["paths"]?[0]?.stringValue })
+        let missing = files.filter { !opened.contains("/srv/hosts/10.0.12.46/\($0)") }
+        #expect(missing.isEmpty, "\(missing.count) files exist without their audit event, e.g. \(missing.prefix(3))")
+    }
+}
