@@ -102,7 +102,8 @@ let package = Package(
         // The benchmark program behind scripts/bench (release build).
         .executableTarget(
             name: "warden-bench",
-            dependencies: ["WardenCore", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenBroker", "WardenSandbox", "ModelServerStub"]
+            dependencies: ["WardenCore", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenBroker", "WardenSandbox", "ModelServerStub",
+                           .product(name: "GRDB", package: "GRDB.swift")]
         ),
 
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),

@@ -54,21 +54,37 @@ public enum AuditChain {
 
     public static func hash(prev: String, seq: Int64, run: String, agent: String, kind: String, time: String,
                             payload: JSONValue) -> String {
-        let entry: JSONValue = ["agent": .string(agent), "kind": .string(kind), "payload": payload,
-                                "run": .string(run), "seq": .int(seq), "time": .string(time)]
+        hash(prev: prev, entry: entryBytes(seq: seq, run: run, agent: agent, kind: kind, time: time, payloadText: payload.canonicalString))
+    }
+
+    /// SHA-256 of the previous hash's 32 bytes and the entry's canonical bytes, in hex.
+    public static func hash(prev: String, entry: [UInt8]) -> String {
         var hasher = SHA256()
         hasher.update(data: hexBytes(prev))
-        hasher.update(data: entry.canonicalBytes)
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        hasher.update(data: entry)
+        return lowercaseHex(hasher.finalize())
     }
 
     /// The canonical JSON of `{agent, kind, payload, run, seq, time}` built around the stored
-    /// (already canonical) payload text: the Merkle tree's leaf entry, without re-parsing.
+    /// (already canonical) payload text: what the chain hashes and the Merkle tree's leaf
+    /// entry, made without re-parsing the payload.
     public static func entryBytes(seq: Int64, run: String, agent: String, kind: String, time: String, payloadText: String) -> [UInt8] {
-        var text = "{\"agent\":" + JSONValue.string(agent).canonicalString + ",\"kind\":" + JSONValue.string(kind).canonicalString
-        text += ",\"payload\":" + payloadText + ",\"run\":" + JSONValue.string(run).canonicalString
-        text += ",\"seq\":" + String(seq) + ",\"time\":" + JSONValue.string(time).canonicalString + "}"
-        return Array(text.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(payloadText.utf8.count + run.utf8.count + agent.utf8.count + kind.utf8.count + 96)
+        out.append(contentsOf: "{\"agent\":".utf8)
+        JSONValue.writeString(agent, into: &out)
+        out.append(contentsOf: ",\"kind\":".utf8)
+        JSONValue.writeString(kind, into: &out)
+        out.append(contentsOf: ",\"payload\":".utf8)
+        out.append(contentsOf: payloadText.utf8)
+        out.append(contentsOf: ",\"run\":".utf8)
+        JSONValue.writeString(run, into: &out)
+        out.append(contentsOf: ",\"seq\":".utf8)
+        out.append(contentsOf: String(seq).utf8)
+        out.append(contentsOf: ",\"time\":".utf8)
+        JSONValue.writeString(time, into: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     static func hexBytes(_ hex: String) -> [UInt8] {

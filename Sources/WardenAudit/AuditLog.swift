@@ -168,10 +168,8 @@ public final class AuditLog: Sendable {
     }
 
     /// Appends a leaf for the event just inserted, and a signed checkpoint when one is due.
-    private func extendTree(_ db: Database, event: AuditEvent, payloadText: String) throws {
+    private func extendTree(_ db: Database, event: AuditEvent, leaf: Merkle.Hash) throws {
         guard let signer else { return }
-        let leaf = Merkle.leafHash(AuditChain.entryBytes(seq: event.seq, run: event.run, agent: event.agent, kind: event.kind,
-                                                         time: event.time, payloadText: payloadText))
         let due = tree.withLock { state -> Bool in
             state.frontier.append(leaf)
             state.lastHash = event.hash
@@ -281,17 +279,17 @@ public final class AuditLog: Sendable {
     }
 
     private func insert(_ db: Database, _ entry: Entry, after last: (seq: Int64, hash: String)) throws -> AuditEvent {
-        let (run, agent, kind, payload) = (entry.run, entry.agent, entry.kind, entry.payload)
         let seq = last.seq + 1
-        let prev = last.hash
         let time = AuditClock.now()
-        let hash = AuditChain.hash(prev: prev, seq: seq, run: run, agent: agent, kind: kind, time: time, payload: payload)
-        let payloadText = payload.canonicalString
-        try db.execute(
-            sql: "INSERT INTO events (seq, run_id, agent, kind, time, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            arguments: [seq, run, agent, kind, time, payloadText, prev, hash])
-        let event = AuditEvent(seq: seq, run: run, agent: agent, kind: kind, time: time, payload: payload, prevHash: prev, hash: hash)
-        try extendTree(db, event: event, payloadText: payloadText)
+        let payloadText = entry.payload.canonicalString
+        let bytes = AuditChain.entryBytes(seq: seq, run: entry.run, agent: entry.agent, kind: entry.kind, time: time, payloadText: payloadText)
+        let hash = AuditChain.hash(prev: last.hash, entry: bytes)
+        let statement = try db.cachedStatement(
+            sql: "INSERT INTO events (seq, run_id, agent, kind, time, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        try statement.execute(arguments: [seq, entry.run, entry.agent, entry.kind, time, payloadText, last.hash, hash])
+        let event = AuditEvent(seq: seq, run: entry.run, agent: entry.agent, kind: entry.kind, time: time, payload: entry.payload,
+                               prevHash: last.hash, hash: hash)
+        try extendTree(db, event: event, leaf: Merkle.leafHash(bytes))
         return event
     }
 

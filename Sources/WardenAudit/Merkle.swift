@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import WardenCore
 
 /// RFC 6962 (Certificate Transparency) Merkle trees over the audit log: leaf hash
 /// SHA-256(0x00 ‖ entry), node hash SHA-256(0x01 ‖ left ‖ right); the tree of n leaves splits at
@@ -108,5 +109,5 @@ public enum Merkle {
 }
 
 extension Array where Element == UInt8 {
-    var hex: String { map { String(format: "%02x", $0) }.joined() }
+    var hex: String { lowercaseHex(self) }
 }

@@ -1,6 +1,8 @@
 import Crypto
 import Foundation
 import Glibc
+import WardenCore
+import WardenCore
 
 /// An error of a world operation, shown to the agent as a tool error.
 public struct WorldError: Error, Sendable, CustomStringConvertible {
@@ -196,5 +198,5 @@ public struct World: Sendable {
 }
 
 public func sha256Hex(_ bytes: [UInt8]) -> String {
-    SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    lowercaseHex(SHA256.hash(data: bytes))
 }

@@ -40,6 +40,15 @@ struct Stats: Codable {
         p99 = micros.isEmpty ? 0 : micros[Swift.min(micros.count - 1, Int(Double(micros.count) * 0.99))]
         count = micros.count
     }
+
+    /// From plain values (rates), for figures that are not durations.
+    init(values: [Double]) {
+        let sorted = values.sorted()
+        min = sorted.first ?? 0
+        median = sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+        p99 = sorted.last ?? 0
+        count = sorted.count
+    }
 }
 
 struct Figure: Codable {
@@ -248,6 +257,7 @@ func spawnFigure(_ name: String, _ samples: [Duration], target: String) -> Figur
 figures.append(spawnFigure("spawn→agent's first output, standby", warmSpawn, target: "≤ 1.0× bwrap (stretch ≤ 0.5×)"))
 figures.append(spawnFigure("  the same, launcher on demand", coldSpawn, target: "≤ 1.0× bwrap"))
 figures.append(spawnFigure("  warden-sandbox CLI alone", standaloneSpawn, target: "— (parses YAML, compiles BPF)"))
+figures += try auditFigures(in: work)
 
 func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
 func f(_ value: Double) -> String { String(format: "%.0f", value) }

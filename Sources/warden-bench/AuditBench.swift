@@ -1,0 +1,129 @@
+import Foundation
+import GRDB
+import Synchronization
+import WardenAudit
+import WardenCore
+
+// The audit log's figures: sustained appends (hash chain, Merkle tree, group commit, durable)
+// against plain SQLite inserts with the same durability; verification against sha256sum of
+// the same bytes; the cost of a signed checkpoint; query latency on a large log.
+
+let auditEvents = Int(ProcessInfo.processInfo.environment["BENCH_AUDIT_EVENTS"] ?? "") ?? 1_000_000
+let writers = 32
+
+/// Runs `body(thread)` on `count` threads at once and returns the wall time.
+func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) -> Double {
+    let group = DispatchGroup()
+    let start = ContinuousClock.now
+    for thread in 0..<count {
+        group.enter()
+        Thread { body(thread); group.leave() }.start()
+    }
+    group.wait()
+    let elapsed = ContinuousClock.now - start
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+}
+
+func auditFigures(in work: String) throws -> [Figure] {
+    let dir = work + "/audit-bench"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let signer = try AuditSigner.loadOrCreate(in: dir)
+    let log = try AuditLog(path: dir + "/audit.db", signer: signer)
+    // A realistic payload: a tool call with arguments.
+    let payload: JSONValue = ["tool": "transfer_file", "arguments": ["source_server": "10.0.12.45", "path": "reports/2025-q4-revenue.csv",
+                                                                   "destination_server": "10.0.12.46"]]
+
+    // Appends: `writers` threads append as fast as they can until `auditEvents` are in, in
+    // three rounds; each append returns only once durable.
+    var appendRates: [Double] = []
+    let perRound = auditEvents / 3 / writers
+    for round in 0..<3 {
+        let seconds = onThreads(writers) { thread in
+            for index in 0..<perRound {
+                _ = try? log.appendNow(run: "run-\(round)-\(thread % 8)", agent: "agent-\(thread)", kind: index % 5 == 0 ? "tool.call" : "model.response",
+                                       payload: payload)
+            }
+        }
+        appendRates.append(Double(perRound * writers) / seconds)
+    }
+    try log.checkpointNow()
+
+    // The peer: plain SQLite, WAL, synchronous=FULL, one durable transaction per insert.
+    var configuration = Configuration()
+    configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+    let plain = try DatabasePool(path: dir + "/plain.db", configuration: configuration)
+    try plain.write { db in try db.execute(sql: "CREATE TABLE events (seq INTEGER PRIMARY KEY, payload TEXT)") }
+    let text = payload.canonicalString
+    var plainRates: [Double] = []
+    let plainPerThread = 100
+    for _ in 0..<3 {
+        let seconds = onThreads(writers) { _ in
+            for _ in 0..<plainPerThread { try? plain.write { db in try db.execute(sql: "INSERT INTO events (payload) VALUES (?)", arguments: [text]) } }
+        }
+        plainRates.append(Double(plainPerThread * writers) / seconds)
+    }
+
+    // Verification of everything just written, against sha256sum over the same bytes.
+    let total = Double(perRound * writers * 3)
+    log.checkpoint()
+    var verifyRates: [Double] = []
+    var hashRates: [Double] = []
+    for _ in 0..<3 {
+        let start = ContinuousClock.now
+        let result = try AuditLog.verify(fileAt: dir + "/audit.db", publicKey: signer.publicKey)
+        let elapsed = ContinuousClock.now - start
+        guard result.ok else { throw SpawnError.failed("the benchmark's own log does not verify: \(result.problem ?? "")") }
+        verifyRates.append(total / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+        let hashStart = ContinuousClock.now
+        guard let pid = spawnProgram(["/usr/bin/sha256sum", dir + "/audit.db"]), waitStatus(pid) == 0 else { throw SpawnError.failed("sha256sum") }
+        let hashElapsed = ContinuousClock.now - hashStart
+        hashRates.append(total / (Double(hashElapsed.components.seconds) + Double(hashElapsed.components.attoseconds) / 1e18))
+    }
+
+    // A signed checkpoint: an append followed by one, against the append alone.
+    var withCheckpoint: [Duration] = []
+    var alone: [Duration] = []
+    for _ in 0..<200 {
+        let start = ContinuousClock.now
+        try log.appendNow(run: "checkpoints", kind: "tick", payload: payload)
+        alone.append(ContinuousClock.now - start)
+        let second = ContinuousClock.now
+        try log.appendNow(run: "checkpoints", kind: "tick", payload: payload)
+        try log.checkpointNow()
+        withCheckpoint.append(ContinuousClock.now - second)
+    }
+
+    // Queries on the log: one run's tool calls (indexed), and a text search (a full scan).
+    var byRun: [Duration] = []
+    var byText: [Duration] = []
+    for round in 0..<20 {
+        let start = ContinuousClock.now
+        _ = try log.events(matching: AuditFilter(run: "run-\(round % 3)-\(round % 8)", kind: "tool.call"), limit: 100)
+        byRun.append(ContinuousClock.now - start)
+    }
+    for _ in 0..<3 {
+        let start = ContinuousClock.now
+        _ = try log.events(matching: AuditFilter(text: "no such text anywhere"), limit: 100)
+        byText.append(ContinuousClock.now - start)
+    }
+
+    func rate(_ name: String, _ warden: [Double], _ peer: String, _ peerValues: [Double], _ target: String) -> Figure {
+        let w = Stats(values: warden), p = Stats(values: peerValues)
+        return Figure(figure: name, unit: "ev/s", warden: w, peer: peer, peerStats: p, overheadMedian: w.median - p.median,
+                      ratio: p.median > 0 ? w.median / p.median : 0, target: target)
+    }
+    let checkpointStats = Stats(withCheckpoint), appendStats = Stats(alone)
+    let none = Stats([])
+    return [
+        rate("audit append, \(writers) writers (ev/s)", appendRates, "plain SQLite inserts, same durability, \(writers) writers",
+             plainRates, "≥ 100000 ev/s"),
+        rate("audit verify (ev/s)", verifyRates, "sha256sum over the same database file", hashRates, "≥ 1000000 ev/s"),
+        Figure(figure: "append + signed checkpoint", unit: "µs", warden: checkpointStats, peer: "the append alone", peerStats: appendStats,
+               overheadMedian: checkpointStats.median - appendStats.median,
+               ratio: appendStats.median > 0 ? checkpointStats.median / appendStats.median : 0, target: "—"),
+        Figure(figure: "query: a run's tool calls, \(Int(total) / 1000)k log", unit: "µs", warden: Stats(byRun), peer: "—", peerStats: none,
+               overheadMedian: 0, ratio: 0, target: "—"),
+        Figure(figure: "query: text in any payload (scan)", unit: "µs", warden: Stats(byText), peer: "—", peerStats: none,
+               overheadMedian: 0, ratio: 0, target: "—"),
+    ]
+}
