@@ -88,13 +88,15 @@ public enum AuditChain {
     }
 
     static func hexBytes(_ hex: String) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(32)
-        var iterator = hex.utf8.makeIterator()
-        while let high = iterator.next(), let low = iterator.next() {
-            bytes.append(UInt8(nibble(high) << 4 | nibble(low)))
+        var hex = hex
+        return hex.withUTF8 { utf8 in
+            [UInt8](unsafeUninitializedCapacity: utf8.count / 2) { buffer, count in
+                for index in 0..<(utf8.count / 2) {
+                    buffer[index] = nibble(utf8[2 * index]) << 4 | nibble(utf8[2 * index + 1])
+                }
+                count = utf8.count / 2
+            }
         }
-        return bytes
     }
 
     private static func nibble(_ c: UInt8) -> UInt8 {
@@ -115,7 +117,26 @@ public enum AuditClock {
         var seconds = ts.tv_sec
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(ts.tv_nsec / 1000))
+        // Digits by hand: String(format:) costs microseconds, and every audit event takes a time.
+        var out: [UInt8] = []
+        out.reserveCapacity(27)
+        func digits(_ value: Int, _ count: Int) {
+            var divisor = 1
+            for _ in 1..<count { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        digits(Int(parts.tm_year) + 1900, 4); out.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mon) + 1, 2); out.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mday), 2); out.append(UInt8(ascii: "T"))
+        digits(Int(parts.tm_hour), 2); out.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_min), 2); out.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_sec), 2); out.append(UInt8(ascii: "."))
+        digits(Int(ts.tv_nsec / 1000), 6); out.append(UInt8(ascii: "Z"))
+        return String(decoding: out, as: UTF8.self)
     }
 }
