@@ -120,12 +120,8 @@ import WardenCore
     @Test func aCrashLosesNoEventOfAnActionThatHappened() throws {
         let daemon = try DaemonHarness()
         daemon.removesState = true
-        let commands = temporaryDirectory("warden-commands")
-        try "[\"i=0; while [ $i -lt 5000 ]; do : > /srv/hosts/10.0.12.46/f$i; i=$((i+1)); done\", \"wait:600\"]"
-            .write(toFile: commands + "/commands.json", atomically: true, encoding: .utf8)
-        let started = try daemon.ctl(["run", scenarioPath, "--model", "scripted/compliant", "--detach",
-                                      "--agent-command", "/usr/bin/python3 /opt/agent/shell_agent.py /opt/commands/commands.json",
-                                      "--bind-ro", "\(fixtures):/opt/agent", "--bind-ro", "\(commands):/opt/commands"])
+        let started = try daemon.ctl(["run", scenarioPath, "--model", "scripted/compliant", "--detach"]
+            + shellAgentArguments(["i=0; while [ $i -lt 5000 ]; do : > /srv/hosts/10.0.12.46/f$i; i=$((i+1)); done", "wait:600"]))
         try #require(started.status == 0, "\(started.stderr)")
         let runID = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let world = "\(daemon.stateDirectory)/runs/\(runID)/world/hosts/10.0.12.46"

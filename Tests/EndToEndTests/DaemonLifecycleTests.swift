@@ -64,12 +64,8 @@ import WardenCore
     @Test func shutdownKillsEveryProcessOfTheSandboxAndConfirmsIt() throws {
         let daemon = try DaemonHarness()
         let marker = String(Int.random(in: 700_000...799_999))
-        let commandsDirectory = temporaryDirectory("warden-commands")
-        try "[\"setsid sleep \(marker) > /dev/null 2>&1 < /dev/null & echo started\", \"wait:600\"]"
-            .write(toFile: commandsDirectory + "/commands.json", atomically: true, encoding: .utf8)
-        let started = try daemon.ctl(["run", scenarioPath, "--model", "scripted/compliant", "--detach",
-                                      "--agent-command", "/usr/bin/python3 /opt/agent/shell_agent.py /opt/commands/commands.json",
-                                      "--bind-ro", "\(fixtures):/opt/agent", "--bind-ro", "\(commandsDirectory):/opt/commands"])
+        let started = try daemon.ctl(["run", scenarioPath, "--model", "scripted/compliant", "--detach"]
+            + shellAgentArguments(["setsid sleep \(marker) > /dev/null 2>&1 < /dev/null & echo started", "wait:600"]))
         #expect(started.status == 0, "\(started.stderr)")
         let runID = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         for _ in 0..<100 where sleepers(marker) == 0 { usleep(50_000) }

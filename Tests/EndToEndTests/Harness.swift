@@ -77,6 +77,17 @@ func policiesCopy(editing edits: [String: [(String, String)]] = [:]) throws -> S
     return dir
 }
 
+/// `wardenctl run` arguments that make the agent Fixtures/shell_agent.py, which sends each of
+/// `commands` through the `bash` tool (`wait:N` sleeps, `read_file:HOST:PATH` reads through the
+/// broker). The commands travel in a bound file: --agent-command splits on spaces.
+func shellAgentArguments(_ commands: [String]) throws -> [String] {
+    let directory = temporaryDirectory("warden-commands")
+    try JSONValue.array(commands.map { .string($0) }).canonicalString.write(toFile: directory + "/commands.json",
+                                                                            atomically: true, encoding: .utf8)
+    return ["--agent-command", "/usr/bin/python3 /opt/agent/shell_agent.py /opt/commands/commands.json",
+            "--bind-ro", "\(fixtures):/opt/agent", "--bind-ro", "\(directory):/opt/commands"]
+}
+
 /// A real wardend on a temporary state directory and socket.
 final class DaemonHarness {
     let stateDirectory: String

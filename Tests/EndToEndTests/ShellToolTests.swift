@@ -21,13 +21,7 @@ import WardenCore
 
     func run(_ commands: [String]) throws -> (DaemonHarness, Outcome) {
         let daemon = try DaemonHarness(arguments: ["--policy-dir", try Self.quickShellPolicies()])
-        // The commands travel in a file: --agent-command splits on spaces.
-        let commandsDirectory = temporaryDirectory("warden-commands")
-        try JSONValue.array(commands.map { .string($0) }).canonicalString.write(toFile: commandsDirectory + "/commands.json",
-                                                                                atomically: true, encoding: .utf8)
-        let summary = try daemon.runScenario(model: "scripted/compliant", extra: [
-            "--agent-command", "/usr/bin/python3 /opt/agent/shell_agent.py /opt/commands/commands.json",
-            "--bind-ro", "\(fixtures):/opt/agent", "--bind-ro", "\(commandsDirectory):/opt/commands"])
+        let summary = try daemon.runScenario(model: "scripted/compliant", extra: try shellAgentArguments(commands))
         let runID = try #require(summary["run_id"]?.stringValue)
         let stdout = try String(contentsOfFile: "\(daemon.stateDirectory)/runs/\(runID)/agents/agent-1.stdout", encoding: .utf8)
         let results = try stdout.split(separator: "\n").map { try JSONValue.parse(String($0)) }
