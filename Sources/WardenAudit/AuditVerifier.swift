@@ -29,6 +29,8 @@ public struct AuditVerification: Sendable, Equatable, Codable {
 /// (`prev_hash`) or a hash mismatch; a truncated tail as a signed checkpoint that covers more
 /// events than the log holds (or, while the daemon runs, a log ending before its head).
 enum AuditVerifier {
+    static let leafPrefix: [UInt8] = [0]
+
     static func verify(_ db: Database, expectedHead: Int64, publicKey: AuditPublicKey?, fromCheckpoint: Int64? = nil) throws
         -> AuditVerification
     {
@@ -68,44 +70,60 @@ enum AuditVerifier {
             checked = 1
             nextCheckpoint = Int(fromCheckpoint)
         }
-        let cursor = try Row.fetchCursor(db, sql: "SELECT seq, run_id, agent, kind, time, payload, prev_hash, hash FROM events WHERE seq >= ? ORDER BY seq",
-                                         arguments: [expectedSeq])
-        while let row = try cursor.next() {
-            // By column index: this loop is the verification rate.
-            let seq: Int64 = row[0]
+        var prevBytes = AuditChain.hexBytes(prev)
+        var entry: [UInt8] = []
+        entry.reserveCapacity(4096)
+        var failure: AuditVerification?
+        try EventWalk.events(db, from: expectedSeq) { row in
+            let seq = row.seq
             if seq != expectedSeq {
-                return bad(expectedSeq, seq > expectedSeq
+                prev = lowercaseHex(prevBytes)
+                failure = bad(expectedSeq, seq > expectedSeq
                     ? "event \(expectedSeq) is missing (removed); the next stored event is \(seq)"
                     : "event \(seq) is out of order")
+                return false
             }
-            let storedPrev: String = row[6]
-            if storedPrev != prev {
-                return bad(seq, "event \(seq) does not link to event \(seq - 1) (inserted, reordered or altered prev_hash)")
+            if !hexEquals(row.prevHash, prevBytes) {
+                prev = lowercaseHex(prevBytes)
+                failure = bad(seq, "event \(seq) does not link to event \(seq - 1) (inserted, reordered or altered prev_hash)")
+                return false
             }
             // The hash covers the stored bytes: a payload altered in any way, or rewritten in
             // another (non-canonical) form, no longer matches.
-            let entry = AuditChain.entryBytes(seq: seq, run: row[1], agent: row[2], kind: row[3], time: row[4], payloadText: row[5])
-            let storedHash: String = row[7]
-            if AuditChain.hash(prev: prev, entry: entry) != storedHash {
-                return bad(seq, "event \(seq) does not match its hash (altered or inserted)")
+            row.entry(into: &entry)
+            let hash = sha256(prevBytes, entry)
+            if !hexEquals(row.hash, hash) {
+                prev = lowercaseHex(prevBytes)
+                failure = bad(seq, "event \(seq) does not match its hash (altered or inserted)")
+                return false
             }
-            prev = storedHash
+            prevBytes = hash
             count += 1
             expectedSeq += 1
-            frontier.append(Merkle.leafHash(entry))
-            while nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount == count {
-                let checkpoint = checkpoints[nextCheckpoint]
-                if let problem = problem(with: checkpoint, root: frontier.root.hex, head: prev, key: publicKey) {
-                    return bad(nil, checkpoint: checkpoint.number, problem)
+            frontier.append(sha256(Self.leafPrefix, entry))
+            if nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount <= count {
+                prev = lowercaseHex(prevBytes)
+                while nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount == count {
+                    let checkpoint = checkpoints[nextCheckpoint]
+                    if let problem = problem(with: checkpoint, root: frontier.root.hex, head: prev, key: publicKey) {
+                        prev = lowercaseHex(prevBytes)
+                failure = bad(nil, checkpoint: checkpoint.number, problem)
+                        return false
+                    }
+                    checked += 1
+                    nextCheckpoint += 1
                 }
-                checked += 1
-                nextCheckpoint += 1
+                if nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount < count {
+                    let checkpoint = checkpoints[nextCheckpoint]
+                    prev = lowercaseHex(prevBytes)
+                failure = bad(nil, checkpoint: checkpoint.number, "checkpoint \(checkpoint.number) covers \(checkpoint.eventCount) events, fewer than the one before it (reordered or altered)")
+                    return false
+                }
             }
-            if nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount < count {
-                let checkpoint = checkpoints[nextCheckpoint]
-                return bad(nil, checkpoint: checkpoint.number, "checkpoint \(checkpoint.number) covers \(checkpoint.eventCount) events, fewer than the one before it (reordered or altered)")
-            }
+            return true
         }
+        prev = lowercaseHex(prevBytes)
+        if let failure { return failure }
         if nextCheckpoint < checkpoints.count {
             let checkpoint = checkpoints[nextCheckpoint]
             if let key = publicKey, checkpoint.isSigned(by: key) {
