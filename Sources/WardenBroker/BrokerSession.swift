@@ -56,6 +56,12 @@ public actor BrokerSession {
     /// Gives the session the agent's sandbox shell (for the `bash` tool).
     public func attach(shell: any SandboxShell) { self.shell = shell }
 
+    /// Agent-supplied values as the audit keeps them: strings over 16 KiB cut, with their
+    /// length and SHA-256, so no record grows with what an agent sends.
+    static func bounded(_ value: JSONValue) -> JSONValue {
+        value.boundedStrings(16 << 10) { "sha256 " + sha256Hex(Array($0.utf8)) }
+    }
+
     /// Sets how notifications reach the agent.
     public func attach(send: @escaping @Sendable (JSONValue) async -> Void) { self.send = send }
 
@@ -180,10 +186,10 @@ public actor BrokerSession {
         let argumentsValue = params?["arguments"] ?? [:]
         guard case .object(let arguments) = argumentsValue else { throw RPCError.invalidParams("'arguments' must be an object") }
         guard let definition = ToolCatalog.definition(name) else {
-            try await audited("tool.call", ["tool": .string(name), "arguments": argumentsValue, "known": false])
+            try await audited("tool.call", ["tool": .string(name), "arguments": Self.bounded(argumentsValue), "known": false])
             throw RPCError.invalidParams("Unknown tool: \(name)")
         }
-        let callSeq = try await audited("tool.call", ["tool": .string(name), "arguments": argumentsValue])
+        let callSeq = try await audited("tool.call", ["tool": .string(name), "arguments": Self.bounded(argumentsValue)])
         guard offered.contains(name), policy.permits(name), ended == nil else {
             let reason = if let ended { "the session has ended (\(ended))" }
                 else if !offered.contains(name) { "the scenario does not give this agent the tool" }

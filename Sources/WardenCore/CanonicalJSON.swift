@@ -99,3 +99,19 @@ public func lowercaseHex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.
     }
     return String(decoding: out, as: UTF8.self)
 }
+
+extension JSONValue {
+    /// This value with every string longer than `maxString` bytes cut to that many bytes and
+    /// marked with its full length and `digest` of the whole, so that an agent cannot make one
+    /// audit record arbitrarily large while the record still identifies what was sent.
+    public func boundedStrings(_ maxString: Int, digest: (String) -> String) -> JSONValue {
+        switch self {
+        case .string(let text) where text.utf8.count > maxString:
+            let kept = String(decoding: text.utf8.prefix(maxString), as: UTF8.self)
+            return .string(kept + "…[cut: \(text.utf8.count) bytes, \(digest(text))]")
+        case .array(let values): return .array(values.map { $0.boundedStrings(maxString, digest: digest) })
+        case .object(let members): return .object(members.mapValues { $0.boundedStrings(maxString, digest: digest) })
+        default: return self
+        }
+    }
+}

@@ -268,7 +268,8 @@ actor RunManager {
         for item in running {
             let exit = exits[item.agent.id] ?? AgentProcess.Exit(code: -1, confirmed: false)
             let sessionEnd = await item.session.ended
-            let ended = sessionEnd ?? (timerFired ? "time_limit" : wasStopped || stopReason != nil ? "killed" : "exited \(exit.code)")
+            let ended = sessionEnd ?? Self.resourceLimit(exit)
+                ?? (timerFired ? "time_limit" : wasStopped || stopReason != nil ? "killed" : "exited \(exit.code)")
             await record(run: runID, agent: item.agent.id, kind: "agent.exit",
                                     payload: ["exit_code": .int(Int64(exit.code)), "ended": .string(ended),
                                               "turns": .int(Int64(await item.session.turns)),
@@ -361,6 +362,16 @@ actor RunManager {
         else { return nil }
         return SandboxSpec.make(command: ["/bin/true"], policy: policy, seccomp: .init(filters: []), extraBinds: [], environment: [:],
                                 keepBrokerFD: true)
+    }
+
+    /// Why a sandbox was stopped by one of its limits, if it was.
+    static func resourceLimit(_ exit: AgentProcess.Exit) -> String? {
+        if exit.cgroupEvents["oom_kill", default: 0] > 0 { return "resource_limit: memory (killed at the sandbox's memory limit)" }
+        switch exit.code - 128 {
+        case SIGXCPU: return "resource_limit: cpu time (RLIMIT_CPU)"
+        case SIGXFSZ: return "resource_limit: file size (RLIMIT_FSIZE)"
+        default: return nil
+        }
     }
 
     static func signalName(_ number: Int32) -> String {

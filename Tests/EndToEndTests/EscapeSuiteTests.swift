@@ -190,6 +190,7 @@ import WardenCore
         let result = try attempt("memory_hog")
         #expect(result.probe == nil, "the hog survived: \(result.detail)")
         #expect(result.exit?["signal"] == "SIGKILL", "\(String(describing: result.exit))")
+        #expect(result.exit?["ended"]?.stringValue?.hasPrefix("resource_limit: memory") == true, "\(String(describing: result.exit))")
         #expect((result.exit?["cgroup_events"]?["oom_kill"]?.intValue ?? 0) >= 1, "\(String(describing: result.exit))")
     }
 

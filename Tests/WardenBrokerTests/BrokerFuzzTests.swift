@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+import WardenCore
+import WardenProtocol
+@testable import WardenBroker
+
+/// A small, seeded generator (SplitMix64): the same seed gives the same inputs, so a failure
+/// can be replayed.
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Hostile agent messages, generated and mutated: malformed JSON, wrong types, huge strings
+/// and arrays, deep nesting, invalid UTF-8, unknown methods and tools. The broker must answer
+/// each (or stay silent for notifications) without crashing, keep every audit record bounded,
+/// and still serve a well-formed request afterwards.
+@Suite struct BrokerFuzzTests {
+    static let seeds: [UInt64] = [1, 2, 3]
+
+    /// Valid messages to start mutating from.
+    static let corpus: [String] = [
+        #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"fuzz"}}}"#,
+        #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        #"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
+        #"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"list_files","arguments":{"server":"10.0.12.45"}}}"#,
+        #"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"read_file","arguments":{"server":"10.0.12.45","path":"../../etc/passwd"}}}"#,
+        #"{"jsonrpc":"2.0","id":5,"method":"ping"}"#,
+        #"{"jsonrpc":"2.0","id":6,"method":"warden/generate","params":{"messages":[{"role":"user","content":"hi"}]}}"#,
+    ]
+
+    static func mutate(_ input: [UInt8], _ random: inout SeededRandom) -> [UInt8] {
+        var bytes = input
+        switch random.next() % 10 {
+        case 0:  // flip bytes
+            for _ in 0..<(1 + Int(random.next() % 8)) where !bytes.isEmpty {
+                bytes[Int(random.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: random.next())
+            }
+        case 1:  // truncate
+            bytes = Array(bytes.prefix(Int(random.next() % UInt64(bytes.count + 1))))
+        case 2:  // invalid UTF-8 in a string
+            bytes.insert(contentsOf: [0xC3, 0x28, 0xFF, 0xFE], at: Int(random.next() % UInt64(bytes.count + 1)))
+        case 3:  // deep nesting
+            let depth = 100 + Int(random.next() % 5000)
+            bytes = Array(#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":"#.utf8) + Array(repeating: UInt8(ascii: "["), count: depth)
+                + Array(repeating: UInt8(ascii: "]"), count: depth) + [UInt8(ascii: "}")]
+        case 4:  // a huge string argument
+            let size = 1000 + Int(random.next() % 400_000)
+            bytes = Array(#"{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"read_file","arguments":{"server":""#.utf8)
+                + Array(repeating: UInt8(ascii: "a"), count: size) + Array(#"","path":"x"}}}"#.utf8)
+        case 5:  // a huge array
+            let count = 1000 + Int(random.next() % 50_000)
+            bytes = Array(#"{"jsonrpc":"2.0","id":11,"method":"tools/list","params":{"x":["#.utf8)
+                + Array(Array(repeating: "1,", count: count).joined().utf8) + Array("1]}}".utf8)
+        case 6:  // wrong types in the envelope
+            let variants = [#"{"jsonrpc":2,"id":{},"method":7}"#, #"{"jsonrpc":"2.0","id":[1],"method":"ping"}"#,
+                            #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":[]}"#,
+                            #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":5,"arguments":"x"}}"#, "[]", "null", "1e999"]
+            bytes = Array(variants[Int(random.next() % UInt64(variants.count))].utf8)
+        case 7:  // unknown methods and tools
+            bytes = Array(#"{"jsonrpc":"2.0","id":12,"method":"\#(random.next())","params":{"name":"rm -rf /"}}"#.utf8)
+        case 8:  // control characters and NULs
+            bytes.insert(contentsOf: [0, 1, 0x1B, 0x7F], at: Int(random.next() % UInt64(bytes.count + 1)))
+        default:  // splice two messages
+            bytes += input.prefix(Int(random.next() % UInt64(input.count + 1)))
+        }
+        return bytes
+    }
+
+    @Test(arguments: seeds)
+    func hostileMessagesAreAnsweredAndBounded(_ seed: UInt64) async throws {
+        let f = try await Fixture()
+        var random = SeededRandom(state: seed)
+        let clock = ContinuousClock.now
+        var sent = 0
+        // Bounded in count and time (1500 messages or 10 s).
+        while sent < 1500, ContinuousClock.now - clock < .seconds(10) {
+            let base = Array(Self.corpus[Int(random.next() % UInt64(Self.corpus.count))].utf8)
+            let input = Self.mutate(base, &random)
+            let reply = await f.session.handle(line: input)
+            if let reply {
+                #expect(reply["jsonrpc"] == "2.0", "seed \(seed) input #\(sent)")
+                #expect((reply["result"] == nil) != (reply["error"] == nil), "seed \(seed) input #\(sent): \(reply.canonicalString.prefix(200))")
+            }
+            sent += 1
+        }
+        // Still serving, and every record it kept is bounded.
+        let pong = try #require(await f.request("ping", id: 777))
+        #expect(pong["id"] == 777)
+        #expect(pong["result"] != nil)
+        let events = try f.audit.events(run: "run-test", limit: 1_000_000)
+        #expect(!events.isEmpty)
+        let largest = events.map { $0.payload.canonicalString.utf8.count }.max() ?? 0
+        #expect(largest < 70_000, "an audit record of \(largest) bytes")
+        #expect(try f.audit.verify().ok)
+    }
+}
