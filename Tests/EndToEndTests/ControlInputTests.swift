@@ -50,3 +50,61 @@ import WardenCore
         #expect(result.stderr.contains("wardend.yaml:2: control_groups: unknown field"))
     }
 }
+
+@Suite struct ControlFuzzTests {
+    /// Seeded, bounded garbage on the control socket — malformed JSON, wrong types, unknown
+    /// methods, bad parameters for real ones, invalid UTF-8, half-closed connections — while a
+    /// run goes on: the daemon answers or drops each, keeps serving, and the run completes.
+    @Test func garbageOnTheControlSocketHurtsNobody() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let daemon = try DaemonHarness()
+        let started = try daemon.ctl(["run", scenarioPath, "--model", "scripted/compliant", "--detach"])
+        #expect(started.status == 0)
+        var random = UInt64(42)
+        func next() -> UInt64 {
+            random &+= 0x9E37_79B9_7F4A_7C15
+            var z = random
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            return z ^ (z >> 27)
+        }
+        let templates = [
+            #"{"jsonrpc":"2.0","id":1,"method":"status"}"#, #"{"jsonrpc":"2.0","id":2,"method":"run","params":{"scenario_text":5}}"#,
+            #"{"jsonrpc":"2.0","id":3,"method":"audit.tail","params":{"limit":"x","after":-5}}"#,
+            #"{"jsonrpc":"2.0","id":4,"method":"inject","params":{"run":"nope","agent":[],"action":"shutdown"}}"#,
+            #"{"jsonrpc":"2.0","id":5,"method":"audit.prove","params":{"seq":-1}}"#, #"{"jsonrpc":"2.0","id":6,"method":"stop","params":{}}"#,
+            #"{"jsonrpc":"2.0","id":7,"method":"audit.verify","params":{"from_checkpoint":999999}}"#, "[1,2,3]", "{", "\u{0}\u{1}",
+        ]
+        let clock = ContinuousClock.now
+        for round in 0..<300 where ContinuousClock.now - clock < .seconds(20) {
+            guard let channel = try? LineChannel.connect(unixPath: daemon.socketPath) else { continue }
+            var bytes = Array(templates[Int(next() % UInt64(templates.count))].utf8)
+            switch next() % 4 {
+            case 0: if !bytes.isEmpty { bytes[Int(next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: next()) }
+            case 1: bytes.insert(contentsOf: [0xFF, 0xC0], at: Int(next() % UInt64(bytes.count + 1)))
+            case 2: bytes = Array(bytes.prefix(Int(next() % UInt64(bytes.count + 1))))
+            default: break
+            }
+            if round % 5 == 0 {
+                // Half a request, then hang up.
+                _ = bytes.withUnsafeBytes { write(channel.fd, $0.baseAddress, $0.count / 2) }
+                channel.close()
+                continue
+            }
+            try? channel.writeLine(bytes)
+            if let reply = try? channel.readLine(), let value = try? JSONValue.parse(reply) {
+                #expect((value["result"] == nil) != (value["error"] == nil), "round \(round): \(String(decoding: reply.prefix(200), as: UTF8.self))")
+            }
+            channel.close()
+        }
+        #expect(daemon.process.isRunning)
+        #expect(try daemon.ctl(["status"]).status == 0)
+        let runID = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        var ended = false
+        for _ in 0..<100 where !ended {
+            ended = (try? daemon.events(run: runID))?.contains { $0["kind"] == "run.end" } ?? false
+            if !ended { usleep(100_000) }
+        }
+        #expect(ended, "the run did not complete beside the garbage")
+        #expect(try daemon.ctl(["audit", "verify"]).status == 0)
+    }
+}
