@@ -108,6 +108,8 @@ let package = Package(
         ),
 
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),
+        // The corpus of broken scenario and policy files (Tests/Fixtures/bad-files).
+        .testTarget(name: "BadFileTests", dependencies: ["WardenCore", "WardenScenario", "WardenSandbox", "WardenBroker"]),
         .testTarget(name: "WardenSandboxTests", dependencies: ["WardenSandbox", "WardenCore"]),
         .testTarget(
             name: "WardenAuditTests",

@@ -49,7 +49,7 @@ public struct ConfigNode {
         } catch let error as ConfigError {
             throw error
         } catch let error as YamlError {
-            throw ConfigError(file: file, line: Self.line(of: error), field: "", message: "invalid YAML: \(Self.problem(of: error))")
+            throw ConfigError(file: file, line: Self.line(of: error, in: text), field: "", message: "invalid YAML: \(Self.problem(of: error))")
         } catch {
             throw ConfigError(file: file, line: nil, field: "", message: "invalid YAML: \(error)")
         }
@@ -61,14 +61,19 @@ public struct ConfigNode {
             throw ConfigError(file: path, line: nil, field: "", message: "cannot read the file (missing or not readable)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: path, line: nil, field: "", message: "the file is not UTF-8 text")
+            // Name the first line that is not UTF-8.
+            let lines = Array(data).split(separator: 10, omittingEmptySubsequences: false)
+            let bad = lines.firstIndex { String(validating: $0, as: UTF8.self) == nil }.map { $0 + 1 }
+            throw ConfigError(file: path, line: bad, field: "", message: "the file is not UTF-8 text")
         }
         return try parse(text, file: path)
     }
 
-    private static func line(of error: YamlError) -> Int? {
+    private static func line(of error: YamlError, in text: String) -> Int? {
         switch error {
         case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark.line
+        case .reader(_, let offset, _, _):
+            return text.utf8.prefix(max(0, offset ?? 0)).reduce(1) { $1 == 10 ? $0 + 1 : $0 }
         default: return nil
         }
     }
@@ -76,6 +81,7 @@ public struct ConfigNode {
     private static func problem(of error: YamlError) -> String {
         switch error {
         case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): return problem
+        case .reader(let problem, _, _, _): return problem
         case .duplicatedKeysInMapping(let duplicates, _): return "duplicated keys \(duplicates.joined(separator: ", "))"
         default: return "\(error)"
         }
