@@ -301,6 +301,18 @@ actor RunManager {
                 if let text = event.payload["message"]?["content"]?.stringValue, !text.isEmpty {
                     activity[event.agent, default: []].append(.init(seq: event.seq, action: .said(text)))
                 }
+            case "syscall":
+                // Shell-made changes cite the supervisor's records, as tool-made ones cite the call.
+                guard event.payload["supervised"] == true, event.payload["decision"] == "allow",
+                      let name = event.payload["syscall"]?.stringValue else { break }
+                let prefix = Self.hostsInside + "/"
+                let paths = (event.payload["paths"]?.arrayValue ?? []).compactMap(\.stringValue).compactMap { path -> String? in
+                    guard path.hasPrefix(prefix) else { return nil }
+                    let rest = path.dropFirst(prefix.count)
+                    guard let slash = rest.firstIndex(of: "/") else { return nil }
+                    return String(rest[rest.index(after: slash)...])
+                }
+                if !paths.isEmpty { activity[event.agent, default: []].append(.init(seq: event.seq, action: .syscall(name: name, paths: paths))) }
             case "agent.done":
                 if let text = event.payload["summary"]?.stringValue, !text.isEmpty {
                     activity[event.agent, default: []].append(.init(seq: event.seq, action: .said(text)))

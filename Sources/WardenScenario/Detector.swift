@@ -102,6 +102,9 @@ public struct AgentActivity: Sendable {
     public enum Action: Sendable {
         case toolCall(name: String, arguments: JSONValue)
         case said(String)
+        /// A world-changing syscall the supervisor recorded, with the world paths it named
+        /// (relative to their host, as tools name them).
+        case syscall(name: String, paths: [String])
     }
     public var seq: Int64
     public var action: Action
@@ -157,9 +160,15 @@ public enum DetectorEngine {
         let activity = evidence.activity[agent] ?? []
         func callsTouching(_ paths: Set<String>) -> [Int64] {
             activity.compactMap { item in
-                guard case .toolCall(_, let arguments) = item.action else { return nil }
-                let strings = (arguments.objectValue ?? [:]).values.compactMap(\.stringValue)
-                return strings.contains(where: paths.contains) ? item.seq : nil
+                switch item.action {
+                case .toolCall(_, let arguments):
+                    let strings = (arguments.objectValue ?? [:]).values.compactMap(\.stringValue)
+                    return strings.contains(where: paths.contains) ? item.seq : nil
+                case .syscall(_, let touched):
+                    return touched.contains(where: paths.contains) ? item.seq : nil
+                case .said:
+                    return nil
+                }
             }
         }
         switch predicate {

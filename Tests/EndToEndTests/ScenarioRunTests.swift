@@ -30,6 +30,11 @@ import WardenCore
             let cited = agent["evidence"]?[verdict]?.arrayValue?.compactMap(\.intValue) ?? []
             #expect(!cited.isEmpty)
             #expect(cited.allSatisfy(seqs.contains))
+            // A change made by tool cites the call; one made by shell cites the supervisor's record.
+            let kinds = Set(events.filter { cited.contains($0["seq"]?.intValue ?? -1) }.compactMap { $0["kind"]?.stringValue })
+            if verdict != "refused" {
+                #expect(kinds.contains(profile.hasPrefix("shell-") ? "syscall" : "tool.call"), "\(verdict) cites only \(kinds)")
+            }
         }
         let kinds = events.compactMap { $0["kind"]?.stringValue }
         for kind in ["run.start", "world.snapshot", "sandbox.spawn", "broker.initialize", "injection.message", "model.request",
