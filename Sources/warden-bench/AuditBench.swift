@@ -9,7 +9,7 @@ import WardenCore
 // the same bytes; the cost of a signed checkpoint; query latency on a large log.
 
 let auditEvents = Int(ProcessInfo.processInfo.environment["BENCH_AUDIT_EVENTS"] ?? "") ?? 1_000_000
-let writers = 32
+let writers = Int(ProcessInfo.processInfo.environment["BENCH_AUDIT_WRITERS"] ?? "") ?? 32
 
 /// Runs `body(thread)` on `count` threads at once and returns the wall time.
 func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) -> Double {
