@@ -26,11 +26,13 @@ public enum SandboxSpawner {
         let control: Int32
         let launcherPidfd: Int32
 
-        /// Sends nothing and lets the launcher exit (a daemon shutting down).
+        /// Sends nothing and lets the launcher exit (a daemon shutting down), then removes the
+        /// cgroups it had prepared.
         public func standDown() {
             close(control)
             SandboxSpawner.reap(pid)
             if launcherPidfd >= 0 { close(launcherPidfd) }
+            CgroupCleanup.remove(launcherPID: pid)
         }
     }
 
@@ -82,6 +84,7 @@ public enum SandboxSpawner {
         func abandon() {
             kill(standby.pid, SIGKILL)
             reap(standby.pid)
+            CgroupCleanup.remove(launcherPID: standby.pid)
             if standby.launcherPidfd >= 0 { close(standby.launcherPidfd) }
             if initPidfd >= 0 { close(initPidfd) }
         }
