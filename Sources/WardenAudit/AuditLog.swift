@@ -93,6 +93,11 @@ public final class AuditLog: Sendable {
             knownHead.withLock { $0 = head }
             if signer != nil { try pool.read { db in try self.rebuildTree(db) } }
             box.log = self
+        } catch let error as DatabaseError where [.SQLITE_NOTADB, .SQLITE_CORRUPT].contains(error.resultCode) {
+            // Never start a fresh log over an unreadable one: it may be the only evidence.
+            throw AuditError(.notAWardenLog, "\(path) is not a readable Warden audit database (\(error.message ?? "damaged")). wardend will not write over it: move it aside, keep it as evidence, and start again for a fresh log.")
+        } catch let error as DatabaseError where [.SQLITE_BUSY, .SQLITE_LOCKED].contains(error.resultCode) {
+            throw AuditError(.openFailed, "the audit database \(path) is locked by another process (another wardend, or a tool holding a write lock); stop it and start again.")
         } catch {
             throw AuditError(.openFailed, "cannot open the audit database \(path): \(error). Check that the state directory is writable and that no other wardend uses it.")
         }

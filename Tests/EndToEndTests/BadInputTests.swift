@@ -71,3 +71,19 @@ import WardenCore
         #expect(try daemon.ctl(["status"]).status == 0)
     }
 }
+
+@Suite struct DamagedStateTests {
+    /// A damaged audit database stops wardend with words that say so, and is left exactly as
+    /// it was: no fresh log is started over evidence.
+    @Test func aDamagedAuditDatabaseIsNeitherUsedNorReplaced() throws {
+        let state = temporaryDirectory("warden-damaged")
+        let garbage = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }
+        try Data(garbage).write(to: URL(fileURLWithPath: state + "/audit.db"))
+        let result = try runCommand(Binaries.path("wardend"), ["--foreground", "--state-dir", state, "--socket", state + "/c.sock",
+                                                               "--policy-dir", repositoryRoot + "/policies"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("is not a readable Warden audit database"), "\(result.stderr)")
+        #expect(result.stderr.contains("will not write over it"))
+        #expect(FileManager.default.contents(atPath: state + "/audit.db") == Data(garbage))
+    }
+}
