@@ -47,8 +47,9 @@ public struct AuditEvent: Sendable, Equatable, Codable {
 }
 
 /// The hash chain: each event's hash is SHA-256 over the previous event's hash (32 bytes) and
-/// the canonical JSON of `{agent, kind, payload, run, seq, time}`. The first event chains
-/// from 32 zero bytes. Covering `seq` makes reordering and renumbering detectable.
+/// the Merkle leaf hash of its entry, SHA-256(0x00 ‖ canonical JSON of `{agent, kind, payload,
+/// run, seq, time}`). The first event chains from 32 zero bytes. Covering `seq` makes
+/// reordering and renumbering detectable.
 public enum AuditChain {
     public static let genesis = String(repeating: "0", count: 64)
 
@@ -57,12 +58,19 @@ public enum AuditChain {
         hash(prev: prev, entry: entryBytes(seq: seq, run: run, agent: agent, kind: kind, time: time, payloadText: payload.canonicalString))
     }
 
-    /// SHA-256 of the previous hash's 32 bytes and the entry's canonical bytes, in hex.
+    /// The chain hash of an entry: SHA-256 of the previous hash's 32 bytes and the entry's
+    /// Merkle leaf hash, in hex. Linking the leaves rather than the entries hashes each entry
+    /// once for both structures.
     public static func hash(prev: String, entry: [UInt8]) -> String {
+        lowercaseHex(link(prev: hexBytes(prev), leaf: Merkle.leafHash(entry)))
+    }
+
+    /// SHA-256(previous hash ‖ leaf hash), as bytes.
+    public static func link(prev: [UInt8], leaf: [UInt8]) -> [UInt8] {
         var hasher = SHA256()
-        hasher.update(data: hexBytes(prev))
-        hasher.update(data: entry)
-        return lowercaseHex(hasher.finalize())
+        hasher.update(data: prev)
+        hasher.update(data: leaf)
+        return Array(hasher.finalize())
     }
 
     /// The canonical JSON of `{agent, kind, payload, run, seq, time}` built around the stored

@@ -288,13 +288,14 @@ public final class AuditLog: Sendable {
         let time = AuditClock.now()
         let payloadText = entry.payload.canonicalString
         let bytes = AuditChain.entryBytes(seq: seq, run: entry.run, agent: entry.agent, kind: entry.kind, time: time, payloadText: payloadText)
-        let hash = AuditChain.hash(prev: last.hash, entry: bytes)
+        let leaf = Merkle.leafHash(bytes)
+        let hash = lowercaseHex(AuditChain.link(prev: AuditChain.hexBytes(last.hash), leaf: leaf))
         let statement = try db.cachedStatement(
             sql: "INSERT INTO events (seq, run_id, agent, kind, time, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         try statement.execute(arguments: [seq, entry.run, entry.agent, entry.kind, time, payloadText, last.hash, hash])
         let event = AuditEvent(seq: seq, run: entry.run, agent: entry.agent, kind: entry.kind, time: time, payload: entry.payload,
                                prevHash: last.hash, hash: hash)
-        try extendTree(db, event: event, leaf: Merkle.leafHash(bytes))
+        try extendTree(db, event: event, leaf: leaf)
         return event
     }
 
@@ -387,6 +388,11 @@ public final class AuditLog: Sendable {
         let head = knownHead.withLock { $0 }
         let key = signer?.publicKey
         do {
+            if run == nil, fromCheckpoint == nil {
+                let pool = self.pool
+                return try AuditVerifier.verifyInParallel(expectedHead: head, publicKey: key, read: { body in try pool.read(body) },
+                                                          checkpoints: try pool.read { db in try Self.checkpoints(db) })
+            }
             return try pool.read { db in
                 if let run { return try AuditVerifier.verifyRun(db, run: run) }
                 return try AuditVerifier.verify(db, expectedHead: head, publicKey: key, fromCheckpoint: fromCheckpoint)
@@ -402,7 +408,27 @@ public final class AuditLog: Sendable {
     /// public key is `publicKey`, else `audit-signing.pub` next to the file, if there.
     public static func verify(fileAt path: String, publicKey: AuditPublicKey? = nil, run: String? = nil,
                               fromCheckpoint: Int64? = nil) throws(AuditError) -> AuditVerification {
+        try verify(fileAt: path, publicKey: publicKey, run: run, fromCheckpoint: fromCheckpoint, parallelFrom: 100_000)
+    }
+
+    /// `parallelFrom`: logs with at least this many checkpointed events are checked on two cores.
+    static func verify(fileAt path: String, publicKey: AuditPublicKey?, run: String?, fromCheckpoint: Int64?,
+                       parallelFrom: Int64) throws(AuditError) -> AuditVerification {
         let key = try publicKeyBeside(path, given: publicKey)
+        if run == nil, fromCheckpoint == nil {
+            let checkpoints = try readOnly(path) { db -> [AuditCheckpoint] in
+                try AuditVerifier.requireWardenLog(db)
+                return try AuditLog.checkpoints(db)
+            }
+            do {
+                return try AuditVerifier.verifyInParallel(expectedHead: 0, publicKey: key, read: { body in try readOnly(path, body) },
+                                                          checkpoints: checkpoints, parallelFrom: parallelFrom)
+            } catch let error as AuditError {
+                throw error
+            } catch {
+                throw AuditError(.readFailed, "cannot read the audit database \(path): \(error)")
+            }
+        }
         return try readOnly(path) { db in
             if let run { return try AuditVerifier.verifyRun(db, run: run) }
             return try AuditVerifier.verify(db, expectedHead: 0, publicKey: key, fromCheckpoint: fromCheckpoint)
@@ -423,6 +449,8 @@ public final class AuditLog: Sendable {
         do {
             var configuration = Configuration()
             configuration.readonly = true
+            // Two readers at once (a parallel check), or a live daemon writing: wait, don't fail.
+            configuration.busyMode = .timeout(10)
             let queue = try DatabaseQueue(path: path, configuration: configuration)
             return try queue.read { db in try body(db) }
         } catch let error as AuditError where error.code == .notAWardenLog {

@@ -1,4 +1,7 @@
+import Dispatch
+import Foundation
 import GRDB
+import Synchronization
 import WardenCore
 
 /// The result of checking the log: intact, or the first event or checkpoint that does not match.
@@ -31,8 +34,9 @@ public struct AuditVerification: Sendable, Equatable, Codable {
 enum AuditVerifier {
     static let leafPrefix: [UInt8] = [0]
 
-    static func verify(_ db: Database, expectedHead: Int64, publicKey: AuditPublicKey?, fromCheckpoint: Int64? = nil) throws
-        -> AuditVerification
+    /// `stopAtCount`: verify only events up to this count (the first half of a parallel check).
+    static func verify(_ db: Database, expectedHead: Int64, publicKey: AuditPublicKey?, fromCheckpoint: Int64? = nil,
+                       stopAtCount: Int64? = nil) throws -> AuditVerification
     {
         try requireWardenLog(db)
         let checkpoints = try AuditLog.checkpoints(db)
@@ -91,7 +95,8 @@ enum AuditVerifier {
             // The hash covers the stored bytes: a payload altered in any way, or rewritten in
             // another (non-canonical) form, no longer matches.
             row.entry(into: &entry)
-            let hash = sha256(prevBytes, entry)
+            let leaf = sha256(Self.leafPrefix, entry)
+            let hash = AuditChain.link(prev: prevBytes, leaf: leaf)
             if !hexEquals(row.hash, hash) {
                 prev = lowercaseHex(prevBytes)
                 failure = bad(seq, "event \(seq) does not match its hash (altered or inserted)")
@@ -100,7 +105,7 @@ enum AuditVerifier {
             prevBytes = hash
             count += 1
             expectedSeq += 1
-            frontier.append(sha256(Self.leafPrefix, entry))
+            frontier.append(leaf)
             if nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount <= count {
                 prev = lowercaseHex(prevBytes)
                 while nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount == count {
@@ -116,14 +121,18 @@ enum AuditVerifier {
                 if nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount < count {
                     let checkpoint = checkpoints[nextCheckpoint]
                     prev = lowercaseHex(prevBytes)
-                failure = bad(nil, checkpoint: checkpoint.number, "checkpoint \(checkpoint.number) covers \(checkpoint.eventCount) events, fewer than the one before it (reordered or altered)")
+                    failure = bad(nil, checkpoint: checkpoint.number, "checkpoint \(checkpoint.number) covers \(checkpoint.eventCount) events, fewer than the one before it (reordered or altered)")
                     return false
                 }
             }
+            if let stopAtCount, count >= stopAtCount { return false }
             return true
         }
         prev = lowercaseHex(prevBytes)
         if let failure { return failure }
+        if let stopAtCount, count >= stopAtCount {
+            return AuditVerification(ok: true, events: count, lastHash: prev, checkpoints: checked, firstBadSeq: nil, problem: nil)
+        }
         if nextCheckpoint < checkpoints.count {
             let checkpoint = checkpoints[nextCheckpoint]
             if let key = publicKey, checkpoint.isSigned(by: key) {
@@ -136,6 +145,34 @@ enum AuditVerifier {
             return bad(count + 1, "the log ends at event \(count) but the daemon wrote events up to \(expectedHead) (truncated)")
         }
         return AuditVerification(ok: true, events: count, lastHash: prev, checkpoints: checked, firstBadSeq: nil, problem: nil)
+    }
+
+    /// The same check on two cores: events up to a checkpoint near the middle from the start,
+    /// the rest from that checkpoint's signed frontier and chain head (trusted because the first
+    /// half recomputes its root from the events, and its signature is checked). `read` runs its
+    /// body on a read connection of its own; both halves run at once.
+    static func verifyInParallel(expectedHead: Int64, publicKey: AuditPublicKey?,
+                                 read: @escaping @Sendable (@Sendable (Database) throws -> AuditVerification) throws -> AuditVerification,
+                                 checkpoints: [AuditCheckpoint], parallelFrom: Int64 = 100_000) throws -> AuditVerification {
+        guard publicKey != nil, let last = checkpoints.last, last.eventCount >= parallelFrom, checkpoints.count >= 2 else {
+            return try read { db in try verify(db, expectedHead: expectedHead, publicKey: publicKey) }
+        }
+        let middle = checkpoints.min { abs($0.eventCount * 2 - last.eventCount) < abs($1.eventCount * 2 - last.eventCount) } ?? last
+        let first = Mutex<Result<AuditVerification, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            first.withLock { $0 = Result { try read { db in try verify(db, expectedHead: 0, publicKey: publicKey, stopAtCount: middle.eventCount) } } }
+            done.signal()
+        }.start()
+        let second = try read { db in try verify(db, expectedHead: expectedHead, publicKey: publicKey, fromCheckpoint: middle.number) }
+        done.wait()
+        guard let head = first.withLock({ $0 }) else { throw AuditError(.readFailed, "the first half of the check did not finish") }
+        let firstHalf = try head.get()
+        if !firstHalf.ok { return firstHalf }
+        if !second.ok { return second }
+        var combined = second
+        combined.checkpoints = firstHalf.checkpoints + second.checkpoints - 1  // the middle one is in both
+        return combined
     }
 
     static func problem(with checkpoint: AuditCheckpoint, root: String, head: String, key: AuditPublicKey?) -> String? {

@@ -109,6 +109,7 @@ func tamper(_ path: String, _ sql: String) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try Data("this is not sqlite".utf8).write(to: URL(fileURLWithPath: dir + "/audit.db"))
         let error = #expect(throws: AuditError.self) { try AuditLog(path: dir + "/audit.db") }
-        #expect(error?.code == .openFailed)
+        #expect(error?.code == .notAWardenLog)
+        #expect(error?.message.contains("will not write over it") == true)
     }
 }

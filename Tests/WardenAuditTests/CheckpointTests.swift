@@ -98,12 +98,13 @@ func tamperSigned(_ path: String, _ sql: String) throws {
     /// Every form of tampering is found, and located.
     @Test(arguments: [
         ("payload", "UPDATE events SET payload = replace(payload, '\"n\":5', '\"n\":50') WHERE seq = 5", Int64?(5), Int64?(nil)),
-        ("hash", "UPDATE events SET hash = replace(hash, substr(hash, 1, 1), 'f') WHERE seq = 3", 3, nil),
+        // The first hex digit rotated to the next one: always a change.
+        ("hash", "UPDATE events SET hash = substr('0123456789abcdef', instr('0123456789abcdef', substr(hash, 1, 1)) % 16 + 1, 1) || substr(hash, 2) WHERE seq = 3", 3, nil),
         ("delete", "DELETE FROM events WHERE seq = 7", 7, nil),
         ("insert", "UPDATE events SET seq = seq + 100 WHERE seq > 6; INSERT INTO events SELECT 7, run_id, agent, kind, time, payload, prev_hash, hash FROM events WHERE seq = 6", 7, nil),
         ("reorder", "UPDATE events SET seq = -1 WHERE seq = 2; UPDATE events SET seq = 2 WHERE seq = 3; UPDATE events SET seq = 3 WHERE seq = -1", 2, nil),
         ("truncate", "DELETE FROM events WHERE seq > 9", 10, 3),
-        ("signature", "UPDATE checkpoints SET signature = replace(signature, substr(signature, 3, 2), 'ab') WHERE number = 2", nil, 2),
+        ("signature", "UPDATE checkpoints SET signature = substr('0123456789abcdef', instr('0123456789abcdef', substr(signature, 1, 1)) % 16 + 1, 1) || substr(signature, 2) WHERE number = 2", nil, 2),
         ("checkpoint root", "UPDATE checkpoints SET root = (SELECT root FROM checkpoints WHERE number = 1) WHERE number = 2", nil, 2),
         ("checkpoint removed", "DELETE FROM checkpoints WHERE number = 2", nil, 2),
     ])
@@ -208,5 +209,28 @@ func tamperSigned(_ path: String, _ sql: String) throws {
         #expect(result.ok, "\(result)")
         #expect(result.events == Int64(threads * perThread + 1))
         #expect(try log.events(matching: AuditFilter(run: "load"), limit: 100_000).count == threads * perThread)
+    }
+}
+
+@Suite struct ParallelVerificationTests {
+    func verify(_ path: String) throws -> AuditVerification {
+        try AuditLog.verify(fileAt: path, publicKey: nil, run: nil, fromCheckpoint: nil, parallelFrom: 1)
+    }
+
+    /// Checked in two halves on two cores, the log gives the same answers as in one pass:
+    /// intact, or the same first bad event in either half.
+    @Test(arguments: [Int64(3), 9, 14])
+    func halvesFindWhatOnePassFinds(_ seq: Int64) throws {
+        let (_, path, _) = try signedLog(events: 16)
+        let whole = try verify(path)
+        #expect(whole.ok, "\(whole)")
+        #expect(whole.events == 16)
+        #expect(whole.checkpoints == 4)
+        try tamperSigned(path, "UPDATE events SET payload = replace(payload, '\"n\":\(seq)', '\"n\":\(seq * 10)') WHERE seq = \(seq)")
+        let parallel = try verify(path)
+        let single = try AuditLog.verify(fileAt: path)
+        #expect(!parallel.ok)
+        #expect(parallel.firstBadSeq == seq, "\(parallel)")
+        #expect(parallel.firstBadSeq == single.firstBadSeq)
     }
 }
