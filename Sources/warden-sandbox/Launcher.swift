@@ -311,7 +311,7 @@ struct Launcher {
         }
     }
 
-    /// Reports a setup failure on the status pipe and stderr, then exits.
+    /// Reports a setup failure on the control socket and stderr, then exits.
     func fail(_ error: any Error, statusFD explicitFD: Int32? = nil, exitCode: Int32 = 125) -> Never {
         let message = "\(error)"
         if let fd = explicitFD ?? statusFD,
