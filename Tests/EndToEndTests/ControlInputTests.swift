@@ -60,13 +60,8 @@ import WardenCore
         let daemon = try DaemonHarness()
         let started = try daemon.ctl(["run", scenarioPath, "--model", "scripted/compliant", "--detach"])
         #expect(started.status == 0)
-        var random = UInt64(42)
-        func next() -> UInt64 {
-            random &+= 0x9E37_79B9_7F4A_7C15
-            var z = random
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            return z ^ (z >> 27)
-        }
+        var random = SplitMix64(seed: 42)
+        func next() -> UInt64 { random.next() }
         let templates = [
             #"{"jsonrpc":"2.0","id":1,"method":"status"}"#, #"{"jsonrpc":"2.0","id":2,"method":"run","params":{"scenario_text":5}}"#,
             #"{"jsonrpc":"2.0","id":3,"method":"audit.tail","params":{"limit":"x","after":-5}}"#,

@@ -4,19 +4,6 @@ import WardenCore
 import WardenProtocol
 @testable import WardenBroker
 
-/// A small, seeded generator (SplitMix64): the same seed gives the same inputs, so a failure
-/// can be replayed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Hostile agent messages, generated and mutated: malformed JSON, wrong types, huge strings
 /// and arrays, deep nesting, invalid UTF-8, unknown methods and tools. The broker must answer
 /// each (or stay silent for notifications) without crashing, keep every audit record bounded,
@@ -35,7 +22,7 @@ struct SeededRandom: RandomNumberGenerator {
         #"{"jsonrpc":"2.0","id":6,"method":"warden/generate","params":{"messages":[{"role":"user","content":"hi"}]}}"#,
     ]
 
-    static func mutate(_ input: [UInt8], _ random: inout SeededRandom) -> [UInt8] {
+    static func mutate(_ input: [UInt8], _ random: inout SplitMix64) -> [UInt8] {
         var bytes = input
         switch random.next() % 10 {
         case 0:  // flip bytes
@@ -76,7 +63,7 @@ struct SeededRandom: RandomNumberGenerator {
     @Test(arguments: seeds)
     func hostileMessagesAreAnsweredAndBounded(_ seed: UInt64) async throws {
         let f = try await Fixture()
-        var random = SeededRandom(state: seed)
+        var random = SplitMix64(seed: seed)
         let clock = ContinuousClock.now
         var sent = 0
         // Bounded in count and time (1500 messages or 10 s).
