@@ -22,6 +22,9 @@ final class LauncherPool: Sendable {
     /// policy differs (the file changed since) gets a launcher started for it instead.
     let template: SandboxSpec?
     private let state = Mutex<(ready: [Slot], starting: Int, stopped: Bool)>(([], 0, false))
+    /// Idle standbys (starting or waiting): `stop` waits for them to be stood down, so none
+    /// outlives a daemon that stops cleanly, and their cgroups go with them.
+    private let idle = DispatchGroup()
 
     init(launcher: String, capacity: Int, template: SandboxSpec?) {
         self.launcher = launcher
@@ -52,6 +55,7 @@ final class LauncherPool: Sendable {
         }
         for _ in 0..<wanted {
             guard let template else { return }
+            idle.enter()
             Self.thread { [self] in
                 let standby = try? SandboxSpawner.standBy(launcher: launcher, template: template)
                 let slot = Slot()
@@ -63,19 +67,23 @@ final class LauncherPool: Sendable {
                 }
                 guard let standby, accepted else {
                     standby?.standDown()
+                    idle.leave()
                     return
                 }
                 slot.wake.wait()
                 guard let job = slot.job.withLock({ $0 }) else {
                     standby.standDown()
+                    idle.leave()
                     return
                 }
+                idle.leave()
                 job(standby)
             }
         }
     }
 
-    /// Stands every waiting launcher down; no more are started.
+    /// Stands every waiting launcher down and waits (up to 5 s) until they are gone; no more
+    /// are started.
     func stop() {
         let slots = state.withLock { state -> [Slot] in
             state.stopped = true
@@ -83,6 +91,7 @@ final class LauncherPool: Sendable {
             return state.ready
         }
         for slot in slots { slot.wake.signal() }
+        _ = idle.wait(timeout: .now() + 5)
     }
 
     private static func thread(_ body: @escaping @Sendable () -> Void) {

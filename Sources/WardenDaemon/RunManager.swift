@@ -353,6 +353,8 @@ actor RunManager {
     /// Keeps the last few finished runs for `ps`.
     private func finished(_ summary: RunSummary) -> RunSummary {
         defer { announce() }
+        // Sandboxes of a crashed predecessor may still have been dying at recovery.
+        _ = CgroupCleanup.removeOrphans()
         recent.append(summary)
         if recent.count > 10 { recent.removeFirst(recent.count - 10) }
         return summary

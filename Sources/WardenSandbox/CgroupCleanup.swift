@@ -41,6 +41,13 @@ public enum CgroupCleanup {
         return events
     }
 
+    /// Whether `pid` is a live process: a launcher killed with its daemon can linger as a
+    /// zombie until its new parent reaps it, and a zombie has no executable to show.
+    static func isRunning(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        return (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) != nil
+    }
+
     /// Kills every process still in the cgroup at `leaf`.
     static func killRemaining(_ leaf: String) {
         guard let procs = try? String(contentsOfFile: leaf + "/cgroup.procs", encoding: .utf8), !procs.isEmpty else { return }
@@ -57,7 +64,7 @@ public enum CgroupCleanup {
         for controller in ["memory", "pids", "cpu"] {
             let base = "/sys/fs/cgroup/\(controller)/warden"
             for entry in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where entry.hasPrefix("warden-") {
-                guard let pid = Int32(entry.dropFirst("warden-".count)), kill(pid, 0) != 0 else { continue }
+                guard let pid = Int32(entry.dropFirst("warden-".count)), !isRunning(pid) else { continue }
                 killRemaining(base + "/" + entry)
                 for _ in 0..<25 where rmdir(base + "/" + entry) != 0 && errno == EBUSY { usleep(20_000) }
                 if !FileManager.default.fileExists(atPath: base + "/" + entry) { removed += 1 }
