@@ -32,7 +32,6 @@ public struct AuditVerification: Sendable, Equatable, Codable {
 /// (`prev_hash`) or a hash mismatch; a truncated tail as a signed checkpoint that covers more
 /// events than the log holds (or, while the daemon runs, a log ending before its head).
 enum AuditVerifier {
-    static let leafPrefix: [UInt8] = [0]
 
     /// `stopAtCount`: verify only events up to this count (the first half of a parallel check).
     static func verify(_ db: Database, expectedHead: Int64, publicKey: AuditPublicKey?, fromCheckpoint: Int64? = nil,
@@ -95,7 +94,7 @@ enum AuditVerifier {
             // The hash covers the stored bytes: a payload altered in any way, or rewritten in
             // another (non-canonical) form, no longer matches.
             row.entry(into: &entry)
-            let leaf = sha256(Self.leafPrefix, entry)
+            let leaf = Merkle.leafHash(entry)
             let hash = AuditChain.link(prev: prevBytes, leaf: leaf)
             if !hexEquals(row.hash, hash) {
                 prev = lowercaseHex(prevBytes)

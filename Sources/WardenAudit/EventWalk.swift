@@ -61,15 +61,6 @@ enum EventWalk {
     }
 }
 
-/// SHA-256 of `prefix` then `data`, as bytes.
-@inline(__always)
-func sha256(_ prefix: [UInt8], _ data: [UInt8]) -> [UInt8] {
-    var hasher = SHA256()
-    hasher.update(data: prefix)
-    hasher.update(data: data)
-    return Array(hasher.finalize())
-}
-
 /// Whether `hex` (64 lower-case hex digits) spells `bytes`.
 @inline(__always)
 func hexEquals(_ hex: UnsafeBufferPointer<UInt8>, _ bytes: [UInt8]) -> Bool {

@@ -6,26 +6,26 @@ import Synchronization
 /// appender its durable event, and goes on until the queue is empty. Every append still returns
 /// only once its event is on disk — the write-ahead rule holds — but under load one fsync
 /// serves many events.
-final class GroupCommit<Entry: Sendable, Result: Sendable>: Sendable {
+final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
     /// Where one appender waits for its result.
     private final class Slot: Sendable {
         let done = DispatchSemaphore(value: 0)
-        let result = Mutex<Swift.Result<Result, AuditError>?>(nil)
+        let result = Mutex<Result<Output, AuditError>?>(nil)
     }
 
     private let state = Mutex<(queue: [(Entry, Slot)], writing: Bool)>(([], false))
     /// Writes a batch in one transaction, returning one result per entry, in order.
-    private let write: @Sendable ([Entry]) -> Swift.Result<[Result], AuditError>
+    private let write: @Sendable ([Entry]) -> Result<[Output], AuditError>
     /// At most this many entries per transaction (bounded memory and latency).
     let maxBatch: Int
 
-    init(maxBatch: Int = 4096, write: @escaping @Sendable ([Entry]) -> Swift.Result<[Result], AuditError>) {
+    init(maxBatch: Int = 4096, write: @escaping @Sendable ([Entry]) -> Result<[Output], AuditError>) {
         self.maxBatch = maxBatch
         self.write = write
     }
 
     /// Appends `entry`; returns when it is durable (or failed with its batch).
-    func submit(_ entry: Entry) throws(AuditError) -> Result {
+    func submit(_ entry: Entry) throws(AuditError) -> Output {
         let slot = Slot()
         let lead = state.withLock { state -> Bool in
             state.queue.append((entry, slot))

@@ -18,9 +18,14 @@ public enum InspectExport {
         let scenario = start.payload["scenario"]?.stringValue ?? "scenario"
         let model = start.payload["model"]?.stringValue ?? "unknown"
         let agents = start.payload["agents"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        // One parser for the whole export (a formatter is costly to make, and runs are long).
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let seconds = { (time: String) in formatter.date(from: time)?.timeIntervalSince1970 ?? 0 }
         let origin = seconds(start.time)
         let samples = agents.map { agent in
-            sample(agent: agent, model: model, events: events.filter { $0.agent == agent }, origin: origin, runID: runID)
+            sample(agent: agent, model: model, events: events.filter { $0.agent == agent }, origin: origin, runID: runID,
+                   seconds: seconds)
         }
         let state = end?.payload["state"]?.stringValue
         let status = state == "completed" ? "success" : state == nil ? "started" : state == "stopped" ? "cancelled" : "error"
@@ -43,7 +48,8 @@ public enum InspectExport {
         return .object(log)
     }
 
-    private static func sample(agent: String, model: String, events: [AuditEvent], origin: Double, runID: String) -> JSONValue {
+    private static func sample(agent: String, model: String, events: [AuditEvent], origin: Double, runID: String,
+                               seconds: (String) -> Double) -> JSONValue {
         var messages: [JSONValue] = []
         var inspectEvents: [JSONValue] = []
         var pendingCalls: [(id: String, name: String)] = []
@@ -186,10 +192,4 @@ public enum InspectExport {
 
     /// Audit times end in `Z`; Inspect writes `+00:00`.
     static func inspectTime(_ time: String) -> String { time.hasSuffix("Z") ? String(time.dropLast()) + "+00:00" : time }
-
-    static func seconds(_ time: String) -> Double {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: time)?.timeIntervalSince1970 ?? 0
-    }
 }

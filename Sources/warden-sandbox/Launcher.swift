@@ -35,8 +35,6 @@ struct Launcher {
     static let brokerFD: Int32 = 3
     /// The daemon's end of the `bash` tool's command channel (SOCK_SEQPACKET).
     static let shellFD: Int32 = 6
-    /// Where the status fd sits in the agent process until exec closes it.
-    static let agentStatusFD: Int32 = 4
 
     func run() -> Never {
         var toSetup: [Int32] = [0, 0]

@@ -27,18 +27,6 @@ func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
     }
 }
 
-func readAll(_ fd: Int32) -> [UInt8] {
-    var result: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 { if errno == EINTR { continue }; break }
-        if n == 0 { break }
-        result.append(contentsOf: chunk[0..<n])
-    }
-    return result
-}
-
 func writeFile(_ path: String, _ text: String) throws(LaunchFailure) {
     let fd = open(path, O_WRONLY | O_CLOEXEC)
     guard fd >= 0 else { throw LaunchFailure(step: "open \(path)", errno: errno) }

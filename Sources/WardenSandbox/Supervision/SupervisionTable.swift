@@ -23,13 +23,12 @@ public struct SupervisionTable: Sendable, Equatable {
         public var supervised: Bool
         public var decision: SupervisorDecision
         /// Conditional denials (`rules` with an errno and argument comparisons), first match wins.
-        public var conditionalDenials: [(conditions: [SeccompArgCondition], errno: Int32)]
+        public var conditionalDenials: [ConditionalDenial]
+    }
 
-        public static func == (a: Entry, b: Entry) -> Bool {
-            a.name == b.name && a.supervised == b.supervised && a.decision == b.decision
-                && a.conditionalDenials.count == b.conditionalDenials.count
-                && zip(a.conditionalDenials, b.conditionalDenials).allSatisfy { $0.conditions == $1.conditions && $0.errno == $1.errno }
-        }
+    public struct ConditionalDenial: Sendable, Equatable {
+        public var conditions: [SeccompArgCondition]
+        public var errno: Int32
     }
 
     public var entries: [Int32: Entry]
@@ -54,7 +53,7 @@ public struct SupervisionTable: Sendable, Equatable {
             if rule.conditions.isEmpty {
                 entry.decision = .deny(e)
             } else {
-                entry.conditionalDenials.append((rule.conditions, e))
+                entry.conditionalDenials.append(ConditionalDenial(conditions: rule.conditions, errno: e))
             }
             entries[number] = entry
         }
