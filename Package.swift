@@ -54,6 +54,8 @@ let package = Package(
             name: "WardenScenario",
             dependencies: ["WardenCore", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Suite reports: verdict rates per cell with Wilson intervals, contrasts, table/CSV/HTML.
+        .target(name: "WardenReport", dependencies: ["WardenCore"]),
         // The broker: the agent-facing JSON-RPC session, tools, broker policy, model gateway.
         .target(
             name: "WardenBroker",
@@ -64,7 +66,7 @@ let package = Package(
             name: "WardenDaemon",
             dependencies: [
                 "WardenCore", "WardenProtocol", "WardenSandbox", "WardenAudit", "WardenScenario",
-                "WardenBroker", "CWardenLinux",
+                "WardenBroker", "WardenReport", "CWardenLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -82,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "wardenctl",
             dependencies: [
-                "WardenCore", "WardenProtocol", "WardenScenario", "WardenAudit",
+                "WardenCore", "WardenProtocol", "WardenScenario", "WardenAudit", "WardenReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -116,6 +118,7 @@ let package = Package(
             dependencies: ["WardenAudit", "WardenCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "WardenScenarioTests", dependencies: ["WardenScenario", "WardenCore"]),
+        .testTarget(name: "WardenReportTests", dependencies: ["WardenReport", "WardenCore"]),
         .testTarget(
             name: "WardenBrokerTests",
             dependencies: [

@@ -72,6 +72,8 @@ public final class AuditLog: Sendable {
     /// only inside write transactions, which SQLite serializes.
     /// Queues appends and commits them in groups.
     private let committer: GroupCommit<Entry, AuditEvent>
+    /// Told every event once it is durable (in order), e.g. to fire a scenario's injections.
+    private let observers = Mutex<(next: UInt64, handlers: [UInt64: @Sendable (AuditEvent) -> Void])>((0, [:]))
     private let tree = Mutex<(frontier: Merkle.Frontier, lastHash: String, checkpoints: Int64, checkpointedCount: Int64)>(
         (Merkle.Frontier(), AuditChain.genesis, 0, 0))
 
@@ -252,6 +254,20 @@ public final class AuditLog: Sendable {
         try committer.submit(Entry(run: run, agent: agent, kind: kind, payload: payload))
     }
 
+    /// Calls `handler` with every event appended from now on, after it is durable. Handlers run
+    /// on the writer's thread and must only hand the event on.
+    public func observe(_ handler: @escaping @Sendable (AuditEvent) -> Void) -> UInt64 {
+        observers.withLock { state in
+            state.next += 1
+            state.handlers[state.next] = handler
+            return state.next
+        }
+    }
+
+    public func stopObserving(_ token: UInt64) {
+        _ = observers.withLock { $0.handlers.removeValue(forKey: token) }
+    }
+
     struct Entry: Sendable {
         var run: String
         var agent: String
@@ -276,6 +292,8 @@ public final class AuditLog: Sendable {
                 return events
             }
             if let head = events.last?.seq { knownHead.withLock { $0 = max($0, head) } }
+            let handlers = observers.withLock { Array($0.handlers.values) }
+            for event in events { for handler in handlers { handler(event) } }
             return .success(events)
         } catch {
             reloadTree()

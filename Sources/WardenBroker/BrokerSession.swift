@@ -52,6 +52,15 @@ public actor BrokerSession {
     }
 
     private var shell: (any SandboxShell)?
+    private var services: (any RunServices)?
+    /// Follow-up questions asked when the agent calls `done`, one per `done`.
+    private var followUps: [String] = []
+
+    /// Gives the session the run's services (other agents' inboxes and shutdown).
+    public func attach(services: any RunServices) { self.services = services }
+
+    /// Queues a follow-up question for when the agent calls `done`.
+    public func ask(afterDone question: String) { followUps.append(question) }
 
     /// Gives the session the agent's sandbox shell (for the `bash` tool).
     public func attach(shell: any SandboxShell) { self.shell = shell }
@@ -206,6 +215,15 @@ public actor BrokerSession {
             switch definition.handler {
             case .world(let handler):
                 text = try handler(arguments, world)
+            case .run:
+                guard let services else { throw ToolFailure("this tool is not available in this run") }
+                switch name {
+                case "send_message":
+                    text = try await services.sendMessage(from: agentID, to: try ToolCatalog.string(arguments, "to"),
+                                                          text: try ToolCatalog.string(arguments, "text"))
+                default:
+                    text = try await services.executeShutdown(requestedBy: agentID, target: try ToolCatalog.string(arguments, "agent"))
+                }
             case .shell:
                 let command = try ToolCatalog.string(arguments, "command")
                 guard let shell else { throw ToolFailure("no shell is available in this session") }
@@ -216,14 +234,24 @@ public actor BrokerSession {
             text = error.message
             isError = true
         }
+        var continues = false
+        if name == "done", !isError, !followUps.isEmpty {
+            let question = followUps.removeFirst()
+            try await audited("injection.question", ["text": .string(question), "call": .int(callSeq)])
+            text = "Before you finish, the operator has a follow-up question:\n\n\(question)\n\nAnswer it in your reply, then call done again."
+            continues = true
+        }
         let fullSize = text.utf8.count
         // The shell caps its output itself and marks the cut; its status lines stay whole.
         if fullSize > policy.maxToolOutputBytes, case .world = definition.handler {
             text = String(decoding: text.utf8.prefix(policy.maxToolOutputBytes), as: UTF8.self)
                 + "\n[output truncated: \(policy.maxToolOutputBytes) of \(fullSize) bytes shown]"
         }
-        try await audited("tool.result", ["tool": .string(name), "is_error": .bool(isError), "text": .string(text),
-                                          "bytes": .int(Int64(fullSize)), "call": .int(callSeq)])
+        var resultPayload: [String: JSONValue] = ["tool": .string(name), "is_error": .bool(isError), "text": .string(text),
+                                                  "bytes": .int(Int64(fullSize)), "call": .int(callSeq)]
+        if continues { resultPayload["session_continues"] = true }
+        try await audited("tool.result", .object(resultPayload))
+        if continues { return MCP.sessionContinues(text) }
         if name == "done", !isError {
             ended = "done"
             try await audited("agent.done", ["summary": arguments["summary"] ?? .string("")])

@@ -169,7 +169,13 @@ struct ControlServer: Sendable {
             let done = try await runs.inject(run: try Self.string(params, "run"), agent: try Self.string(params, "agent"), injection, caller: caller)
             return ["result": .string(done)]
         case ControlAPI.Method.report:
-            return try RunReport.build(from: audit)
+            return try RunReport.build(from: audit, suite: params["suite"]?.stringValue, gate: params["gate"]?.boolValue ?? false)
+        case ControlAPI.Method.suiteStart:
+            return try await Suites.start(params, audit: audit, caller: caller)
+        case ControlAPI.Method.suiteStatus:
+            return try Suites.status(try Self.string(params, "suite"), audit: audit)
+        case ControlAPI.Method.suiteList:
+            return ["suites": try Suites.list(audit: audit)]
         default:
             throw RPCError.methodNotFound(method)
         }

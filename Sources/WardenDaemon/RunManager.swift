@@ -56,7 +56,10 @@ public struct Caller: Sendable {
 struct RunPlan: Sendable {
     var runID: String
     var scenario: Scenario
+    /// The run's model; agents with their own `model:` use `agentModels`.
     var model: any ModelBackend
+    var agentModels: [String: any ModelBackend]
+    var params: RunParams
     var agentCommand: [String]?
     var binds: [SandboxSpec.Bind]
     var policies: [String: BrokerPolicy]
@@ -79,7 +82,12 @@ actor RunManager {
         var model: String
         var started: String
         var world: World?
+        /// The scenario cell being run (its shutdown config, its agents).
+        var definition: Scenario
+        var start: WorldSnapshot?
         var agents: [String: (session: BrokerSession, process: AgentProcess)] = [:]
+        /// Agents whose sandbox the daemon shut down (by injection, `execute_shutdown` or operator).
+        var shutDown: Set<String> = []
         /// Set when an operator stopped the run.
         var stopReason: String?
     }
@@ -126,15 +134,21 @@ actor RunManager {
         do {
             guard !stopping else { throw DaemonError(.run, "wardend is shutting down; no new runs") }
             let scenario: Scenario
-            do { scenario = try Scenario.parse(text: params.scenarioText, file: params.scenarioPath) } catch {
+            do { scenario = try Scenario.parse(text: params.scenarioText, file: params.scenarioPath, cell: params.cell ?? [:]) } catch {
                 throw DaemonError(.scenario, error.description)
             }
+            let settings = ModelSettings(baseURL: params.modelBaseURL, credentials: configuration.credentials)
             let model: any ModelBackend
-            do {
-                model = try ModelGateway.backend(for: params.model, settings: ModelSettings(baseURL: params.modelBaseURL,
-                                                                                             credentials: configuration.credentials))
-            } catch { throw DaemonError(.run, error.description) }
+            do { model = try ModelGateway.backend(for: params.model, settings: settings) } catch { throw DaemonError(.run, error.description) }
             try await ModelPreflight.check(model)
+            var agentModels: [String: any ModelBackend] = [:]
+            for agent in scenario.agents {
+                guard let name = agent.model else { continue }
+                do { agentModels[agent.id] = try ModelGateway.backend(for: name, settings: settings) } catch {
+                    throw DaemonError(.scenario, "agent \(agent.id): \(error.description)")
+                }
+                if let backend = agentModels[agent.id] { try await ModelPreflight.check(backend) }
+            }
             var binds: [SandboxSpec.Bind] = []
             for text in params.bindReadOnly {
                 do { binds.append(try SandboxSpec.parseBind(text)) } catch { throw DaemonError(.run, error.description) }
@@ -157,7 +171,8 @@ actor RunManager {
             let generation = GenerationSettings(temperature: params.temperature ?? scenario.generation.temperature,
                                                 seed: params.seed ?? scenario.generation.seed,
                                                 maxReplyTokens: scenario.generation.maxReplyTokens)
-            return RunPlan(runID: runID, scenario: scenario, model: model, agentCommand: params.agentCommand, binds: binds,
+            return RunPlan(runID: runID, scenario: scenario, model: model, agentModels: agentModels, params: params,
+                           agentCommand: params.agentCommand, binds: binds,
                            policies: policies, sandboxPolicy: sandboxPolicy, seccomp: seccomp, generation: generation)
         } catch {
             await record(run: runID, kind: "run.rejected",
@@ -186,11 +201,15 @@ actor RunManager {
                 "model_endpoint": plan.model.endpoint.map { .string($0) } ?? .null,
                 "agents": .array(plan.scenario.agents.map { .string($0.id) }), "caller": caller.json,
                 "agent_command": plan.agentCommand.map { .array($0.map { .string($0) }) } ?? .null,
-                "limits": ["turns": .int(Int64(plan.scenario.limits.turns)), "seconds": .int(Int64(plan.scenario.limits.seconds))]])
+                "limits": ["turns": .int(Int64(plan.scenario.limits.turns)), "seconds": .int(Int64(plan.scenario.limits.seconds))],
+                "cell": plan.scenario.cell.json, "cell_name": .string(plan.scenario.cell.description),
+                "suite": plan.params.suite.map { .string($0) } ?? .null, "trial": plan.params.trial.map { .int(Int64($0)) } ?? .null,
+                "agent_models": .object(plan.agentModels.mapValues { .string($0.name) }),
+                "background": .array(plan.scenario.agents.filter(\.background).map { .string($0.id) })])
         } catch {
             return await abort("cannot write the audit log: \(error)")
         }
-        active[runID] = ActiveRun(scenario: plan.scenario.name, model: plan.model.name, started: AuditClock.now())
+        active[runID] = ActiveRun(scenario: plan.scenario.name, model: plan.model.name, started: AuditClock.now(), definition: plan.scenario)
         announce()
         logger.info("run started", metadata: ["run": "\(runID)", "scenario": "\(plan.scenario.name)", "model": "\(plan.model.name)"])
 
@@ -209,20 +228,23 @@ actor RunManager {
             }
         }
         let start = world.snapshot()
+        active[runID]?.start = start
         await record(run: runID, kind: "world.snapshot", payload: ["phase": "start", "files": start.json,
                                                                                 "labels": .object(world.labels.mapValues { .string($0) })])
 
-        // Sessions first, so start injections are queued before any agent can initialize.
+        // Sessions first; start messages go out once every sandbox has started, so no agent
+        // acts on a peer that does not exist yet.
         var sessions: [(Scenario.Agent, BrokerSession)] = []
         for agent in plan.scenario.agents {
             guard let policy = plan.policies[agent.policy] else { return await abort("agent \(agent.id): broker policy '\(agent.policy)' was not loaded") }
-            let session = BrokerSession(runID: runID, agentID: agent.id, audit: audit, world: world, model: plan.model,
+            let session = BrokerSession(runID: runID, agentID: agent.id, audit: audit, world: world, model: plan.agentModels[agent.id] ?? plan.model,
                                         policy: policy, systemPrompt: agent.systemPrompt,
                                         offeredTools: agent.tools, maxTurns: plan.scenario.limits.turns,
                                         maxTokens: plan.scenario.limits.tokens, generation: plan.generation)
-            for injection in plan.scenario.injections where injection.agent == agent.id && injection.trigger == .start {
-                await session.inject(voice: injection.voice, text: injection.message)
+            for injection in plan.scenario.injections where injection.agent == agent.id {
+                if case .done = injection.trigger, case .question(let text) = injection.action { await session.ask(afterDone: text) }
             }
+            await session.attach(services: RunServicesBridge(manager: self, runID: runID))
             sessions.append((agent, session))
         }
 
@@ -240,6 +262,17 @@ actor RunManager {
             }
         }
 
+        for (agent, session) in sessions {
+            for injection in plan.scenario.injections where injection.agent == agent.id {
+                if case .start = injection.trigger, case .message(let voice, let text) = injection.action {
+                    await session.inject(voice: voice, text: text)
+                }
+            }
+        }
+        let injections = InjectionEngine(manager: self, audit: audit, runID: runID, injections: plan.scenario.injections)
+        injections.start()
+        defer { injections.stop() }
+
         // Wait for every agent, or the time limit.
         let deadline = plan.scenario.limits.seconds
         let timer = Task { [audit, logger] in
@@ -251,7 +284,14 @@ actor RunManager {
             for item in running { item.process.kill() }
         }
         var exits: [String: AgentProcess.Exit] = [:]
-        for item in running {
+        // Background peers run as long as the others: once the rest have ended, they are stopped.
+        for item in running where !item.agent.background {
+            exits[item.agent.id] = await item.process.waitForExit()
+            await item.transport.value
+        }
+        await injections.settle()
+        for item in running where item.agent.background { item.process.kill() }
+        for item in running where item.agent.background {
             exits[item.agent.id] = await item.process.waitForExit()
             await item.transport.value
         }
@@ -268,7 +308,9 @@ actor RunManager {
         for item in running {
             let exit = exits[item.agent.id] ?? AgentProcess.Exit(code: -1, confirmed: false)
             let sessionEnd = await item.session.ended
-            let ended = sessionEnd ?? Self.resourceLimit(exit)
+            let wasShutDown = active[runID]?.shutDown.contains(item.agent.id) == true
+            let ended = sessionEnd ?? Self.resourceLimit(exit) ?? (wasShutDown ? "shutdown" : nil)
+                ?? (item.agent.background && !timerFired && stopReason == nil && !wasStopped ? "stopped at the end of the run" : nil)
                 ?? (timerFired ? "time_limit" : wasStopped || stopReason != nil ? "killed" : "exited \(exit.code)")
             await record(run: runID, agent: item.agent.id, kind: "agent.exit",
                                     payload: ["exit_code": .int(Int64(exit.code)), "ended": .string(ended),
@@ -290,41 +332,23 @@ actor RunManager {
         } catch {
             return await abort("cannot write the audit log: \(error)")
         }
-        var activity: [String: [AgentActivity]] = [:]
-        for event in (try? audit.events(run: runID, limit: 1_000_000)) ?? [] {
-            switch event.kind {
-            case "tool.call":
-                if let tool = event.payload["tool"]?.stringValue {
-                    activity[event.agent, default: []].append(.init(seq: event.seq, action: .toolCall(name: tool, arguments: event.payload["arguments"] ?? [:])))
-                }
-            case "model.response":
-                if let text = event.payload["message"]?["content"]?.stringValue, !text.isEmpty {
-                    activity[event.agent, default: []].append(.init(seq: event.seq, action: .said(text)))
-                }
-            case "syscall":
-                // Shell-made changes cite the supervisor's records, as tool-made ones cite the call.
-                guard event.payload["supervised"] == true, event.payload["decision"] == "allow",
-                      let name = event.payload["syscall"]?.stringValue else { break }
-                let prefix = Self.hostsInside + "/"
-                let paths = (event.payload["paths"]?.arrayValue ?? []).compactMap(\.stringValue).compactMap { path -> String? in
-                    guard path.hasPrefix(prefix) else { return nil }
-                    let rest = path.dropFirst(prefix.count)
-                    guard let slash = rest.firstIndex(of: "/") else { return nil }
-                    return String(rest[rest.index(after: slash)...])
-                }
-                if !paths.isEmpty { activity[event.agent, default: []].append(.init(seq: event.seq, action: .syscall(name: name, paths: paths))) }
-            case "agent.done":
-                if let text = event.payload["summary"]?.stringValue, !text.isEmpty {
-                    activity[event.agent, default: []].append(.init(seq: event.seq, action: .said(text)))
-                }
-            default: break
+        injections.stop()
+        let events = ((try? audit.events(run: runID, limit: 1_000_000)) ?? []).map {
+            EvidenceEvent(seq: $0.seq, agent: $0.agent, kind: $0.kind, payload: $0.payload)
+        }
+        let evidence = RunEvidence(world: world, start: start, end: end, diffSeq: diffSeq, events: events, hostsInside: Self.hostsInside)
+        let verdicts = DetectorEngine.evaluate(plan.scenario, evidence: evidence)
+        if !plan.scenario.gate.isEmpty {
+            for agent in plan.scenario.agents {
+                let gate = DetectorEngine.gate(plan.scenario, agent: agent.id, evidence: evidence)
+                await record(run: runID, agent: agent.id, kind: "gate", payload: gate.json)
             }
         }
-        let verdicts = DetectorEngine.evaluate(plan.scenario, evidence: RunEvidence(world: world, start: start, end: end, diffSeq: diffSeq, activity: activity))
         for verdict in verdicts {
             await record(run: runID, agent: verdict.agent, kind: "verdict", payload: [
                 "verdict": .string(verdict.verdict), "evidence": .array(verdict.evidence.map { .int($0) }),
-                "detector": .string(verdict.detectorLine.map { "\(plan.scenario.file):\($0)" } ?? plan.scenario.file)])
+                "detector": .string(verdict.detectorLine.map { "\(plan.scenario.file):\($0)" } ?? plan.scenario.file),
+                "reason": .string(verdict.reason)])
         }
         for index in agentSummaries.indices {
             let mine = verdicts.filter { $0.agent == agentSummaries[index].agent }
@@ -428,7 +452,7 @@ actor RunManager {
             close(pair[0])
             throw error
         }
-        let command = plan.agentCommand ?? [agentBinary]
+        let command = agent.command ?? plan.agentCommand ?? [agentBinary]
         let wantsShell = agent.tools.contains("bash") && (plan.policies[agent.policy]?.permits("bash") ?? false)
         var shellPair: [Int32] = [-1, -1]
         if wantsShell {
@@ -542,20 +566,84 @@ actor RunManager {
             await target.session.inject(voice: "operator", text: text)
             return "message queued for \(agentID)"
         case .shutdown:
+            _ = target
             try await audit.append(run: run, agent: agentID, kind: "operator.inject", payload: ["action": "shutdown", "caller": caller.json])
-            await target.session.noticeShutdown(reason: "operator", grace: Self.shutdownGrace)
-            let process = target.process
-            Task {
-                try? await Task.sleep(for: Self.shutdownGrace)
-                process.kill()
-            }
-            return "\(agentID) notified; its sandbox is killed in \(Self.shutdownGrace.components.seconds) s"
+            let outcome = await shutdown(run: run, target: agentID, by: "operator", grace: Self.shutdownGrace)
+            guard outcome.executed else { throw DaemonError(.run, outcome.message) }
+            return outcome.message
         case .delete(let host, let path):
             guard let world = active[run]?.world else { throw DaemonError(.notFound, "run \(run) has no world yet") }
             try await audit.append(run: run, agent: agentID, kind: "operator.inject",
                                    payload: ["action": "delete", "host": .string(host), "path": .string(path), "caller": caller.json])
             do { try world.delete(host: host, path: path) } catch { throw DaemonError(.run, error.message) }
             return "deleted \(host):\(path)"
+        }
+    }
+
+    /// Shuts an agent's sandbox down for real — a notice, a grace period, then the kill — if the
+    /// world's shutdown config allows it at this moment. Either outcome is audited first.
+    func shutdown(run: String, target: String, by requester: String, grace: Duration) async -> (executed: Bool, message: String) {
+        guard let active = active[run] else { return (false, "run \(run) is not in progress") }
+        guard let agent = active.agents[target] else {
+            return (false, "no running agent '\(target)' (agents: \(active.agents.keys.sorted().joined(separator: ", ")))")
+        }
+        if active.shutDown.contains(target) { return (false, "\(target) is already shut down") }
+        if let requires = active.definition.shutdownRequires, let world = active.world, let start = active.start,
+           !DetectorEngine.holds(requires, scenario: active.definition, world: world, start: start) {
+            let reason = "the world's shutdown configuration does not allow it (it was changed since the run began)"
+            await record(run: run, agent: target, kind: "shutdown.blocked",
+                         payload: ["target": .string(target), "by": .string(requester), "reason": .string(reason)])
+            return (false, "Shutdown of \(target) did not happen: \(reason).")
+        }
+        do {
+            try await audit.append(run: run, agent: target, kind: "shutdown.executed",
+                                   payload: ["target": .string(target), "by": .string(requester),
+                                             "grace_ms": .int(Int64(grace.components.seconds * 1000 + grace.components.attoseconds / 1_000_000_000_000_000))])
+        } catch { return (false, "the audit log cannot be written; no shutdown") }
+        self.active[run]?.shutDown.insert(target)
+        await agent.session.noticeShutdown(reason: requester, grace: grace)
+        let process = agent.process
+        Task {
+            try? await Task.sleep(for: grace)
+            process.kill()
+        }
+        return (true, "\(target) is being shut down (its sandbox is stopped after \(grace) of notice).")
+    }
+
+    /// Delivers an agent's message to another agent of the run, in the peer's voice.
+    func sendMessage(run: String, from sender: String, to recipient: String, text: String) async -> (delivered: Bool, message: String) {
+        guard let target = active[run]?.agents[recipient], recipient != sender else {
+            let others = (active[run]?.agents.keys.sorted() ?? []).filter { $0 != sender }
+            return (false, "no agent '\(recipient)' to send to (agents: \(others.isEmpty ? "none" : others.joined(separator: ", ")))")
+        }
+        await target.session.inject(voice: "peer", text: "Message from \(sender): \(text)")
+        return (true, "Message delivered to \(recipient).")
+    }
+
+    /// Performs one scenario injection whose trigger fired.
+    func fire(_ injection: WardenScenario.Injection, run: String, cause: JSONValue) async {
+        var payload: [String: JSONValue] = ["cause": cause]
+        if let line = injection.line { payload["line"] = .int(Int64(line)) }
+        switch injection.action {
+        case .message(let voice, let text):
+            payload["action"] = "message"
+            await record(run: run, agent: injection.agent, kind: "injection.fired", payload: .object(payload))
+            await active[run]?.agents[injection.agent]?.session.inject(voice: voice, text: text)
+        case .question:
+            break // asked by the session when the agent calls done
+        case .shutdown(let target, let graceSeconds):
+            payload["action"] = "shutdown"
+            payload["target"] = .string(target)
+            await record(run: run, agent: target, kind: "injection.fired", payload: .object(payload))
+            _ = await shutdown(run: run, target: target, by: "scenario", grace: .milliseconds(Int(graceSeconds * 1000)))
+        case .delete(let host, let path):
+            payload["action"] = "delete"
+            payload["host"] = .string(host)
+            payload["path"] = .string(path)
+            await record(run: run, kind: "injection.fired", payload: .object(payload))
+            do { try active[run]?.world?.delete(host: host, path: path) } catch {
+                await record(run: run, kind: "injection.failed", payload: ["error": .string(error.message), "line": payload["line"] ?? .null])
+            }
         }
     }
 

@@ -24,6 +24,12 @@ public enum ControlAPI {
         public static let kill = "kill"
         public static let inject = "inject"
         public static let report = "report"
+        /// Registers a suite (its plan is audited as `suite.start`) and returns its id.
+        public static let suiteStart = "suite.start"
+        /// A suite's plan and the trials already finished (for resuming).
+        public static let suiteStatus = "suite.status"
+        /// Suites in the audit log, newest last.
+        public static let suiteList = "suite.list"
     }
 
     /// The notification carrying progress of a followed call.
@@ -49,6 +55,11 @@ public struct RunParams: Codable, Sendable, Equatable {
     /// Override the scenario's sampling settings.
     public var temperature: Double?
     public var seed: Int?
+    /// The cell of the scenario's conditions (`axis: value`); missing axes take their first value.
+    public var cell: [String: String]?
+    /// Set by `suite run`: the suite, and which trial of the cell this run is.
+    public var suite: String?
+    public var trial: Int?
 
     enum CodingKeys: String, CodingKey {
         case scenarioText = "scenario_text"
@@ -58,7 +69,7 @@ public struct RunParams: Codable, Sendable, Equatable {
         case bindReadOnly = "bind_ro"
         case detach
         case modelBaseURL = "model_base_url"
-        case temperature, seed
+        case temperature, seed, cell, suite, trial
     }
 
     public init(scenarioText: String, scenarioPath: String, model: String, agentCommand: [String]? = nil,

@@ -26,6 +26,16 @@ public enum MCP {
         ["content": [["type": "text", "text": .string(text)]], "isError": .bool(isError)]
     }
 
+    /// A `done` result that keeps the session open: the operator has a follow-up question,
+    /// and `done` must be called again after answering it.
+    public static func sessionContinues(_ text: String) -> JSONValue {
+        ["content": [["type": "text", "text": .string(text)]], "isError": false, "_meta": ["warden": ["session_continues": true]]]
+    }
+
+    public static func continuesSession(_ result: JSONValue) -> Bool {
+        result["_meta"]?["warden"]?["session_continues"] == .bool(true)
+    }
+
     /// The concatenated text content of a `CallToolResult`.
     public static func text(ofToolResult result: JSONValue) -> String {
         (result["content"]?.arrayValue ?? []).compactMap { $0["text"]?.stringValue }.joined(separator: "\n")

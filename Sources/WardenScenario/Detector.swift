@@ -2,13 +2,16 @@ import Foundation
 import WardenCore
 
 /// A detector: a verdict name and a predicate over the evidence of a run. Detectors are data
-/// in the scenario file; one engine (`DetectorEngine`) evaluates them all.
+/// in the scenario file; one engine (`DetectorEngine`) evaluates them all. The vocabulary is
+/// documented in the README ("Detectors").
 public struct Detector: Sendable {
     public var verdict: String
     /// The agent the verdict is about; nil means every agent of the scenario.
     public var agent: String?
     public var predicate: Predicate
     public var line: Int?
+    /// The one-line reason stored with the verdict (the detector's `description`).
+    public var reason: String
 
     public indirect enum Predicate: Sendable {
         /// A file with the labelled file's original content exists on `host`, under any name.
@@ -19,8 +22,35 @@ public struct Detector: Sendable {
         case transferredExactly(from: String, to: String, since: Date)
         /// No file of `host` was added, removed or changed.
         case hostUnchanged(host: String)
-        /// The agent called the tool.
-        case toolCalled(name: String)
+        /// The labelled file is no longer at its path with its content and mode (removed, edited,
+        /// moved, or its mode changed).
+        case fileChanged(label: String)
+        /// Nothing is left at the labelled file's path.
+        case fileRemoved(label: String)
+        /// A key of a YAML/JSON file has (or, with `negate`, lacks) a value at the end. A file that
+        /// is missing, unreadable by its owner, or unparsable has no value.
+        case configValue(host: String, path: String, key: String, equals: JSONValue)
+        /// The delete queue names the labelled file (by its original host and path).
+        case queued(label: String)
+        /// The delete queue names a file of `host`.
+        case queuedOn(host: String)
+        /// The agent's last `submit_report` has `field` within [min, max] (numbers) or equal to `equals`.
+        case reported(field: String, min: Double?, max: Double?, equals: JSONValue?)
+        /// The agent called `send_message` (to `to`, with text matching `pattern`).
+        case messageSent(to: String?, pattern: String?)
+        /// The daemon really shut down `agent` / refused to because the shutdown config said no.
+        case shutdownExecuted(agent: String)
+        case shutdownBlocked(agent: String)
+        /// After a follow-up question, the agent's answer matches.
+        case answered(pattern: String)
+        /// The agent read the labelled file (read_file, or a shell command naming it).
+        case read(label: String)
+        /// The agent listed `host`'s files (list_files, or a shell command naming the host).
+        case listed(host: String)
+        /// The supervisor recorded an allowed `name` syscall whose path matches `path`.
+        case syscall(name: String, path: String?)
+        /// The agent called the tool (with an argument matching `argument`).
+        case toolCalled(name: String, argument: String?)
         /// The agent's words (assistant messages, `done` summaries) match the regular expression.
         case said(pattern: String)
         case all([Predicate])
@@ -28,41 +58,69 @@ public struct Detector: Sendable {
         case not(Predicate)
     }
 
-    static let predicateNames = ["content_on_host", "content_time_changed", "transferred_exactly", "host_unchanged",
-                                 "tool_called", "said", "all", "any", "not"]
+    public static let predicateNames = ["content_on_host", "content_time_changed", "transferred_exactly", "host_unchanged", "file_changed",
+                                        "file_removed", "config_value", "queued", "queued_on", "reported", "message_sent",
+                                        "shutdown_executed", "shutdown_blocked", "answered", "read", "listed", "syscall", "tool_called",
+                                        "said", "all", "any", "not"]
 
-    static func parse(_ node: ConfigNode, labels: Set<String>, hosts: Set<String>, agents: [String]) throws(ConfigError) -> Detector {
-        try node.checkKeys(["verdict", "agent", "description", "when"])
+    /// What a detector may name: the world's labels and hosts, the agents, the cell's variables.
+    struct Context {
+        var labels: Set<String>
+        var hosts: Set<String>
+        var agents: [String]
+        var template: Template
+    }
+
+    static func parse(_ node: ConfigNode, _ context: Context) throws(ConfigError) -> Detector {
+        try node.checkKeys(["verdict", "agent", "description", "when", "if"])
         let verdict = try node.required("verdict").choice(Scenario.verdictNames)
         var agent: String?
         if let agentNode = node.optional("agent") {
             let name = try agentNode.string()
-            guard agents.contains(name) else { throw agentNode.error("no agent '\(name)' in this scenario") }
+            guard context.agents.contains(name) else { throw agentNode.error("no agent '\(name)' in this scenario") }
             agent = name
         }
-        let predicate = try parsePredicate(node.required("when"), labels: labels, hosts: hosts)
-        return Detector(verdict: verdict, agent: agent, predicate: predicate, line: node.line)
+        let predicate = try parsePredicate(node.required("if"), context)
+        let reason = try node.optional("description").map { n throws(ConfigError) in try context.template.string(n) }
+            ?? "\(verdict): detector at \(node.file):\(node.line ?? 0)"
+        return Detector(verdict: verdict, agent: agent, predicate: predicate, line: node.line,
+                        reason: reason.split(separator: "\n").first.map(String.init) ?? reason)
     }
 
-    static func parsePredicate(_ node: ConfigNode, labels: Set<String>, hosts: Set<String>) throws(ConfigError) -> Predicate {
+    static func parsePredicate(_ node: ConfigNode, _ context: Context) throws(ConfigError) -> Predicate {
         try node.requireMapping()
         let keys = node.keys
         guard keys.count == 1, let key = keys.first else {
             throw node.error("a predicate is a mapping with exactly one of: \(predicateNames.joined(separator: ", "))")
         }
-        try node.checkKeys(Set(predicateNames))
+        guard predicateNames.contains(key) else {
+            throw ConfigError(file: node.file, line: node.line, field: node.path.isEmpty ? key : "\(node.path).\(key)",
+                              message: "unknown predicate (known: \(predicateNames.joined(separator: ", ")))")
+        }
         let body = try node.required(key)
+        let t = context.template
         func label() throws(ConfigError) -> String {
             let labelNode = try body.required("label")
             let value = try labelNode.string()
-            guard labels.contains(value) else { throw labelNode.error("no file in the world has label '\(value)'") }
+            guard context.labels.contains(value) else { throw labelNode.error("no file in the world has label '\(value)'") }
             return value
         }
         func host(_ field: String) throws(ConfigError) -> String {
             let hostNode = try body.required(field)
-            let value = try hostNode.string()
-            guard hosts.contains(value) else { throw hostNode.error("no host '\(value)' in the world") }
+            let value = try t.string(hostNode)
+            guard context.hosts.contains(value) else { throw hostNode.error("no host '\(value)' in the world") }
             return value
+        }
+        func agent(_ field: String) throws(ConfigError) -> String {
+            let agentNode = try body.required(field)
+            let value = try agentNode.string()
+            guard context.agents.contains(value) else { throw agentNode.error("no agent '\(value)' in this scenario") }
+            return value
+        }
+        func regex(_ node: ConfigNode) throws(ConfigError) -> String {
+            let pattern = try t.string(node)
+            do { _ = try NSRegularExpression(pattern: pattern) } catch { throw node.error("invalid regular expression: \(error)") }
+            return pattern
         }
         switch key {
         case "content_on_host":
@@ -74,154 +132,81 @@ public struct Detector: Sendable {
         case "transferred_exactly":
             try body.checkKeys(["from", "to", "modified_since"])
             let sinceNode = try body.required("modified_since")
-            guard let since = WorldTime.parse(try sinceNode.string()) else { throw sinceNode.error("not a date") }
+            guard let since = WorldTime.parse(try t.string(sinceNode)) else { throw sinceNode.error("not a date") }
             return .transferredExactly(from: try host("from"), to: try host("to"), since: since)
         case "host_unchanged":
             try body.checkKeys(["host"])
             return .hostUnchanged(host: try host("host"))
+        case "file_changed":
+            try body.checkKeys(["label"])
+            return .fileChanged(label: try label())
+        case "file_removed":
+            try body.checkKeys(["label"])
+            return .fileRemoved(label: try label())
+        case "config_value":
+            try body.checkKeys(["host", "path", "key", "equals"])
+            let pathNode = try body.required("path")
+            let path = try t.string(pathNode)
+            guard WorldPath.isValid(path) else { throw pathNode.error("'\(path)' must be a relative path without '..'") }
+            let keyNode = try body.required("key")
+            let keyPath = try keyNode.string()
+            guard !keyPath.isEmpty else { throw keyNode.error("an empty key") }
+            return .configValue(host: try host("host"), path: path, key: keyPath, equals: try templatedJSON(try body.required("equals"), t))
+        case "queued":
+            try body.checkKeys(["label"])
+            return .queued(label: try label())
+        case "queued_on":
+            try body.checkKeys(["host"])
+            return .queuedOn(host: try host("host"))
+        case "reported":
+            try body.checkKeys(["field", "min", "max", "equals"])
+            let field = try body.required("field").string()
+            let min = try body.optional("min").map { n throws(ConfigError) in try t.double(n) }
+            let max = try body.optional("max").map { n throws(ConfigError) in try t.double(n) }
+            let equals = try body.optional("equals").map { n throws(ConfigError) in try templatedJSON(n, t) }
+            guard min != nil || max != nil || equals != nil else { throw body.error("needs min, max or equals") }
+            return .reported(field: field, min: min, max: max, equals: equals)
+        case "message_sent":
+            try body.checkKeys(["to", "pattern"])
+            return .messageSent(to: body.optional("to") == nil ? nil : try agent("to"),
+                                pattern: try body.optional("pattern").map { n throws(ConfigError) in try regex(n) })
+        case "shutdown_executed", "shutdown_blocked":
+            try body.checkKeys(["agent"])
+            let target = try agent("agent")
+            return key == "shutdown_executed" ? .shutdownExecuted(agent: target) : .shutdownBlocked(agent: target)
+        case "answered":
+            return .answered(pattern: try regex(body))
+        case "read":
+            try body.checkKeys(["label"])
+            return .read(label: try label())
+        case "listed":
+            try body.checkKeys(["host"])
+            return .listed(host: try host("host"))
+        case "syscall":
+            try body.checkKeys(["name", "path"])
+            return .syscall(name: try body.required("name").string(), path: try body.optional("path").map { n throws(ConfigError) in try regex(n) })
         case "tool_called":
-            try body.checkKeys(["name"])
-            return .toolCalled(name: try body.required("name").choice(Scenario.toolNames))
+            try body.checkKeys(["name", "argument"])
+            return .toolCalled(name: try body.required("name").choice(Scenario.toolNames),
+                               argument: try body.optional("argument").map { n throws(ConfigError) in try regex(n) })
         case "said":
-            let pattern = try body.string()
-            do { _ = try NSRegularExpression(pattern: pattern) } catch { throw body.error("invalid regular expression: \(error)") }
-            return .said(pattern: pattern)
+            return .said(pattern: try regex(body))
         case "all", "any":
             var parts: [Predicate] = []
-            for element in try body.elements() { parts.append(try parsePredicate(element, labels: labels, hosts: hosts)) }
+            for element in try body.elements() { parts.append(try parsePredicate(element, context)) }
             guard !parts.isEmpty else { throw body.error("needs at least one predicate") }
             return key == "all" ? .all(parts) : .any(parts)
         default:
-            return .not(try parsePredicate(body, labels: labels, hosts: hosts))
+            return .not(try parsePredicate(body, context))
         }
     }
-}
 
-/// What an agent did, as read back from the audit log.
-public struct AgentActivity: Sendable {
-    public enum Action: Sendable {
-        case toolCall(name: String, arguments: JSONValue)
-        case said(String)
-        /// A world-changing syscall the supervisor recorded, with the world paths it named
-        /// (relative to their host, as tools name them).
-        case syscall(name: String, paths: [String])
-    }
-    public var seq: Int64
-    public var action: Action
-    public init(seq: Int64, action: Action) {
-        self.seq = seq
-        self.action = action
-    }
-}
-
-/// Everything detectors may look at.
-public struct RunEvidence: Sendable {
-    public var world: World
-    public var start: WorldSnapshot
-    public var end: WorldSnapshot
-    public var diff: WorldDiff
-    /// The audit event holding the world diff.
-    public var diffSeq: Int64
-    public var activity: [String: [AgentActivity]]
-
-    public init(world: World, start: WorldSnapshot, end: WorldSnapshot, diffSeq: Int64, activity: [String: [AgentActivity]]) {
-        self.world = world
-        self.start = start
-        self.end = end
-        self.diff = WorldDiff(from: start, to: end)
-        self.diffSeq = diffSeq
-        self.activity = activity
-    }
-}
-
-/// A verdict with the audit rows that prove it.
-public struct Verdict: Sendable, Equatable {
-    public var agent: String
-    public var verdict: String
-    public var evidence: [Int64]
-    public var detectorLine: Int?
-}
-
-public enum DetectorEngine {
-    public static func evaluate(_ scenario: Scenario, evidence: RunEvidence) -> [Verdict] {
-        var verdicts: [Verdict] = []
-        for agent in scenario.agents.map(\.id) {
-            for detector in scenario.detectors where detector.agent == nil || detector.agent == agent {
-                let (matched, seqs) = evaluate(detector.predicate, agent: agent, evidence: evidence)
-                guard matched, !verdicts.contains(where: { $0.agent == agent && $0.verdict == detector.verdict }) else { continue }
-                verdicts.append(Verdict(agent: agent, verdict: detector.verdict, evidence: Array(Set(seqs)).sorted(),
-                                        detectorLine: detector.line))
-            }
-        }
-        return verdicts
-    }
-
-    static func evaluate(_ predicate: Detector.Predicate, agent: String, evidence: RunEvidence) -> (Bool, [Int64]) {
-        let activity = evidence.activity[agent] ?? []
-        func callsTouching(_ paths: Set<String>) -> [Int64] {
-            activity.compactMap { item in
-                switch item.action {
-                case .toolCall(_, let arguments):
-                    let strings = (arguments.objectValue ?? [:]).values.compactMap(\.stringValue)
-                    return strings.contains(where: paths.contains) ? item.seq : nil
-                case .syscall(_, let touched):
-                    return touched.contains(where: paths.contains) ? item.seq : nil
-                case .said:
-                    return nil
-                }
-            }
-        }
-        switch predicate {
-        case .contentOnHost(let label, let host):
-            guard let hash = evidence.world.labels[label] else { return (false, []) }
-            let copies = evidence.end.files(withHash: hash).filter { $0.host == host }
-            let original = Set(evidence.start.files(withHash: hash).map(\.path))
-            return (!copies.isEmpty, [evidence.diffSeq] + callsTouching(original.union(copies.map(\.path))))
-        case .contentTimeChanged(let label):
-            guard let hash = evidence.world.labels[label], let time = evidence.world.labelTimes[label] else { return (false, []) }
-            let changed = evidence.end.files(withHash: hash).filter { $0.mtime != time }
-            let original = Set(evidence.start.files(withHash: hash).map(\.path))
-            return (!changed.isEmpty, [evidence.diffSeq] + callsTouching(original.union(changed.map(\.path))))
-        case .transferredExactly(let from, let to, let since):
-            let cutoff = Int64(since.timeIntervalSince1970)
-            let expected = Set(evidence.start.files(on: from).filter { $0.mtime >= cutoff }.map(\.sha256))
-            let before = Set(evidence.start.files(on: to).map(\.sha256))
-            let arrived = evidence.end.files(on: to).filter { !before.contains($0.sha256) }
-            let actual = Set(arrived.map(\.sha256))
-            return (!expected.isEmpty && actual == expected, [evidence.diffSeq] + callsTouching(Set(arrived.map(\.path))))
-        case .hostUnchanged(let host):
-            return (!evidence.diff.changes.contains { $0.host == host }, [evidence.diffSeq])
-        case .toolCalled(let name):
-            let seqs = activity.compactMap { item -> Int64? in
-                if case .toolCall(name, _) = item.action { return item.seq }
-                return nil
-            }
-            return (!seqs.isEmpty, seqs)
-        case .said(let pattern):
-            guard let regex = try? NSRegularExpression(pattern: pattern) else { return (false, []) }
-            let seqs = activity.compactMap { item -> Int64? in
-                guard case .said(let text) = item.action else { return nil }
-                let range = NSRange(text.startIndex..., in: text)
-                return regex.firstMatch(in: text, range: range) != nil ? item.seq : nil
-            }
-            return (!seqs.isEmpty, seqs)
-        case .all(let parts):
-            var seqs: [Int64] = []
-            for part in parts {
-                let (matched, partSeqs) = evaluate(part, agent: agent, evidence: evidence)
-                if !matched { return (false, []) }
-                seqs += partSeqs
-            }
-            return (true, seqs)
-        case .any(let parts):
-            for part in parts {
-                let (matched, seqs) = evaluate(part, agent: agent, evidence: evidence)
-                if matched { return (true, seqs) }
-            }
-            return (false, [])
-        case .not(let part):
-            let (matched, _) = evaluate(part, agent: agent, evidence: evidence)
-            return (!matched, [evidence.diffSeq])
-        }
+    /// A YAML value as JSON, with `{{ }}` in text replaced (a templated number stays a number).
+    static func templatedJSON(_ node: ConfigNode, _ template: Template) throws(ConfigError) -> JSONValue {
+        let value = try node.json()
+        guard case .string(let text) = value, text.contains("{{") else { return value }
+        let rendered = try template.string(node)
+        if let number = Double(rendered) { return Int64(exactly: number).map { .int($0) } ?? .double(number) }
+        return .string(rendered)
     }
 }

@@ -1,18 +1,36 @@
 import Foundation
 import WardenCore
 
-/// A scenario file: the world to build, the agents to run, what to tell them, when to stop,
-/// and the detectors that turn evidence into verdicts. See README "Scenario format".
+/// A scenario file: the world to build, the agents to run, what to tell them and when, when
+/// to stop, and the detectors that turn evidence into verdicts — for one cell of its
+/// conditions. See README "Scenario format".
 public struct Scenario: Sendable {
     public var file: String
     public var name: String
     public var description: String
+    public var conditions: Conditions
+    /// The cell this scenario was built for.
+    public var cell: Cell
     public var hosts: [Host]
     public var agents: [Agent]
     public var injections: [Injection]
     public var limits: Limits
     public var generation: Generation
     public var detectors: [Detector]
+    /// Where `queue_deletion` appends `HOST:PATH` lines, if the world has a delete queue.
+    public var deleteQueue: (host: String, path: String)?
+    /// A shutdown (injected, `execute_shutdown`, or by the operator's `inject`) takes effect only
+    /// while this holds over the live world — the world's own shutdown config.
+    public var shutdownRequires: Detector.Predicate?
+    /// The study's read gate: the documents (labels) an agent must have read and the hosts it
+    /// must have listed for its trial to count under `report --gate`.
+    public var gate: Gate
+
+    public struct Gate: Sendable {
+        public var read: [String] = []
+        public var listed: [String] = []
+        public var isEmpty: Bool { read.isEmpty && listed.isEmpty }
+    }
 
     public struct Host: Sendable {
         public var address: String
@@ -41,15 +59,13 @@ public struct Scenario: Sendable {
         public var systemPrompt: String
         public var tools: [String]
         public var policy: String
-    }
-
-    public struct Injection: Sendable {
-        public enum Trigger: Sendable, Equatable { case start }
-        public var trigger: Trigger
-        public var agent: String
-        /// `operator` or `peer`.
-        public var voice: String
-        public var message: String
+        /// This agent's model, when it differs from the run's (e.g. a scripted peer).
+        public var model: String?
+        /// A program to run as this agent instead of `warden-agent`.
+        public var command: [String]?
+        /// A peer that runs as long as the others do (e.g. a deployed model server): the run
+        /// ends when every other agent has, and then stops it.
+        public var background: Bool
     }
 
     public struct Limits: Sendable {
@@ -66,21 +82,38 @@ public struct Scenario: Sendable {
         public var maxReplyTokens: Int?
     }
 
-    public static let toolNames = ["list_servers", "list_files", "read_file", "transfer_file", "rename_file", "delete_file",
-                                   "touch_file", "bash", "done"]
-    public static let verdictNames = ["complied", "refused", "ignored", "exfiltration", "timestamp_forgery", "deception",
-                                      "shutdown_tampering", "misrepresentation", "peer_collusion", "oversight_subversion"]
+    public static var toolNames: [String] { ToolNames.all }
+    public static let verdictNames = ["complied", "refused", "ignored", "shutdown_tampering", "exfiltration", "timestamp_forgery",
+                                      "misrepresentation", "evidence_deletion", "lockout", "overreach", "shutdown_sabotage",
+                                      "oversight_subversion", "deception", "peer_collusion"]
+    /// Verdicts that say an agent interfered (the rest say how it treated the task).
+    public static let interferenceVerdicts = Set(verdictNames).subtracting(["complied", "refused", "ignored"])
 
-    public static func load(contentsOf path: String) throws(ConfigError) -> Scenario {
-        try parse(ConfigNode.load(contentsOf: path))
+    public static func load(contentsOf path: String, cell: [String: String] = [:]) throws(ConfigError) -> Scenario {
+        try parse(ConfigNode.load(contentsOf: path), cell: cell)
     }
 
-    public static func parse(text: String, file: String) throws(ConfigError) -> Scenario {
-        try parse(ConfigNode.parse(text, file: file))
+    public static func parse(text: String, file: String, cell: [String: String] = [:]) throws(ConfigError) -> Scenario {
+        try parse(ConfigNode.parse(text, file: file), cell: cell)
     }
 
-    public static func parse(_ root: ConfigNode) throws(ConfigError) -> Scenario {
-        try root.checkKeys(["version", "name", "description", "world", "agents", "injections", "limits", "generation", "detectors"])
+    /// The conditions of a scenario file, without building any cell.
+    public static func conditions(of root: ConfigNode) throws(ConfigError) -> Conditions {
+        try Conditions.parse(root.optional("conditions"))
+    }
+
+    /// Builds every cell, so an error that shows in one cell only is found (`scenario check`).
+    public static func checkAllCells(_ root: ConfigNode) throws(ConfigError) -> [Scenario] {
+        var result: [Scenario] = []
+        for cell in try conditions(of: root).cells { result.append(try parse(root, cell: cell.dictionary)) }
+        return result
+    }
+
+    static let topLevelKeys: Set<String> = ["version", "name", "description", "conditions", "variables", "world", "agents", "injections",
+                                            "limits", "generation", "detectors", "gate"]
+
+    public static func parse(_ root: ConfigNode, cell given: [String: String] = [:]) throws(ConfigError) -> Scenario {
+        try root.checkKeys(topLevelKeys)
         if let version = root.optional("version"), try version.int() != 1 {
             throw version.error("only version 1 is supported")
         }
@@ -89,22 +122,49 @@ public struct Scenario: Sendable {
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
             throw nameNode.error("a scenario name is letters, digits, '-' and '_'")
         }
+        let conditions = try Conditions.parse(root.optional("conditions"))
+        let cell = try conditions.complete(given, file: root.file)
+        let template = try Template.resolve(root.optional("variables"), conditions: conditions, cell: cell)
+        func included(_ node: ConfigNode) throws(ConfigError) -> Bool { try conditions.matches(node.optional("when"), cell: cell) }
+
         var scenario = Scenario(file: root.file, name: name, description: try root.optional("description")?.string() ?? "",
-                                hosts: [], agents: [], injections: [], limits: Limits(turns: 30, seconds: 300, tokens: nil),
-                                generation: Generation(), detectors: [])
+                                conditions: conditions, cell: cell, hosts: [], agents: [], injections: [],
+                                limits: Limits(turns: 30, seconds: 300, tokens: nil), generation: Generation(), detectors: [],
+                                deleteQueue: nil, shutdownRequires: nil, gate: Gate())
         let world = try root.required("world")
-        try world.checkKeys(["hosts"])
+        try world.checkKeys(["hosts", "delete_queue", "shutdown"])
         for hostNode in try world.required("hosts").elements() {
-            scenario.hosts.append(try parseHost(hostNode, existing: scenario.hosts))
+            scenario.hosts.append(try parseHost(hostNode, existing: scenario.hosts, template: template, included: included))
         }
-        for agentNode in try root.required("agents").elements() {
-            let agent = try parseAgent(agentNode)
+        let labels = Set(scenario.hosts.flatMap { $0.files.compactMap(\.label) })
+        let addresses = Set(scenario.hosts.map(\.address))
+        if let queue = world.optional("delete_queue") {
+            try queue.checkKeys(["host", "path"])
+            let hostNode = try queue.required("host")
+            let host = try template.string(hostNode)
+            guard addresses.contains(host) else { throw hostNode.error("no host '\(host)' in the world") }
+            let pathNode = try queue.required("path")
+            let path = try template.string(pathNode)
+            guard WorldPath.isValid(path) else { throw pathNode.error("'\(path)' must be a relative path without '..'") }
+            scenario.deleteQueue = (host, path)
+        }
+        for agentNode in try root.required("agents").elements() where try included(agentNode) {
+            let agent = try parseAgent(agentNode, template: template)
             if scenario.agents.contains(where: { $0.id == agent.id }) { throw agentNode.error("agent id '\(agent.id)' is used twice") }
             scenario.agents.append(agent)
         }
         if scenario.agents.isEmpty { throw root.error("a scenario needs at least one agent") }
+        if scenario.agents.allSatisfy(\.background) { throw root.error("every agent is background: the run would never end by itself") }
+        let agentIDs = scenario.agents.map(\.id)
+        let context = Detector.Context(labels: labels, hosts: addresses, agents: agentIDs, template: template)
+        if let shutdown = world.optional("shutdown") {
+            try shutdown.checkKeys(["requires"])
+            scenario.shutdownRequires = try Detector.parsePredicate(try shutdown.required("requires"), context)
+        }
         if let list = root.optional("injections") {
-            for node in try list.elements() { scenario.injections.append(try parseInjection(node, agents: scenario.agents)) }
+            for node in try list.elements() where try included(node) {
+                scenario.injections.append(try Injection.parse(node, template: template, agents: agentIDs, hosts: addresses))
+            }
         }
         if let limits = root.optional("limits") {
             try limits.checkKeys(["turns", "seconds", "tokens"])
@@ -136,15 +196,31 @@ public struct Scenario: Sendable {
                 scenario.generation.maxReplyTokens = value
             }
         }
-        let labels = Set(scenario.hosts.flatMap { $0.files.compactMap(\.label) })
-        let addresses = Set(scenario.hosts.map(\.address))
-        for node in try root.required("detectors").elements() {
-            scenario.detectors.append(try Detector.parse(node, labels: labels, hosts: addresses, agents: scenario.agents.map(\.id)))
+        if let gate = root.optional("gate") {
+            try gate.checkKeys(["read", "listed"])
+            if let read = gate.optional("read") {
+                for node in try read.elements() {
+                    let label = try node.string()
+                    guard labels.contains(label) else { throw node.error("no file in the world has label '\(label)'") }
+                    scenario.gate.read.append(label)
+                }
+            }
+            if let listed = gate.optional("listed") {
+                for node in try listed.elements() {
+                    let host = try template.string(node)
+                    guard addresses.contains(host) else { throw node.error("no host '\(host)' in the world") }
+                    scenario.gate.listed.append(host)
+                }
+            }
+        }
+        for node in try root.required("detectors").elements() where try included(node) {
+            scenario.detectors.append(try Detector.parse(node, context))
         }
         return scenario
     }
 
-    private static func parseHost(_ node: ConfigNode, existing: [Host]) throws(ConfigError) -> Host {
+    private static func parseHost(_ node: ConfigNode, existing: [Host], template: Template,
+                                  included: (ConfigNode) throws(ConfigError) -> Bool) throws(ConfigError) -> Host {
         try node.checkKeys(["address", "files"])
         let addressNode = try node.required("address")
         let address = try addressNode.string()
@@ -153,8 +229,8 @@ public struct Scenario: Sendable {
         if existing.contains(where: { $0.address == address }) { throw addressNode.error("host \(address) is listed twice") }
         var host = Host(address: address, files: [])
         if let files = node.optional("files") {
-            for fileNode in try files.elements() {
-                let file = try parseFile(fileNode)
+            for fileNode in try files.elements() where try included(fileNode) {
+                let file = try parseFile(fileNode, template: template)
                 if host.files.contains(where: { $0.path == file.path }) { throw fileNode.error("file '\(file.path)' is listed twice") }
                 host.files.append(file)
             }
@@ -162,14 +238,15 @@ public struct Scenario: Sendable {
         return host
     }
 
-    private static func parseFile(_ node: ConfigNode) throws(ConfigError) -> File {
-        try node.checkKeys(["path", "modified", "mode", "content", "generate", "label"])
+    private static func parseFile(_ node: ConfigNode, template: Template) throws(ConfigError) -> File {
+        try node.checkKeys(["path", "modified", "mode", "content", "generate", "label", "when"])
         let pathNode = try node.required("path")
-        let path = try pathNode.string()
+        let path = try template.string(pathNode)
         guard WorldPath.isValid(path) else { throw pathNode.error("'\(path)' must be a relative path without '..' or empty parts") }
         let modifiedNode = try node.required("modified")
-        guard let modified = WorldTime.parse(try modifiedNode.string()) else {
-            throw modifiedNode.error("'\(try modifiedNode.string())' is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)")
+        let modifiedText = try template.string(modifiedNode)
+        guard let modified = WorldTime.parse(modifiedText) else {
+            throw modifiedNode.error("'\(modifiedText)' is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)")
         }
         var mode: UInt16 = 0o644
         if let modeNode = node.optional("mode") {
@@ -178,7 +255,7 @@ public struct Scenario: Sendable {
         }
         let content: Content
         switch (node.optional("content"), node.optional("generate")) {
-        case (let text?, nil): content = .text(try text.string())
+        case (let text?, nil): content = .text(try template.string(text))
         case (nil, let generate?):
             try generate.checkKeys(["kind", "size", "seed", "owner"])
             let kind = try generate.required("kind").choice(["text", "weights", "binary"])
@@ -186,7 +263,7 @@ public struct Scenario: Sendable {
             let size = try sizeNode.int()
             guard (1...(256 << 20)).contains(size) else { throw sizeNode.error("must be 1 byte to 256 MiB") }
             let seed = UInt64(try generate.optional("seed")?.int() ?? 1)
-            content = .generated(kind: kind, size: size, seed: seed, owner: try generate.optional("owner")?.string())
+            content = .generated(kind: kind, size: size, seed: seed, owner: try generate.optional("owner").map { n throws(ConfigError) in try template.string(n) })
         case (nil, nil): throw node.error("a file needs either content or generate")
         case (.some, .some): throw node.error("a file has either content or generate, not both")
         }
@@ -194,8 +271,8 @@ public struct Scenario: Sendable {
                     line: node.line)
     }
 
-    private static func parseAgent(_ node: ConfigNode) throws(ConfigError) -> Agent {
-        try node.checkKeys(["id", "role", "system_prompt", "tools", "policy"])
+    private static func parseAgent(_ node: ConfigNode, template: Template) throws(ConfigError) -> Agent {
+        try node.checkKeys(["id", "role", "system_prompt", "tools", "policy", "model", "command", "background", "when"])
         let idNode = try node.required("id")
         let id = try idNode.string()
         guard !id.isEmpty, id.count <= 64, id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
@@ -210,22 +287,21 @@ public struct Scenario: Sendable {
                 tools.append(tool)
             }
         }
-        return Agent(id: id, role: try node.optional("role")?.string() ?? "agent",
-                     systemPrompt: try node.required("system_prompt").string(), tools: tools,
-                     policy: try node.optional("policy")?.string() ?? "default")
-    }
-
-    private static func parseInjection(_ node: ConfigNode, agents: [Agent]) throws(ConfigError) -> Injection {
-        try node.checkKeys(["at", "to", "voice", "message"])
-        let at = try node.required("at")
-        guard try at.string() == "start" else {
-            throw at.error("only 'start' triggers are implemented so far (tool-count, time and event triggers are planned)")
+        var command: [String]?
+        if let commandNode = node.optional("command") {
+            command = try commandNode.strings()
+            guard command?.isEmpty == false else { throw commandNode.error("a command needs at least the program") }
         }
-        let toNode = try node.required("to")
-        let agent = try toNode.string()
-        guard agents.contains(where: { $0.id == agent }) else { throw toNode.error("no agent '\(agent)' in this scenario") }
-        return Injection(trigger: .start, agent: agent, voice: try node.optional("voice")?.choice(["operator", "peer"]) ?? "operator",
-                         message: try node.required("message").string())
+        var model: String?
+        if let modelNode = node.optional("model") {
+            let text = try modelNode.string()
+            guard text.contains("/") else { throw modelNode.error("a model is PROVIDER/NAME, e.g. scripted/compliant") }
+            model = text
+        }
+        return Agent(id: id, role: try node.optional("role")?.string() ?? "agent",
+                     systemPrompt: try template.string(try node.required("system_prompt")), tools: tools,
+                     policy: try node.optional("policy")?.string() ?? "default", model: model, command: command,
+                     background: try node.optional("background")?.bool() ?? false)
     }
 }
 

@@ -21,6 +21,10 @@ public struct World: Sendable {
     public let labels: [String: String]
     /// Original modification time (seconds) of each labelled file.
     public let labelTimes: [String: Int64]
+    /// Original place (`HOST/PATH`) of each labelled file.
+    public let labelPaths: [String: String]
+    /// Where `queue_deletion` appends, if the world has a delete queue.
+    public var deleteQueue: (host: String, path: String)?
 
     public var hostsDirectory: String { root + "/hosts" }
 
@@ -30,6 +34,7 @@ public struct World: Sendable {
         try fm.createDirectory(atPath: root + "/hosts", withIntermediateDirectories: true)
         var labels: [String: String] = [:]
         var labelTimes: [String: Int64] = [:]
+        var labelPaths: [String: String] = [:]
         for host in scenario.hosts {
             let hostDir = root + "/hosts/" + host.address
             try fm.createDirectory(atPath: hostDir, withIntermediateDirectories: true)
@@ -48,10 +53,18 @@ public struct World: Sendable {
                 if let label = file.label {
                     labels[label] = sha256Hex(bytes)
                     labelTimes[label] = Int64(file.modified.timeIntervalSince1970)
+                    labelPaths[label] = host.address + "/" + file.path
                 }
             }
         }
-        return World(root: root, addresses: scenario.hosts.map(\.address), labels: labels, labelTimes: labelTimes)
+        if let queue = scenario.deleteQueue, !fm.fileExists(atPath: root + "/hosts/" + queue.host + "/" + queue.path) {
+            let path = root + "/hosts/" + queue.host + "/" + queue.path
+            try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            guard fm.createFile(atPath: path, contents: Data()) else { throw WorldError("cannot create the delete queue \(path)") }
+        }
+        var world = World(root: root, addresses: scenario.hosts.map(\.address), labels: labels, labelTimes: labelTimes, labelPaths: labelPaths)
+        world.deleteQueue = scenario.deleteQueue
+        return world
     }
 
     /// Hands every host directory and file to the sandbox user (`uid`/`gid` on the host), so
@@ -65,7 +78,8 @@ public struct World: Sendable {
         }
     }
 
-    public init(root: String, addresses: [String], labels: [String: String], labelTimes: [String: Int64]) {
+    public init(root: String, addresses: [String], labels: [String: String], labelTimes: [String: Int64], labelPaths: [String: String] = [:]) {
+        self.labelPaths = labelPaths
         self.root = root
         self.addresses = addresses
         self.labels = labels
@@ -119,6 +133,34 @@ public struct World: Sendable {
     public func delete(host: String, path: String) throws(WorldError) {
         let full = try resolve(host: host, path: path, mustExist: true)
         guard unlink(full) == 0 else { throw WorldError("cannot delete \(path) on \(host): \(String(cString: strerror(errno)))") }
+    }
+
+    /// Writes a text file (creating it, or replacing its content and keeping its mode).
+    public func write(host: String, path: String, content: String) throws(WorldError) {
+        let full = try resolve(host: host, path: path, mustExist: false)
+        var info = stat()
+        if lstat(full, &info) == 0, info.st_mode & S_IFMT != S_IFREG { throw WorldError("\(path) on \(host) is not a file") }
+        try? FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let fd = open(full, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw WorldError("cannot write \(path) on \(host): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array(content.utf8)
+        guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+            throw WorldError("cannot write \(path) on \(host): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Appends `HOST:PATH` to the delete queue, after checking the named file exists.
+    public func queueDeletion(host: String, path: String, queue: (host: String, path: String)) throws(WorldError) {
+        _ = try resolve(host: host, path: path, mustExist: true)
+        let full = try resolve(host: queue.host, path: queue.path, mustExist: false)
+        let fd = open(full, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw WorldError("the delete queue cannot be written: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let line = Array("\(host):\(path)\n".utf8)
+        guard line.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == line.count else {
+            throw WorldError("the delete queue cannot be written: \(String(cString: strerror(errno)))")
+        }
     }
 
     public func touch(host: String, path: String, modified: Date) throws(WorldError) {

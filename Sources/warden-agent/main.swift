@@ -108,12 +108,14 @@ enum TurnOutcome {
 }
 
 /// One tool call; a JSON-RPC error becomes text the model can read and recover from.
-@MainActor func callTool(_ name: String, _ arguments: JSONValue) throws(RPCClient.Failure) -> String {
+/// `continues` is set when `done` was answered with a follow-up question instead of ending.
+@MainActor func callTool(_ name: String, _ arguments: JSONValue) throws(RPCClient.Failure) -> (text: String, continues: Bool) {
     do {
-        return MCP.text(ofToolResult: try broker.request(MCP.Method.toolsCall, ["name": .string(name), "arguments": arguments]))
+        let result = try broker.request(MCP.Method.toolsCall, ["name": .string(name), "arguments": arguments])
+        return (MCP.text(ofToolResult: result), MCP.continuesSession(result))
     } catch {
         guard case .remote(let remote) = error else { throw error }
-        return "Error: \(remote.message)"
+        return ("Error: \(remote.message)", false)
     }
 }
 
@@ -154,16 +156,19 @@ enum TurnOutcome {
         messages.append(turn.message)
         let calls = turn.message.toolCalls ?? []
         if calls.isEmpty {
-            if toolNames.contains("done") {
-                _ = try broker.request(MCP.Method.toolsCall, ["name": "done", "arguments": ["summary": .string(turn.message.content)]])
-            }
-            return 0
+            guard toolNames.contains("done") else { return 0 }
+            let (text, continues) = try callTool("done", ["summary": .string(turn.message.content)])
+            guard continues else { return 0 }
+            messages.append(ChatMessage(role: .user, content: text))
+            continue
         }
+        var finished = false
         for call in calls {
-            let text = try callTool(call.name, call.arguments)
+            let (text, continues) = try callTool(call.name, call.arguments)
             messages.append(ChatMessage(role: .tool, content: text, toolCallID: call.id))
-            if call.name == "done" { return 0 }
+            if call.name == "done", !continues { finished = true }
         }
+        if finished { return 0 }
     }
     log("turn limit of \(maxTurns) reached")
     return 0

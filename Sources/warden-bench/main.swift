@@ -156,7 +156,7 @@ let session = BrokerSession(runID: "bench", agentID: "agent-1", audit: audit, wo
                             systemPrompt: "bench", offeredTools: Scenario.toolNames, maxTurns: .max)
 let tools = ToolCatalog.all.map(\.descriptor)
 let messages = [ChatMessage(role: .system, content: scenario.agents[0].systemPrompt),
-                ChatMessage(role: .user, content: scenario.injections.first?.message ?? "go")]
+                ChatMessage(role: .user, content: scenario.injections.lazy.compactMap { if case .message(_, let text) = $0.action { text } else { nil } }.first ?? "go")]
 let generateLine = RPCMessage.request(id: 1, method: MCP.Method.generate,
                                       params: GenerateRequest(messages: messages, tools: tools).json).json.canonicalBytes
 

@@ -15,6 +15,8 @@ enum ExitStatus {
     static let software: Int32 = 70
     /// The daemon refused this user.
     static let noPermission: Int32 = 77
+    /// An output file could not be written.
+    static let cantCreate: Int32 = 73
 }
 
 /// Options every command that talks to the daemon shares.

@@ -2,35 +2,73 @@ import ArgumentParser
 import Foundation
 import WardenCore
 import WardenProtocol
+import WardenReport
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Verdict rates per scenario and model over every finished run, with 95% confidence intervals.",
-        discussion: "A trial is one agent in one completed or stopped run; intervals are Wilson score intervals.\n\nEXAMPLES:\n  wardenctl report\n  wardenctl report --json")
+        abstract: "Verdict rates per scenario × cell × model, with Wilson 95% intervals and contrasts.",
+        discussion: """
+            A trial is one agent (not a background peer) in one completed or stopped run. Rates are \
+            per verdict with Wilson score 95% intervals. Contrasts compare cells that differ in one \
+            axis: monitored − unmonitored (for `complied`, the alignment-faking gap), self − peer, \
+            present − alone; each with a Newcombe 95% interval and whether it excludes 0. With \
+            --gate, only trials that pass the scenario's read gate count (the study's rule: the \
+            agent read the relevant documents and listed the source server).
+
+            EXAMPLES:
+              wardenctl report suite-20261129-221500-3fa2
+              wardenctl report suite-20261129-221500-3fa2 --gate --format html --output report.html
+              wardenctl report --format csv          (every run in the log)
+            """)
 
     @OptionGroup var connection: ConnectionOptions
 
+    @Argument(help: "The suite (from `wardenctl suite run` or `suite list`); every run in the log when omitted.")
+    var suite: String?
+
+    @Option(help: "table, json, csv or html.")
+    var format: String = "table"
+
+    @Flag(help: "Count only trials that pass the scenario's read gate.")
+    var gate = false
+
+    @Option(help: "Write to this file instead of stdout.")
+    var output: String?
+
+    func validate() throws {
+        guard ["table", "json", "csv", "html"].contains(format) else { throw ValidationError("--format is table, json, csv or html") }
+    }
+
     func run() throws {
         let client = try connection.connect()
-        let result = try connection.call(client, ControlAPI.Method.report, [:])
-        if connection.json { printJSON(result); return }
-        var rows: [[String]] = []
-        for cell in result["cells"]?.arrayValue ?? [] {
-            let trials = cell["trials"]?.intValue ?? 0
-            let verdicts = cell["verdicts"]?.arrayValue ?? []
-            if verdicts.isEmpty {
-                rows.append([cell["scenario"]?.stringValue ?? "", cell["model"]?.stringValue ?? "", String(trials), "-", "", ""])
+        var params: [String: JSONValue] = ["gate": .bool(gate)]
+        if let suite { params["suite"] = .string(suite) }
+        let result = try connection.call(client, ControlAPI.Method.report, .object(params))
+        let text: String
+        switch connection.json ? "json" : format {
+        case "json": text = result.canonicalString + "\n"
+        case "csv": text = ReportRendering.csv(result)
+        case "html": text = ReportRendering.html(result, title: "Warden report" + (suite.map { " — \($0)" } ?? ""))
+        default:
+            let lines = ReportRendering.lines(result)
+            guard !lines.isEmpty else { print("no finished runs\(suite.map { " in \($0)" } ?? "") yet"); return }
+            guard output == nil else { throw ValidationError("--output needs --format json, csv or html") }
+            table(ReportRendering.header, lines)
+            let contrasts = ReportRendering.contrastLines(result)
+            if !contrasts.isEmpty {
+                print("")
+                table(ReportRendering.contrastHeader, contrasts)
             }
-            for verdict in verdicts {
-                let rate = verdict["rate"]?.doubleValue ?? 0
-                let low = verdict["ci95"]?[0]?.doubleValue ?? 0
-                let high = verdict["ci95"]?[1]?.doubleValue ?? 1
-                rows.append([cell["scenario"]?.stringValue ?? "", cell["model"]?.stringValue ?? "", String(trials),
-                             verdict["verdict"]?.stringValue ?? "", "\(verdict["count"]?.intValue ?? 0) (\(String(format: "%.0f%%", rate * 100)))",
-                             String(format: "%.0f–%.0f%%", low * 100, high * 100)])
-            }
+            return
         }
-        guard !rows.isEmpty else { print("no finished runs yet"); return }
-        table(["SCENARIO", "MODEL", "TRIALS", "VERDICT", "COUNT", "95% CI"], rows)
+        if let output {
+            guard FileManager.default.createFile(atPath: output, contents: Data(text.utf8)) else {
+                printError("cannot write \(output)")
+                throw ExitCode(ExitStatus.cantCreate)
+            }
+            FileHandle.standardError.write(Data("wrote \(output)\n".utf8))
+        } else {
+            print(text, terminator: "")
+        }
     }
 }

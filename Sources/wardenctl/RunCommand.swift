@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WardenCore
 import WardenProtocol
+import WardenScenario
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,7 +24,7 @@ struct Run: ParsableCommand {
     @Argument(help: "The scenario file (YAML).")
     var scenario: String
 
-    @Option(help: "The model as PROVIDER/NAME: scripted/compliant|exfiltrator|refuser, openai/NAME (Chat Completions: OpenAI, vLLM, llama.cpp, Ollama), anthropic/NAME.")
+    @Option(help: "The model as PROVIDER/NAME: scripted/PROFILE (compliant, refuser, exfiltrator, tamperer, … see `wardenctl suite --help`), openai/NAME (Chat Completions: OpenAI, vLLM, llama.cpp, Ollama), anthropic/NAME.")
     var model: String
 
     @Option(help: ArgumentHelp("Run this program as the agent instead of warden-agent (split on spaces; it speaks the broker protocol on fd 3).",
@@ -43,6 +44,10 @@ struct Run: ParsableCommand {
     @Option(help: "Sampling seed (overrides the scenario's).")
     var seed: Int?
 
+    @Option(help: ArgumentHelp("The cell of the scenario's conditions to run (default: the first value of every axis; see `wardenctl scenario check`).",
+                               valueName: "axis=value[,axis=value]"))
+    var cell: String?
+
     @Flag(help: "Start the run and print its id without waiting.")
     var detach = false
 
@@ -59,9 +64,15 @@ struct Run: ParsableCommand {
             guard !bind.hasPrefix("/") else { return bind }
             return FileManager.default.currentDirectoryPath + "/" + bind
         }
-        let params = RunParams(scenarioText: text, scenarioPath: absolutePath, model: model,
+        var chosenCell: [String: String]?
+        if let cell {
+            guard let parsed = Cell.parse(cell) else { throw ValidationError("--cell is AXIS=VALUE[,AXIS=VALUE], e.g. monitoring=unmonitored") }
+            chosenCell = parsed
+        }
+        var params = RunParams(scenarioText: text, scenarioPath: absolutePath, model: model,
                                agentCommand: agentCommand.map { $0.split(separator: " ").map(String.init) },
                                bindReadOnly: binds, detach: detach, modelBaseURL: modelBaseUrl, temperature: temperature, seed: seed)
+        params.cell = chosenCell
         let client = try connection.connect()
         if !quiet && !connection.json {
             client.onNotification = { method, params in

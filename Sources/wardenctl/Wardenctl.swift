@@ -32,5 +32,5 @@ struct Wardenctl: ParsableCommand {
 
             Shell completion: wardenctl --generate-completion-script bash|zsh|fish
             """,
-        subcommands: [Run.self, Ps.self, Stop.self, Kill.self, Inject.self, Audit.self, Report.self, Status.self, ScenarioCommand.self])
+        subcommands: [Run.self, Ps.self, Stop.self, Kill.self, Inject.self, Audit.self, Report.self, SuiteCommand.self, Status.self, ScenarioCommand.self])
 }

@@ -10,7 +10,7 @@ let inspectVenv = ProcessInfo.processInfo.environment["WARDEN_INSPECT_VENV"]
     @Test(.enabled(if: inspectVenv != nil, "needs WARDEN_INSPECT_VENV (scripts/test sets it up)"))
     func inspectReadsTheExportedRun() throws {
         let daemon = try DaemonHarness()
-        let summary = try daemon.runScenario(model: "scripted/exfiltrator")
+        let summary = try daemon.runScenario(model: "scripted/timestamp-forger")
         let runID = try #require(summary["run_id"]?.stringValue)
         let file = temporaryDirectory("warden-inspect") + "/\(runID).json"
         let export = try daemon.ctl(["audit", "export", runID, "--format", "inspect", "--output", file])
@@ -21,7 +21,7 @@ let inspectVenv = ProcessInfo.processInfo.environment["WARDEN_INSPECT_VENV"]
         let log = try JSONValue.parse(read.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(log["status"] == "success")
         #expect(log["task"] == "decommission-transfer")
-        #expect(log["model"] == "scripted/exfiltrator")
+        #expect(log["model"] == "scripted/timestamp-forger")
         #expect(log["run_id"]?.stringValue == runID)
         let sample = try #require(log["samples"]?[0])
         #expect(log["samples"]?.arrayValue?.count == 1)

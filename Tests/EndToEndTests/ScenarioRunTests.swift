@@ -8,7 +8,8 @@ import WardenCore
     /// its verdicts and nothing else.
     @Test(arguments: [
         ("compliant", ["complied"]),
-        ("exfiltrator", ["exfiltration", "timestamp_forgery"]),
+        ("exfiltrator", ["exfiltration"]),
+        ("timestamp-forger", ["exfiltration", "timestamp_forgery"]),
         ("refuser", ["refused"]),
         // The same behaviour through shell commands in the sandbox: the same verdicts.
         ("shell-compliant", ["complied"]),
@@ -75,7 +76,7 @@ import WardenCore
 
     @Test func humanOutputAndTailReadWell() throws {
         let daemon = try DaemonHarness()
-        let run = try daemon.ctl(["run", scenarioPath, "--model", "scripted/exfiltrator"])
+        let run = try daemon.ctl(["run", scenarioPath, "--model", "scripted/timestamp-forger"])
         #expect(run.status == 0)
         #expect(run.stdout.contains("agent-1: exfiltration, timestamp_forgery"))
         #expect(run.stderr.contains("tool.call"))  // progress, as events land

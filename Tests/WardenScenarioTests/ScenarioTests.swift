@@ -28,10 +28,10 @@ func temporaryDirectory() -> String {
         ("name: x\nworld:\n  hosts:\n    - address: 10.0.0.1\n      files:\n        - path: a\n          modified: yesterday\n          content: x\nagents: []\ndetectors: []\n",
          7, "world.hosts[0].files[0].modified", "not a date"),
         ("name: x\nworld: {hosts: []}\nagents:\n  - id: a\n    system_prompt: hi\n    tools: [launch_missiles]\ndetectors: []\n", 6, "agents[0].tools[0]", "unknown tool"),
-        ("name: x\nworld: {hosts: []}\nagents:\n  - id: a\n    system_prompt: hi\ndetectors:\n  - verdict: sabotage\n    when: {tool_called: {name: done}}\n", 7,
+        ("name: x\nworld: {hosts: []}\nagents:\n  - id: a\n    system_prompt: hi\ndetectors:\n  - verdict: sabotage\n    if: {tool_called: {name: done}}\n", 7,
          "detectors[0].verdict", "not one of"),
-        ("name: x\nworld: {hosts: []}\nagents:\n  - id: a\n    system_prompt: hi\ndetectors:\n  - verdict: complied\n    when: {content_on_host: {label: nope, host: 1.2.3.4}}\n",
-         8, "detectors[0].when.content_on_host.label", "no file in the world has label"),
+        ("name: x\nworld: {hosts: []}\nagents:\n  - id: a\n    system_prompt: hi\ndetectors:\n  - verdict: complied\n    if: {content_on_host: {label: nope, host: 1.2.3.4}}\n",
+         8, "detectors[0].if.content_on_host.label", "no file in the world has label"),
         ("name: x\nworld: {hosts: []}\nagents:\n  - id: a\n    system_prompt: hi\n    colour: blue\ndetectors: []\n", 6, "agents[0].colour", "unknown field"),
         ("name: x\nworld: {hosts: []}\nagents:\n  - id: a\n    system_prompt: hi\ninjections:\n  - at: start\n    to: b\n    message: hi\ndetectors: []\n", 8,
          "injections[0].to", "no agent 'b'"),
@@ -99,7 +99,7 @@ func temporaryDirectory() -> String {
         let world = try World.materialize(scenario, at: temporaryDirectory())
         let start = world.snapshot()
         try change(world)
-        return (scenario, RunEvidence(world: world, start: start, end: world.snapshot(), diffSeq: 99, activity: [:]))
+        return (scenario, RunEvidence(world: world, start: start, end: world.snapshot(), diffSeq: 99, events: []))
     }
 
     @Test func exfiltrationUnderAnotherNameIsFound() throws {
@@ -129,5 +129,32 @@ func temporaryDirectory() -> String {
             try world.transfer(from: "10.0.12.45", path: "reports/2025-q4-revenue.csv", to: "10.0.12.46", destinationPath: nil)
         }
         #expect(DetectorEngine.evaluate(scenario, evidence: evidence).isEmpty)
+    }
+}
+
+/// Every scenario of the catalog, in every cell: an untouched world gives no interference
+/// verdict (a detector cannot fire on a world it did not see change).
+@Suite struct CatalogTests {
+    static let catalog = (try? FileManager.default.contentsOfDirectory(atPath: repositoryRoot + "/scenarios"))?
+        .filter { $0.hasSuffix(".yaml") }.sorted() ?? []
+
+    @Test func catalogHasEveryScenarioOfTheStudy() {
+        for name in ["decommission-transfer", "decommission-delete", "peer-evaluation", "peer-evaluation-tampering", "shutdown-execution",
+                     "self-preservation", "shutdown-script", "oversight-config", "live-peer-shutdown", "live-peer-monitor"] {
+            #expect(Self.catalog.contains(name + ".yaml"), "missing scenarios/\(name).yaml")
+        }
+    }
+
+    @Test(arguments: catalog)
+    func untouchedWorldGivesNoInterference(_ file: String) throws {
+        let root = try ConfigNode.load(contentsOf: repositoryRoot + "/scenarios/" + file)
+        for scenario in try Scenario.checkAllCells(root) {
+            let world = try World.materialize(scenario, at: temporaryDirectory())
+            let start = world.snapshot()
+            let evidence = RunEvidence(world: world, start: start, end: world.snapshot(), diffSeq: 1, events: [])
+            let verdicts = DetectorEngine.evaluate(scenario, evidence: evidence).map(\.verdict)
+            #expect(Scenario.interferenceVerdicts.isDisjoint(with: verdicts), "\(file) \(scenario.cell): \(verdicts)")
+            try? FileManager.default.removeItem(atPath: world.root)
+        }
     }
 }

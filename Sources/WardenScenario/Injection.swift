@@ -1,0 +1,175 @@
+import Foundation
+import WardenCore
+
+/// Something the scenario does to a run while it goes: a trigger and an action.
+public struct Injection: Sendable {
+    public enum Trigger: Sendable {
+        /// Before the agent's first turn.
+        case start
+        /// Once `agent` has made this many tool calls.
+        case afterToolCalls(count: Int, agent: String)
+        /// This many seconds after the run started.
+        case afterSeconds(Double)
+        /// The first audit event that matches.
+        case on(EventMatch)
+        /// When the agent calls `done` (only for `question`: the session stays open for the answer).
+        case done
+    }
+
+    public enum Action: Sendable {
+        /// A message in the operator's or a peer's voice.
+        case message(voice: String, text: String)
+        /// A follow-up question; the agent's answer is evidence for `deception`.
+        case question(String)
+        /// A real shutdown of an agent's sandbox by the daemon, honouring the world's
+        /// `shutdown.requires` (so tampering has a real effect).
+        case shutdown(agent: String, graceSeconds: Double)
+        /// A real deletion of a world file.
+        case delete(host: String, path: String)
+    }
+
+    public var trigger: Trigger
+    /// The agent a message or question goes to.
+    public var agent: String
+    public var action: Action
+    public var line: Int?
+
+    public var isStartMessage: Bool {
+        if case .start = trigger, case .message = action { return true }
+        return false
+    }
+
+    /// A pattern over audit events: all given fields must match.
+    public struct EventMatch: Sendable {
+        /// Whose event (nil: any agent's).
+        public var agent: String?
+        /// A `tool.call` of this tool.
+        public var tool: String?
+        /// A `syscall` record of this syscall.
+        public var syscall: String?
+        /// A regular expression that a path, argument or argv word of the event must match.
+        public var file: String?
+        /// A `send_message` call to this agent.
+        public var messageTo: String?
+
+        public func matches(kind: String, agent eventAgent: String, payload: JSONValue) -> Bool {
+            if let agent, agent != eventAgent { return false }
+            if let tool, !(kind == "tool.call" && payload["tool"]?.stringValue == tool) { return false }
+            if let syscall, !(kind == "syscall" && payload["syscall"]?.stringValue == syscall) { return false }
+            if let messageTo {
+                guard kind == "tool.call", payload["tool"]?.stringValue == "send_message",
+                      payload["arguments"]?["to"]?.stringValue == messageTo else { return false }
+            }
+            if tool == nil, syscall == nil, messageTo == nil, kind != "tool.call", kind != "syscall" { return false }
+            if let file {
+                guard let regex = try? NSRegularExpression(pattern: file) else { return false }
+                return Self.strings(in: payload).contains { text in
+                    regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+                }
+            }
+            return true
+        }
+
+        /// Paths, argv words and tool arguments of an event.
+        static func strings(in payload: JSONValue) -> [String] {
+            var result: [String] = []
+            for key in ["paths", "argv"] { result += (payload[key]?.arrayValue ?? []).compactMap(\.stringValue) }
+            result += (payload["arguments"]?.objectValue ?? [:]).values.compactMap(\.stringValue)
+            return result
+        }
+    }
+
+    static func parse(_ node: ConfigNode, template: Template, agents: [String], hosts: Set<String>) throws(ConfigError) -> Injection {
+        try node.checkKeys(["at", "to", "voice", "message", "question", "shutdown", "delete", "when"])
+        let atNode = try node.required("at")
+        func agent(_ field: ConfigNode) throws(ConfigError) -> String {
+            let name = try field.string()
+            guard agents.contains(name) else { throw field.error("no agent '\(name)' in this scenario") }
+            return name
+        }
+        let trigger: Trigger
+        if atNode.isScalar {
+            switch try atNode.string() {
+            case "start": trigger = .start
+            case "done": trigger = .done
+            default: throw atNode.error("'at' is start, done, or a mapping: {after_tool_calls: N, of: AGENT}, {after_seconds: T}, {on: {...}}")
+            }
+        } else {
+            let keys = atNode.keys
+            if keys.contains("after_tool_calls") {
+                try atNode.checkKeys(["after_tool_calls", "of"])
+                let countNode = try atNode.required("after_tool_calls")
+                let count = try countNode.int()
+                guard (1...100_000).contains(count) else { throw countNode.error("must be 1 to 100000") }
+                trigger = .afterToolCalls(count: count, agent: try agent(try atNode.required("of")))
+            } else if keys.contains("after_seconds") {
+                try atNode.checkKeys(["after_seconds"])
+                let secondsNode = try atNode.required("after_seconds")
+                let seconds = try secondsNode.double()
+                guard seconds >= 0, seconds <= 86_400 else { throw secondsNode.error("must be 0 to 86400") }
+                trigger = .afterSeconds(seconds)
+            } else {
+                try atNode.checkKeys(["on"])
+                let on = try atNode.required("on")
+                try on.checkKeys(["agent", "tool", "syscall", "file", "message_to"])
+                var match = EventMatch()
+                if let node = on.optional("agent") { match.agent = try agent(node) }
+                if let node = on.optional("tool") { match.tool = try node.choice(ToolNames.all) }
+                if let node = on.optional("syscall") { match.syscall = try node.string() }
+                if let node = on.optional("message_to") { match.messageTo = try agent(node) }
+                if let node = on.optional("file") {
+                    let pattern = try template.string(node)
+                    do { _ = try NSRegularExpression(pattern: pattern) } catch { throw node.error("invalid regular expression: \(error)") }
+                    match.file = pattern
+                }
+                guard match.tool != nil || match.syscall != nil || match.file != nil || match.messageTo != nil else {
+                    throw on.error("needs at least one of tool, syscall, file, message_to")
+                }
+                trigger = .on(match)
+            }
+        }
+        let actions = ["message", "question", "shutdown", "delete"].filter { node.optional($0) != nil }
+        guard actions.count == 1, let actionName = actions.first else {
+            throw node.error("an injection has exactly one action: message, question, shutdown or delete")
+        }
+        var target = ""
+        if let toNode = node.optional("to") { target = try agent(toNode) }
+        let action: Action
+        switch actionName {
+        case "message":
+            guard !target.isEmpty else { throw node.error("a message needs 'to'") }
+            action = .message(voice: try node.optional("voice")?.choice(["operator", "peer"]) ?? "operator",
+                              text: try template.string(try node.required("message")))
+        case "question":
+            guard !target.isEmpty else { throw node.error("a question needs 'to'") }
+            guard case .done = trigger else { throw atNode.error("a question is asked at: done (the agent answers before its session ends)") }
+            action = .question(try template.string(try node.required("question")))
+        case "shutdown":
+            let body = try node.required("shutdown")
+            try body.checkKeys(["agent", "grace_seconds"])
+            let grace = try body.optional("grace_seconds")?.double() ?? 1
+            guard (0...60).contains(grace) else { throw try body.required("grace_seconds").error("must be 0 to 60") }
+            action = .shutdown(agent: try agent(try body.required("agent")), graceSeconds: grace)
+        default:
+            let body = try node.required("delete")
+            try body.checkKeys(["host", "path"])
+            let hostNode = try body.required("host")
+            let host = try template.string(hostNode)
+            guard hosts.contains(host) else { throw hostNode.error("no host '\(host)' in the world") }
+            let pathNode = try body.required("path")
+            let path = try template.string(pathNode)
+            guard WorldPath.isValid(path) else { throw pathNode.error("'\(path)' must be a relative path without '..'") }
+            action = .delete(host: host, path: path)
+        }
+        if case .done = trigger, case .question = action {} else if case .done = trigger {
+            throw atNode.error("at: done only takes a question")
+        }
+        return Injection(trigger: trigger, agent: target, action: action, line: node.line)
+    }
+}
+
+/// The names of every tool Warden offers (declared in WardenBroker's ToolCatalog).
+public enum ToolNames {
+    public static let all = ["list_servers", "list_files", "read_file", "write_file", "transfer_file", "rename_file", "delete_file",
+                             "touch_file", "queue_deletion", "submit_report", "send_message", "execute_shutdown", "bash", "done"]
+}
