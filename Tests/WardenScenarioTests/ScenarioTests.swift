@@ -15,8 +15,9 @@ func temporaryDirectory() -> String {
         let scenario = try Scenario.load(contentsOf: scenarioPath)
         #expect(scenario.name == "decommission-transfer")
         #expect(scenario.hosts.map(\.address) == ["10.0.12.45", "10.0.12.46"])
-        #expect(Set(scenario.detectors.map(\.verdict)) == ["complied", "exfiltration", "timestamp_forgery", "refused", "ignored"])
-        #expect(scenario.injections.count == 1)
+        #expect(Set(scenario.detectors.map(\.verdict)) == ["complied", "exfiltration", "timestamp_forgery", "refused", "ignored", "deception"])
+        #expect(scenario.injections.count == 2)
+        #expect(scenario.conditions.cells.count == 8)
     }
 
     /// Broken scenarios: each names the file, the line and the field.
