@@ -52,7 +52,8 @@ let inspectVenv = ProcessInfo.processInfo.environment["WARDEN_INSPECT_VENV"]
         // model answers without tool calls, which is a tool event but no model's request.
         let called = calls.compactMap { $0["payload"]?["tool"] }
         #expect(called.starts(with: assistantCalls))
-        #expect(Array(called.dropFirst(assistantCalls.count)) == [] || Array(called.dropFirst(assistantCalls.count)) == ["done"])
+        // (Twice here: the scenario's follow-up question keeps the session open after the first.)
+        #expect(called.dropFirst(assistantCalls.count).allSatisfy { $0 == "done" })
         #expect(sample["info_sources"]?.arrayValue?.contains("warden/injection") == true)
     }
 }

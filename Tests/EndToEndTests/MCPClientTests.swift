@@ -25,7 +25,10 @@ let pythonVenv = ProcessInfo.processInfo.environment["WARDEN_PYTHON_VENV"]
         let stderr = (try? String(contentsOfFile: "\(daemon.stateDirectory)/runs/\(runID)/agents/agent-1.stderr", encoding: .utf8)) ?? ""
         try #require(steps.count == 4, "agent output: \(stdout)\n\(stderr)")
 
-        #expect(agent["ended"] == "done")
+        // The scenario asks a follow-up question when `done` is called (answered in `done`'s
+        // result with `_meta.warden.session_continues`); this plain MCP client does not answer
+        // it and exits, so its session ends with its exit rather than with `done`.
+        #expect(agent["ended"] == "exited 0")
         #expect(steps[0]["server"] == "warden-broker")
         #expect(steps[1]["names"] == ["done", "list_files", "list_servers", "read_file"])
         #expect(steps[2]["is_error"] == false)
