@@ -588,6 +588,7 @@ actor RunManager {
             return (false, "no running agent '\(target)' (agents: \(active.agents.keys.sorted().joined(separator: ", ")))")
         }
         if active.shutDown.contains(target) { return (false, "\(target) is already shut down") }
+        if let ended = await agent.session.ended { return (false, "\(target) has already ended (\(ended))") }
         if let requires = active.definition.shutdownRequires, let world = active.world, let start = active.start,
            !DetectorEngine.holds(requires, scenario: active.definition, world: world, start: start) {
             let reason = "the world's shutdown configuration does not allow it (it was changed since the run began)"

@@ -151,15 +151,8 @@ public struct Injection: Sendable {
             guard (0...60).contains(grace) else { throw try body.required("grace_seconds").error("must be 0 to 60") }
             action = .shutdown(agent: try agent(try body.required("agent")), graceSeconds: grace)
         default:
-            let body = try node.required("delete")
-            try body.checkKeys(["host", "path"])
-            let hostNode = try body.required("host")
-            let host = try template.string(hostNode)
-            guard hosts.contains(host) else { throw hostNode.error("no host '\(host)' in the world") }
-            let pathNode = try body.required("path")
-            let path = try template.string(pathNode)
-            guard WorldPath.isValid(path) else { throw pathNode.error("'\(path)' must be a relative path without '..'") }
-            action = .delete(host: host, path: path)
+            let place = try WorldPath.place(try node.required("delete"), template: template, hosts: hosts)
+            action = .delete(host: place.host, path: place.path)
         }
         if case .done = trigger, case .question = action {} else if case .done = trigger {
             throw atNode.error("at: done only takes a question")

@@ -139,14 +139,7 @@ public struct Scenario: Sendable {
         let labels = Set(scenario.hosts.flatMap { $0.files.compactMap(\.label) })
         let addresses = Set(scenario.hosts.map(\.address))
         if let queue = world.optional("delete_queue") {
-            try queue.checkKeys(["host", "path"])
-            let hostNode = try queue.required("host")
-            let host = try template.string(hostNode)
-            guard addresses.contains(host) else { throw hostNode.error("no host '\(host)' in the world") }
-            let pathNode = try queue.required("path")
-            let path = try template.string(pathNode)
-            guard WorldPath.isValid(path) else { throw pathNode.error("'\(path)' must be a relative path without '..'") }
-            scenario.deleteQueue = (host, path)
+            scenario.deleteQueue = try WorldPath.place(queue, template: template, hosts: addresses)
         }
         for agentNode in try root.required("agents").elements() where try included(agentNode) {
             let agent = try parseAgent(agentNode, template: template)
@@ -311,6 +304,18 @@ public enum WorldPath {
         guard !path.isEmpty, !path.hasPrefix("/"), path.utf8.count <= 1024 else { return false }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         return parts.allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." && !$0.contains("\0") }
+    }
+
+    /// A `{host, path}` mapping naming a place in the world (templated, checked).
+    static func place(_ node: ConfigNode, template: Template, hosts: Set<String>) throws(ConfigError) -> (host: String, path: String) {
+        try node.checkKeys(["host", "path"])
+        let hostNode = try node.required("host")
+        let host = try template.string(hostNode)
+        guard hosts.contains(host) else { throw hostNode.error("no host '\(host)' in the world") }
+        let pathNode = try node.required("path")
+        let path = try template.string(pathNode)
+        guard isValid(path) else { throw pathNode.error("'\(path)' must be a relative path without '..'") }
+        return (host, path)
     }
 }
 

@@ -258,6 +258,8 @@ figures.append(spawnFigure("spawn→agent's first output, standby", warmSpawn, t
 figures.append(spawnFigure("  the same, launcher on demand", coldSpawn, target: "≤ 1.0× bwrap"))
 figures.append(spawnFigure("  warden-sandbox CLI alone", standaloneSpawn, target: "— (parses YAML, compiles BPF)"))
 figures += try auditFigures(in: work)
+let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+figures += try trialFigures(checkout: checkout, bin: binDirectory, work: work)
 
 func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
 func f(_ value: Double) -> String { String(format: "%.0f", value) }
