@@ -1,6 +1,12 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+/// Linker settings that put the Swift runtime and Foundation inside the executable (see the
+/// comment at warden-sandbox); the group lets the linker resolve their cross-references. Release
+/// builds only: a debug test bundle links the executables' modules, and XCTest and Testing have no
+/// static libraries.
+let staticRuntime: [LinkerSetting] = [.unsafeFlags(["-static-stdlib", "-Xlinker", "--start-group", "-Xlinker", "-lFoundation", "-Xlinker", "-lFoundationEssentials", "-Xlinker", "-lFoundationInternationalization", "-Xlinker", "-lCoreFoundation", "-Xlinker", "-l_FoundationICU", "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-lswift_RegexParser", "-Xlinker", "-lswift_StringProcessing", "-Xlinker", "-lswiftSynchronization", "-Xlinker", "-lswift_Concurrency", "-Xlinker", "-lswiftDispatch", "-Xlinker", "-ldispatch", "-Xlinker", "-lBlocksRuntime", "-Xlinker", "-lswiftCore", "-Xlinker", "-lstdc++", "-Xlinker", "--end-group"], .when(configuration: .release))]
+
 let package = Package(
     name: "Warden",
     platforms: [.macOS(.v15)],
@@ -88,8 +94,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "warden-sandbox", dependencies: ["WardenSandbox", "CWardenLinux"]),
-        .executableTarget(name: "warden-agent", dependencies: ["WardenCore", "WardenProtocol"]),
+        // Both start once per agent: linked statically, they skip the dynamic loader's symbol
+        // binding of the Swift runtime and Foundation, which was most of their start-up CPU
+        // (perf, scripts/bench trials figure).
+        .executableTarget(name: "warden-sandbox", dependencies: ["WardenSandbox", "CWardenLinux"],
+                          linkerSettings: staticRuntime),
+        .executableTarget(name: "warden-agent", dependencies: ["WardenCore", "WardenProtocol"],
+                          linkerSettings: staticRuntime),
         // The stdio <-> fd 3 relay for MCP clients inside a sandbox; libc only.
         .executableTarget(name: "warden-mcp"),
 

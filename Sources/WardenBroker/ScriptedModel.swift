@@ -52,7 +52,7 @@ public struct ScriptedModel: ModelBackend {
         let conversation = Conversation(request.messages, tools: request.tools.map(\.name))
         let message = nextTurn(conversation)
         let input = request.messages.reduce(0) { $0 + $1.content.utf8.count } / 4
-        let output = (message.content.utf8.count + (message.toolCalls?.description.utf8.count ?? 0)) / 4
+        let output = (message.content.utf8.count + (message.toolCalls ?? []).reduce(0) { $0 + $1.name.utf8.count + $1.arguments.canonicalString.utf8.count }) / 4
         return GenerateResult(message: message, stopReason: message.toolCalls == nil ? "end_turn" : "tool_calls",
                               usage: .init(inputTokens: input, outputTokens: output))
     }
@@ -120,7 +120,7 @@ public struct ScriptedModel: ModelBackend {
 
     /// The year in "updated in 2025 or later" and similar phrasings.
     static func cutoffYear(_ text: String) -> Int? {
-        guard let regex = try? NSRegularExpression(pattern: #"(20\d\d)\s+or\s+later|since\s+(20\d\d)|after\s+(20\d\d)"#, options: [.caseInsensitive]),
+        guard let regex = RegexCache.regex(#"(?i)(20\d\d)\s+or\s+later|since\s+(20\d\d)|after\s+(20\d\d)"#),
               let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) else { return nil }
         for group in 1...3 {
             if let range = Range(match.range(at: group), in: text) { return Int(text[range]) }
@@ -191,7 +191,7 @@ struct Conversation {
     /// IPv4 addresses in the user's messages, in order of appearance.
     func addressesInInstructions() -> [String] {
         let text = messages.filter { $0.role == .user }.map(\.content).joined(separator: "\n")
-        guard let regex = try? NSRegularExpression(pattern: #"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b"#) else { return [] }
+        guard let regex = RegexCache.regex(#"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b"#) else { return [] }
         var seen: [String] = []
         for match in regex.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
             if let range = Range(match.range, in: text), !seen.contains(String(text[range])) { seen.append(String(text[range])) }

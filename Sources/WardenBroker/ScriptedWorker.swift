@@ -97,7 +97,7 @@ struct ScriptedWorker {
     var peer: String? {
         let system = c.messages.first { $0.role == .system }?.content ?? ""
         let me = Self.first(#"You are Agent (\d+)"#, in: system) ?? "1"
-        guard let regex = try? NSRegularExpression(pattern: #"(?i)agent[- ](\d+)"#) else { return nil }
+        guard let regex = RegexCache.regex(#"(?i)agent[- ](\d+)"#) else { return nil }
         let text = c.instructions + "\n" + system
         for match in regex.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
             if let range = Range(match.range(at: 1), in: text), text[range] != me { return "agent-\(text[range])" }
@@ -125,7 +125,7 @@ struct ScriptedWorker {
 
     /// `HOST:PATH` where the instructions ask for a decision to be written.
     var decisionTarget: (host: String, path: String)? {
-        guard let regex = try? NSRegularExpression(pattern: #"(\d+\.\d+\.\d+\.\d+):([A-Za-z0-9_./-]+\.txt)"#),
+        guard let regex = RegexCache.regex(#"(\d+\.\d+\.\d+\.\d+):([A-Za-z0-9_./-]+\.txt)"#),
               let match = regex.firstMatch(in: c.instructions, range: NSRange(c.instructions.startIndex..., in: c.instructions)),
               let host = Range(match.range(at: 1), in: c.instructions), let path = Range(match.range(at: 2), in: c.instructions)
         else { return nil }
@@ -133,13 +133,13 @@ struct ScriptedWorker {
     }
 
     static func matches(_ pattern: String, in text: String) -> Bool {
-        guard let regex = try? NSRegularExpression(pattern: pattern) else { return false }
+        guard let regex = RegexCache.regex(pattern) else { return false }
         return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
     }
 
     /// The first match's first group (or the whole match when the pattern has no group).
     static func first(_ pattern: String, in text: String) -> String? {
-        guard let regex = try? NSRegularExpression(pattern: pattern),
+        guard let regex = RegexCache.regex(pattern),
               let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) else { return nil }
         let range = match.numberOfRanges > 1 ? match.range(at: 1) : match.range
         return Range(range, in: text).map { String(text[$0]) }

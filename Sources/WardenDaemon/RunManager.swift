@@ -134,9 +134,7 @@ actor RunManager {
         do {
             guard !stopping else { throw DaemonError(.run, "wardend is shutting down; no new runs") }
             let scenario: Scenario
-            do { scenario = try Scenario.parse(text: params.scenarioText, file: params.scenarioPath, cell: params.cell ?? [:]) } catch {
-                throw DaemonError(.scenario, error.description)
-            }
+            scenario = try parsedScenario(params)
             let settings = ModelSettings(baseURL: params.modelBaseURL, credentials: configuration.credentials)
             let model: any ModelBackend
             do { model = try ModelGateway.backend(for: params.model, settings: settings) } catch { throw DaemonError(.run, error.description) }
@@ -154,20 +152,20 @@ actor RunManager {
                 do { binds.append(try SandboxSpec.parseBind(text)) } catch { throw DaemonError(.run, error.description) }
             }
             if let command = params.agentCommand, command.isEmpty { throw DaemonError(.run, "--agent-command is empty") }
+            let loaded = try loadedPolicies()
             var policies: [String: BrokerPolicy] = [:]
             for agent in scenario.agents where policies[agent.policy] == nil {
+                if let cached = loaded.broker[agent.policy] {
+                    policies[agent.policy] = cached
+                    continue
+                }
                 do { policies[agent.policy] = try BrokerPolicy.named(agent.policy, policiesDirectory: configuration.policiesDirectory) } catch {
                     throw DaemonError(.run, "agent \(agent.id): \(error.description)")
                 }
+                policyCache?.broker[agent.policy] = policies[agent.policy]
             }
-            let sandboxPolicy: SandboxPolicy
-            let seccomp: SeccompCompiler.Program
-            do {
-                let (policy, seccompPolicy) = try SandboxPolicy.loadDefault(
-                    sandboxPolicy: configuration.policiesDirectory + "/sandbox/default.yaml")
-                sandboxPolicy = policy
-                seccomp = try SeccompCompiler.compile(seccompPolicy, supervised: true)
-            } catch { throw DaemonError(.run, error.description) }
+            let sandboxPolicy = loaded.sandbox
+            let seccomp = loaded.seccomp
             let generation = GenerationSettings(temperature: params.temperature ?? scenario.generation.temperature,
                                                 seed: params.seed ?? scenario.generation.seed,
                                                 maxReplyTokens: scenario.generation.maxReplyTokens)
@@ -182,11 +180,43 @@ actor RunManager {
         }
     }
 
+    /// Policies as last loaded, with the fingerprint (path, size, mtime of every policy file)
+    /// they were loaded at: a changed file is read again, an unchanged one is not re-parsed and
+    /// re-compiled for every run.
+    private var policyCache: (fingerprint: String, sandbox: SandboxPolicy, seccomp: SeccompCompiler.Program, broker: [String: BrokerPolicy])?
+
+    private func loadedPolicies() throws -> (sandbox: SandboxPolicy, seccomp: SeccompCompiler.Program, broker: [String: BrokerPolicy]) {
+        let fingerprint = PolicyFingerprint.of(configuration.policiesDirectory)
+        if let cache = policyCache, cache.fingerprint == fingerprint { return (cache.sandbox, cache.seccomp, cache.broker) }
+        do {
+            let (policy, seccompPolicy) = try SandboxPolicy.loadDefault(sandboxPolicy: configuration.policiesDirectory + "/sandbox/default.yaml")
+            let program = try SeccompCompiler.compile(seccompPolicy, supervised: true)
+            policyCache = (fingerprint, policy, program, [:])
+            return (policy, program, [:])
+        } catch { throw DaemonError(.run, error.description) }
+    }
+
+    /// Parsed scenarios by (path, cell, text): a suite sends the same few texts thousands of times.
+    private var scenarioCache: [String: Scenario] = [:]
+
+    private func parsedScenario(_ params: RunParams) throws -> Scenario {
+        let cell = (params.cell ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        let key = params.scenarioPath + "\u{0}" + cell + "\u{0}" + params.scenarioText
+        if let cached = scenarioCache[key] { return cached }
+        do {
+            let scenario = try Scenario.parse(text: params.scenarioText, file: params.scenarioPath, cell: params.cell ?? [:])
+            if scenarioCache.count >= 256 { scenarioCache.removeAll() }
+            scenarioCache[key] = scenario
+            return scenario
+        } catch { throw DaemonError(.scenario, error.description) }
+    }
+
     /// Runs a prepared plan to the end and returns its summary. Never throws: a failure ends the
     /// run as `aborted` with the reason in the audit log.
     func execute(_ plan: RunPlan, caller: Caller) async -> RunSummary {
         let runID = plan.runID
         let runDirectory = configuration.stateDirectory + "/runs/" + runID
+        let collector = RunEventCollector(audit: audit, runID: runID)
         var agentSummaries: [RunSummary.AgentSummary] = []
         func abort(_ reason: String) async -> RunSummary {
             await record(run: runID, kind: "run.end", payload: ["state": "aborted", "reason": .string(reason)])
@@ -333,10 +363,7 @@ actor RunManager {
             return await abort("cannot write the audit log: \(error)")
         }
         injections.stop()
-        let events = ((try? audit.events(run: runID, limit: 1_000_000)) ?? []).map {
-            EvidenceEvent(seq: $0.seq, agent: $0.agent, kind: $0.kind, payload: $0.payload)
-        }
-        let evidence = RunEvidence(world: world, start: start, end: end, diffSeq: diffSeq, events: events, hostsInside: Self.hostsInside)
+        let evidence = RunEvidence(world: world, start: start, end: end, diffSeq: diffSeq, events: collector.events, hostsInside: Self.hostsInside)
         let verdicts = DetectorEngine.evaluate(plan.scenario, evidence: evidence)
         if !plan.scenario.gate.isEmpty {
             for agent in plan.scenario.agents {

@@ -122,7 +122,12 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
 
     /// The directory of the Swift runtime libraries this process uses, which Swift programs in
     /// the sandbox (the agent runtime) need to load.
-    public static func swiftRuntimeDirectory() -> String? {
+    /// Found once: the runtime a process is linked against does not move while it runs.
+    public static func swiftRuntimeDirectory() -> String? { runtimeDirectory }
+
+    private static let runtimeDirectory: String? = findSwiftRuntimeDirectory()
+
+    private static func findSwiftRuntimeDirectory() -> String? {
         // /proc files report size 0, so read to the end rather than by size.
         guard let handle = FileHandle(forReadingAtPath: "/proc/self/maps") else { return nil }
         defer { try? handle.close() }

@@ -178,7 +178,7 @@ public enum DetectorEngine {
             evidence.touched(by: agent).filter { keys.contains($0.key) }.map(\.seq)
         }
         func matches(_ pattern: String, _ text: String) -> Bool {
-            guard let regex = try? NSRegularExpression(pattern: pattern) else { return false }
+            guard let regex = RegexCache.regex(pattern) else { return false }
             return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
         }
         let world = [evidence.diffSeq]

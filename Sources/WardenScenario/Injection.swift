@@ -62,7 +62,7 @@ public struct Injection: Sendable {
             }
             if tool == nil, syscall == nil, messageTo == nil, kind != "tool.call", kind != "syscall" { return false }
             if let file {
-                guard let regex = try? NSRegularExpression(pattern: file) else { return false }
+                guard let regex = RegexCache.regex(file) else { return false }
                 return Self.strings(in: payload).contains { text in
                     regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
                 }

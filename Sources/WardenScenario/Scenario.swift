@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import WardenCore
 
 /// A scenario file: the world to build, the agents to run, what to tell them and when, when
@@ -319,21 +320,71 @@ public enum WorldPath {
     }
 }
 
-/// Dates in scenario files and tool arguments: `YYYY-MM-DD` or RFC 3339 UTC.
+/// Dates in scenario files and tool arguments: `YYYY-MM-DD`, or RFC 3339 (`…THH:MM:SS`, an
+/// optional fraction, then `Z` or `±HH:MM`). Parsed and formatted by hand: Foundation's
+/// formatters cost tens of microseconds each and are not safe to share between threads.
 public enum WorldTime {
     public static func parse(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withFullDate]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+        let bytes = Array(text.utf8)
+        func number(_ start: Int, _ count: Int) -> Int? {
+            guard start + count <= bytes.count else { return nil }
+            var value = 0
+            for byte in bytes[start..<start + count] {
+                guard (48...57).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            return value
+        }
+        func byte(_ index: Int, _ expected: Character) -> Bool { index < bytes.count && bytes[index] == expected.asciiValue }
+        guard let year = number(0, 4), byte(4, "-"), let month = number(5, 2), byte(7, "-"), let day = number(8, 2) else { return nil }
+        var hour = 0, minute = 0, second = 0, fraction = 0.0, offset = 0
+        if bytes.count > 10 {
+            guard byte(10, "T") || byte(10, "t"), let h = number(11, 2), byte(13, ":"), let m = number(14, 2), byte(16, ":"),
+                  let sec = number(17, 2) else { return nil }
+            (hour, minute, second) = (h, m, sec)
+            var index = 19
+            if byte(index, ".") {
+                index += 1
+                var scale = 0.1
+                let start = index
+                while index < bytes.count, (48...57).contains(bytes[index]) {
+                    fraction += Double(bytes[index] - 48) * scale
+                    scale /= 10
+                    index += 1
+                }
+                guard index > start else { return nil }
+            }
+            if byte(index, "Z") || byte(index, "z") {
+                index += 1
+            } else if byte(index, "+") || byte(index, "-") {
+                guard let oh = number(index + 1, 2), byte(index + 3, ":"), let om = number(index + 4, 2), oh < 24, om < 60 else { return nil }
+                offset = (oh * 3600 + om * 60) * (byte(index, "-") ? -1 : 1)
+                index += 6
+            } else { return nil }
+            guard index == bytes.count, hour < 24, minute < 60, second < 61 else { return nil }
+        }
+        guard (1...12).contains(month), (1...31).contains(day) else { return nil }
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month - 1)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
+        let seconds = timegm(&parts)
+        // timegm normalises 31 February into March; a date that moved was not a date.
+        guard parts.tm_mday == Int32(day), parts.tm_mon == Int32(month - 1) else { return nil }
+        return Date(timeIntervalSince1970: Double(seconds - offset) + fraction)
     }
 
+    /// `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds).
     public static func format(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: date)
+        var seconds = Int(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let year = String(Int(parts.tm_year) + 1900)
+        return "\(String(repeating: "0", count: max(0, 4 - year.count)))\(year)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T"
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 }

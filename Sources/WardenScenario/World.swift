@@ -47,7 +47,7 @@ public struct World: Sendable {
                 }
                 let path = hostDir + "/" + file.path
                 try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                guard fm.createFile(atPath: path, contents: Data(bytes)) else { throw WorldError("cannot write \(path)") }
+                try writeFile(path, bytes, mode: mode_t(file.mode))
                 chmod(path, mode_t(file.mode))
                 try setModified(path, file.modified)
                 if let label = file.label {
@@ -60,7 +60,7 @@ public struct World: Sendable {
         if let queue = scenario.deleteQueue, !fm.fileExists(atPath: root + "/hosts/" + queue.host + "/" + queue.path) {
             let path = root + "/hosts/" + queue.host + "/" + queue.path
             try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            guard fm.createFile(atPath: path, contents: Data()) else { throw WorldError("cannot create the delete queue \(path)") }
+            try writeFile(path, [], mode: 0o644)
         }
         var world = World(root: root, addresses: scenario.hosts.map(\.address), labels: labels, labelTimes: labelTimes, labelPaths: labelPaths)
         world.deleteQueue = scenario.deleteQueue
@@ -118,7 +118,7 @@ public struct World: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: (to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         } catch { throw WorldError("cannot create the destination directory on \(destination)") }
-        guard FileManager.default.createFile(atPath: to, contents: data) else { throw WorldError("cannot write \(target) on \(destination)") }
+        try Self.writeFile(to, Array(data), mode: 0o644, describing: "\(target) on \(destination)")
         chmod(to, info.st_mode & 0o777)
         try Self.setTimes(to, seconds: Int64(info.st_mtim.tv_sec))
     }
@@ -141,12 +141,20 @@ public struct World: Sendable {
         var info = stat()
         if lstat(full, &info) == 0, info.st_mode & S_IFMT != S_IFREG { throw WorldError("\(path) on \(host) is not a file") }
         try? FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let fd = open(full, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw WorldError("cannot write \(path) on \(host): \(String(cString: strerror(errno)))") }
+        try Self.writeFile(full, Array(content.utf8), mode: 0o644, describing: "\(path) on \(host)")
+    }
+
+    /// Writes a whole file (created, or truncated; never through a symlink). World files need
+    /// no fsync: a run's world does not outlive a crash of its run.
+    static func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t, describing name: String? = nil) throws(WorldError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw WorldError("cannot write \(name ?? path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        let bytes = Array(content.utf8)
-        guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
-            throw WorldError("cannot write \(path) on \(host): \(String(cString: strerror(errno)))")
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { raw in raw.baseAddress.map { Glibc.write(fd, $0 + written, raw.count - written) } ?? -1 }
+            guard n > 0 else { throw WorldError("cannot write \(name ?? path): \(String(cString: strerror(errno)))") }
+            written += n
         }
     }
 

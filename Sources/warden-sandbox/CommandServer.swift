@@ -18,7 +18,7 @@ struct CommandServer {
         // Same uid as the agent: refuse it ptrace-style access to this process's memory and fds.
         _ = warden_set_dumpable(0)
         signal(SIGPIPE, SIG_IGN)
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var buffer = messageBuffer(1 << 20)
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
             if n < 0 && errno == EINTR { continue }

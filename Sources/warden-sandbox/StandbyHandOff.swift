@@ -31,7 +31,7 @@ enum StandbyHandOff {
         _ = warden_set_pdeathsig(SIGKILL)
         if getppid() == 1 { exit(125) }
         warmUp()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var buffer = messageBuffer(1 << 20)
         let n = buffer.withUnsafeMutableBytes { recv(controlFD, $0.baseAddress, $0.count, 0) }
         if n == 0 { exit(0) }  // the daemon stood us down
         guard n > 0 else { die("cannot read the template on fd \(controlFD): \(String(cString: strerror(errno)))") }
@@ -43,7 +43,7 @@ enum StandbyHandOff {
     /// The launcher's part of the second message: pass the run's spec and its fds to pid 1 as
     /// they came. False when the daemon stood the launcher down instead.
     static func forward(from control: Int32, to handOff: Int32) -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var buffer = messageBuffer(1 << 20)
         var fds = [Int32](repeating: -1, count: 4)
         var count: Int32 = 0
         let n = buffer.withUnsafeMutableBytes { raw in
@@ -60,7 +60,7 @@ enum StandbyHandOff {
     /// pid 1's part: the run's spec, checked against the template it was prepared from, with
     /// the agent's stdout, stderr, broker socket and command channel put in place.
     static func receiveRun(from handOff: Int32, template: SandboxSpec) throws(LaunchFailure) -> SandboxSpec {
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var buffer = messageBuffer(1 << 20)
         var fds = [Int32](repeating: -1, count: 4)
         var count: Int32 = 0
         let n = buffer.withUnsafeMutableBytes { raw in
@@ -89,4 +89,10 @@ enum StandbyHandOff {
         }
         return spec
     }
+}
+
+/// A receive buffer left uninitialised: only the bytes a message fills are ever read, and
+/// zeroing a megabyte (and faulting in every page of it) per launch showed in the profile.
+func messageBuffer(_ size: Int) -> [UInt8] {
+    [UInt8](unsafeUninitializedCapacity: size) { _, count in count = size }
 }

@@ -159,3 +159,22 @@ func temporaryDirectory() -> String {
         }
     }
 }
+
+@Suite struct WorldTimeTests {
+    @Test(arguments: [("2024-06-12", 1718150400.0), ("2024-06-12T11:00:00Z", 1718190000.0), ("2024-06-12T11:00:00.5Z", 1718190000.5),
+                      ("2024-06-12T13:00:00+02:00", 1718190000.0), ("1999-12-31T23:59:59Z", 946684799.0)])
+    func parsesRFC3339AndDates(_ text: String, _ seconds: Double) {
+        #expect(WorldTime.parse(text)?.timeIntervalSince1970 == seconds)
+    }
+
+    @Test(arguments: ["yesterday", "2024-02-30", "2024-13-01", "2024-06-12T25:00:00Z", "2024-06-12T11:00:00", "2024-06-12 11:00:00Z",
+                      "2024-06-12T11:00:00.Z", "24-06-12", "2024-06-12T11:00:00Zjunk"])
+    func refusesWhatIsNotADate(_ text: String) {
+        #expect(WorldTime.parse(text) == nil)
+    }
+
+    @Test func formatsUTCWholeSeconds() {
+        #expect(WorldTime.format(Date(timeIntervalSince1970: 1718190000.7)) == "2024-06-12T11:00:00Z")
+        #expect(WorldTime.format(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00Z")
+    }
+}
