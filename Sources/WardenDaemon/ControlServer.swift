@@ -119,6 +119,7 @@ struct ControlServer: Sendable {
                 Task { _ = await runs.execute(plan, caller: caller) }
                 return ["run_id": .string(plan.runID), "state": "started"]
             }
+            if request.progress == false { return try JSONValue(encoding: await runs.execute(plan, caller: caller)) }
             return try await follow(plan, caller: caller, send: send)
         case ControlAPI.Method.auditVerify:
             return try JSONValue(encoding: try audit.verify(run: params["run"]?.stringValue, fromCheckpoint: params["from_checkpoint"]?.intValue))

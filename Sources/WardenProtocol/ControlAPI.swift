@@ -60,6 +60,9 @@ public struct RunParams: Codable, Sendable, Equatable {
     /// Set by `suite run`: the suite, and which trial of the cell this run is.
     public var suite: String?
     public var trial: Int?
+    /// False: no `control/event` progress while the run goes, only the summary at the end
+    /// (suites, which run thousands and show their own progress).
+    public var progress: Bool?
 
     enum CodingKeys: String, CodingKey {
         case scenarioText = "scenario_text"
@@ -69,7 +72,7 @@ public struct RunParams: Codable, Sendable, Equatable {
         case bindReadOnly = "bind_ro"
         case detach
         case modelBaseURL = "model_base_url"
-        case temperature, seed, cell, suite, trial
+        case temperature, seed, cell, suite, trial, progress
     }
 
     public init(scenarioText: String, scenarioPath: String, model: String, agentCommand: [String]? = nil,

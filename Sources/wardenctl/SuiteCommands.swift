@@ -175,6 +175,7 @@ struct SuiteCommand: ParsableCommand {
                 params.cell = job.cell
                 params.suite = shared.suite
                 params.trial = job.trial
+                params.progress = false
                 var failure: String?
                 do {
                     let result = try client.request(ControlAPI.Method.run, try JSONValue(encoding: params))

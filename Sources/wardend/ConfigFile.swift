@@ -10,6 +10,7 @@ import WardenCore
 /// control_group: warden
 /// credentials: /etc/warden/credentials.yaml
 /// request_timeout: 10        # seconds a started control request may take to arrive
+/// standby_launchers: 1       # sandbox launchers kept started ahead of need (0 to 64)
 /// ```
 struct ConfigFile {
     static let defaultPath = "/etc/warden/wardend.yaml"
@@ -20,13 +21,14 @@ struct ConfigFile {
     var controlGroup: String?
     var credentials: String?
     var requestTimeout: Double?
+    var standbyLaunchers: Int?
 
     /// The file at `path`; a missing default file is no error, a missing explicit one is.
     static func load(_ path: String?) throws(ConfigError) -> ConfigFile {
         let file = path ?? defaultPath
         if path == nil, !FileManager.default.fileExists(atPath: file) { return ConfigFile() }
         let root = try ConfigNode.load(contentsOf: file)
-        try root.checkKeys(["state_dir", "socket", "policy_dir", "control_group", "credentials", "request_timeout"])
+        try root.checkKeys(["state_dir", "socket", "policy_dir", "control_group", "credentials", "request_timeout", "standby_launchers"])
         var config = ConfigFile()
         config.stateDir = try root.optional("state_dir")?.string()
         config.socket = try root.optional("socket")?.string()
@@ -37,6 +39,11 @@ struct ConfigFile {
             let seconds = try node.double()
             guard seconds > 0, seconds <= 3600 else { throw node.error("must be more than 0 and at most 3600 seconds") }
             config.requestTimeout = seconds
+        }
+        if let node = root.optional("standby_launchers") {
+            let count = try node.int()
+            guard (0...64).contains(count) else { throw node.error("must be 0 to 64") }
+            config.standbyLaunchers = count
         }
         return config
     }

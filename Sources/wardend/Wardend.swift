@@ -59,6 +59,9 @@ struct Wardend: AsyncParsableCommand {
     @Option(help: "Seconds a control request may take to arrive once it has begun (default 10).")
     var requestTimeout: Double?
 
+    @Option(help: "Sandbox launchers kept started ahead of need, so agents start without waiting (default 1; more for suites with --parallel; 0 to 64).")
+    var standbyLaunchers: Int?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -89,6 +92,9 @@ struct Wardend: AsyncParsableCommand {
             launcherPath: absolute(launcherPath), agentPath: absolute(agentPath),
             mcpRelayPath: (mcpRelay ?? PolicyLocator.executable("warden-mcp")).map(absolute), credentials: keys)
         configuration.controlGroup = controlGroup ?? file.controlGroup ?? "warden"
+        let standby = standbyLaunchers ?? file.standbyLaunchers ?? 1
+        guard (0...64).contains(standby) else { throw ValidationError("--standby-launchers must be 0 to 64") }
+        configuration.standbyLaunchers = standby
         configuration.requestTimeoutSeconds = requestTimeout ?? file.requestTimeout ?? 10
         do {
             try await Daemon(configuration: configuration, logger: logger).run()
