@@ -31,6 +31,11 @@ public struct Daemon: Sendable {
         notifier.notify("STATUS=recovering")
         try await recover(audit: audit)
 
+        // Before any launcher stands by: worlds mounted later must reach their namespaces.
+        var sharedRuns = false
+        do { sharedRuns = try WorldFilesystem.shareRuns(configuration.stateDirectory + "/runs") } catch {
+            logger.warning("worlds will have no size limit", metadata: ["problem": "\(error.message)"])
+        }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let runs = RunManager(configuration: configuration, audit: audit, group: group, logger: logger) { status in
             notifier.notify("STATUS=\(status)")
@@ -65,6 +70,7 @@ public struct Daemon: Sendable {
         try? audit.checkpointNow()
         audit.checkpoint()
         if !activated { unlink(configuration.socketPath) }
+        if sharedRuns { WorldFilesystem.unshareRuns(configuration.stateDirectory + "/runs") }
         try? await group.shutdownGracefully()
         logger.info("wardend stopped")
     }
@@ -74,6 +80,9 @@ public struct Daemon: Sendable {
     private func recover(audit: AuditLog) async throws {
         let killed = LeftoverSandboxes.kill(launcher: configuration.launcherPath)
         let cgroups = CgroupCleanup.removeOrphans()
+        let worlds = WorldFilesystem.leftovers(under: configuration.stateDirectory + "/runs")
+        // The worlds of runs a crash interrupted: kept on disk like any other, then unmounted.
+        for path in worlds { RunManager.releaseWorld(runDirectory: (path as NSString).deletingLastPathComponent, logger: logger) }
         for run in try audit.unfinishedRuns() {
             try await audit.append(run: run, kind: "run.end", payload: [
                 "state": "aborted", "reason": "wardend stopped before the run ended (found at the next start)"])
@@ -81,7 +90,7 @@ public struct Daemon: Sendable {
         }
         let verification = try audit.verify()
         try await audit.append(run: "", kind: "daemon.recovered", payload: [
-            "killed_sandboxes": .int(Int64(killed)), "removed_cgroups": .int(Int64(cgroups)), "chain_ok": .bool(verification.ok),
+            "killed_sandboxes": .int(Int64(killed)), "removed_cgroups": .int(Int64(cgroups)), "unmounted_worlds": .int(Int64(worlds.count)), "chain_ok": .bool(verification.ok),
             "chain_problem": verification.problem.map { .string($0) } ?? .null])
         if !verification.ok {
             logger.error("the audit chain does not verify", metadata: ["problem": "\(verification.problem ?? "")"])

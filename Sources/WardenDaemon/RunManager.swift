@@ -166,6 +166,7 @@ actor RunManager {
             }
             let sandboxPolicy = loaded.sandbox
             let seccomp = loaded.seccomp
+            try checkFreeSpace(for: sandboxPolicy)
             let generation = GenerationSettings(temperature: params.temperature ?? scenario.generation.temperature,
                                                 seed: params.seed ?? scenario.generation.seed,
                                                 maxReplyTokens: scenario.generation.maxReplyTokens)
@@ -194,6 +195,24 @@ actor RunManager {
             policyCache = (fingerprint, policy, program, [:])
             return (policy, program, [:])
         } catch { throw DaemonError(.run, error.description) }
+    }
+
+    /// Space a run needs on the state directory's disk besides its world: the audit log's
+    /// growth, the agents' logs, SQLite's journal.
+    static let stateSpareBytes: UInt64 = 32 << 20
+
+    /// Refuses a run the state directory's disk could not hold to its end (its final world is
+    /// copied there), rather than letting it fail half-way with the audit log unable to write.
+    private func checkFreeSpace(for policy: SandboxPolicy) throws {
+        var info = statvfs()
+        guard statvfs(configuration.stateDirectory, &info) == 0 else { return }
+        let free = UInt64(info.f_bavail) * UInt64(info.f_frsize)
+        let needed = policy.worldSizeBytes + Self.stateSpareBytes
+        guard free >= needed else {
+            throw DaemonError(.run, "the state directory's disk (\(configuration.stateDirectory)) has \(free >> 20) MiB free; "
+                + "a run needs \(needed >> 20) MiB (its world_size of \(policy.worldSizeBytes >> 20) MiB plus \(Self.stateSpareBytes >> 20) MiB). "
+                + "Free space or move the state directory; runs in progress carry on.")
+        }
     }
 
     /// Parsed scenarios by (path, cell, text): a suite sends the same few texts thousands of times.
@@ -244,11 +263,25 @@ actor RunManager {
         logger.info("run started", metadata: ["run": "\(runID)", "scenario": "\(plan.scenario.name)", "model": "\(plan.model.name)"])
 
         let world: World
+        let worldPath = runDirectory + "/world"
+        var worldLimit: JSONValue = .int(Int64(plan.sandboxPolicy.worldSizeBytes))
         do {
             try FileManager.default.createDirectory(atPath: runDirectory + "/agents", withIntermediateDirectories: true)
-            world = try World.materialize(plan.scenario, at: runDirectory + "/world")
         } catch {
             return await abort("cannot build the world: \(error)")
+        }
+        do { try WorldFilesystem.mount(at: worldPath, bytes: plan.sandboxPolicy.worldSizeBytes) } catch {
+            // Said in the audit, not hidden: this world can grow until the state disk is full.
+            worldLimit = .string("none: \(error.message)")
+            logger.warning("world without a size limit", metadata: ["run": "\(runID)", "problem": "\(error.message)"])
+        }
+        // Whatever happens next, the final world goes to disk and its tmpfs away.
+        defer { Self.releaseWorld(runDirectory: runDirectory, logger: logger) }
+        do {
+            world = try World.materialize(plan.scenario, at: worldPath)
+        } catch {
+            let full = "\(error)".contains("No space left") ? " (it does not fit in the sandbox policy's world_size of \(plan.sandboxPolicy.worldSizeBytes >> 20) MiB)" : ""
+            return await abort("cannot build the world: \(error)\(full)")
         }
         active[runID]?.world = world
         if plan.scenario.agents.contains(where: { $0.tools.contains("bash") }) {
@@ -259,7 +292,7 @@ actor RunManager {
         }
         let start = world.snapshot()
         active[runID]?.start = start
-        await record(run: runID, kind: "world.snapshot", payload: ["phase": "start", "files": start.json,
+        await record(run: runID, kind: "world.snapshot", payload: ["phase": "start", "files": start.json, "size_limit": worldLimit,
                                                                                 "labels": .object(world.labels.mapValues { .string($0) })])
 
         // Sessions first; start messages go out once every sandbox has started, so no agent
@@ -395,6 +428,19 @@ actor RunManager {
         logger.info("run completed", metadata: ["run": "\(runID)"])
         return finished(RunSummary(runID: runID, scenario: plan.scenario.name, model: plan.model.name, state: state,
                                    reason: stopReason, agents: agentSummaries))
+    }
+
+    /// Copies the final world from its tmpfs to the run's directory and unmounts the tmpfs.
+    nonisolated static func releaseWorld(runDirectory: String, logger: Logger) {
+        let mounted = runDirectory + "/world"
+        guard WorldFilesystem.mountInfo().contains(where: { $0.mountPoint == mounted }) else { return }  // on disk already
+        let kept = runDirectory + "/world.final"
+        if let problem = WorldFilesystem.keep(mounted, at: kept) {
+            logger.warning("world not kept", metadata: ["run": "\(runDirectory)", "problem": "\(problem)"])
+            return
+        }
+        _ = rmdir(mounted)
+        _ = Glibc.rename(kept, mounted)
     }
 
     private func announce() {

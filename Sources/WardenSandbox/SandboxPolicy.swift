@@ -15,6 +15,9 @@ public struct SandboxPolicy: Sendable, Equatable {
     public var hostUID: UInt32
     public var hostGID: UInt32
     public var tmpSizeBytes: UInt64
+    /// The size of each run's world (a tmpfs the daemon mounts for it): what `bash` can write
+    /// under /srv/hosts, in all.
+    public var worldSizeBytes: UInt64 = 256 << 20
     public var rlimits: [String: UInt64]
     /// The seccomp policy file, relative to the policies directory or absolute.
     public var seccomp: String
@@ -32,7 +35,7 @@ public struct SandboxPolicy: Sendable, Equatable {
     public static func load(contentsOf path: String) throws(ConfigError) -> SandboxPolicy {
         let root = try ConfigNode.load(contentsOf: path)
         try root.checkKeys(["version", "description", "read_only", "hostname", "uid", "gid", "host_uid", "host_gid",
-                            "tmp_size", "rlimits", "seccomp", "landlock", "cgroup"])
+                            "tmp_size", "world_size", "rlimits", "seccomp", "landlock", "cgroup"])
         var policy = SandboxPolicy(
             file: path, readOnly: [], hostname: "warden", uid: 1000, gid: 1000, hostUID: 65534, hostGID: 65534,
             tmpSizeBytes: 64 << 20, rlimits: [:], seccomp: "seccomp/default.yaml")
@@ -55,6 +58,7 @@ public struct SandboxPolicy: Sendable, Equatable {
         try id("host_uid", &policy.hostUID)
         try id("host_gid", &policy.hostGID)
         if let node = root.optional("tmp_size") { policy.tmpSizeBytes = try size(node) }
+        if let node = root.optional("world_size") { policy.worldSizeBytes = try size(node) }
         if let node = root.optional("rlimits") {
             for (name, value) in try node.entries() {
                 guard rlimitNames.contains(name) else {

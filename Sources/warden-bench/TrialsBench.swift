@@ -9,8 +9,12 @@ import Glibc
 func trialFigures(checkout: String, bin: String, work: String) throws -> [Figure] {
     let trials = Int(ProcessInfo.processInfo.environment["BENCH_TRIALS"] ?? "") ?? 60
     let parallel = Int(ProcessInfo.processInfo.environment["BENCH_TRIAL_PARALLEL"] ?? "") ?? 8
-    let state = work + "/trials-state"
-    try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+    // A short state directory: each agent's broker socket path must fit in sockaddr_un.
+    var template = Array("/tmp/wb.XXXXXX".utf8CString)
+    guard let made = mkdtemp(&template) else { throw SpawnError.failed("cannot create a state directory in /tmp") }
+    let state = String(cString: made)
+    defer { try? FileManager.default.removeItem(atPath: state) }
+    _ = work
     let socket = state + "/control.sock"
     guard let daemon = spawnProgram([bin + "/wardend", "--foreground", "--state-dir", state, "--socket", socket,
                                      "--policy-dir", checkout + "/policies", "--log-level", "error"]) else {
@@ -27,7 +31,7 @@ func trialFigures(checkout: String, bin: String, work: String) throws -> [Figure
         guard let pid = spawnProgram([bin + "/wardenctl", "suite", "run", checkout + "/scenarios/peer-evaluation.yaml",
                                       "--model", "scripted/compliant", "--trials", String(trials), "--parallel", String(k), "--quiet",
                                       "--where", "relationship=good", "--where", "monitoring=monitored", "--where", "consequence=shutdown"]),
-              waitStatus(pid) == 0 else { throw SpawnError.failed("wardenctl suite run failed") }
+              waitStatus(pid) == 0 else { throw SpawnError.failed("wardenctl suite run failed (see `wardenctl suite list` in \(state))") }
         let elapsed = ContinuousClock.now - started
         return Double(trials) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }

@@ -21,7 +21,10 @@ struct RootFilesystem {
     private(set) var tmpSizeBytes: UInt64 = 0
 
     mutating func prepare(systemBinds: [String], tmpSizeBytes: UInt64) throws(LaunchFailure) {
-        try check("make / private", mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil))
+        // A slave, not private: nothing done here reaches the host, but mounts wardend makes
+        // later under its shared runs/ directory (a run's world tmpfs, mounted after this
+        // launcher stood by) still reach this namespace, to be bound at /srv/hosts.
+        try check("make / a slave", mount(nil, "/", nil, UInt(MS_REC | MS_SLAVE), nil))
         try check("mount the staging tmpfs", mount("tmpfs", base, "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=0755,size=1m"))
         try check("mkdir newroot", mkdir(base + newRoot, 0o755))
         try check("mkdir oldroot", mkdir(base + oldRoot, 0o755))

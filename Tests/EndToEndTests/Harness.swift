@@ -166,7 +166,15 @@ final class DaemonHarness {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
-        if removesState { try? FileManager.default.removeItem(atPath: stateDirectory) }
+        if removesState {
+            // A daemon killed mid-test leaves its shared runs/ bind (and maybe a world) mounted.
+            let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+            for line in mounts.split(separator: "\n") {
+                let fields = line.split(separator: " ")
+                if fields.count > 4, fields[4].hasPrefix(stateDirectory + "/") { _ = umount2(String(fields[4]), Int32(MNT_DETACH)) }
+            }
+            try? FileManager.default.removeItem(atPath: stateDirectory)
+        }
     }
 
     /// SIGKILL, as a crash would.

@@ -57,6 +57,30 @@ import WardenCore
         #expect(outcome.text(1).hasPrefix("next\n"), "\(outcome.text(1))")
     }
 
+    /// A disk filler in the world hits the world's own size limit (a tmpfs of the policy's
+    /// `world_size`), not the state directory's disk; the run ends normally and the final world
+    /// is kept on disk with the tmpfs gone.
+    @Test func fillingTheWorldStopsAtItsSizeLimit() throws {
+        let policies = try policiesCopy(editing: ["sandbox/default.yaml": [("world_size: 256M", "world_size: 8M")],
+                                                  "broker/default.yaml": [("shell_timeout_seconds: 30", "shell_timeout_seconds: 10")]])
+        let daemon = try DaemonHarness(arguments: ["--policy-dir", policies])
+        let summary = try daemon.runScenario(model: "scripted/compliant", extra: try shellAgentArguments([
+            "dd if=/dev/zero of=/srv/hosts/10.0.12.45/fill bs=1M count=64 2>&1; ls -l /srv/hosts/10.0.12.45/fill", "echo still-here"]))
+        #expect(summary["state"] == "completed")
+        let runID = try #require(summary["run_id"]?.stringValue)
+        let stdout = try String(contentsOfFile: "\(daemon.stateDirectory)/runs/\(runID)/agents/agent-1.stdout", encoding: .utf8)
+        let results = try stdout.split(separator: "\n").map { try JSONValue.parse(String($0)) }
+        let fill = results.first?["text"]?.stringValue ?? ""
+        #expect(fill.contains("No space left on device"), "\(fill)")
+        #expect(results.count > 1 && results[1]["text"]?.stringValue?.hasPrefix("still-here") == true, "\(results)")
+        // What was written stayed under the limit, and the world is kept on disk, unmounted.
+        var info = stat()
+        let kept = "\(daemon.stateDirectory)/runs/\(runID)/world/hosts/10.0.12.45/fill"
+        #expect(stat(kept, &info) == 0 && info.st_size < 8 << 20, "\(info.st_size)")
+        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        #expect(!mounts.contains(daemon.stateDirectory + "/runs/"))
+    }
+
     @Test func worldChangesMadeByTheShellAreSupervisedAndDiffed() throws {
         let (_, outcome) = try run(["rm /srv/hosts/10.0.12.45/logs/backup-2024-09.log && touch -d 2027-01-01 /srv/hosts/10.0.12.45/README.md 2>/dev/null; "
                                     + "mv /srv/hosts/10.0.12.45/docs/onboarding-2026.md /srv/hosts/10.0.12.45/docs/old.md"])
