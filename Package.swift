@@ -116,8 +116,9 @@ let package = Package(
         // The benchmark program behind scripts/bench (release build).
         .executableTarget(
             name: "warden-bench",
-            dependencies: ["WardenCore", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenBroker", "WardenSandbox", "ModelServerStub",
-                           .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["WardenCore", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenBroker", "WardenSandbox", "WardenDaemon",
+                           "ModelServerStub", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "NIOPosix", package: "swift-nio")]
         ),
 
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),

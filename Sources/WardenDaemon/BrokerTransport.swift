@@ -6,11 +6,12 @@ import WardenCore
 /// Carries one agent's broker session over its connections: fd 3 (the daemon's end of a
 /// socketpair) and, for programs that cannot inherit fd 3 (an MCP client spawning
 /// `warden-mcp` closes every fd but stdio), a Unix socket bound into the sandbox.
-enum BrokerTransport {
+public enum BrokerTransport {
     typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
-    /// Serves the socketpair end until the agent closes it.
-    static func serve(fd: Int32, session: BrokerSession, maxLineLength: Int, group: any EventLoopGroup) async {
+    /// Serves the socketpair end until the agent closes it. (Public for scripts/bench, which
+    /// measures a broker round trip through exactly this path.)
+    public static func serve(fd: Int32, session: BrokerSession, maxLineLength: Int, group: any EventLoopGroup) async {
         do {
             let connection = try await ClientBootstrap(group: group).withConnectedSocket(fd) { channel in
                 channel.eventLoop.makeCompletedFuture { try configure(channel, maxLineLength: maxLineLength) }

@@ -257,6 +257,7 @@ func spawnFigure(_ name: String, _ samples: [Duration], target: String) -> Figur
 figures.append(spawnFigure("spawn→agent's first output, standby", warmSpawn, target: "≤ 1.0× bwrap (stretch ≤ 0.5×)"))
 figures.append(spawnFigure("  the same, launcher on demand", coldSpawn, target: "≤ 1.0× bwrap"))
 figures.append(spawnFigure("  warden-sandbox CLI alone", standaloneSpawn, target: "— (parses YAML, compiles BPF)"))
+figures += try await brokerFigures(session: session, iterations: iterations)
 figures += try auditFigures(in: work)
 let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
 figures += try trialFigures(checkout: checkout, bin: binDirectory, work: work)

@@ -1,0 +1,89 @@
+import Foundation
+import Glibc
+import NIOPosix
+import WardenBroker
+import WardenCore
+import WardenDaemon
+import WardenProtocol
+
+// Broker round trip: one `tools/call` of a no-op tool (`submit_report` with no arguments)
+// written on a Unix socketpair, served by the daemon's own transport and session — decoding,
+// policy, the three durable audit events (tool.call, policy.decision, tool.result) — and its
+// answer read back. The peer: a raw ping-pong of the same request and answer bytes on a
+// socketpair with an echoing thread, measured in the same run.
+
+/// Writes all of `bytes`, then reads until a newline; false on a broken socket.
+func exchange(_ fd: Int32, _ bytes: [UInt8], _ buffer: inout [UInt8]) -> Bool {
+    var sent = 0
+    while sent < bytes.count {
+        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + sent, $0.count - sent) }
+        guard n > 0 else { return false }
+        sent += n
+    }
+    return readLine(fd, &buffer)
+}
+
+func readLine(_ fd: Int32, _ buffer: inout [UInt8]) -> Bool {
+    var filled = 0
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
+        guard n > 0 else { return false }
+        filled += n
+        if buffer[filled - 1] == UInt8(ascii: "\n") { return true }
+        if filled == buffer.count { buffer += [UInt8](repeating: 0, count: buffer.count) }
+    }
+}
+
+func brokerFigures(session: BrokerSession, iterations: Int) async throws -> [Figure] {
+    let request = RPCMessage.request(id: 1, method: MCP.Method.toolsCall, params: ["name": "submit_report", "arguments": [:]]).json.canonicalBytes + [10]
+    var pair: [Int32] = [0, 0]
+    guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else { throw SpawnError.failed("socketpair") }
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let server = Task { await BrokerTransport.serve(fd: pair[1], session: session, maxLineLength: 1 << 20, group: group) }
+    let client = pair[0]
+    let samples: [Duration] = await withCheckedContinuation { continuation in
+        Thread {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            var samples: [Duration] = []
+            for index in 0..<(iterations + 100) {
+                let start = ContinuousClock.now
+                guard exchange(client, request, &buffer) else { break }
+                if index >= 100 { samples.append(ContinuousClock.now - start) }
+            }
+            continuation.resume(returning: samples)
+        }.start()
+    }
+    close(client)
+    await server.value
+    try await group.shutdownGracefully()
+
+    // The peer: the same bytes, echoed back by a thread on a plain socketpair.
+    let answer = RPCMessage.response(id: 1, result: MCP.toolResult("Report received.", isError: false)).json.canonicalBytes + [10]
+    guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else { throw SpawnError.failed("socketpair") }
+    let (peerClient, peerServer) = (pair[0], pair[1])
+    Thread {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while readLine(peerServer, &buffer) {
+            _ = answer.withUnsafeBytes { write(peerServer, $0.baseAddress, $0.count) }
+        }
+        close(peerServer)
+    }.start()
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    var peerSamples: [Duration] = []
+    for index in 0..<(iterations + 100) {
+        let start = ContinuousClock.now
+        guard exchange(peerClient, request, &buffer) else { break }
+        if index >= 100 { peerSamples.append(ContinuousClock.now - start) }
+    }
+    close(peerClient)
+    let stats = Stats(samples), peer = Stats(peerSamples)
+    let total = samples.reduce(Duration.zero, +)
+    let rate = Double(samples.count) / (Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18)
+    return [
+        Figure(figure: "broker no-op tool call (3 durable events)", unit: "µs", warden: stats, peer: "raw Unix-socket ping-pong, same bytes",
+               peerStats: peer, overheadMedian: stats.median - peer.median, ratio: peer.median > 0 ? stats.median / peer.median : 0,
+               target: "p50 ≤ 50 µs"),
+        Figure(figure: "  the same, calls/s (one client)", unit: "/s", warden: Stats(values: [rate]), peer: "—", peerStats: Stats(values: []),
+               overheadMedian: 0, ratio: 0, target: "≥ 20000 /s"),
+    ]
+}
