@@ -264,6 +264,10 @@ public final class AuditLog: Sendable {
         }
     }
 
+    /// How many observers are registered (each run holds one while it goes; `status` shows it,
+    /// so a leak shows up).
+    public var observerCount: Int { observers.withLock { $0.handlers.count } }
+
     public func stopObserving(_ token: UInt64) {
         _ = observers.withLock { $0.handlers.removeValue(forKey: token) }
     }

@@ -110,7 +110,7 @@ struct ControlServer: Sendable {
                     "uptime_seconds": .int(elapsed.components.seconds), "active_runs": .array(await runs.activeRuns.map { .string($0) }),
                     "completed_runs": .int(Int64(await runs.completedRuns)), "active_agents": .int(Int64(await runs.activeAgents)),
                     "audit_database": .string(audit.path),
-                    "audit_events": .int(size.events), "audit_bytes": .int(size.bytes), "host": HostCapabilities.probe()]
+                    "audit_events": .int(size.events), "audit_bytes": .int(size.bytes), "audit_observers": .int(Int64(audit.observerCount)), "host": HostCapabilities.probe()]
         case ControlAPI.Method.run:
             let request: RunParams
             do { request = try params.decode(RunParams.self) } catch { throw RPCError.invalidParams("run: \(error)") }

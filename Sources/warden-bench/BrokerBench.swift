@@ -39,7 +39,8 @@ func brokerFigures(session: BrokerSession, iterations: Int) async throws -> [Fig
     var pair: [Int32] = [0, 0]
     guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else { throw SpawnError.failed("socketpair") }
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    let server = Task { await BrokerTransport.serve(fd: pair[1], session: session, maxLineLength: 1 << 20, group: group) }
+    let serverFD = pair[1]
+    let server = Task { await BrokerTransport.serve(fd: serverFD, session: session, maxLineLength: 1 << 20, group: group) }
     let client = pair[0]
     let samples: [Duration] = await withCheckedContinuation { continuation in
         Thread {
