@@ -34,6 +34,18 @@ func readLine(_ fd: Int32, _ buffer: inout [UInt8]) -> Bool {
     }
 }
 
+/// Times `iterations` request/answer exchanges on `fd`, after 100 not timed.
+func timeExchanges(_ fd: Int32, _ request: [UInt8], iterations: Int) -> [Duration] {
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    var samples: [Duration] = []
+    for index in 0..<(iterations + 100) {
+        let start = ContinuousClock.now
+        guard exchange(fd, request, &buffer) else { break }
+        if index >= 100 { samples.append(ContinuousClock.now - start) }
+    }
+    return samples
+}
+
 func brokerFigures(session: BrokerSession, iterations: Int) async throws -> [Figure] {
     let request = RPCMessage.request(id: 1, method: MCP.Method.toolsCall, params: ["name": "submit_report", "arguments": [:]]).json.canonicalBytes + [10]
     var pair: [Int32] = [0, 0]
@@ -43,16 +55,7 @@ func brokerFigures(session: BrokerSession, iterations: Int) async throws -> [Fig
     let server = Task { await BrokerTransport.serve(fd: serverFD, session: session, maxLineLength: 1 << 20, group: group) }
     let client = pair[0]
     let samples: [Duration] = await withCheckedContinuation { continuation in
-        Thread {
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            var samples: [Duration] = []
-            for index in 0..<(iterations + 100) {
-                let start = ContinuousClock.now
-                guard exchange(client, request, &buffer) else { break }
-                if index >= 100 { samples.append(ContinuousClock.now - start) }
-            }
-            continuation.resume(returning: samples)
-        }.start()
+        Thread { continuation.resume(returning: timeExchanges(client, request, iterations: iterations)) }.start()
     }
     close(client)
     await server.value
@@ -69,13 +72,7 @@ func brokerFigures(session: BrokerSession, iterations: Int) async throws -> [Fig
         }
         close(peerServer)
     }.start()
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    var peerSamples: [Duration] = []
-    for index in 0..<(iterations + 100) {
-        let start = ContinuousClock.now
-        guard exchange(peerClient, request, &buffer) else { break }
-        if index >= 100 { peerSamples.append(ContinuousClock.now - start) }
-    }
+    let peerSamples = timeExchanges(peerClient, request, iterations: iterations)
     close(peerClient)
     let stats = Stats(samples), peer = Stats(peerSamples)
     let total = samples.reduce(Duration.zero, +)
