@@ -107,9 +107,12 @@ int warden_spawn(pid_t *pid, const char *path, char *const argv[], char *const e
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    // Move the wanted fds above any target slot first, so dup2 onto 0..count-1 never clobbers
-    // a source that is still needed.
-    int base = 1000;
+    // Move the wanted fds above every target slot and every source first, so no dup2 clobbers
+    // a source that is still needed. (A fixed base once met a daemon holding more than a
+    // thousand fds — 256 agents — and overwrote a source: the launcher got /dev/null as fd 4.)
+    int base = count;
+    for (int i = 0; i < count; i++)
+        if (child_fds[i] >= base) base = child_fds[i] + 1;
     for (int i = 0; i < count && rc == 0; i++)
         rc = posix_spawn_file_actions_adddup2(&actions, child_fds[i], base + i);
     for (int i = 0; i < count && rc == 0; i++)

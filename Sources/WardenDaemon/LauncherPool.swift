@@ -17,6 +17,8 @@ final class LauncherPool: Sendable {
     }
 
     let launcher: String
+    /// Where launchers write what they say before they have a run (`STATE/launchers.log`).
+    let log: String?
     let capacity: Int
     /// What standbys prepare from: the default sandbox policy's part of a spec. A run whose
     /// policy differs (the file changed since) gets a launcher started for it instead.
@@ -26,8 +28,9 @@ final class LauncherPool: Sendable {
     /// outlives a daemon that stops cleanly, and their cgroups go with them.
     private let idle = DispatchGroup()
 
-    init(launcher: String, capacity: Int, template: SandboxSpec?) {
+    init(launcher: String, capacity: Int, template: SandboxSpec?, log: String? = nil) {
         self.launcher = launcher
+        self.log = log
         self.capacity = template == nil ? 0 : capacity
         self.template = template
     }
@@ -57,7 +60,7 @@ final class LauncherPool: Sendable {
             guard let template else { return }
             idle.enter()
             Self.thread { [self] in
-                let standby = try? SandboxSpawner.standBy(launcher: launcher, template: template)
+                let standby = try? SandboxSpawner.standBy(launcher: launcher, template: template, log: log)
                 let slot = Slot()
                 let accepted = state.withLock { state -> Bool in
                     state.starting -= 1

@@ -105,7 +105,7 @@ actor RunManager {
          statusChanged: @escaping @Sendable (String) -> Void = { _ in }) {
         self.statusChanged = statusChanged
         self.launchers = LauncherPool(launcher: configuration.launcherPath, capacity: configuration.standbyLaunchers,
-                                      template: Self.standbyTemplate(configuration))
+                                      template: Self.standbyTemplate(configuration), log: configuration.stateDirectory + "/launchers.log")
         launchers.replenish()
         self.configuration = configuration
         self.audit = audit

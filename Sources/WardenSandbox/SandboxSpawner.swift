@@ -38,7 +38,9 @@ public enum SandboxSpawner {
 
     /// Starts a launcher and gives it `template` (the sandbox policy's part of a spec) to build
     /// namespaces, id maps, cgroups and the system part of the root from, ahead of the run.
-    public static func standBy(launcher: String, template: SandboxSpec) throws(SandboxError) -> Standby {
+    /// `log`: where the launcher's own stderr goes until it has a run (what it says when it dies
+    /// before taking a spec); /dev/null when nil.
+    public static func standBy(launcher: String, template: SandboxSpec, log: String? = nil) throws(SandboxError) -> Standby {
         var control: [Int32] = [0, 0]
         guard warden_seqpacket_pair(&control) == 0 else { throw SandboxError(.spawn, "socketpair: \(String(cString: strerror(errno)))") }
         let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
@@ -48,7 +50,9 @@ public enum SandboxSpawner {
         defer { argv.forEach { free($0) } }
         let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
         defer { envp.forEach { free($0) } }
-        let childFDs: [Int32] = [devNull, devNull, devNull, devNull, control[1]]
+        let logFD = log.map { open($0, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640) } ?? -1
+        defer { if logFD >= 0 { close(logFD) } }
+        let childFDs: [Int32] = [devNull, devNull, logFD >= 0 ? logFD : devNull, devNull, control[1]]
         var pid: pid_t = 0
         let rc = childFDs.withUnsafeBufferPointer { fds in
             warden_spawn(&pid, launcher, argv, envp, fds.baseAddress, Int32(fds.count))
