@@ -124,7 +124,7 @@ let package = Package(
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),
         // The corpus of broken scenario and policy files (Tests/Fixtures/bad-files).
         .testTarget(name: "BadFileTests", dependencies: ["WardenCore", "WardenScenario", "WardenSandbox", "WardenBroker"]),
-        .testTarget(name: "WardenSandboxTests", dependencies: ["WardenSandbox", "WardenCore"]),
+        .testTarget(name: "WardenSandboxTests", dependencies: ["WardenSandbox", "WardenCore", "CWardenLinux"]),
         .testTarget(
             name: "WardenAuditTests",
             dependencies: ["WardenAudit", "WardenCore", .product(name: "GRDB", package: "GRDB.swift")]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Glibc
 import Logging
 import WardenBroker
 import WardenCore
@@ -73,6 +74,13 @@ struct Wardend: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "wardend")
+        // Each agent holds about ten fds in the daemon (sockets, logs, pidfds, its listener):
+        // 256 agents need more than the usual soft limit of 1024. Sandboxes get their own limit.
+        var files = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files) == 0, files.rlim_cur < min(files.rlim_max, 65536) {
+            files.rlim_cur = min(files.rlim_max, 65536)
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &files) != 0 { logger.warning("cannot raise the open-file limit") }
+        }
         let file: ConfigFile
         do { file = try ConfigFile.load(config) } catch { throw ValidationError(error.description) }
         guard let policies = PolicyLocator.policiesDirectory(explicit: policyDir ?? file.policyDir) else {
