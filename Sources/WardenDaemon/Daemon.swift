@@ -82,7 +82,9 @@ public struct Daemon: Sendable {
         let cgroups = CgroupCleanup.removeOrphans()
         let worlds = WorldFilesystem.leftovers(under: configuration.stateDirectory + "/runs")
         // The worlds of runs a crash interrupted: kept on disk like any other, then unmounted.
-        for path in worlds { RunManager.releaseWorld(runDirectory: (path as NSString).deletingLastPathComponent, logger: logger) }
+        for path in worlds {
+            if let problem = WorldFilesystem.release(path) { logger.warning("world not kept", metadata: ["world": "\(path)", "problem": "\(problem)"]) }
+        }
         for run in try audit.unfinishedRuns() {
             try await audit.append(run: run, kind: "run.end", payload: [
                 "state": "aborted", "reason": "wardend stopped before the run ended (found at the next start)"])

@@ -265,6 +265,7 @@ actor RunManager {
         let world: World
         let worldPath = runDirectory + "/world"
         var worldLimit: JSONValue = .int(Int64(plan.sandboxPolicy.worldSizeBytes))
+        var worldMounted = true
         do {
             try FileManager.default.createDirectory(atPath: runDirectory + "/agents", withIntermediateDirectories: true)
         } catch {
@@ -273,10 +274,15 @@ actor RunManager {
         do { try WorldFilesystem.mount(at: worldPath, bytes: plan.sandboxPolicy.worldSizeBytes) } catch {
             // Said in the audit, not hidden: this world can grow until the state disk is full.
             worldLimit = .string("none: \(error.message)")
+            worldMounted = false
             logger.warning("world without a size limit", metadata: ["run": "\(runID)", "problem": "\(error.message)"])
         }
         // Whatever happens next, the final world goes to disk and its tmpfs away.
-        defer { Self.releaseWorld(runDirectory: runDirectory, logger: logger) }
+        defer {
+            if worldMounted, let problem = WorldFilesystem.release(worldPath) {
+                logger.warning("world not kept", metadata: ["run": "\(runID)", "problem": "\(problem)"])
+            }
+        }
         do {
             world = try World.materialize(plan.scenario, at: worldPath)
         } catch {
@@ -428,19 +434,6 @@ actor RunManager {
         logger.info("run completed", metadata: ["run": "\(runID)"])
         return finished(RunSummary(runID: runID, scenario: plan.scenario.name, model: plan.model.name, state: state,
                                    reason: stopReason, agents: agentSummaries))
-    }
-
-    /// Copies the final world from its tmpfs to the run's directory and unmounts the tmpfs.
-    nonisolated static func releaseWorld(runDirectory: String, logger: Logger) {
-        let mounted = runDirectory + "/world"
-        guard WorldFilesystem.mountInfo().contains(where: { $0.mountPoint == mounted }) else { return }  // on disk already
-        let kept = runDirectory + "/world.final"
-        if let problem = WorldFilesystem.keep(mounted, at: kept) {
-            logger.warning("world not kept", metadata: ["run": "\(runDirectory)", "problem": "\(problem)"])
-            return
-        }
-        _ = rmdir(mounted)
-        _ = Glibc.rename(kept, mounted)
     }
 
     private func announce() {

@@ -17,14 +17,19 @@ enum WorldFilesystem {
         }
     }
 
-    /// Copies the world to `destination` on disk (times and modes kept), then unmounts it.
-    static func keep(_ path: String, at destination: String) -> String? {
+    /// Copies the mounted world at `path` to disk (times and modes kept), unmounts its tmpfs and
+    /// puts the copy in its place. Returns what went wrong, if anything.
+    static func release(_ path: String) -> String? {
+        let kept = path + ".final"
         var problem: String?
-        do { try FileManager.default.copyItem(atPath: path, toPath: destination) } catch {
+        do { try FileManager.default.copyItem(atPath: path, toPath: kept) } catch {
             problem = "the final world could not be kept on disk: \(error)"
         }
         unmount(path)
-        return problem
+        guard problem == nil else { return problem }
+        _ = rmdir(path)
+        _ = Glibc.rename(kept, path)
+        return nil
     }
 
     static func unmount(_ path: String) {
