@@ -97,7 +97,7 @@ let package = Package(
         // Both start once per agent: linked statically, they skip the dynamic loader's symbol
         // binding of the Swift runtime and Foundation, which was most of their start-up CPU
         // (perf, scripts/bench trials figure).
-        .executableTarget(name: "warden-sandbox", dependencies: ["WardenSandbox", "CWardenLinux"],
+        .executableTarget(name: "warden-sandbox", dependencies: ["WardenCore", "WardenSandbox", "CWardenLinux"],
                           linkerSettings: staticRuntime),
         .executableTarget(name: "warden-agent", dependencies: ["WardenCore", "WardenProtocol"],
                           linkerSettings: staticRuntime),

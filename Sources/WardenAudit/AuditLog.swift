@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Synchronization
 import WardenCore
 
@@ -267,6 +268,10 @@ public final class AuditLog: Sendable {
     /// How many observers are registered (each run holds one while it goes; `status` shows it,
     /// so a leak shows up).
     public var observerCount: Int { observers.withLock { $0.handlers.count } }
+
+    /// Heap memory SQLite holds in this process (page caches of every connection, statements):
+    /// bounded by the cache sizes, and shown by `status` so growth can be told apart from a leak.
+    public static var sqliteMemoryBytes: Int64 { sqlite3_memory_used() }
 
     public func stopObserving(_ token: UInt64) {
         _ = observers.withLock { $0.handlers.removeValue(forKey: token) }

@@ -1,4 +1,5 @@
 import Foundation
+import WardenCore
 import Glibc
 
 /// Who may drive the daemon: root, the daemon's own user, and members of the control group
@@ -29,9 +30,7 @@ struct ControlAccess: Sendable {
     }
 
     static func supplementaryGroups(of pid: Int32) -> [UInt32] {
-        guard pid > 0, let handle = FileHandle(forReadingAtPath: "/proc/\(pid)/status") else { return [] }
-        defer { try? handle.close() }
-        let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        guard pid > 0, let text = KernelFile.text("/proc/\(pid)/status") else { return [] }
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Groups:") }) else { return [] }
         return line.dropFirst("Groups:".count).split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { UInt32($0) }
     }

@@ -110,7 +110,8 @@ struct ControlServer: Sendable {
                     "uptime_seconds": .int(elapsed.components.seconds), "active_runs": .array(await runs.activeRuns.map { .string($0) }),
                     "completed_runs": .int(Int64(await runs.completedRuns)), "active_agents": .int(Int64(await runs.activeAgents)),
                     "audit_database": .string(audit.path),
-                    "audit_events": .int(size.events), "audit_bytes": .int(size.bytes), "audit_observers": .int(Int64(audit.observerCount)), "host": HostCapabilities.probe()]
+                    "audit_events": .int(size.events), "audit_bytes": .int(size.bytes), "audit_observers": .int(Int64(audit.observerCount)),
+                    "sqlite_memory_bytes": .int(AuditLog.sqliteMemoryBytes), "rss_anon_bytes": .int(Self.anonymousMemory()), "host": HostCapabilities.probe()]
         case ControlAPI.Method.run:
             let request: RunParams
             do { request = try params.decode(RunParams.self) } catch { throw RPCError.invalidParams("run: \(error)") }
@@ -180,6 +181,13 @@ struct ControlServer: Sendable {
         default:
             throw RPCError.methodNotFound(method)
         }
+    }
+
+    /// The daemon's anonymous resident memory (RssAnon): its heap, without mapped binaries.
+    static func anonymousMemory() -> Int64 {
+        let line = KernelFile.text("/proc/self/status")?.split(separator: "\n").first { $0.hasPrefix("RssAnon:") }
+        let kilobytes = line?.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap { Int64($0) }
+        return (kilobytes ?? 0) * 1024
     }
 
     static func string(_ params: JSONValue, _ key: String) throws -> String {

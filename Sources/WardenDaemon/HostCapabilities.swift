@@ -5,13 +5,13 @@ import WardenCore
 /// What this host offers the sandbox layers, for `wardenctl status`.
 enum HostCapabilities {
     static func probe() -> JSONValue {
-        let userNamespaces = (try? String(contentsOfFile: "/proc/sys/user/max_user_namespaces", encoding: .utf8))
+        let userNamespaces = KernelFile.text("/proc/sys/user/max_user_namespaces")
             .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
-        let status = FileHandle(forReadingAtPath: "/proc/self/status").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) } ?? ""
+        let status = KernelFile.text("/proc/self/status") ?? ""
         let landlock = warden_landlock_abi()
         let fm = FileManager.default
         let cgroup: String
-        if let controllers = try? String(contentsOfFile: "/sys/fs/cgroup/cgroup.controllers", encoding: .utf8),
+        if let controllers = KernelFile.text("/sys/fs/cgroup/cgroup.controllers"),
            !controllers.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             cgroup = "v2 (\(controllers.trimmingCharacters(in: .whitespacesAndNewlines)))"
         } else if fm.fileExists(atPath: "/sys/fs/cgroup/memory") || fm.fileExists(atPath: "/sys/fs/cgroup/pids") {

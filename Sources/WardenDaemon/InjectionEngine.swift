@@ -41,7 +41,7 @@ final class InjectionEngine: Sendable {
         for injection in injections {
             if case .afterSeconds(let seconds) = injection.trigger {
                 tasks.append(Task { [manager] in
-                    guard (try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))) != nil else { return }
+                    guard (try? await CancellableSleep.sleep(for: .milliseconds(Int(seconds * 1000)))) != nil else { return }
                     await manager.fire(injection, run: runID, cause: ["after_seconds": .double(seconds)])
                 })
             }

@@ -1,4 +1,5 @@
 import Foundation
+import WardenCore
 import Glibc
 
 /// Finds and kills launcher processes a previous wardend left behind. Launchers die with the
@@ -14,8 +15,8 @@ enum LeftoverSandboxes {
             guard let pid = Int32(entry), pid != getpid(),
                   let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe"),
                   exe == launcher || exe == launcher + " (deleted)",
-                  let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-                  String(decoding: cmdline, as: UTF8.self).contains("--control-fd"),
+                  let cmdline = KernelFile.text("/proc/\(pid)/cmdline"),
+                  cmdline.contains("--control-fd"),
                   !hasLiveOwner(pid, launcher: launcher)
             else { continue }
             if Glibc.kill(pid, SIGKILL) == 0 { killed += 1 }
@@ -25,7 +26,7 @@ enum LeftoverSandboxes {
 
     /// Whether the process's parent is a wardend or another launcher process.
     static func hasLiveOwner(_ pid: Int32, launcher: String) -> Bool {
-        guard let status = FileManager.default.contents(atPath: "/proc/\(pid)/stat").map({ String(decoding: $0, as: UTF8.self) }),
+        guard let status = KernelFile.text("/proc/\(pid)/stat"),
               let close = status.lastIndex(of: ")") else { return true }
         let fields = status[status.index(after: close)...].split(separator: " ")
         guard fields.count > 1, let parent = Int32(fields[1]) else { return true }

@@ -345,7 +345,7 @@ actor RunManager {
         // Wait for every agent, or the time limit.
         let deadline = plan.scenario.limits.seconds
         let timer = Task { [audit, logger] in
-            try await Task.sleep(for: .seconds(deadline))
+            try await CancellableSleep.sleep(for: .seconds(deadline))
             await audit.record(run: runID, kind: "limit.reached", payload: ["limit": "seconds", "value": .int(Int64(deadline))], logger: logger)
             // Shutdown: a notice, a grace period, then the whole sandbox is killed.
             for item in running { await item.session.noticeShutdown(reason: "time_limit", grace: Self.shutdownGrace) }

@@ -1,4 +1,5 @@
 import Foundation
+import WardenCore
 import Glibc
 
 /// Each run's world lives on its own tmpfs of the sandbox policy's `world_size`, so an agent
@@ -64,8 +65,8 @@ enum WorldFilesystem {
 
     /// This process's mounts (`/proc/self/mountinfo`).
     static func mountInfo() -> [MountEntry] {
-        guard let data = FileManager.default.contents(atPath: "/proc/self/mountinfo") else { return [] }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
+        guard let text = KernelFile.text("/proc/self/mountinfo") else { return [] }
+        return text.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
             guard fields.count > 4, let dash = fields.firstIndex(of: "-"), dash + 2 < fields.count else { return nil }
             let optional = fields[6..<dash]

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import WardenCore
 
 /// Removes the cgroups a launcher made (`warden-PID`) once its sandbox has ended. They are
 /// empty once every process of the sandbox has exited; whatever is still in one is killed first
@@ -13,7 +14,7 @@ public enum CgroupCleanup {
     public static func remove(launcherPID pid: pid_t) -> [String: Int] {
         let name = "warden-\(pid)"
         var leaves = ["memory", "pids", "cpu"].map { "/sys/fs/cgroup/\($0)/warden/\(name)" }
-        if let own = (try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8))?
+        if let own = KernelFile.text("/proc/self/cgroup")?
             .split(separator: "\n").first(where: { $0.hasPrefix("0::") })?.dropFirst(3) {
             leaves.append("/sys/fs/cgroup" + own + "/" + name)
         }
@@ -23,7 +24,7 @@ public enum CgroupCleanup {
             for (file, key, counter) in [("pids.events", "max", "pids_max"), ("memory.events", "oom_kill", "oom_kill"),
                                          ("memory.events", "max", "memory_max"), ("memory.oom_control", "oom_kill", "oom_kill"),
                                          ("memory.failcnt", "", "memory_max")] {
-                guard let text = try? String(contentsOfFile: leaf + "/" + file, encoding: .utf8) else { continue }
+                guard let text = KernelFile.text(leaf + "/" + file) else { continue }
                 for line in text.split(separator: "\n") {
                     let words = line.split(separator: " ")
                     if key.isEmpty, words.count == 1, let value = Int(words[0]) { events[counter, default: 0] += value }
@@ -50,7 +51,7 @@ public enum CgroupCleanup {
 
     /// Kills every process still in the cgroup at `leaf`.
     static func killRemaining(_ leaf: String) {
-        guard let procs = try? String(contentsOfFile: leaf + "/cgroup.procs", encoding: .utf8), !procs.isEmpty else { return }
+        guard let procs = KernelFile.text(leaf + "/cgroup.procs"), !procs.isEmpty else { return }
         let killFile = leaf + "/cgroup.kill"
         if FileManager.default.fileExists(atPath: killFile), (try? "1".write(toFile: killFile, atomically: false, encoding: .utf8)) != nil {
             return

@@ -1,4 +1,5 @@
 import Foundation
+import WardenCore
 
 /// Everything the launcher needs to build one sandbox. The daemon writes it as JSON to the
 /// launcher's fd 4; `warden-sandbox` on its own builds it from flags and policies.
@@ -128,10 +129,7 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
     private static let runtimeDirectory: String? = findSwiftRuntimeDirectory()
 
     private static func findSwiftRuntimeDirectory() -> String? {
-        // /proc files report size 0, so read to the end rather than by size.
-        guard let handle = FileHandle(forReadingAtPath: "/proc/self/maps") else { return nil }
-        defer { try? handle.close() }
-        let maps = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        guard let maps = KernelFile.text("/proc/self/maps") else { return nil }
         for line in maps.split(separator: "\n") where line.hasSuffix("/libswiftCore.so") {
             guard let slash = line.firstIndex(of: "/") else { continue }
             return URL(fileURLWithPath: String(line[slash...])).deletingLastPathComponent().path

@@ -1,4 +1,5 @@
 import Foundation
+import WardenCore
 import Glibc
 import WardenSandbox
 
@@ -26,9 +27,9 @@ struct CgroupLimits {
     }
 
     private mutating func applyV2(name: String) -> Bool {
-        guard let controllers = try? String(contentsOfFile: "/sys/fs/cgroup/cgroup.controllers", encoding: .utf8),
+        guard let controllers = KernelFile.text("/sys/fs/cgroup/cgroup.controllers"),
               !controllers.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty,
-              let own = (try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8))?
+              let own = KernelFile.text("/proc/self/cgroup")?
                 .split(separator: "\n").first(where: { $0.hasPrefix("0::") })?.dropFirst(3)
         else { return false }
         let parent = "/sys/fs/cgroup" + own
