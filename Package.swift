@@ -121,6 +121,8 @@ let package = Package(
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),
 
+        // Seeded hostile inputs shared by the broker's fuzz tests (in-process and from a sandbox).
+        .target(name: "WardenFuzzing", dependencies: ["WardenCore"], path: "Tests/WardenFuzzing"),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),
         // The corpus of broken scenario and policy files (Tests/Fixtures/bad-files).
         .testTarget(name: "BadFileTests", dependencies: ["WardenCore", "WardenScenario", "WardenSandbox", "WardenBroker"]),
@@ -134,14 +136,14 @@ let package = Package(
         .testTarget(
             name: "WardenBrokerTests",
             dependencies: [
-                "WardenBroker", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenCore", "ModelServerStub",
+                "WardenBroker", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenCore", "ModelServerStub", "WardenFuzzing",
             ]
         ),
         // Drives the real binaries: wardend, wardenctl, warden-sandbox, warden-agent.
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "WardenCore", "WardenProtocol", "WardenAudit", "CWardenLinux",
+                "WardenCore", "WardenProtocol", "WardenAudit", "CWardenLinux", "WardenFuzzing",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 "wardend", "wardenctl", "warden-sandbox", "warden-agent", "warden-mcp",
             ],

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import Synchronization
 import WardenBroker
 import WardenCore
 
@@ -22,6 +23,10 @@ public enum BrokerTransport {
         }
     }
 
+    /// Connections one agent may hold open on its broker socket at once (fd 3 not counted);
+    /// more are closed at once and audited as `broker.rejected`.
+    static let maxSocketConnections = 16
+
     /// Listens on `path` for further connections to the same session; close the returned
     /// channel to stop.
     static func listen(path: String, session: BrokerSession, maxLineLength: Int, group: any EventLoopGroup) async throws
@@ -33,10 +38,24 @@ public enum BrokerTransport {
             }
         Task {
             try? await server.executeThenClose { inbound in
+                let open = OpenConnections()
                 await withDiscardingTaskGroup { connections in
                     do {
                         for try await connection in inbound {
-                            connections.addTask { await serve(connection, session: session) }
+                            // Bounded per agent, so a sandbox cannot spend the daemon's descriptors.
+                            guard open.count.add(1, ordering: .relaxed).newValue <= maxSocketConnections else {
+                                open.count.subtract(1, ordering: .relaxed)
+                                connections.addTask {
+                                    try? await connection.executeThenClose { _, _ in }
+                                    await session.rejectTransport(
+                                        "more than \(maxSocketConnections) connections to the broker socket at once; connection closed", bytes: 0)
+                                }
+                                continue
+                            }
+                            connections.addTask {
+                                await serve(connection, session: session)
+                                open.count.subtract(1, ordering: .relaxed)
+                            }
                         }
                     } catch {
                         await session.connectionLost("broker socket: \(error)")
@@ -70,4 +89,9 @@ public enum BrokerTransport {
             await session.connectionLost("\(error)")
         }
     }
+}
+
+/// Connections open on one agent's broker socket.
+private final class OpenConnections: Sendable {
+    let count = Atomic<Int>(0)
 }

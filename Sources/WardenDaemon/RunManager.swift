@@ -447,7 +447,19 @@ actor RunManager {
         _ = CgroupCleanup.removeOrphans()
         recent.append(summary)
         if recent.count > 10 { recent.removeFirst(recent.count - 10) }
+        releaseFreeMemory()
         return summary
+    }
+
+    private var lastMemoryRelease = ContinuousClock.now
+
+    /// What a run's agents made the daemon buffer (a flood of large messages, a big world) is
+    /// freed at its end, but malloc keeps the pages in its per-thread arenas; they go back to the
+    /// kernel here, at most once a second, so the daemon's resident size follows what it uses.
+    private func releaseFreeMemory() {
+        guard ContinuousClock.now - lastMemoryRelease > .seconds(1) else { return }
+        lastMemoryRelease = .now
+        _ = warden_release_free_memory()
     }
 
     private var recent: [RunSummary] = []

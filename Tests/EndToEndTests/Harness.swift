@@ -143,6 +143,13 @@ final class DaemonHarness {
         return try JSONValue.parse(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
+    /// `wardenctl status --json`.
+    func status() throws -> JSONValue {
+        let result = try ctl(["status", "--json"])
+        guard result.status == 0 else { throw HarnessError("status failed: \(result.stderr)") }
+        return try JSONValue.parse(result.stdout)
+    }
+
     func events(run: String) throws -> [JSONValue] {
         let result = try ctl(["audit", "tail", run, "--json"])
         guard result.status == 0 else { throw HarnessError("audit tail failed: \(result.stderr)") }

@@ -60,6 +60,10 @@ ssize_t warden_send_with_fd(int socket, const void *data, size_t len, int fd);
 /// recvmsg into `buffer`; an fd received with it goes to `*fd` (close-on-exec), else -1.
 ssize_t warden_recv_with_fd(int socket, void *buffer, size_t len, int *fd);
 int warden_pidfd_open(pid_t pid);
+
+/* Gives the pages malloc holds free, in every arena, back to the kernel (malloc_trim(0)).
+ * Returns 1 if any memory was released. */
+int warden_release_free_memory(void);
 int warden_pidfd_send_signal(int pidfd, int sig);
 /// A SOCK_SEQPACKET Unix socketpair, close-on-exec.
 int warden_seqpacket_pair(int fds[2]);
