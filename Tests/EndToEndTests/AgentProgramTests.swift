@@ -37,12 +37,7 @@ import WardenCore
         let normal = try daemon.runScenario(model: "scripted/compliant")
         #expect(verdicts(normal) == ["agent-1": ["complied"]])
 
-        var events: [JSONValue] = []
-        for _ in 0..<200 {
-            events = try daemon.events(run: hostileRun)
-            if events.contains(where: { $0["kind"] == "run.end" }) { break }
-            usleep(100_000)
-        }
+        let events = try daemon.eventsWhenEnded(run: hostileRun)
         let replies = try String(contentsOfFile: "\(daemon.stateDirectory)/runs/\(hostileRun)/agents/agent-1.stdout", encoding: .utf8)
             .split(separator: "\n").map(String.init)
         #expect(replies.count == 7, "\(replies)")

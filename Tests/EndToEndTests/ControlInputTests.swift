@@ -94,11 +94,7 @@ import WardenCore
         #expect(daemon.process.isRunning)
         #expect(try daemon.ctl(["status"]).status == 0)
         let runID = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        var ended = false
-        for _ in 0..<100 where !ended {
-            ended = (try? daemon.events(run: runID))?.contains { $0["kind"] == "run.end" } ?? false
-            if !ended { usleep(100_000) }
-        }
+        let ended = try daemon.eventsWhenEnded(run: runID, timeout: 10).contains { $0["kind"] == "run.end" }
         #expect(ended, "the run did not complete beside the garbage")
         #expect(try daemon.ctl(["audit", "verify"]).status == 0)
     }

@@ -143,6 +143,18 @@ final class DaemonHarness {
         return try JSONValue.parse(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
+    /// The run's events once it has ended (`run.end` among them), or as far as it got when
+    /// `timeout` seconds pass first.
+    func eventsWhenEnded(run: String, timeout: Double = 20) throws -> [JSONValue] {
+        var events: [JSONValue] = []
+        for _ in 0..<Int(timeout * 10) {
+            events = try self.events(run: run)
+            if events.contains(where: { $0["kind"] == "run.end" }) { break }
+            usleep(100_000)
+        }
+        return events
+    }
+
     /// `wardenctl status --json`.
     func status() throws -> JSONValue {
         let result = try ctl(["status", "--json"])

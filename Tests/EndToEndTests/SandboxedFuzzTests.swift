@@ -48,12 +48,7 @@ import WardenFuzzing
             let normal = try daemon.runScenario(model: "scripted/compliant")
             #expect(verdicts(normal) == ["agent-1": ["complied"]])
 
-            var events: [JSONValue] = []
-            for _ in 0..<900 {
-                events = try daemon.events(run: fuzzRun)
-                if events.contains(where: { $0["kind"] == "run.end" }) { break }
-                usleep(100_000)
-            }
+            let events = try daemon.eventsWhenEnded(run: fuzzRun, timeout: 90)
             #expect(events.contains { $0["kind"] == "run.end" }, "round \(round): the fuzzed run did not end")
             #expect(daemon.process.isRunning)
             memory.append(try #require(try daemon.status()["rss_anon_bytes"]?.intValue))

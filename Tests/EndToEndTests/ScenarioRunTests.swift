@@ -93,11 +93,6 @@ import WardenCore
         #expect(started.status == 0)
         let runID = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(runID.hasPrefix("run-"))
-        var ended = false
-        for _ in 0..<100 where !ended {
-            ended = (try? daemon.events(run: runID))?.contains { $0["kind"] == "run.end" } ?? false
-            if !ended { usleep(100_000) }
-        }
-        #expect(ended)
+        #expect(try daemon.eventsWhenEnded(run: runID, timeout: 10).contains { $0["kind"] == "run.end" })
     }
 }
