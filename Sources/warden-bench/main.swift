@@ -41,6 +41,10 @@ struct Stats: Codable {
         count = micros.count
     }
 
+    init(min: Double, median: Double, p99: Double, count: Int) {
+        (self.min, self.median, self.p99, self.count) = (min, median, p99, count)
+    }
+
     /// From plain values (rates), for figures that are not durations.
     init(values: [Double]) {
         let sorted = values.sorted()
@@ -236,6 +240,25 @@ let bwrapSpawn: [Duration]? = FileManager.default.isExecutableFile(atPath: bwrap
     }
     : nil
 
+// More peers where installed: unshare(1) with the same namespaces less cgroup/uts (no root
+// view, no filter), and firejail without a profile and without network.
+let unsharePath = "/usr/bin/unshare"
+let unshareSpawn: [Duration]? = FileManager.default.isExecutableFile(atPath: unsharePath)
+    ? try timeToFirstOutput(spawnIterations) { output in
+        guard let pid = spawnProgram([unsharePath, "-Urmnpif"] + program, stdoutFD: output) else { throw SpawnError.failed("unshare did not start") }
+        return { guard waitStatus(pid) == 0 else { throw SpawnError.failed("unshare failed") } }
+    }
+    : nil
+let firejailPath = "/usr/bin/firejail"
+let firejailSpawn: [Duration]? = FileManager.default.isExecutableFile(atPath: firejailPath)
+    ? try? timeToFirstOutput(spawnIterations) { output in
+        guard let pid = spawnProgram([firejailPath, "--quiet", "--noprofile", "--net=none"] + program, stdoutFD: output) else {
+            throw SpawnError.failed("firejail did not start")
+        }
+        return { guard waitStatus(pid) == 0 else { throw SpawnError.failed("firejail failed") } }
+    }
+    : nil
+
 let backendStats = Stats(backendOnly)
 func figure(_ name: String, _ stats: Stats, target: String) -> Figure {
     Figure(figure: name, unit: "µs", warden: stats, peer: "an HTTP POST of the request straight to the stub", peerStats: peerStats,
@@ -257,12 +280,34 @@ func spawnFigure(_ name: String, _ samples: [Duration], target: String) -> Figur
 figures.append(spawnFigure("spawn→agent's first output, standby", warmSpawn, target: "≤ 1.0× bwrap (stretch ≤ 0.5×)"))
 figures.append(spawnFigure("  the same, launcher on demand", coldSpawn, target: "≤ 1.0× bwrap"))
 figures.append(spawnFigure("  warden-sandbox CLI alone", standaloneSpawn, target: "— (parses YAML, compiles BPF)"))
+for (name, samples) in [("unshare -Urmnpif", unshareSpawn), ("firejail --noprofile --net=none", firejailSpawn)] {
+    let peerStats = samples.map(Stats.init) ?? Stats([])
+    let stats = Stats(warmSpawn)
+    figures.append(Figure(figure: "  standby spawn vs \(name.split(separator: " ")[0])", unit: "µs", warden: stats,
+                          peer: samples == nil ? "\(name) (not available here)" : name, peerStats: peerStats,
+                          overheadMedian: stats.median - peerStats.median, ratio: peerStats.median > 0 ? stats.median / peerStats.median : 0,
+                          target: "— (peer does less: no root view, filter or limits)"))
+}
+figures += try syscallFigures(policy: sandboxPolicy, seccomp: compiled, launcher: launcher, audit: spawnAudit, count: iterations)
 figures += try await brokerFigures(session: session, iterations: iterations)
 figures += try auditFigures(in: work)
 let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
 figures += try trialFigures(checkout: checkout, bin: binDirectory, work: work)
 
-func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
+// The load drill's figures (scripts/bench runs scripts/load just before this program).
+if let path = ProcessInfo.processInfo.environment["BENCH_LOAD_SUMMARY"], let text = KernelFile.text(path), !text.isEmpty {
+    let load = try JSONValue.parse(text)
+    let rtt = load["round_trip_ms"]
+    let micros = { (key: String) in (rtt?[key]?.doubleValue ?? 0) * 1000 }
+    let rss = (load["peak_rss_kib"]?.intValue ?? 0) / 1024
+    let firstMinute = (load["first_minute_peak_rss_kib"]?.intValue ?? 0) / 1024
+    figures.append(Figure(figure: "256 agents at once: tool round trip (peak \(load["peak_agents"]?.intValue ?? 0) agents seen, "
+                              + "wardend RSS \(rss) MiB, \(firstMinute) MiB after 1 min, \(load["duration_seconds"]?.intValue ?? 0) s)",
+                          unit: "µs", warden: Stats(min: micros("min"), median: micros("p50"), p99: micros("p99"), count: Int(rtt?["count"]?.intValue ?? 0)),
+                          peer: "—", peerStats: Stats([]), overheadMedian: 0, ratio: 0, target: "all start, RSS ≤ 150 MB, p99 ≤ 5000 µs"))
+}
+
+func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count + 1), withPad: " ", startingAt: 0) }
 func f(_ value: Double) -> String { String(format: "%.0f", value) }
 print(pad("figure", 40) + pad("warden min/p50/p99", 22) + pad("peer min/p50/p99", 22) + pad("overhead p50", 14) + pad("ratio", 8) + "target")
 for figure in figures {
