@@ -39,27 +39,37 @@ enum WorldFilesystem {
 
     /// Makes `runs` a shared mount (a bind of itself, once), so a world tmpfs mounted under it
     /// reaches the mount namespaces of launchers that were started — and stood by — before it.
-    /// True when it made the bind (a clean stop then removes it with `unshareRuns`).
+    /// True when the bind is wardend's — made now, or by a predecessor that was killed before it
+    /// could remove it (a marker file next to `runs` says so) — and a clean stop then removes it
+    /// with `unshareRuns`. A mount the administrator put there is left alone.
     @discardableResult
     static func shareRuns(_ runs: String) throws(DaemonError) -> Bool {
         do { try FileManager.default.createDirectory(atPath: runs, withIntermediateDirectories: true) } catch {
             throw DaemonError(.run, "cannot create \(runs): \(error)")
         }
         let entry = mountInfo().first { $0.mountPoint == runs }
-        if entry?.shared == true { return false }
-        if entry == nil, Glibc.mount(runs, runs, nil, UInt(MS_BIND), nil) != 0 {
-            throw DaemonError(.run, "cannot bind \(runs) onto itself (to share world mounts with sandboxes): \(String(cString: strerror(errno)))")
+        let ours = entry != nil && FileManager.default.fileExists(atPath: marker(runs))
+        if entry?.shared == true { return ours }
+        if entry == nil {
+            guard Glibc.mount(runs, runs, nil, UInt(MS_BIND), nil) == 0 else {
+                throw DaemonError(.run, "cannot bind \(runs) onto itself (to share world mounts with sandboxes): \(String(cString: strerror(errno)))")
+            }
+            _ = FileManager.default.createFile(atPath: marker(runs), contents: Data("made by wardend; removed with the bind on a clean stop\n".utf8))
         }
         guard Glibc.mount(nil, runs, nil, UInt(MS_SHARED), nil) == 0 else {
             throw DaemonError(.run, "cannot make \(runs) a shared mount: \(String(cString: strerror(errno)))")
         }
-        return entry == nil
+        return entry == nil || ours
     }
 
     /// Removes the bind `shareRuns` made (and anything still mounted under it).
     static func unshareRuns(_ runs: String) {
         _ = umount2(runs, Int32(MNT_DETACH))
+        unlink(marker(runs))
     }
+
+    /// Next to `runs` (not inside it, where the bind would hide it): present while the bind is wardend's.
+    private static func marker(_ runs: String) -> String { runs + ".shared-mount" }
 
     struct MountEntry { var mountPoint: String; var source: String; var shared: Bool }
 

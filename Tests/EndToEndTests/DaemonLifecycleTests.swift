@@ -21,6 +21,25 @@ import WardenCore
         #expect(events.last?.kind == "daemon.stop")
     }
 
+    /// wardend binds STATE/runs onto itself (shared, for world mounts); a clean stop removes the
+    /// bind, also when a crashed predecessor made it, and leaves nothing mounted.
+    @Test func aCleanStopLeavesNoMountBehindEvenAfterACrash() throws {
+        func mounted(_ path: String) -> Bool {
+            (KernelFile.text("/proc/self/mountinfo") ?? "").split(separator: "\n").contains { $0.split(separator: " ").dropFirst(4).first == Substring(path) }
+        }
+        let first = try DaemonHarness()
+        first.removesState = false
+        let runs = first.stateDirectory + "/runs"
+        #expect(mounted(runs))
+        first.crash()
+        #expect(mounted(runs), "a killed daemon cannot remove its bind")
+        let second = try DaemonHarness(stateDirectory: first.stateDirectory)
+        #expect(try second.ctl(["status"]).status == 0)
+        #expect(second.stop() == 0)
+        #expect(!mounted(runs), "the predecessor's bind of runs/ outlived a clean stop")
+        #expect(!FileManager.default.fileExists(atPath: runs + ".shared-mount"))
+    }
+
     @Test func refusesASecondDaemonOnALiveSocket() throws {
         let daemon = try DaemonHarness()
         let second = try runCommand(Binaries.path("wardend"), ["--foreground", "--state-dir", daemon.stateDirectory + "/other",
