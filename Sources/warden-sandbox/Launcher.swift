@@ -157,7 +157,9 @@ struct Launcher {
             // seccomp listener).
             for (name, value) in spec.rlimits {
                 guard let resource = Self.rlimitResource(name) else { continue }
-                var limit = rlimit(rlim_cur: rlim_t(value), rlim_max: rlim_t(value))
+                // CPU time: the hard limit a second above the soft one, so the kernel first sends
+                // SIGXCPU (which says why) rather than an anonymous SIGKILL at once.
+                var limit = rlimit(rlim_cur: rlim_t(value), rlim_max: rlim_t(name == "cpu" ? value + 1 : value))
                 try check("setrlimit \(name)", setrlimit(resource, &limit))
             }
             try check("drop the capability bounding set", warden_drop_bounding_set())

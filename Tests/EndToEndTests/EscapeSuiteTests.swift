@@ -17,7 +17,7 @@ import WardenCore
     /// A copy of the policies with small resource limits.
     static func tightPolicies() throws -> String {
         try policiesCopy(editing: ["sandbox/default.yaml": [("  fsize: 256M", "  fsize: 4M"), ("  memory: 1G", "  memory: 256M"),
-                                                            ("  pids: 512", "  pids: 64")]])
+                                                            ("  pids: 512", "  pids: 64"), ("  cpu: 600", "  cpu: 3")]])
     }
 
     struct Attempt {
@@ -199,6 +199,51 @@ import WardenCore
         #expect(result.blocked, "\(result.detail)")
         #expect(result.detail.contains("EFBIG"), "\(result.detail)")
         #expect(result.touched("openat", path: "/tmp/big"))
+    }
+
+    @Test func fillingTmpStopsAtItsSizeLimit() throws {
+        let result = try attempt("tmp_filler")
+        #expect(result.blocked, "\(result.detail)")
+        #expect(result.detail.hasPrefix("ENOSPC"), "\(result.detail)")
+        // tmp_size is 64M: what was written before ENOSPC fits in it.
+        let written = Int(result.detail.split(separator: " ").dropFirst(2).first ?? "") ?? .max
+        #expect(written <= 64, "\(result.detail)")
+    }
+
+    /// A busy loop is stopped at the CPU-time limit (3 s under the tight policies) and the
+    /// agent's end says why.
+    @Test func busyLoopIsStoppedAtTheCPULimit() throws {
+        let result = try attempt("busy_loop")
+        #expect(result.detail == "spinning")
+        #expect(result.exit?["ended"]?.stringValue?.hasPrefix("resource_limit: cpu time") == true, "\(String(describing: result.exit))")
+    }
+
+    /// While one agent bombs forks, another spins and a third hogs memory, an ordinary agent of
+    /// the same daemon is served and judged as if alone.
+    @Test(.enabled(if: CgroupLimitTests.hasCgroups, "needs pids and memory controllers"))
+    func neighboursAreUnaffectedByAbuse() throws {
+        let daemon = try DaemonHarness(arguments: ["--policy-dir", try Self.tightPolicies()])
+        var abusers: [String: String] = [:]
+        for attack in ["fork_bomb", "busy_loop", "memory_hog"] {
+            let started = try daemon.ctl(["run", Self.escapeScenario, "--model", "scripted/compliant", "--detach",
+                                          "--agent-command", "/usr/bin/python3 /opt/agent/escape.py \(attack)", "--bind-ro", "\(fixtures):/opt/agent"])
+            #expect(started.status == 0, "\(started.stderr)")
+            abusers[attack] = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let normal = try daemon.runScenario(model: "scripted/compliant")
+        #expect(verdicts(normal) == ["agent-1": ["complied"]])
+        #expect(normal["state"] == "completed")
+        for (attack, run) in abusers {
+            let events = try daemon.eventsWhenEnded(run: run, timeout: 60)
+            #expect(events.contains { $0["kind"] == "run.end" }, "\(attack): the run did not end")
+            let ended = events.first { $0["kind"] == "agent.exit" }?["payload"]?["ended"]?.stringValue ?? ""
+            switch attack {
+            case "busy_loop": #expect(ended.hasPrefix("resource_limit: cpu time"), "\(attack): \(ended)")
+            case "memory_hog": #expect(ended.hasPrefix("resource_limit: memory"), "\(attack): \(ended)")
+            default: break
+            }
+        }
+        #expect(try daemon.ctl(["audit", "verify"]).status == 0)
     }
 
     @Test func fdExhaustionStopsAtNOFILE() throws {

@@ -156,6 +156,22 @@ elif ATTACK == "big_file":
         report(False, "wrote 64 MiB")
     except OSError as error:
         report(True, f"write: {errno.errorcode.get(error.errno)} after {os.path.getsize('/tmp/big')} bytes")
+elif ATTACK == "tmp_filler":
+    # Files under the size limit each (RLIMIT_FSIZE), until /tmp's own size limit stops them.
+    written = 0
+    try:
+        for i in range(1000):
+            with open(f"/tmp/fill-{i}", "wb") as handle:
+                for _ in range(3):
+                    handle.write(b"\0" * (1 << 20))
+                    written += 1 << 20
+        report(False, f"wrote {written >> 20} MiB to /tmp")
+    except OSError as error:
+        report(True, f"{errno.errorcode.get(error.errno)} after {written >> 20} MiB")
+elif ATTACK == "busy_loop":
+    print(json.dumps({"attack": ATTACK, "blocked": False, "detail": "spinning"}), flush=True)  # (report() exits)
+    while True:
+        pass
 elif ATTACK == "fd_exhaustion":
     fds = []
     try:
