@@ -282,6 +282,19 @@ public final class AuditLog: Sendable {
         var agent: String
         var kind: String
         var payload: JSONValue
+        /// A payload key set, when written, to the seq of the entry just before this one.
+        var linksPrevious: String? = nil
+    }
+
+    /// Appends two events in one commit (one fsync), `then` right after `first`, with
+    /// `then.payload[link]` set to `first`'s seq: an action's request and the decision on it,
+    /// both durable before the action.
+    @discardableResult
+    public func appendNow(run: String, agent: String = "", _ first: (kind: String, payload: JSONValue),
+                          then second: (kind: String, payload: JSONValue), linking link: String) throws(AuditError) -> (AuditEvent, AuditEvent) {
+        let events = try committer.submit(all: [Entry(run: run, agent: agent, kind: first.kind, payload: first.payload),
+                                                Entry(run: run, agent: agent, kind: second.kind, payload: second.payload, linksPrevious: link)])
+        return (events[0], events[1])
     }
 
     /// Writes a batch in one transaction; on failure nothing of it is stored.
@@ -313,6 +326,11 @@ public final class AuditLog: Sendable {
     private func insert(_ db: Database, _ entry: Entry, after last: (seq: Int64, hash: String)) throws -> AuditEvent {
         let seq = last.seq + 1
         let time = AuditClock.now()
+        var entry = entry
+        if let link = entry.linksPrevious, case .object(var fields) = entry.payload {
+            fields[link] = .int(last.seq)
+            entry.payload = .object(fields)
+        }
         let payloadText = entry.payload.canonicalString
         let bytes = AuditChain.entryBytes(seq: seq, run: entry.run, agent: entry.agent, kind: entry.kind, time: time, payloadText: payloadText)
         let leaf = Merkle.leafHash(bytes)

@@ -39,6 +39,26 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
         return try result.get()
     }
 
+    /// Appends `entries` next to each other in the log (nothing queued between them), usually in
+    /// one transaction; returns when all are durable.
+    func submit(all entries: [Entry]) throws(AuditError) -> [Output] {
+        let slots = entries.map { _ in Slot() }
+        let lead = state.withLock { state -> Bool in
+            state.queue.append(contentsOf: zip(entries, slots).map { ($0, $1) })
+            if state.writing { return false }
+            state.writing = true
+            return true
+        }
+        if lead { drain() }
+        var outputs: [Output] = []
+        for slot in slots {
+            slot.done.wait()
+            guard let result = slot.result.withLock({ $0 }) else { throw AuditError(.writeFailed, "the audit writer gave no result") }
+            outputs.append(try result.get())
+        }
+        return outputs
+    }
+
     private func drain() {
         while true {
             let batch = state.withLock { state -> [(Entry, Slot)] in

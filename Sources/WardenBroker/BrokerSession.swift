@@ -85,6 +85,11 @@ public actor BrokerSession {
         }
     }
 
+    /// Records a tool call and the broker's decision on it in one commit; the call's seq.
+    private func recordCall(_ call: JSONValue, decision: JSONValue) -> Int64? {
+        try? audit.appendNow(run: runID, agent: agentID, ("tool.call", call), then: ("policy.decision", decision), linking: "call").0.seq
+    }
+
     /// Queues an injected message; it is delivered as soon as the agent has initialized.
     public func inject(voice: String, text: String) async {
         pending.append((voice, text))
@@ -198,17 +203,22 @@ public actor BrokerSession {
             try await audited("tool.call", ["tool": .string(name), "arguments": Self.bounded(argumentsValue), "known": false])
             throw RPCError.invalidParams("Unknown tool: \(name)")
         }
-        let callSeq = try await audited("tool.call", ["tool": .string(name), "arguments": Self.bounded(argumentsValue)])
-        guard offered.contains(name), policy.permits(name), ended == nil else {
-            let reason = if let ended { "the session has ended (\(ended))" }
-                else if !offered.contains(name) { "the scenario does not give this agent the tool" }
-                else { "denied by broker policy '\(policy.name)'" }
-            try await audited("policy.decision", ["tool": .string(name), "decision": "deny", "reason": .string(reason), "call": .int(callSeq)])
-            let text = "Tool '\(name)' is not permitted: \(reason)."
+        // The call and the decision on it are written together (one commit), both durable before
+        // the tool runs; the decision's "call" is the call's seq.
+        let denial: String? = if let ended { "the session has ended (\(ended))" }
+            else if !offered.contains(name) { "the scenario does not give this agent the tool" }
+            else if !policy.permits(name) { "denied by broker policy '\(policy.name)'" }
+            else { nil }
+        let decision: JSONValue = if let denial { ["tool": .string(name), "decision": "deny", "reason": .string(denial)] }
+            else { ["tool": .string(name), "decision": "allow", "policy": .string(policy.name)] }
+        guard let callSeq = recordCall(["tool": .string(name), "arguments": Self.bounded(argumentsValue)], decision: decision) else {
+            throw RPCError.internalError("the audit log cannot be written; refusing to act")
+        }
+        if let denial {
+            let text = "Tool '\(name)' is not permitted: \(denial)."
             try await audited("tool.result", ["tool": .string(name), "is_error": true, "text": .string(text), "call": .int(callSeq)])
             return MCP.toolResult(text, isError: true)
         }
-        try await audited("policy.decision", ["tool": .string(name), "decision": "allow", "policy": .string(policy.name), "call": .int(callSeq)])
         var text: String
         var isError = false
         do throws(ToolFailure) {

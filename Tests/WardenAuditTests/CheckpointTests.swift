@@ -212,6 +212,46 @@ func tamperSigned(_ path: String, _ sql: String) throws {
     }
 }
 
+@Suite struct LinkedAppendTests {
+    /// A call and its decision land next to each other, whatever else is being appended, and the
+    /// decision names the call's seq; the chain verifies.
+    @Test func aPairLandsTogetherAndLinksItsFirstEvent() throws {
+        let (log, path, _) = try signedLog(events: 1)
+        let group = DispatchGroup()
+        let pairs = Mutex<[(AuditEvent, AuditEvent)]>([])
+        for thread in 0..<8 {
+            group.enter()
+            Thread {
+                for index in 0..<100 {
+                    if thread % 2 == 0 {
+                        _ = try? log.appendNow(run: "noise", kind: "noise", payload: ["i": .int(Int64(index))])
+                    } else if let pair = try? log.appendNow(run: "calls", agent: "t\(thread)", ("tool.call", ["i": .int(Int64(index))]),
+                                                            then: ("policy.decision", ["decision": "allow"]), linking: "call") {
+                        pairs.withLock { $0.append(pair) }
+                    }
+                }
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        let written = pairs.withLock { $0 }
+        #expect(written.count == 400)
+        for (call, decision) in written {
+            #expect(decision.seq == call.seq + 1)
+            #expect(decision.payload["call"] == .int(call.seq))
+            #expect(decision.payload["decision"] == "allow")
+        }
+        // As stored, not only as returned.
+        let stored = try log.events(matching: AuditFilter(run: "calls"), limit: 10_000)
+        let calls = Dictionary(uniqueKeysWithValues: stored.filter { $0.kind == "tool.call" }.map { ($0.seq, $0) })
+        for decision in stored where decision.kind == "policy.decision" {
+            #expect(calls[decision.seq - 1] != nil && decision.payload["call"] == .int(decision.seq - 1))
+        }
+        try log.checkpointNow()
+        #expect(try AuditLog.verify(fileAt: path).ok)
+    }
+}
+
 @Suite struct ParallelVerificationTests {
     func verify(_ path: String) throws -> AuditVerification {
         try AuditLog.verify(fileAt: path, publicKey: nil, run: nil, fromCheckpoint: nil, parallelFrom: 1)
