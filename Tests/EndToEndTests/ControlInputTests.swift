@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import WardenCore
+import WardenFuzzing
 
 /// Control clients that send too much or too slowly: dropped, and never in anyone's way.
 @Suite struct ControlInputTests {
@@ -73,10 +74,11 @@ import WardenCore
         for round in 0..<300 where ContinuousClock.now - clock < .seconds(20) {
             guard let channel = try? LineChannel.connect(unixPath: daemon.socketPath) else { continue }
             var bytes = Array(templates[Int(next() % UInt64(templates.count))].utf8)
-            switch next() % 4 {
+            switch next() % 5 {
             case 0: if !bytes.isEmpty { bytes[Int(next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: next()) }
             case 1: bytes.insert(contentsOf: [0xFF, 0xC0], at: Int(next() % UInt64(bytes.count + 1)))
             case 2: bytes = Array(bytes.prefix(Int(next() % UInt64(bytes.count + 1))))
+            case 3: bytes = HostileMessages.mutate(bytes, &random)  // huge strings and arrays, deep nesting, control bytes
             default: break
             }
             if round % 5 == 0 {
