@@ -26,21 +26,11 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
 
     /// Appends `entry`; returns when it is durable (or failed with its batch).
     func submit(_ entry: Entry) throws(AuditError) -> Output {
-        let slot = Slot()
-        let lead = state.withLock { state -> Bool in
-            state.queue.append((entry, slot))
-            if state.writing { return false }
-            state.writing = true
-            return true
-        }
-        if lead { drain() }
-        slot.done.wait()
-        guard let result = slot.result.withLock({ $0 }) else { throw AuditError(.writeFailed, "the audit writer gave no result") }
-        return try result.get()
+        try submit(all: [entry])[0]
     }
 
     /// Appends `entries` next to each other in the log (nothing queued between them), usually in
-    /// one transaction; returns when all are durable.
+    /// one transaction; returns when all are durable (or failed with their batch).
     func submit(all entries: [Entry]) throws(AuditError) -> [Output] {
         let slots = entries.map { _ in Slot() }
         let lead = state.withLock { state -> Bool in

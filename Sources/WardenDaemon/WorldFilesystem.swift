@@ -64,7 +64,7 @@ enum WorldFilesystem {
 
     /// Removes the bind `shareRuns` made (and anything still mounted under it).
     static func unshareRuns(_ runs: String) {
-        _ = umount2(runs, Int32(MNT_DETACH))
+        unmount(runs)
         unlink(marker(runs))
     }
 

@@ -9,8 +9,7 @@ import WardenProtocol
 // Broker round trip: one `tools/call` of a no-op tool (`submit_report` with no arguments)
 // written on a Unix socketpair, served by the daemon's own transport and session — decoding,
 // policy, the three audit events in two durable commits (tool.call with policy.decision, then
-// tool.result) — and its
-// answer read back. The peer: a raw ping-pong of the same request and answer bytes on a
+// tool.result) — and its answer read back. The peer: a raw ping-pong of the same request and answer bytes on a
 // socketpair with an echoing thread, measured in the same run.
 
 /// Writes all of `bytes`, then reads until a newline; false on a broken socket.

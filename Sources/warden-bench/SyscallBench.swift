@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import WardenAudit
 import WardenCore
 import WardenSandbox
 
@@ -53,34 +52,15 @@ func unlinkTimings(_ start: (Int32) throws -> () throws -> Void) throws -> [Dura
     return samples.map { .nanoseconds($0) }
 }
 
-func syscallFigures(policy: SandboxPolicy, seccomp: SeccompCompiler.Program, launcher: String, audit: AuditLog, count: Int) throws -> [Figure] {
+func syscallFigures(policy: SandboxPolicy, seccomp: SeccompCompiler.Program, count: Int) throws -> [Figure] {
     guard let table = seccomp.supervision, table.entries.values.contains(where: { $0.name == "unlink" && $0.supervised }) else {
         throw SpawnError.failed("the default seccomp policy does not supervise unlink")
     }
     var spec = SandboxSpec.make(command: ["/usr/bin/python3", "-c", unlinkLoop, "\(count)", "/tmp/unlink-bench"], policy: policy,
                                 seccomp: seccomp, extraBinds: [], environment: [:], keepBrokerFD: false)
     spec.supervised = true
-    let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
-    defer { close(devNull) }
-    func sandboxed(record: @escaping @Sendable (SyscallRecord) -> Bool) throws -> [Duration] {
-        try unlinkTimings { output in
-            var pair: [Int32] = [0, 0]
-            socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair)
-            defer { close(pair[0]); close(pair[1]) }
-            let launched = try SandboxSpawner.spawn(launcher: launcher, spec: spec, brokerFD: pair[1], stdoutFD: output, stderrFD: devNull) {
-                SyscallSupervisor.start(listener: $0, table: table, record: record, finished: { _ in })
-            }
-            return {
-                guard SandboxSpawner.reap(launched.pid) == 0 else { throw SpawnError.failed("the sandboxed unlink loop failed") }
-                CgroupCleanup.remove(launcherPID: launched.pid)
-                [launched.launcherPidfd, launched.initPidfd].filter { $0 >= 0 }.forEach { close($0) }
-            }
-        }
-    }
-    let audited = try sandboxed { record in
-        (try? audit.appendNow(run: "bench", agent: "a", kind: "syscall", payload: record.json)) != nil
-    }
-    let bare = try sandboxed { _ in true }
+    let audited = try unlinkTimings { try launchLikeTheDaemon(spec, output: $0, record: auditedRecord) }
+    let bare = try unlinkTimings { try launchLikeTheDaemon(spec, output: $0, record: { _ in true }) }
     let directory = "/dev/shm/warden-bench-unlink-\(getpid())"
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let plain = try unlinkTimings { output in

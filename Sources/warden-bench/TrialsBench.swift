@@ -6,7 +6,7 @@ import Glibc
 // at 1 and at BENCH_TRIAL_PARALLEL runs at a time; every trial is a full run (world, sandbox,
 // warden-agent, broker, durable audit, detectors). Three rounds each; the figure is trials/s.
 
-func trialFigures(checkout: String, bin: String, work: String) throws -> [Figure] {
+func trialFigures(checkout: String, bin: String) throws -> [Figure] {
     let trials = Int(ProcessInfo.processInfo.environment["BENCH_TRIALS"] ?? "") ?? 60
     let parallel = Int(ProcessInfo.processInfo.environment["BENCH_TRIAL_PARALLEL"] ?? "") ?? 8
     // A short state directory: each agent's broker socket path must fit in sockaddr_un.
@@ -14,7 +14,6 @@ func trialFigures(checkout: String, bin: String, work: String) throws -> [Figure
     guard let made = mkdtemp(&template) else { throw SpawnError.failed("cannot create a state directory in /tmp") }
     let state = String(cString: made)
     defer { try? FileManager.default.removeItem(atPath: state) }
-    _ = work
     let socket = state + "/control.sock"
     guard let daemon = spawnProgram([bin + "/wardend", "--foreground", "--state-dir", state, "--socket", socket,
                                      "--policy-dir", checkout + "/policies", "--log-level", "error"]) else {

@@ -207,22 +207,30 @@ let spec = {
 }()
 let supervisionTable = compiled.supervision!
 let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
-func spawnLikeTheDaemon(_ standby: SandboxSpawner.Standby?, output: Int32) throws -> () throws -> Void {
+/// Starts `spec` in a sandbox as wardend does — on `standby` or a launcher started now, the
+/// seccomp listener handed to the supervisor, whose records go through `record` — with its
+/// stdout on `output`; returns what reaps it and cleans up.
+func launchLikeTheDaemon(_ spec: SandboxSpec, standby: SandboxSpawner.Standby? = nil, output: Int32,
+                         record: @escaping @Sendable (SyscallRecord) -> Bool) throws -> () throws -> Void {
     var pair: [Int32] = [0, 0]
     socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair)
     defer { close(pair[0]); close(pair[1]) }
-    let supervise: (Int32) -> Void = { listener in
-        SyscallSupervisor.start(listener: listener, table: supervisionTable, record: { record in
-            (try? spawnAudit.appendNow(run: "bench", agent: "a", kind: "syscall", payload: record.json)) != nil
-        }, finished: { _ in })
-    }
     let ready = try standby ?? SandboxSpawner.standBy(launcher: launcher, template: spec)
-    let launched = try SandboxSpawner.launch(ready, spec: spec, stdoutFD: output, stderrFD: devNull, brokerFD: pair[1], supervise: supervise)
+    let launched = try SandboxSpawner.launch(ready, spec: spec, stdoutFD: output, stderrFD: devNull, brokerFD: pair[1]) { listener in
+        SyscallSupervisor.start(listener: listener, table: supervisionTable, record: record, finished: { _ in })
+    }
     return {
         guard SandboxSpawner.reap(launched.pid) == 0 else { throw SpawnError.failed("the sandboxed program failed") }
         CgroupCleanup.remove(launcherPID: launched.pid)
         [launched.launcherPidfd, launched.initPidfd].filter { $0 >= 0 }.forEach { close($0) }
     }
+}
+/// The daemon's record: a durable `syscall` event before the supervisor answers.
+let auditedRecord: @Sendable (SyscallRecord) -> Bool = { record in
+    (try? spawnAudit.appendNow(run: "bench", agent: "a", kind: "syscall", payload: record.json)) != nil
+}
+func spawnLikeTheDaemon(_ standby: SandboxSpawner.Standby?, output: Int32) throws -> () throws -> Void {
+    try launchLikeTheDaemon(spec, standby: standby, output: output, record: auditedRecord)
 }
 let coldSpawn = try timeToFirstOutput(spawnIterations) { try spawnLikeTheDaemon(nil, output: $0) }
 // Pre-started launchers: the standby's start is not timed (the daemon does it between runs).
@@ -233,31 +241,21 @@ let bwrapPath = "/usr/bin/bwrap"
 let bwrapArgs = [bwrapPath, "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr",
                  "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
                  "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"] + program
-let bwrapSpawn: [Duration]? = FileManager.default.isExecutableFile(atPath: bwrapPath)
-    ? try timeToFirstOutput(spawnIterations) { output in
-        guard let pid = spawnProgram(bwrapArgs, stdoutFD: output) else { throw SpawnError.failed("bwrap did not start") }
-        return { guard waitStatus(pid) == 0 else { throw SpawnError.failed("bwrap failed") } }
+/// Time to first output of a peer tool running `program` (`argv` ends with it); nil when the
+/// tool is not installed.
+func peerSpawn(_ argv: [String]) throws -> [Duration]? {
+    guard FileManager.default.isExecutableFile(atPath: argv[0]) else { return nil }
+    return try timeToFirstOutput(spawnIterations) { output in
+        guard let pid = spawnProgram(argv, stdoutFD: output) else { throw SpawnError.failed("\(argv[0]) did not start") }
+        return { guard waitStatus(pid) == 0 else { throw SpawnError.failed("\(argv[0]) failed") } }
     }
-    : nil
-
-// More peers where installed: unshare(1) with the same namespaces less cgroup/uts (no root
-// view, no filter), and firejail without a profile and without network.
-let unsharePath = "/usr/bin/unshare"
-let unshareSpawn: [Duration]? = FileManager.default.isExecutableFile(atPath: unsharePath)
-    ? try timeToFirstOutput(spawnIterations) { output in
-        guard let pid = spawnProgram([unsharePath, "-Urmnpif"] + program, stdoutFD: output) else { throw SpawnError.failed("unshare did not start") }
-        return { guard waitStatus(pid) == 0 else { throw SpawnError.failed("unshare failed") } }
-    }
-    : nil
-let firejailPath = "/usr/bin/firejail"
-let firejailSpawn: [Duration]? = FileManager.default.isExecutableFile(atPath: firejailPath)
-    ? try? timeToFirstOutput(spawnIterations) { output in
-        guard let pid = spawnProgram([firejailPath, "--quiet", "--noprofile", "--net=none"] + program, stdoutFD: output) else {
-            throw SpawnError.failed("firejail did not start")
-        }
-        return { guard waitStatus(pid) == 0 else { throw SpawnError.failed("firejail failed") } }
-    }
-    : nil
+}
+let bwrapSpawn = try peerSpawn(bwrapArgs)
+// More peers: unshare(1) with the same namespaces less cgroup/uts (no root view, no filter),
+// and firejail without a profile and without network (left out where it cannot run, e.g. in a
+// container that forbids its setuid start).
+let unshareSpawn = try peerSpawn(["/usr/bin/unshare", "-Urmnpif"] + program)
+let firejailSpawn = (try? peerSpawn(["/usr/bin/firejail", "--quiet", "--noprofile", "--net=none"] + program)) ?? nil
 
 let backendStats = Stats(backendOnly)
 func figure(_ name: String, _ stats: Stats, target: String) -> Figure {
@@ -288,11 +286,11 @@ for (name, samples) in [("unshare -Urmnpif", unshareSpawn), ("firejail --noprofi
                           overheadMedian: stats.median - peerStats.median, ratio: peerStats.median > 0 ? stats.median / peerStats.median : 0,
                           target: "— (peer does less: no root view, filter or limits)"))
 }
-figures += try syscallFigures(policy: sandboxPolicy, seccomp: compiled, launcher: launcher, audit: spawnAudit, count: iterations)
+figures += try syscallFigures(policy: sandboxPolicy, seccomp: compiled, count: iterations)
 figures += try await brokerFigures(session: session, iterations: iterations)
 figures += try auditFigures(in: work)
 let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
-figures += try trialFigures(checkout: checkout, bin: binDirectory, work: work)
+figures += try trialFigures(checkout: checkout, bin: binDirectory)
 
 // The load drill's figures (scripts/bench runs scripts/load just before this program).
 if let path = ProcessInfo.processInfo.environment["BENCH_LOAD_SUMMARY"], let text = KernelFile.text(path), !text.isEmpty {

@@ -24,9 +24,7 @@ import WardenCore
     /// wardend binds STATE/runs onto itself (shared, for world mounts); a clean stop removes the
     /// bind, also when a crashed predecessor made it, and leaves nothing mounted.
     @Test func aCleanStopLeavesNoMountBehindEvenAfterACrash() throws {
-        func mounted(_ path: String) -> Bool {
-            (KernelFile.text("/proc/self/mountinfo") ?? "").split(separator: "\n").contains { $0.split(separator: " ").dropFirst(4).first == Substring(path) }
-        }
+        func mounted(_ path: String) -> Bool { mountPoints().contains(path) }
         let first = try DaemonHarness()
         first.removesState = false
         let runs = first.stateDirectory + "/runs"

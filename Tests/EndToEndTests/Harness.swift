@@ -187,11 +187,7 @@ final class DaemonHarness {
         }
         if removesState {
             // A daemon killed mid-test leaves its shared runs/ bind (and maybe a world) mounted.
-            let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-            for line in mounts.split(separator: "\n") {
-                let fields = line.split(separator: " ")
-                if fields.count > 4, fields[4].hasPrefix(stateDirectory + "/") { _ = umount2(String(fields[4]), Int32(MNT_DETACH)) }
-            }
+            for point in mountPoints() where point.hasPrefix(stateDirectory + "/") { _ = umount2(point, Int32(MNT_DETACH)) }
             try? FileManager.default.removeItem(atPath: stateDirectory)
         }
     }
@@ -200,6 +196,13 @@ final class DaemonHarness {
     func crash() {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+    }
+}
+
+/// This process's mount points (`/proc/self/mountinfo`).
+func mountPoints() -> [String] {
+    (KernelFile.text("/proc/self/mountinfo") ?? "").split(separator: "\n").compactMap { line in
+        line.split(separator: " ").dropFirst(4).first.map(String.init)
     }
 }
 
