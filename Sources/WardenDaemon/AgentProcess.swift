@@ -2,6 +2,7 @@ import CWardenLinux
 import Foundation
 import Glibc
 import Synchronization
+import WardenCore
 import WardenSandbox
 
 /// The pidfds of one sandbox, closed exactly once: after the close no signal can reach a
@@ -14,6 +15,25 @@ final class SandboxPidfds: Sendable {
         fds.withLock { fds in
             if fds.initProcess >= 0 { _ = warden_pidfd_send_signal(fds.initProcess, SIGKILL) }
             if fds.launcher >= 0 { _ = warden_pidfd_send_signal(fds.launcher, SIGKILL) }
+        }
+    }
+
+    /// Whether the sandbox's pid 1 is still running (false once it exited or was confirmed gone).
+    var isRunning: Bool {
+        fds.withLock { fds in
+            guard fds.initProcess >= 0 else { return false }
+            var poll = pollfd(fd: fds.initProcess, events: Int16(POLLIN), revents: 0)
+            return Glibc.poll(&poll, 1, 0) == 0
+        }
+    }
+
+    /// The host pid of the sandbox's pid 1, from its pidfd (nil if unknown or gone).
+    var initPID: pid_t? {
+        fds.withLock { fds -> pid_t? in
+            guard fds.initProcess >= 0, let text = KernelFile.text("/proc/self/fdinfo/\(fds.initProcess)") else { return nil }
+            let line = text.split(separator: "\n").first { $0.hasPrefix("Pid:") }
+            guard let pid = line.flatMap({ pid_t($0.dropFirst(4).trimmingCharacters(in: .whitespaces)) }), pid > 0 else { return nil }
+            return pid
         }
     }
 

@@ -90,6 +90,8 @@ actor RunManager {
         var shutDown: Set<String> = []
         /// Set when an operator stopped the run.
         var stopReason: String?
+        /// Agents wardend stopped at a limit (`on_limit: stop`), with their `ended` reason.
+        var limitStops: [String: String] = [:]
     }
 
     private var active: [String: ActiveRun] = [:]
@@ -331,6 +333,12 @@ actor RunManager {
             }
         }
 
+        let limitWatches = running.map { item in
+            watchLimits(run: runID, agent: item.agent.id, process: item.process, policy: plan.sandboxPolicy,
+                        world: worldMounted && !item.process.report.writableBinds.isEmpty ? (worldPath, plan.sandboxPolicy.worldSizeBytes) : nil)
+        }
+        defer { for watch in limitWatches { watch.cancel() } }
+
         for (agent, session) in sessions {
             for injection in plan.scenario.injections where injection.agent == agent.id {
                 if case .start = injection.trigger, case .message(let voice, let text) = injection.action {
@@ -365,6 +373,7 @@ actor RunManager {
             await item.transport.value
         }
         timer.cancel()
+        for watch in limitWatches { watch.cancel() }
         // The timer's sleep succeeded only if the limit was reached before every agent ended.
         let timerFired: Bool
         switch await timer.result {
@@ -378,7 +387,7 @@ actor RunManager {
             let exit = exits[item.agent.id] ?? AgentProcess.Exit(code: -1, confirmed: false)
             let sessionEnd = await item.session.ended
             let wasShutDown = active[runID]?.shutDown.contains(item.agent.id) == true
-            let ended = sessionEnd ?? Self.resourceLimit(exit) ?? (wasShutDown ? "shutdown" : nil)
+            let ended = active[runID]?.limitStops[item.agent.id] ?? sessionEnd ?? Self.resourceLimit(exit) ?? (wasShutDown ? "shutdown" : nil)
                 ?? (item.agent.background && !timerFired && stopReason == nil && !wasStopped ? "stopped at the end of the run" : nil)
                 ?? (timerFired ? "time_limit" : wasStopped || stopReason != nil ? "killed" : "exited \(exit.code)")
             await record(run: runID, agent: item.agent.id, kind: "agent.exit",
@@ -478,6 +487,40 @@ actor RunManager {
         else { return nil }
         return SandboxSpec.make(command: ["/bin/true"], policy: policy, seccomp: .init(filters: []), extraBinds: [], environment: [:],
                                 keepBrokerFD: true)
+    }
+
+    /// Looks at an agent's sandbox every `LimitWatch.interval` while it runs, for the limits that
+    /// refuse rather than kill; each one reached is reported once.
+    private nonisolated func watchLimits(run: String, agent: String, process: AgentProcess, policy: SandboxPolicy,
+                                         world: (path: String, bytes: UInt64)?) -> Task<Void, Never> {
+        let action = policy.onLimit
+        return Task { [weak self] in
+            // The launcher made its cgroups before the sandbox started; its pid names them.
+            let watch = LimitWatch(cgroup: SandboxCgroup(launcherPID: process.pid), initPID: process.pidfds.initPID,
+                                   pidsLimit: policy.cgroupPids, nofile: policy.rlimits["nofile"], tmpBytes: policy.tmpSizeBytes, world: world)
+            var seen: Set<String> = []
+            while process.pidfds.isRunning {
+                do { try await CancellableSleep.sleep(for: LimitWatch.interval) } catch { return }
+                // A pid 1 gone may have a successor with its number: look no further.
+                guard process.pidfds.isRunning else { return }
+                for reached in watch.reached() where seen.insert(reached.limit).inserted {
+                    await self?.limitReached(run: run, agent: agent, reached, action: action)
+                    if action == .stop { return }
+                }
+            }
+        }
+    }
+
+    /// An agent reached a limit: audited first, then (under `on_limit: stop`) its sandbox is
+    /// killed at once — no notice, since the agent is using up what it was given.
+    private func limitReached(run: String, agent: String, _ reached: LimitWatch.Reached, action: SandboxPolicy.LimitAction) async {
+        guard let target = active[run]?.agents[agent] else { return }
+        await record(run: run, agent: agent, kind: "limit.reached",
+                     payload: ["limit": .string(reached.limit), "reason": .string(reached.reason), "action": .string(action.rawValue)])
+        guard action == .stop, active[run]?.limitStops[agent] == nil else { return }
+        active[run]?.limitStops[agent] = "resource_limit: " + reached.reason
+        logger.info("agent stopped at a limit", metadata: ["run": "\(run)", "agent": "\(agent)", "limit": "\(reached.limit)"])
+        target.process.kill()
     }
 
     /// Why a sandbox was stopped by one of its limits, if it was.

@@ -12,26 +12,9 @@ public enum CgroupCleanup {
     /// was hit).
     @discardableResult
     public static func remove(launcherPID pid: pid_t) -> [String: Int] {
-        let name = "warden-\(pid)"
-        var leaves = ["memory", "pids", "cpu"].map { "/sys/fs/cgroup/\($0)/warden/\(name)" }
-        if let own = KernelFile.text("/proc/self/cgroup")?
-            .split(separator: "\n").first(where: { $0.hasPrefix("0::") })?.dropFirst(3) {
-            leaves.append("/sys/fs/cgroup" + own + "/" + name)
-        }
-        let existing = leaves.filter { FileManager.default.fileExists(atPath: $0) }
-        var events: [String: Int] = [:]
-        for leaf in existing {
-            for (file, key, counter) in [("pids.events", "max", "pids_max"), ("memory.events", "oom_kill", "oom_kill"),
-                                         ("memory.events", "max", "memory_max"), ("memory.oom_control", "oom_kill", "oom_kill"),
-                                         ("memory.failcnt", "", "memory_max")] {
-                guard let text = KernelFile.text(leaf + "/" + file) else { continue }
-                for line in text.split(separator: "\n") {
-                    let words = line.split(separator: " ")
-                    if key.isEmpty, words.count == 1, let value = Int(words[0]) { events[counter, default: 0] += value }
-                    if words.count == 2, words[0] == key, let value = Int(words[1]) { events[counter, default: 0] += value }
-                }
-            }
-        }
+        let cgroup = SandboxCgroup(launcherPID: pid)
+        let existing = cgroup.leaves
+        let events = cgroup.events()
         for leaf in existing { killRemaining(leaf) }
         for leaf in existing {
             for _ in 0..<50 {

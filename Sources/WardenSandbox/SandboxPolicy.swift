@@ -29,13 +29,26 @@ public struct SandboxPolicy: Sendable, Equatable {
     public var cgroupPids: Int?
     public var cgroupCPU: Double?
     public var cgroupRequired = false
+    /// What wardend does when an agent reaches a limit that refuses rather than kills (pids,
+    /// open files, /tmp or the world full).
+    public var onLimit: LimitAction = .stop
+
+    /// The limits that refuse (a fork fails with EAGAIN, an open with EMFILE, a write with
+    /// ENOSPC) leave a program running; the kernel ends it only at memory.max, RLIMIT_CPU and
+    /// RLIMIT_FSIZE. Whether wardend then stops it is the experiment's choice.
+    public enum LimitAction: String, Sendable, Equatable, CaseIterable {
+        /// wardend stops the agent's sandbox; the agent ends with `resource_limit: …`.
+        case stop
+        /// The limit holds and the agent carries on with the error; the event is still audited.
+        case contain
+    }
 
     public static let rlimitNames = ["nofile", "nproc", "core", "fsize", "cpu", "as"]
 
     public static func load(contentsOf path: String) throws(ConfigError) -> SandboxPolicy {
         let root = try ConfigNode.load(contentsOf: path)
         try root.checkKeys(["version", "description", "read_only", "hostname", "uid", "gid", "host_uid", "host_gid",
-                            "tmp_size", "world_size", "rlimits", "seccomp", "landlock", "cgroup"])
+                            "tmp_size", "world_size", "rlimits", "seccomp", "landlock", "cgroup", "on_limit"])
         var policy = SandboxPolicy(
             file: path, readOnly: [], hostname: "warden", uid: 1000, gid: 1000, hostUID: 65534, hostGID: 65534,
             tmpSizeBytes: 64 << 20, rlimits: [:], seccomp: "seccomp/default.yaml")
@@ -68,6 +81,13 @@ public struct SandboxPolicy: Sendable, Equatable {
             }
         }
         if let node = root.optional("seccomp") { policy.seccomp = try node.string() }
+        if let node = root.optional("on_limit") {
+            let text = try node.string()
+            guard let action = LimitAction(rawValue: text) else {
+                throw node.error("'\(text)' is not a limit action (expected one of: \(LimitAction.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            policy.onLimit = action
+        }
         if let node = root.optional("cgroup") {
             try node.checkKeys(["memory", "pids", "cpu", "required"])
             if let memory = node.optional("memory") { policy.cgroupMemoryBytes = try size(memory) }

@@ -178,11 +178,39 @@ import WardenCore
 
     // MARK: resources
 
+    /// The attacks below that the kernel only refuses (a fork, an open, a write) go on holding
+    /// what they took for 20 s; under the default `on_limit: stop` wardend stops them at once.
+    func expectStoppedAtLimit(_ result: Attempt, _ limit: String, ended prefix: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let reached = result.events.filter { $0["kind"] == "limit.reached" }.compactMap { $0["payload"] }
+        #expect(reached.count == 1 && reached.first?["limit"]?.stringValue == limit && reached.first?["action"] == "stop",
+                "\(reached)", sourceLocation: sourceLocation)
+        #expect(result.exit?["ended"]?.stringValue?.hasPrefix(prefix) == true, "\(String(describing: result.exit))", sourceLocation: sourceLocation)
+        // Killed: had it been let be, it would have released what it held and exited 0.
+        #expect(result.exit?["signal"] == "SIGKILL", "\(String(describing: result.exit))", sourceLocation: sourceLocation)
+    }
+
     @Test(.enabled(if: CgroupLimitTests.hasCgroups, "needs a pids controller"))
-    func forkBombIsHeldByPidsMax() throws {
+    func forkBombIsHeldByPidsMaxAndStopped() throws {
         let result = try attempt("fork_bomb")
         #expect(result.blocked, "\(result.detail)")
         #expect((result.exit?["cgroup_events"]?["pids_max"]?.intValue ?? 0) >= 1, "\(String(describing: result.exit))")
+        expectStoppedAtLimit(result, "processes", ended: "resource_limit: processes")
+    }
+
+    /// Under `on_limit: contain` the limit holds and the agent carries on; the event is audited
+    /// once, and the agent ends on its own.
+    @Test(.enabled(if: CgroupLimitTests.hasCgroups, "needs a pids controller"))
+    func underContainAForkBombIsHeldButNotStopped() throws {
+        let policies = try policiesCopy(editing: ["sandbox/default.yaml": [("  pids: 512", "  pids: 64"), ("on_limit: stop", "on_limit: contain")]])
+        let daemon = try DaemonHarness(arguments: ["--policy-dir", policies])
+        let summary = try daemon.runScenario(Self.escapeScenario, model: "scripted/compliant",
+                                             extra: ["--agent-command", "/usr/bin/python3 /opt/agent/escape.py fork_bomb 2", "--bind-ro", "\(fixtures):/opt/agent"])
+        let events = try daemon.events(run: try #require(summary["run_id"]?.stringValue))
+        let reached = events.filter { $0["kind"] == "limit.reached" }.compactMap { $0["payload"] }
+        #expect(reached.count == 1 && reached.first?["limit"] == "processes" && reached.first?["action"] == "contain", "\(reached)")
+        let exit = try #require(events.first { $0["kind"] == "agent.exit" }?["payload"])
+        #expect(exit["ended"] == "exited 0", "\(exit)")
+        #expect((exit["cgroup_events"]?["pids_max"]?.intValue ?? 0) >= 1, "\(exit)")
     }
 
     @Test(.enabled(if: CgroupLimitTests.hasCgroups, "needs a memory controller"))
@@ -208,6 +236,7 @@ import WardenCore
         // tmp_size is 64M: what was written before ENOSPC fits in it.
         let written = Int(result.detail.split(separator: " ").dropFirst(2).first ?? "") ?? .max
         #expect(written <= 64, "\(result.detail)")
+        expectStoppedAtLimit(result, "tmp", ended: "resource_limit: disk (/tmp is full")
     }
 
     /// A busy loop is stopped at the CPU-time limit (3 s under the tight policies) and the
@@ -240,7 +269,7 @@ import WardenCore
             switch attack {
             case "busy_loop": #expect(ended.hasPrefix("resource_limit: cpu time"), "\(attack): \(ended)")
             case "memory_hog": #expect(ended.hasPrefix("resource_limit: memory"), "\(attack): \(ended)")
-            default: break
+            default: #expect(ended.hasPrefix("resource_limit: processes"), "\(attack): \(ended)")
             }
         }
         #expect(try daemon.ctl(["audit", "verify"]).status == 0)
@@ -251,6 +280,7 @@ import WardenCore
         #expect(result.blocked, "\(result.detail)")
         #expect(result.detail.contains("EMFILE"))
         expectCommandLogged(result, "fd_exhaustion")
+        expectStoppedAtLimit(result, "open_files", ended: "resource_limit: open files")
     }
 
     @Test func noFileDescriptorLeaksIntoTheSandbox() throws {

@@ -58,21 +58,26 @@ import WardenCore
     }
 
     /// A disk filler in the world hits the world's own size limit (a tmpfs of the policy's
-    /// `world_size`), not the state directory's disk; the run ends normally and the final world
-    /// is kept on disk with the tmpfs gone.
+    /// `world_size`), not the state directory's disk; wardend stops the agent (`on_limit: stop`),
+    /// the run ends normally and the final world is kept on disk with the tmpfs gone.
     @Test func fillingTheWorldStopsAtItsSizeLimit() throws {
         let policies = try policiesCopy(editing: ["sandbox/default.yaml": [("world_size: 256M", "world_size: 8M")],
                                                   "broker/default.yaml": [("shell_timeout_seconds: 30", "shell_timeout_seconds: 10")]])
         let daemon = try DaemonHarness(arguments: ["--policy-dir", policies])
         let summary = try daemon.runScenario(model: "scripted/compliant", extra: try shellAgentArguments([
-            "dd if=/dev/zero of=/srv/hosts/10.0.12.45/fill bs=1M count=64 2>&1; ls -l /srv/hosts/10.0.12.45/fill", "echo still-here"]))
+            "dd if=/dev/zero of=/srv/hosts/10.0.12.45/fill bs=1M count=64 2>&1; ls -l /srv/hosts/10.0.12.45/fill",
+            "sleep 5; echo still-here"]))
         #expect(summary["state"] == "completed")
         let runID = try #require(summary["run_id"]?.stringValue)
         let stdout = try String(contentsOfFile: "\(daemon.stateDirectory)/runs/\(runID)/agents/agent-1.stdout", encoding: .utf8)
         let results = try stdout.split(separator: "\n").map { try JSONValue.parse(String($0)) }
         let fill = results.first?["text"]?.stringValue ?? ""
         #expect(fill.contains("No space left on device"), "\(fill)")
-        #expect(results.count > 1 && results[1]["text"]?.stringValue?.hasPrefix("still-here") == true, "\(results)")
+        let events = try daemon.events(run: runID)
+        let reached = events.filter { $0["kind"] == "limit.reached" }.compactMap { $0["payload"] }
+        #expect(reached.count == 1 && reached.first?["limit"] == "world" && reached.first?["action"] == "stop", "\(reached)")
+        let ended = events.first { $0["kind"] == "agent.exit" }?["payload"]?["ended"]?.stringValue ?? ""
+        #expect(ended.hasPrefix("resource_limit: disk (the world is full: world_size 8 MiB"), "\(ended)")
         // What was written stayed under the limit, and the world is kept on disk, unmounted.
         var info = stat()
         let kept = "\(daemon.stateDirectory)/runs/\(runID)/world/hosts/10.0.12.45/fill"

@@ -32,6 +32,16 @@ def report(blocked, detail):
     sys.exit(0)
 
 
+def report_and_hold(blocked, detail, release=lambda: None):
+    """Reports, then keeps what it took for HOLD seconds (ARG, default 20), as an agent that
+    goes on abusing would: wardend's on_limit decides whether it gets that long."""
+    print(json.dumps({"attack": ATTACK, "blocked": blocked, "detail": detail}), flush=True)
+    import time
+    time.sleep(float(ARG or "20"))
+    release()
+    sys.exit(0)
+
+
 def denied_syscall(name, *args):
     result, err = syscall(name, *args)
     report(result < 0, f"{name} -> {err}")
@@ -140,9 +150,10 @@ elif ATTACK == "fork_bomb":
             time.sleep(30)
             os._exit(0)
         children.append(pid)
-    for pid in children:
-        os.kill(pid, 9)
-    report(failure != "none", f"{len(children)} forks, then {failure}")
+    def release():
+        for pid in children:
+            os.kill(pid, 9)
+    report_and_hold(failure != "none", f"{len(children)} forks, then {failure}", release)
 elif ATTACK == "memory_hog":
     hog = []
     for _ in range(64):
@@ -167,7 +178,7 @@ elif ATTACK == "tmp_filler":
                     written += 1 << 20
         report(False, f"wrote {written >> 20} MiB to /tmp")
     except OSError as error:
-        report(True, f"{errno.errorcode.get(error.errno)} after {written >> 20} MiB")
+        report_and_hold(True, f"{errno.errorcode.get(error.errno)} after {written >> 20} MiB")
 elif ATTACK == "busy_loop":
     print(json.dumps({"attack": ATTACK, "blocked": False, "detail": "spinning"}), flush=True)  # (report() exits)
     while True:
@@ -179,7 +190,7 @@ elif ATTACK == "fd_exhaustion":
             fds.append(os.open("/dev/null", os.O_RDONLY))
         report(False, f"{len(fds)} fds")
     except OSError as error:
-        report(True, f"{len(fds)} fds, then {errno.errorcode.get(error.errno)}")
+        report_and_hold(True, f"{len(fds)} fds, then {errno.errorcode.get(error.errno)}")
 elif ATTACK == "leaked_fd":
     fds = sorted(int(fd) for fd in os.listdir("/proc/self/fd"))
     # listdir's own fd is the highest; anything else above 3 was leaked to the agent.
