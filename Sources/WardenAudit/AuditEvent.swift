@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import WardenCore
 
@@ -67,10 +66,7 @@ public enum AuditChain {
 
     /// SHA-256(previous hash ‖ leaf hash), as bytes.
     public static func link(prev: [UInt8], leaf: [UInt8]) -> [UInt8] {
-        var hasher = SHA256()
-        hasher.update(data: prev)
-        hasher.update(data: leaf)
-        return Array(hasher.finalize())
+        prev.withUnsafeBytes { p in leaf.withUnsafeBytes { l in StackSHA256.hash(p, l) } }.bytes
     }
 
     /// The canonical JSON of `{agent, kind, payload, run, seq, time}` built around the stored

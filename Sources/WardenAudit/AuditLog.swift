@@ -176,7 +176,7 @@ public final class AuditLog: Sendable {
     }
 
     /// Appends a leaf for the event just inserted, and a signed checkpoint when one is due.
-    private func extendTree(_ db: Database, event: AuditEvent, leaf: Merkle.Hash) throws {
+    private func extendTree(_ db: Database, event: AuditEvent, leaf: Digest32) throws {
         guard let signer else { return }
         let due = tree.withLock { state -> Bool in
             state.frontier.append(leaf)
@@ -246,7 +246,7 @@ public final class AuditLog: Sendable {
     /// only when its own event is on disk.
     @discardableResult
     public func append(run: String, agent: String = "", kind: String, payload: JSONValue) async throws(AuditError) -> AuditEvent {
-        try appendNow(run: run, agent: agent, kind: kind, payload: payload)
+        try await committer.submitAsync(all: [Entry(run: run, agent: agent, kind: kind, payload: payload)])[0]
     }
 
     /// The blocking form of `append`, for code that is not async (the syscall supervisor).
@@ -284,6 +284,14 @@ public final class AuditLog: Sendable {
         var payload: JSONValue
         /// A payload key set, when written, to the seq of the entry just before this one.
         var linksPrevious: String? = nil
+        /// The payload's canonical text, made by the appender (in parallel with other appenders,
+        /// not in the single writer) unless it can only be known at write time (a link).
+        var payloadText: String?
+
+        init(run: String, agent: String, kind: String, payload: JSONValue, linksPrevious: String? = nil) {
+            (self.run, self.agent, self.kind, self.payload, self.linksPrevious) = (run, agent, kind, payload, linksPrevious)
+            payloadText = linksPrevious == nil ? payload.canonicalString : nil
+        }
     }
 
     /// Appends two events in one commit (one fsync), `then` right after `first`, with
@@ -297,6 +305,15 @@ public final class AuditLog: Sendable {
         return (events[0], events[1])
     }
 
+    /// The same without blocking a thread.
+    @discardableResult
+    public func append(run: String, agent: String = "", _ first: (kind: String, payload: JSONValue),
+                       then second: (kind: String, payload: JSONValue), linking link: String) async throws(AuditError) -> (AuditEvent, AuditEvent) {
+        let events = try await committer.submitAsync(all: [Entry(run: run, agent: agent, kind: first.kind, payload: first.payload),
+                                                           Entry(run: run, agent: agent, kind: second.kind, payload: second.payload, linksPrevious: link)])
+        return (events[0], events[1])
+    }
+
     /// Writes a batch in one transaction; on failure nothing of it is stored.
     private func writeBatch(_ entries: [Entry]) -> Result<[AuditEvent], AuditError> {
         do {
@@ -304,11 +321,15 @@ public final class AuditLog: Sendable {
                 var last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").map { row -> (Int64, String) in
                     (row["seq"], row["hash"])
                 } ?? (0, AuditChain.genesis)
+                var lastDigest = Digest32(AuditChain.hexBytes(last.1))
+                let statement = try db.cachedStatement(
+                    sql: "INSERT INTO events (seq, run_id, agent, kind, time, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
                 var events: [AuditEvent] = []
                 events.reserveCapacity(entries.count)
                 for entry in entries {
-                    let event = try self.insert(db, entry, after: last)
+                    let (event, digest) = try self.insert(db, statement, entry, after: last, lastDigest)
                     last = (event.seq, event.hash)
+                    lastDigest = digest
                     events.append(event)
                 }
                 return events
@@ -323,7 +344,9 @@ public final class AuditLog: Sendable {
         }
     }
 
-    private func insert(_ db: Database, _ entry: Entry, after last: (seq: Int64, hash: String)) throws -> AuditEvent {
+    /// Writes one event after `last` (whose hash is `lastDigest`); the event and its hash.
+    private func insert(_ db: Database, _ statement: Statement, _ entry: Entry, after last: (seq: Int64, hash: String),
+                        _ lastDigest: Digest32) throws -> (AuditEvent, Digest32) {
         let seq = last.seq + 1
         let time = AuditClock.now()
         var entry = entry
@@ -331,17 +354,16 @@ public final class AuditLog: Sendable {
             fields[link] = .int(last.seq)
             entry.payload = .object(fields)
         }
-        let payloadText = entry.payload.canonicalString
+        let payloadText = entry.payloadText ?? entry.payload.canonicalString
         let bytes = AuditChain.entryBytes(seq: seq, run: entry.run, agent: entry.agent, kind: entry.kind, time: time, payloadText: payloadText)
-        let leaf = Merkle.leafHash(bytes)
-        let hash = lowercaseHex(AuditChain.link(prev: AuditChain.hexBytes(last.hash), leaf: leaf))
-        let statement = try db.cachedStatement(
-            sql: "INSERT INTO events (seq, run_id, agent, kind, time, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-        try statement.execute(arguments: [seq, entry.run, entry.agent, entry.kind, time, payloadText, last.hash, hash])
+        let leaf = bytes.withUnsafeBytes { StackSHA256.leaf($0) }
+        let digest = StackSHA256.link(lastDigest, leaf)
+        let hash = digest.hex
+        try RowInsert.run(statement, in: db, seq, [entry.run, entry.agent, entry.kind, time, payloadText, last.hash, hash])
         let event = AuditEvent(seq: seq, run: entry.run, agent: entry.agent, kind: entry.kind, time: time, payload: entry.payload,
                                prevHash: last.hash, hash: hash)
         try extendTree(db, event: event, leaf: leaf)
-        return event
+        return (event, digest)
     }
 
     /// Events in sequence order, optionally of one run, after `afterSeq`.

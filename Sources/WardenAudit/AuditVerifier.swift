@@ -73,31 +73,31 @@ enum AuditVerifier {
             checked = 1
             nextCheckpoint = Int(fromCheckpoint)
         }
-        var prevBytes = AuditChain.hexBytes(prev)
+        var prevBytes = Digest32(AuditChain.hexBytes(prev))
         var entry: [UInt8] = []
         entry.reserveCapacity(4096)
         var failure: AuditVerification?
         try EventWalk.events(db, from: expectedSeq) { row in
             let seq = row.seq
             if seq != expectedSeq {
-                prev = lowercaseHex(prevBytes)
+                prev = lowercaseHex(prevBytes.bytes)
                 failure = bad(expectedSeq, seq > expectedSeq
                     ? "event \(expectedSeq) is missing (removed); the next stored event is \(seq)"
                     : "event \(seq) is out of order")
                 return false
             }
-            if !hexEquals(row.prevHash, prevBytes) {
-                prev = lowercaseHex(prevBytes)
+            if !prevBytes.matches(hex: row.prevHash) {
+                prev = lowercaseHex(prevBytes.bytes)
                 failure = bad(seq, "event \(seq) does not link to event \(seq - 1) (inserted, reordered or altered prev_hash)")
                 return false
             }
             // The hash covers the stored bytes: a payload altered in any way, or rewritten in
             // another (non-canonical) form, no longer matches.
             row.entry(into: &entry)
-            let leaf = Merkle.leafHash(entry)
-            let hash = AuditChain.link(prev: prevBytes, leaf: leaf)
-            if !hexEquals(row.hash, hash) {
-                prev = lowercaseHex(prevBytes)
+            let leaf = entry.withUnsafeBytes { StackSHA256.leaf($0) }
+            let hash = StackSHA256.link(prevBytes, leaf)
+            if !hash.matches(hex: row.hash) {
+                prev = lowercaseHex(prevBytes.bytes)
                 failure = bad(seq, "event \(seq) does not match its hash (altered or inserted)")
                 return false
             }
@@ -106,11 +106,11 @@ enum AuditVerifier {
             expectedSeq += 1
             frontier.append(leaf)
             if nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount <= count {
-                prev = lowercaseHex(prevBytes)
+                prev = lowercaseHex(prevBytes.bytes)
                 while nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount == count {
                     let checkpoint = checkpoints[nextCheckpoint]
                     if let problem = problem(with: checkpoint, root: frontier.root.hex, head: prev, key: publicKey) {
-                        prev = lowercaseHex(prevBytes)
+                        prev = lowercaseHex(prevBytes.bytes)
                 failure = bad(nil, checkpoint: checkpoint.number, problem)
                         return false
                     }
@@ -119,7 +119,7 @@ enum AuditVerifier {
                 }
                 if nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount < count {
                     let checkpoint = checkpoints[nextCheckpoint]
-                    prev = lowercaseHex(prevBytes)
+                    prev = lowercaseHex(prevBytes.bytes)
                     failure = bad(nil, checkpoint: checkpoint.number, "checkpoint \(checkpoint.number) covers \(checkpoint.eventCount) events, fewer than the one before it (reordered or altered)")
                     return false
                 }
@@ -127,7 +127,7 @@ enum AuditVerifier {
             if let stopAtCount, count >= stopAtCount { return false }
             return true
         }
-        prev = lowercaseHex(prevBytes)
+        prev = lowercaseHex(prevBytes.bytes)
         if let failure { return failure }
         if let stopAtCount, count >= stopAtCount {
             return AuditVerification(ok: true, events: count, lastHash: prev, checkpoints: checked, firstBadSeq: nil, problem: nil)

@@ -18,19 +18,25 @@ struct RawEvent {
     /// The entry's canonical bytes (see `AuditChain.entryBytes`), written into `out`.
     func entry(into out: inout [UInt8]) {
         out.removeAll(keepingCapacity: true)
-        out.append(contentsOf: "{\"agent\":".utf8)
+        append("{\"agent\":", to: &out)
         JSONValue.writeString(bytes: agent, into: &out)
-        out.append(contentsOf: ",\"kind\":".utf8)
+        append(",\"kind\":", to: &out)
         JSONValue.writeString(bytes: kind, into: &out)
-        out.append(contentsOf: ",\"payload\":".utf8)
+        append(",\"payload\":", to: &out)
         out.append(contentsOf: payload)
-        out.append(contentsOf: ",\"run\":".utf8)
+        append(",\"run\":", to: &out)
         JSONValue.writeString(bytes: run, into: &out)
-        out.append(contentsOf: ",\"seq\":".utf8)
-        out.append(contentsOf: String(seq).utf8)
-        out.append(contentsOf: ",\"time\":".utf8)
+        append(",\"seq\":", to: &out)
+        appendDecimal(seq, to: &out)
+        append(",\"time\":", to: &out)
         JSONValue.writeString(bytes: time, into: &out)
         out.append(UInt8(ascii: "}"))
+    }
+
+    /// A literal's bytes, straight from where the compiler put them.
+    @inline(__always)
+    private func append(_ text: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 }
 
@@ -61,13 +67,22 @@ enum EventWalk {
     }
 }
 
-/// Whether `hex` (64 lower-case hex digits) spells `bytes`.
+/// Appends `value` in decimal, as `String(value)` spells it, without making the String.
 @inline(__always)
-func hexEquals(_ hex: UnsafeBufferPointer<UInt8>, _ bytes: [UInt8]) -> Bool {
-    guard hex.count == bytes.count * 2 else { return false }
-    let digits: (UInt8) -> UInt8 = { $0 < 10 ? UInt8(ascii: "0") + $0 : UInt8(ascii: "a") + $0 - 10 }
-    for (index, byte) in bytes.enumerated() where hex[2 * index] != digits(byte >> 4) || hex[2 * index + 1] != digits(byte & 0x0f) {
-        return false
+func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
+    if value < 0 || value > 999_999_999_999_999_999 {
+        out.append(contentsOf: String(value).utf8)
+        return
     }
-    return true
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch
+    var rest = UInt64(value)
+    var count = 0
+    withUnsafeMutableBytes(of: &digits) { scratch in
+        repeat {
+            scratch[23 - count] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+            count += 1
+        } while rest > 0
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[(24 - count)...]))
+    }
 }

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import WardenCore
 
@@ -9,23 +8,19 @@ public enum Merkle {
     public typealias Hash = [UInt8]
 
     public static func leafHash(_ entry: [UInt8]) -> Hash {
-        var hasher = SHA256()
-        hasher.update(data: [0])
-        hasher.update(data: entry)
-        return Array(hasher.finalize())
+        entry.withUnsafeBytes { StackSHA256.leaf($0) }.bytes
     }
 
     public static func nodeHash(_ left: Hash, _ right: Hash) -> Hash {
-        var hasher = SHA256()
-        hasher.update(data: [1])
-        hasher.update(data: left)
-        hasher.update(data: right)
-        return Array(hasher.finalize())
+        left.withUnsafeBytes { l in right.withUnsafeBytes { r in StackSHA256.hash(prefix: 1, l, r) } }.bytes
     }
+
+    /// The hash of the empty tree: SHA-256 of nothing.
+    static let emptyRoot = StackSHA256.hash(UnsafeRawBufferPointer(start: nil, count: 0))
 
     /// The root of the tree over these leaf hashes (MTH of RFC 6962; the empty tree hashes "").
     public static func root(_ leaves: ArraySlice<Hash>) -> Hash {
-        if leaves.isEmpty { return Array(SHA256.hash(data: [UInt8]())) }
+        if leaves.isEmpty { return emptyRoot.bytes }
         if leaves.count == 1 { return leaves[leaves.startIndex] }
         let split = largestPowerOfTwo(below: leaves.count)
         return nodeHash(root(leaves.prefix(split)), root(leaves.dropFirst(split)))
@@ -76,33 +71,43 @@ public enum Merkle {
     /// The roots of the perfect subtrees that make up a growing tree, largest first: appending
     /// a leaf and taking the root are O(log n), so the daemon keeps one in memory.
     public struct Frontier: Sendable {
-        /// (subtree height, root) pairs, strictly decreasing in height.
-        private var subtrees: [(height: Int, hash: Hash)] = []
+        /// (subtree height, root) pairs, strictly decreasing in height; inline digests, so an
+        /// append allocates nothing.
+        private var subtrees: [(height: Int, hash: Digest32)] = []
         public private(set) var count = 0
 
-        public init() {}
+        public init() {
+            subtrees.reserveCapacity(64)
+        }
 
+        /// From 32-byte hashes.
         init(subtrees: [(height: Int, hash: Hash)], count: Int) {
-            self.subtrees = subtrees
+            self.subtrees = subtrees.map { ($0.height, Digest32($0.hash)) }
+            self.subtrees.reserveCapacity(64)
             self.count = count
         }
 
-        var subtreeList: [(height: Int, hash: Hash)] { subtrees }
+        var subtreeList: [(height: Int, hash: Hash)] { subtrees.map { ($0.height, $0.hash.bytes) } }
 
-        public mutating func append(_ leaf: Hash) {
+        /// Appends a leaf hash (32 bytes).
+        public mutating func append(_ leaf: Hash) { append(Digest32(leaf)) }
+
+        mutating func append(_ leaf: Digest32) {
             var node = (height: 0, hash: leaf)
             while let last = subtrees.last, last.height == node.height {
                 subtrees.removeLast()
-                node = (node.height + 1, nodeHash(last.hash, node.hash))
+                node = (node.height + 1, StackSHA256.node(last.hash, node.hash))
             }
             subtrees.append(node)
             count += 1
         }
 
         /// The RFC 6962 root of the leaves appended so far: the subtrees folded right to left.
-        public var root: Hash {
-            guard var hash = subtrees.last?.hash else { return Array(SHA256.hash(data: [UInt8]())) }
-            for subtree in subtrees.dropLast().reversed() { hash = nodeHash(subtree.hash, hash) }
+        public var root: Hash { rootDigest.bytes }
+
+        var rootDigest: Digest32 {
+            guard var hash = subtrees.last?.hash else { return emptyRoot }
+            for subtree in subtrees.dropLast().reversed() { hash = StackSHA256.node(subtree.hash, hash) }
             return hash
         }
     }

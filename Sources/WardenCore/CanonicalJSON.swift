@@ -53,7 +53,9 @@ extension JSONValue {
 
     /// Appends `s` as a canonical JSON string (quotes, escapes) to `out`.
     public static func writeString(_ s: String, into out: inout [UInt8]) {
-        writeString(bytes: s.utf8, into: &out)
+        // Through the contiguous bytes: iterating a String's UTF8View costs several times more.
+        var s = s
+        s.withUTF8 { writeString(bytes: $0, into: &out) }
     }
 
     /// The same for a string's UTF-8 bytes (straight from a database row, say).
@@ -86,19 +88,31 @@ extension JSONValue {
     }
 }
 
-private let lowercaseHexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
 /// Lower-case hex of bytes, without Foundation's formatter (which costs about a microsecond per
 /// byte; the audit log hexes two hashes per event).
 public func lowercaseHex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-    var out: [UInt8] = []
-    out.reserveCapacity(64)
-    for byte in bytes {
-        out.append(lowercaseHexDigits[Int(byte >> 4)])
-        out.append(lowercaseHexDigits[Int(byte & 0x0f)])
-    }
-    return String(decoding: out, as: UTF8.self)
+    lowercaseHex(Array(bytes))
 }
+
+/// The same for an array, written straight into the string's storage.
+public func lowercaseHex(_ bytes: [UInt8]) -> String {
+    bytes.withUnsafeBufferPointer { lowercaseHex($0) }
+}
+
+public func lowercaseHex(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+    String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            out[2 * index] = hexDigit(byte >> 4)
+            out[2 * index + 1] = hexDigit(byte & 0x0f)
+        }
+        return bytes.count * 2
+    }
+}
+
+/// A nibble's lower-case hex digit, by arithmetic (a table in a global costs a once-check per use).
+@inlinable @inline(__always)
+public func hexDigit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 + nibble : 0x57 + nibble }
 
 extension JSONValue {
     /// This value with every string longer than `maxString` bytes cut to that many bytes and

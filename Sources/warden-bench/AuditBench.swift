@@ -10,6 +10,7 @@ import WardenCore
 
 let auditEvents = Int(ProcessInfo.processInfo.environment["BENCH_AUDIT_EVENTS"] ?? "") ?? 1_000_000
 let writers = Int(ProcessInfo.processInfo.environment["BENCH_AUDIT_WRITERS"] ?? "") ?? 32
+let appendTasks = Int(ProcessInfo.processInfo.environment["BENCH_AUDIT_TASKS"] ?? "") ?? 256
 
 /// Runs `body(thread)` on `count` threads at once and returns the wall time.
 func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) -> Double {
@@ -24,7 +25,7 @@ func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) -> Doubl
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 }
 
-func auditFigures(in work: String) throws -> [Figure] {
+func auditFigures(in work: String) async throws -> [Figure] {
     let dir = work + "/audit-bench"
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let signer = try AuditSigner.loadOrCreate(in: dir)
@@ -46,13 +47,32 @@ func auditFigures(in work: String) throws -> [Figure] {
         }
         appendRates.append(Double(perRound * writers) / seconds)
     }
+    // The same from async tasks (the broker's way): a task waiting for its event to be durable
+    // holds no thread, so many can wait at once and one commit serves them all.
+    var asyncRates: [Double] = []
+    let perTask = auditEvents / 3 / appendTasks
+    for round in 0..<3 {
+        let start = ContinuousClock.now
+        await withTaskGroup(of: Void.self) { group in
+            for task in 0..<appendTasks {
+                group.addTask {
+                    for index in 0..<perTask {
+                        _ = try? await log.append(run: "async-\(round)-\(task % 8)", agent: "agent-\(task)",
+                                                  kind: index % 5 == 0 ? "tool.call" : "model.response", payload: payload)
+                    }
+                }
+            }
+        }
+        let elapsed = ContinuousClock.now - start
+        asyncRates.append(Double(perTask * appendTasks) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+    }
     try log.checkpointNow()
 
     // The peer: plain SQLite, WAL, synchronous=FULL, one durable transaction per insert.
     var configuration = Configuration()
     configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
     let plain = try DatabasePool(path: dir + "/plain.db", configuration: configuration)
-    try plain.write { db in try db.execute(sql: "CREATE TABLE events (seq INTEGER PRIMARY KEY, payload TEXT)") }
+    try await plain.write { db in try db.execute(sql: "CREATE TABLE events (seq INTEGER PRIMARY KEY, payload TEXT)") }
     let text = payload.canonicalString
     var plainRates: [Double] = []
     let plainPerThread = 100
@@ -64,7 +84,7 @@ func auditFigures(in work: String) throws -> [Figure] {
     }
 
     // Verification of everything just written, against sha256sum over the same bytes.
-    let total = Double(perRound * writers * 3)
+    let total = Double(perRound * writers * 3 + perTask * appendTasks * 3)
     log.checkpoint()
     var verifyRates: [Double] = []
     var hashRates: [Double] = []
@@ -116,6 +136,8 @@ func auditFigures(in work: String) throws -> [Figure] {
     let none = Stats([])
     return [
         rate("audit append, \(writers) writers (ev/s)", appendRates, "plain SQLite inserts, same durability, \(writers) writers",
+             plainRates, "≥ 100000 ev/s"),
+        rate("audit append, \(appendTasks) async tasks (ev/s)", asyncRates, "plain SQLite inserts, same durability, \(writers) writers",
              plainRates, "≥ 100000 ev/s"),
         rate("audit verify (ev/s)", verifyRates, "sha256sum over the same database file", hashRates, "≥ 1000000 ev/s"),
         Figure(figure: "append + signed checkpoint", unit: "µs", warden: checkpointStats, peer: "the append alone", peerStats: appendStats,

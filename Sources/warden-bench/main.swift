@@ -131,12 +131,48 @@ func measure(_ iterations: Int, warmup: Int = 50, _ body: () async throws -> Voi
     return samples
 }
 
+func printTable(_ figures: [Figure]) {
+    func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count + 1), withPad: " ", startingAt: 0) }
+    func f(_ value: Double) -> String { String(format: "%.0f", value) }
+    print(pad("figure", 40) + pad("warden min/p50/p99", 22) + pad("peer min/p50/p99", 22) + pad("overhead p50", 14) + pad("ratio", 8) + "target")
+    for figure in figures {
+        print(pad(figure.figure, 40)
+              + pad("\(f(figure.warden.min))/\(f(figure.warden.median))/\(f(figure.warden.p99)) \(figure.unit)", 22)
+              + pad("\(f(figure.peerStats.min))/\(f(figure.peerStats.median))/\(f(figure.peerStats.p99)) \(figure.unit)", 22)
+              + pad("\(f(figure.overheadMedian)) \(figure.unit)", 14) + pad(String(format: "%.2f×", figure.ratio), 8) + figure.target)
+    }
+}
+
 let iterations = Int(ProcessInfo.processInfo.environment["BENCH_ITERATIONS"] ?? "") ?? 2000
 let output = CommandLine.arguments.dropFirst().first ?? "bench-results.json"
 
 guard let checkout = PolicyLocator.checkoutDirectory() else {
     FileHandle.standardError.write(Data("warden-bench: run from a Warden checkout (policies/ and scenarios/ are needed)\n".utf8))
     exit(1)
+}
+
+// BENCH_ONLY=audit or BENCH_ONLY=trials: that group's rows alone, printed (for work on one figure).
+if let only = ProcessInfo.processInfo.environment["BENCH_ONLY"] {
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("warden-bench-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+    // exit() runs no defer: the scratch directory goes before it, whatever happened.
+    let result: Result<[Figure], any Error>
+    switch only {
+    case "audit":
+        do { result = .success(try await auditFigures(in: scratch)) } catch { result = .failure(error) }
+    case "trials":
+        let bin = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        result = Result { try trialFigures(checkout: checkout, bin: bin) }
+    default: result = .failure(SpawnError.failed("BENCH_ONLY is audit or trials, not '\(only)'"))
+    }
+    try? FileManager.default.removeItem(atPath: scratch)
+    switch result {
+    case .success(let figures): printTable(figures)
+    case .failure(let error):
+        FileHandle.standardError.write(Data("warden-bench: \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
 }
 
 let reply = """
@@ -288,7 +324,7 @@ for (name, samples) in [("unshare -Urmnpif", unshareSpawn), ("firejail --noprofi
 }
 figures += try syscallFigures(policy: sandboxPolicy, seccomp: compiled, count: iterations)
 figures += try await brokerFigures(session: session, iterations: iterations)
-figures += try auditFigures(in: work)
+figures += try await auditFigures(in: work)
 let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
 figures += try trialFigures(checkout: checkout, bin: binDirectory)
 
@@ -305,15 +341,7 @@ if let path = ProcessInfo.processInfo.environment["BENCH_LOAD_SUMMARY"], let tex
                           peer: "—", peerStats: Stats([]), overheadMedian: 0, ratio: 0, target: "all start, RSS ≤ 150 MB, p99 ≤ 5000 µs"))
 }
 
-func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count + 1), withPad: " ", startingAt: 0) }
-func f(_ value: Double) -> String { String(format: "%.0f", value) }
-print(pad("figure", 40) + pad("warden min/p50/p99", 22) + pad("peer min/p50/p99", 22) + pad("overhead p50", 14) + pad("ratio", 8) + "target")
-for figure in figures {
-    print(pad(figure.figure, 40)
-          + pad("\(f(figure.warden.min))/\(f(figure.warden.median))/\(f(figure.warden.p99)) \(figure.unit)", 22)
-          + pad("\(f(figure.peerStats.min))/\(f(figure.peerStats.median))/\(f(figure.peerStats.p99)) \(figure.unit)", 22)
-          + pad("\(f(figure.overheadMedian)) \(figure.unit)", 14) + pad(String(format: "%.2f×", figure.ratio), 8) + figure.target)
-}
+printTable(figures)
 print("(gateway: \(iterations) iterations each, peer: \(figures[0].peer); spawn: \(spawnIterations) each, peer: \(figures[2].peer))")
 
 struct Report: Codable {
