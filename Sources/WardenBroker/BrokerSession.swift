@@ -76,8 +76,9 @@ public actor BrokerSession {
 
     private func record(_ kind: String, _ payload: JSONValue) async -> Int64? {
         do {
-            // Written in place rather than awaited on the writer's queue: SQLite has one writer
-            // either way, and the hand-offs cost more than the write (scripts/bench).
+            // Written in place rather than awaited (`append`): a suspended call resumes behind
+            // every job queued on the pool meanwhile, so under load its round trip is the queue's
+            // length (scripts/load, 256 agents: tool round trip p50 0.33 ms in place, 46 ms awaited).
             return try audit.appendNow(run: runID, agent: agentID, kind: kind, payload: payload).seq
         } catch {
             // The audit log is the evidence; if it cannot be written, nothing may proceed.
