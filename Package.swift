@@ -129,9 +129,11 @@ let package = Package(
         .testTarget(name: "WardenSandboxTests", dependencies: ["WardenSandbox", "WardenCore", "CWardenLinux"]),
         .testTarget(
             name: "WardenAuditTests",
-            dependencies: ["WardenAudit", "WardenCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["WardenAudit", "WardenCore", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "WardenScenarioTests", dependencies: ["WardenScenario", "WardenCore"]),
+        .testTarget(name: "WardenDaemonTests", dependencies: ["WardenDaemon", "WardenSandbox", "WardenCore"]),
         .testTarget(name: "WardenReportTests", dependencies: ["WardenReport", "WardenCore"]),
         .testTarget(
             name: "WardenBrokerTests",

@@ -58,6 +58,26 @@ struct LimitWatch: Sendable {
         return found
     }
 
+    /// What this watch cannot see on this host, by limit, with why: such a limit still holds
+    /// (the kernel refuses at it) but an agent reaching it is not stopped.
+    func blindSpots() -> [String: String] {
+        var blind: [String: String] = [:]
+        if cgroup.leaves.isEmpty { blind["processes"] = "the sandbox has no cgroup (forks stop at rlimit nproc, which counts nothing wardend can read)" }
+        guard let initPID else {
+            blind["open_files"] = "the sandbox's pid 1 is not known"
+            blind["tmp"] = "the sandbox's pid 1 is not known"
+            return blind
+        }
+        if nofile != nil, opendir("/proc/\(initPID)/fd").map({ closedir($0); return true }) != true {
+            blind["open_files"] = "/proc/\(initPID)/fd cannot be read: \(String(cString: strerror(errno)))"
+        }
+        var info = statvfs()
+        if statvfs("/proc/\(initPID)/root/tmp", &info) != 0 {
+            blind["tmp"] = "/proc/\(initPID)/root/tmp cannot be read: \(String(cString: strerror(errno)))"
+        }
+        return blind
+    }
+
     /// Whether the filesystem at `path` has no block or no inode left for an unprivileged writer.
     static func isFull(_ path: String) -> Bool {
         var info = statvfs()

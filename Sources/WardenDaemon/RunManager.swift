@@ -498,6 +498,12 @@ actor RunManager {
             // The launcher made its cgroups before the sandbox started; its pid names them.
             let watch = LimitWatch(cgroup: SandboxCgroup(launcherPID: process.pid), initPID: process.pidfds.initPID,
                                    pidsLimit: policy.cgroupPids, nofile: policy.rlimits["nofile"], tmpBytes: policy.tmpSizeBytes, world: world)
+            // A limit this host does not let it see is said once, not left to look watched.
+            let blind = watch.blindSpots()
+            if !blind.isEmpty {
+                await self?.record(run: run, agent: agent, kind: "limit.watch",
+                                   payload: ["not_watched": .object(blind.mapValues { .string($0) }), "on_limit": .string(action.rawValue)])
+            }
             var seen: Set<String> = []
             while process.pidfds.isRunning {
                 do { try await CancellableSleep.sleep(for: LimitWatch.interval) } catch { return }
