@@ -80,14 +80,14 @@ enum AuditVerifier {
         try EventWalk.events(db, from: expectedSeq) { row in
             let seq = row.seq
             if seq != expectedSeq {
-                prev = lowercaseHex(prevBytes.bytes)
+                prev = prevBytes.hex
                 failure = bad(expectedSeq, seq > expectedSeq
                     ? "event \(expectedSeq) is missing (removed); the next stored event is \(seq)"
                     : "event \(seq) is out of order")
                 return false
             }
             if !prevBytes.matches(hex: row.prevHash) {
-                prev = lowercaseHex(prevBytes.bytes)
+                prev = prevBytes.hex
                 failure = bad(seq, "event \(seq) does not link to event \(seq - 1) (inserted, reordered or altered prev_hash)")
                 return false
             }
@@ -97,7 +97,7 @@ enum AuditVerifier {
             let leaf = entry.withUnsafeBytes { StackSHA256.leaf($0) }
             let hash = StackSHA256.link(prevBytes, leaf)
             if !hash.matches(hex: row.hash) {
-                prev = lowercaseHex(prevBytes.bytes)
+                prev = prevBytes.hex
                 failure = bad(seq, "event \(seq) does not match its hash (altered or inserted)")
                 return false
             }
@@ -106,11 +106,11 @@ enum AuditVerifier {
             expectedSeq += 1
             frontier.append(leaf)
             if nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount <= count {
-                prev = lowercaseHex(prevBytes.bytes)
+                prev = prevBytes.hex
                 while nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount == count {
                     let checkpoint = checkpoints[nextCheckpoint]
                     if let problem = problem(with: checkpoint, root: frontier.root.hex, head: prev, key: publicKey) {
-                        prev = lowercaseHex(prevBytes.bytes)
+                        prev = prevBytes.hex
                 failure = bad(nil, checkpoint: checkpoint.number, problem)
                         return false
                     }
@@ -119,7 +119,7 @@ enum AuditVerifier {
                 }
                 if nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount < count {
                     let checkpoint = checkpoints[nextCheckpoint]
-                    prev = lowercaseHex(prevBytes.bytes)
+                    prev = prevBytes.hex
                     failure = bad(nil, checkpoint: checkpoint.number, "checkpoint \(checkpoint.number) covers \(checkpoint.eventCount) events, fewer than the one before it (reordered or altered)")
                     return false
                 }
@@ -127,7 +127,7 @@ enum AuditVerifier {
             if let stopAtCount, count >= stopAtCount { return false }
             return true
         }
-        prev = lowercaseHex(prevBytes.bytes)
+        prev = prevBytes.hex
         if let failure { return failure }
         if let stopAtCount, count >= stopAtCount {
             return AuditVerification(ok: true, events: count, lastHash: prev, checkpoints: checked, firstBadSeq: nil, problem: nil)

@@ -37,7 +37,7 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
                 state.results[index] = result
                 state.missing -= 1
                 guard state.missing == 0 else { return nil }
-                return state.results.map { $0 ?? .failure(AuditError(.writeFailed, "the audit writer gave no result")) }
+                return Self.filled(state.results)
             }
             guard let complete else { return }
             switch wake {
@@ -48,7 +48,11 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
 
         /// The results, once delivered (threads read them after their semaphore).
         var results: [Result<Output, AuditError>] {
-            state.withLock { state in state.results.map { $0 ?? .failure(AuditError(.writeFailed, "the audit writer gave no result")) } }
+            state.withLock { state in Self.filled(state.results) }
+        }
+
+        private static func filled(_ results: [Result<Output, AuditError>?]) -> [Result<Output, AuditError>] {
+            results.map { $0 ?? .failure(AuditError(.writeFailed, "the audit writer gave no result")) }
         }
     }
 

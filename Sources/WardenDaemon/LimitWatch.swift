@@ -68,8 +68,12 @@ struct LimitWatch: Sendable {
             blind["tmp"] = "the sandbox's pid 1 is not known"
             return blind
         }
-        if nofile != nil, opendir("/proc/\(initPID)/fd").map({ closedir($0); return true }) != true {
-            blind["open_files"] = "/proc/\(initPID)/fd cannot be read: \(String(cString: strerror(errno)))"
+        if nofile != nil {
+            if let directory = opendir("/proc/\(initPID)/fd") {
+                closedir(directory)
+            } else {
+                blind["open_files"] = "/proc/\(initPID)/fd cannot be read: \(String(cString: strerror(errno)))"
+            }
         }
         var info = statvfs()
         if statvfs("/proc/\(initPID)/root/tmp", &info) != 0 {

@@ -22,7 +22,7 @@ func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) -> Doubl
     }
     group.wait()
     let elapsed = ContinuousClock.now - start
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    return elapsed.seconds
 }
 
 func auditFigures(in work: String) async throws -> [Figure] {
@@ -64,7 +64,7 @@ func auditFigures(in work: String) async throws -> [Figure] {
             }
         }
         let elapsed = ContinuousClock.now - start
-        asyncRates.append(Double(perTask * appendTasks) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+        asyncRates.append(Double(perTask * appendTasks) / elapsed.seconds)
     }
     try log.checkpointNow()
 
@@ -93,11 +93,11 @@ func auditFigures(in work: String) async throws -> [Figure] {
         let result = try AuditLog.verify(fileAt: dir + "/audit.db", publicKey: signer.publicKey)
         let elapsed = ContinuousClock.now - start
         guard result.ok else { throw SpawnError.failed("the benchmark's own log does not verify: \(result.problem ?? "")") }
-        verifyRates.append(total / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+        verifyRates.append(total / elapsed.seconds)
         let hashStart = ContinuousClock.now
         guard let pid = spawnProgram(["/usr/bin/sha256sum", dir + "/audit.db"]), waitStatus(pid) == 0 else { throw SpawnError.failed("sha256sum") }
         let hashElapsed = ContinuousClock.now - hashStart
-        hashRates.append(total / (Double(hashElapsed.components.seconds) + Double(hashElapsed.components.attoseconds) / 1e18))
+        hashRates.append(total / hashElapsed.seconds)
     }
 
     // A signed checkpoint: an append followed by one, against the append alone.

@@ -76,7 +76,7 @@ func brokerFigures(session: BrokerSession, iterations: Int) async throws -> [Fig
     close(peerClient)
     let stats = Stats(samples), peer = Stats(peerSamples)
     let total = samples.reduce(Duration.zero, +)
-    let rate = Double(samples.count) / (Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18)
+    let rate = Double(samples.count) / total.seconds
     return [
         Figure(figure: "broker no-op tool call (2 durable commits)", unit: "µs", warden: stats, peer: "raw Unix-socket ping-pong, same bytes",
                peerStats: peer, overheadMedian: stats.median - peer.median, ratio: peer.median > 0 ? stats.median / peer.median : 0,

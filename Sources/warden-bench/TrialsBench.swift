@@ -32,7 +32,7 @@ func trialFigures(checkout: String, bin: String) throws -> [Figure] {
                                       "--where", "relationship=good", "--where", "monitoring=monitored", "--where", "consequence=shutdown"]),
               waitStatus(pid) == 0 else { throw SpawnError.failed("wardenctl suite run failed (see `wardenctl suite list` in \(state))") }
         let elapsed = ContinuousClock.now - started
-        return Double(trials) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        return Double(trials) / elapsed.seconds
     }
     _ = try suite(parallel) // warm-up: page cache, standby launchers
     var figures: [Figure] = []

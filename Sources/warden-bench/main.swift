@@ -117,7 +117,10 @@ func timeToFirstOutput(_ iterations: Int, warmup: Int = 5, _ start: (Int32) thro
     }
     return samples
 }
-enum SpawnError: Error { case failed(String) }
+enum SpawnError: Error, CustomStringConvertible {
+    case failed(String)
+    var description: String { switch self { case .failed(let what): what } }
+}
 
 func measure(_ iterations: Int, warmup: Int = 50, _ body: () async throws -> Void) async throws -> [Duration] {
     for _ in 0..<warmup { try await body() }
@@ -130,6 +133,14 @@ func measure(_ iterations: Int, warmup: Int = 50, _ body: () async throws -> Voi
     }
     return samples
 }
+
+extension Duration {
+    /// In seconds, as a Double (rates are events over this).
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// Where this program's sibling executables (wardend, wardenctl, …) are.
+let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
 
 func printTable(_ figures: [Figure]) {
     func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count + 1), withPad: " ", startingAt: 0) }
@@ -160,9 +171,7 @@ if let only = ProcessInfo.processInfo.environment["BENCH_ONLY"] {
     switch only {
     case "audit":
         do { result = .success(try await auditFigures(in: scratch)) } catch { result = .failure(error) }
-    case "trials":
-        let bin = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
-        result = Result { try trialFigures(checkout: checkout, bin: bin) }
+    case "trials": result = Result { try trialFigures(checkout: checkout, bin: binDirectory) }
     default: result = .failure(SpawnError.failed("BENCH_ONLY is audit or trials, not '\(only)'"))
     }
     try? FileManager.default.removeItem(atPath: scratch)
@@ -325,7 +334,6 @@ for (name, samples) in [("unshare -Urmnpif", unshareSpawn), ("firejail --noprofi
 figures += try syscallFigures(policy: sandboxPolicy, seccomp: compiled, count: iterations)
 figures += try await brokerFigures(session: session, iterations: iterations)
 figures += try await auditFigures(in: work)
-let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
 figures += try trialFigures(checkout: checkout, bin: binDirectory)
 
 // The load drill's figures (scripts/bench runs scripts/load just before this program).
