@@ -86,11 +86,9 @@ public final class AuditLog: Sendable {
         committer = GroupCommit { entries in box.log?.writeBatch(entries) ?? .failure(AuditError(.writeFailed, "the audit log is closed")) }
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.makeDurable(pool)
             try pool.write { db in try Self.migrate(db) }
             let head = try pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") } ?? 0
             knownHead.withLock { $0 = head }
@@ -103,6 +101,25 @@ public final class AuditLog: Sendable {
             throw AuditError(.openFailed, "the audit database \(path) is locked by another process (another wardend, or a tool holding a write lock); stop it and start again.")
         } catch {
             throw AuditError(.openFailed, "cannot open the audit database \(path): \(error). Check that the state directory is writable and that no other wardend uses it.")
+        }
+    }
+
+    /// `synchronous=FULL` on the writer connection, checked. It must be set after the pool is
+    /// open: GRDB's DatabasePool sets NORMAL on its writer when it turns WAL on, after
+    /// `prepareDatabase` has run — a commit is then synced only at checkpoints, and an event
+    /// that "is on disk" could be lost with the machine (not with the process).
+    static func makeDurable(_ pool: DatabasePool) throws {
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            let mode = try Int.fetchOne(db, sql: "PRAGMA synchronous")
+            guard mode == 2 else { throw DatabaseError(message: "SQLite kept synchronous=\(mode.map(String.init) ?? "?") after PRAGMA synchronous = FULL") }
+        }
+    }
+
+    /// The writer connection's `PRAGMA synchronous` (2 = FULL: every commit is fsynced).
+    public func writerSynchronousMode() throws(AuditError) -> Int {
+        do { return try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 } } catch {
+            throw AuditError(.openFailed, "cannot read the audit database's sync mode: \(error)")
         }
     }
 
@@ -318,7 +335,9 @@ public final class AuditLog: Sendable {
     private func writeBatch(_ entries: [Entry]) -> Result<[AuditEvent], AuditError> {
         do {
             let events = try pool.write { db in
-                var last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").map { row -> (Int64, String) in
+                // Cached: preparing (parsing, authorizing) the same two statements for every batch showed in profiles.
+                let tail = try db.cachedStatement(sql: "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
+                var last = try Row.fetchOne(tail).map { row -> (Int64, String) in
                     (row["seq"], row["hash"])
                 } ?? (0, AuditChain.genesis)
                 var lastDigest = Digest32(AuditChain.hexBytes(last.1))
@@ -372,7 +391,7 @@ public final class AuditLog: Sendable {
             return try pool.read { db in
                 let rows: [Row]
                 if let run {
-                    rows = try Row.fetchAll(db, sql: "SELECT * FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                    rows = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?"),
                                             arguments: [run, afterSeq, limit])
                 } else {
                     rows = try Row.fetchAll(db, sql: "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?",

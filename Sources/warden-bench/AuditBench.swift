@@ -69,9 +69,9 @@ func auditFigures(in work: String) async throws -> [Figure] {
     try log.checkpointNow()
 
     // The peer: plain SQLite, WAL, synchronous=FULL, one durable transaction per insert.
-    var configuration = Configuration()
-    configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-    let plain = try DatabasePool(path: dir + "/plain.db", configuration: configuration)
+    // Set after opening, as the audit log does: DatabasePool turns WAL on with synchronous=NORMAL.
+    let plain = try DatabasePool(path: dir + "/plain.db")
+    try await plain.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
     try await plain.write { db in try db.execute(sql: "CREATE TABLE events (seq INTEGER PRIMARY KEY, payload TEXT)") }
     let text = payload.canonicalString
     var plainRates: [Double] = []

@@ -41,6 +41,13 @@ func tamper(_ path: String, _ sql: String) throws {
         #expect(result.events == 10)
     }
 
+    /// Every commit is fsynced (write-ahead): the writer runs with synchronous=FULL, not the
+    /// NORMAL that GRDB's pool sets when it turns WAL on (which syncs only at checkpoints).
+    @Test func commitsAreSyncedOnTheWriterConnection() async throws {
+        let (log, _) = try await filled()
+        #expect(try log.writerSynchronousMode() == 2)
+    }
+
     @Test func triggersRefuseUpdateAndDelete() async throws {
         let (_, path) = try await filled()
         let queue = try DatabaseQueue(path: path)
