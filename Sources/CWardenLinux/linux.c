@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CWardenLinux.h"
 
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -91,6 +92,7 @@ int warden_close_range(unsigned int first, unsigned int last) {
 }
 
 int warden_set_pdeathsig(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
+pid_t warden_fork_sibling(void) { return (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0); }
 int warden_set_no_new_privs(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
 int warden_get_no_new_privs(void) { return prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0); }
 

@@ -25,7 +25,12 @@ struct JSONParser {
     private func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: index, reason: reason) }
 
     private mutating func skipWhitespace() {
-        while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0A, 0x0D: index += 1
+            default: return
+            }
+        }
     }
 
     private mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
@@ -118,40 +123,38 @@ struct JSONParser {
             index = end + 1
             return text
         }
-        var scalars = String.UnicodeScalarView()
+        // With escapes: collect the UTF-8 bytes (runs copied whole, escapes encoded) and
+        // validate once at the end — appending scalar by scalar cost more than the rest of a
+        // tool result's parse.
+        let opening = index
+        var utf8: [UInt8] = []
+        utf8.reserveCapacity(end - index + 16)
         var runStart = index
-        func flushRun(_ parser: inout JSONParser, _ scalars: inout String.UnicodeScalarView, upTo end: Int) throws(JSONParseError) {
-            guard runStart < end else { return }
-            let slice = parser.bytes[runStart..<end]
-            guard let text = String(validating: slice, as: UTF8.self) else {
-                throw JSONParseError(offset: runStart, reason: "invalid UTF-8 in string")
-            }
-            scalars.append(contentsOf: text.unicodeScalars)
-        }
         while true {
             guard index < bytes.count else { throw fail("unterminated string") }
             let c = bytes[index]
             if c == UInt8(ascii: "\"") {
-                try flushRun(&self, &scalars, upTo: index)
+                utf8.append(contentsOf: bytes[runStart..<index])
                 index += 1
-                return String(scalars)
+                guard let text = String(validating: utf8, as: UTF8.self) else {
+                    throw JSONParseError(offset: opening, reason: "invalid UTF-8 in string")
+                }
+                return text
             }
             if c < 0x20 { throw fail("control character in string") }
             if c == UInt8(ascii: "\\") {
-                try flushRun(&self, &scalars, upTo: index)
+                utf8.append(contentsOf: bytes[runStart..<index])
                 index += 1
                 guard index < bytes.count else { throw fail("unterminated escape") }
                 let e = bytes[index]
                 index += 1
                 switch e {
-                case UInt8(ascii: "\""): scalars.append("\"")
-                case UInt8(ascii: "\\"): scalars.append("\\")
-                case UInt8(ascii: "/"): scalars.append("/")
-                case UInt8(ascii: "b"): scalars.append("\u{08}")
-                case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                case UInt8(ascii: "n"): scalars.append("\n")
-                case UInt8(ascii: "r"): scalars.append("\r")
-                case UInt8(ascii: "t"): scalars.append("\t")
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(e)
+                case UInt8(ascii: "b"): utf8.append(0x08)
+                case UInt8(ascii: "f"): utf8.append(0x0C)
+                case UInt8(ascii: "n"): utf8.append(0x0A)
+                case UInt8(ascii: "r"): utf8.append(0x0D)
+                case UInt8(ascii: "t"): utf8.append(0x09)
                 case UInt8(ascii: "u"):
                     var code = try parseHex4()
                     if (0xD800..<0xDC00).contains(code) {
@@ -166,7 +169,7 @@ struct JSONParser {
                         throw fail("lone low surrogate")
                     }
                     guard let scalar = Unicode.Scalar(code) else { throw fail("invalid code point") }
-                    scalars.append(scalar)
+                    utf8.append(contentsOf: scalar.utf8)
                 default: throw fail("invalid escape")
                 }
                 runStart = index

@@ -84,7 +84,7 @@ struct AgentProcess: Sendable {
                     let launched: SandboxSpawner.Launched
                     do throws(SandboxError) {
                         let ready: SandboxSpawner.Standby
-                        if let standby { ready = standby } else { ready = try SandboxSpawner.standBy(launcher: pool.launcher, template: spec, log: pool.log) }
+                        if let standby { ready = standby } else { ready = try SandboxSpawner.standBy(launcher: pool.launcher, template: spec, log: pool.log, zygote: pool.zygote) }
                         launched = try SandboxSpawner.launch(ready, spec: spec,
                                                              stdoutFD: stdoutFD, stderrFD: stderrFD, brokerFD: brokerFD,
                                                              shellFD: shellFD, supervise: supervise)

@@ -32,12 +32,16 @@ public struct Daemon: Sendable {
         try await recover(audit: audit)
 
         // Before any launcher stands by: worlds mounted later must reach their namespaces.
-        var sharedRuns = false
-        do { sharedRuns = try WorldFilesystem.shareRuns(configuration.stateDirectory + "/runs") } catch {
+        let live = configuration.stateDirectory + "/live"
+        var liveMounted = false
+        do {
+            try WorldFilesystem.mountLive(live)
+            liveMounted = true
+        } catch {
             logger.warning("worlds will have no size limit", metadata: ["problem": "\(error.message)"])
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let runs = RunManager(configuration: configuration, audit: audit, group: group, logger: logger) { status in
+        let runs = RunManager(configuration: configuration, audit: audit, group: group, logger: logger, worldsOnTmpfs: liveMounted) { status in
             notifier.notify("STATUS=\(status)")
         }
         let control = ControlServer(runs: runs, audit: audit, logger: logger, startedAt: .now,
@@ -70,7 +74,7 @@ public struct Daemon: Sendable {
         try? audit.checkpointNow()
         audit.checkpoint()
         if !activated { unlink(configuration.socketPath) }
-        if sharedRuns { WorldFilesystem.unshareRuns(configuration.stateDirectory + "/runs") }
+        if liveMounted { WorldFilesystem.unmount(live) }
         try? await group.shutdownGracefully()
         logger.info("wardend stopped")
     }
@@ -80,10 +84,14 @@ public struct Daemon: Sendable {
     private func recover(audit: AuditLog) async throws {
         let killed = LeftoverSandboxes.kill(launcher: configuration.launcherPath)
         let cgroups = CgroupCleanup.removeOrphans()
-        let worlds = WorldFilesystem.leftovers(under: configuration.stateDirectory + "/runs")
-        // The worlds of runs a crash interrupted: kept on disk like any other, then unmounted.
+        let worlds = WorldFilesystem.leftovers(under: configuration.stateDirectory + "/live")
+        // The worlds of runs a crash interrupted (live/RUN/world): kept on disk like any other
+        // (runs/RUN/world), then unmounted.
         for path in worlds {
-            if let problem = WorldFilesystem.release(path) { logger.warning("world not kept", metadata: ["world": "\(path)", "problem": "\(problem)"]) }
+            let run = ((path as NSString).deletingLastPathComponent as NSString).lastPathComponent
+            if let problem = WorldFilesystem.release(path, to: RunPaths(stateDirectory: configuration.stateDirectory, runID: run).keptWorld) {
+                logger.warning("world not kept", metadata: ["world": "\(path)", "problem": "\(problem)"])
+            }
         }
         for run in try audit.unfinishedRuns() {
             try await audit.append(run: run, kind: "run.end", payload: [

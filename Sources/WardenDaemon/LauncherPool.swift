@@ -4,9 +4,11 @@ import Synchronization
 import WardenSandbox
 
 /// Launchers started ahead of need, so that starting an agent does not wait for `exec` and the
-/// launcher's runtime to load. Each standby lives on its own thread, which started it and
-/// which — the launcher's parent-death signal follows the spawning thread — goes on to run and
-/// reap the sandbox it becomes.
+/// launcher's runtime to load. Each standby lives on its own thread, which starts it and goes
+/// on to run and reap the sandbox it becomes. Standbys are forked from one warm launcher (the
+/// zygote), which saves the exec and the runtime's start-up per sandbox; without it (it could
+/// not start, or died) each is spawned as before. The zygote's thread lives as long as the
+/// daemon: the launchers' parent-death signal follows it.
 final class LauncherPool: Sendable {
     /// Work for a standby's thread: given the standby (nil when none was ready), build the sandbox.
     typealias Job = @Sendable (SandboxSpawner.Standby?) -> Void
@@ -23,16 +25,36 @@ final class LauncherPool: Sendable {
     /// What standbys prepare from: the default sandbox policy's part of a spec. A run whose
     /// policy differs (the file changed since) gets a launcher started for it instead.
     let template: SandboxSpec?
+    private let encodedTemplate: Data?
     private let state = Mutex<(ready: [Slot], starting: Int, stopped: Bool)>(([], 0, false))
     /// Idle standbys (starting or waiting): `stop` waits for them to be stood down, so none
     /// outlives a daemon that stops cleanly, and their cgroups go with them.
     private let idle = DispatchGroup()
+    /// Nil when standbys are spawned one by one (no template, or the zygote did not start).
+    let zygote: LauncherZygote?
 
     init(launcher: String, capacity: Int, template: SandboxSpec?, log: String? = nil) {
         self.launcher = launcher
         self.log = log
         self.capacity = template == nil ? 0 : capacity
         self.template = template
+        encodedTemplate = template.flatMap { try? JSONEncoder().encode($0) }
+        zygote = template == nil ? nil : Self.startZygote(launcher: launcher, log: log)
+    }
+
+    /// Starts the zygote on a thread of its own that never ends (see the type's comment);
+    /// waits only for the spawn.
+    private static func startZygote(launcher: String, log: String?) -> LauncherZygote? {
+        let started = Mutex<LauncherZygote?>(nil)
+        let ready = DispatchSemaphore(value: 0)
+        let parked = DispatchSemaphore(value: 0)
+        thread {
+            started.withLock { $0 = try? LauncherZygote.start(launcher: launcher, log: log) }
+            ready.signal()
+            parked.wait()
+        }
+        ready.wait()
+        return started.withLock { $0 }
     }
 
     /// Runs `job` on a standby's thread, or on a new thread when none is ready; then tops the
@@ -57,10 +79,10 @@ final class LauncherPool: Sendable {
             return wanted
         }
         for _ in 0..<wanted {
-            guard let template else { return }
+            guard let encodedTemplate else { return }
             idle.enter()
             Self.thread { [self] in
-                let standby = try? SandboxSpawner.standBy(launcher: launcher, template: template, log: log)
+                let standby = try? SandboxSpawner.standBy(launcher: launcher, encodedTemplate: encodedTemplate, log: log, zygote: zygote)
                 let slot = Slot()
                 let accepted = state.withLock { state -> Bool in
                     state.starting -= 1
@@ -95,6 +117,7 @@ final class LauncherPool: Sendable {
         }
         for slot in slots { slot.wake.signal() }
         _ = idle.wait(timeout: .now() + 5)
+        zygote?.stop()
     }
 
     private static func thread(_ body: @escaping @Sendable () -> Void) {

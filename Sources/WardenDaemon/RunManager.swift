@@ -102,10 +102,14 @@ actor RunManager {
     let statusChanged: @Sendable (String) -> Void
     /// Launchers started ahead of need.
     let launchers: LauncherPool
+    /// False when STATE/live could not be mounted: worlds then go straight to disk, unlimited
+    /// (each run's `world.snapshot` says so in `size_limit`).
+    let worldsOnTmpfs: Bool
 
-    init(configuration: DaemonConfiguration, audit: AuditLog, group: any EventLoopGroup, logger: Logger,
+    init(configuration: DaemonConfiguration, audit: AuditLog, group: any EventLoopGroup, logger: Logger, worldsOnTmpfs: Bool,
          statusChanged: @escaping @Sendable (String) -> Void = { _ in }) {
         self.statusChanged = statusChanged
+        self.worldsOnTmpfs = worldsOnTmpfs
         self.launchers = LauncherPool(launcher: configuration.launcherPath, capacity: configuration.standbyLaunchers,
                                       template: Self.standbyTemplate(configuration), log: configuration.stateDirectory + "/launchers.log")
         launchers.replenish()
@@ -236,7 +240,7 @@ actor RunManager {
     /// run as `aborted` with the reason in the audit log.
     func execute(_ plan: RunPlan, caller: Caller) async -> RunSummary {
         let runID = plan.runID
-        let runDirectory = configuration.stateDirectory + "/runs/" + runID
+        let paths = RunPaths(stateDirectory: configuration.stateDirectory, runID: runID)
         let collector = RunEventCollector(audit: audit, runID: runID)
         var agentSummaries: [RunSummary.AgentSummary] = []
         func abort(_ reason: String) async -> RunSummary {
@@ -265,23 +269,34 @@ actor RunManager {
         logger.info("run started", metadata: ["run": "\(runID)", "scenario": "\(plan.scenario.name)", "model": "\(plan.model.name)"])
 
         let world: World
-        let worldPath = runDirectory + "/world"
+        var worldPath = paths.keptWorld
         var worldLimit: JSONValue = .int(Int64(plan.sandboxPolicy.worldSizeBytes))
-        var worldMounted = true
+        var worldMounted = false
         do {
-            try FileManager.default.createDirectory(atPath: runDirectory + "/agents", withIntermediateDirectories: true)
+            try Directories.make(paths.agents)
+            try Directories.make(paths.live)
         } catch {
             return await abort("cannot build the world: \(error)")
         }
-        do { try WorldFilesystem.mount(at: worldPath, bytes: plan.sandboxPolicy.worldSizeBytes) } catch {
+        // The run's live directory goes when it ends (the transports unlink their sockets when
+        // their agents are gone; unlinked here too, for runs that ended before their agents did).
+        defer {
+            for agent in plan.scenario.agents { unlink(paths.brokerSocket(agent: agent.id)) }
+            rmdir(paths.live)
+        }
+        do throws(DaemonError) {
+            guard worldsOnTmpfs else { throw DaemonError(.run, "wardend has no live tmpfs (\(configuration.stateDirectory)/live) to mount worlds under; its log at start says why") }
+            try WorldFilesystem.mount(at: paths.liveWorld, bytes: plan.sandboxPolicy.worldSizeBytes)
+            worldPath = paths.liveWorld
+            worldMounted = true
+        } catch {
             // Said in the audit, not hidden: this world can grow until the state disk is full.
             worldLimit = .string("none: \(error.message)")
-            worldMounted = false
             logger.warning("world without a size limit", metadata: ["run": "\(runID)", "problem": "\(error.message)"])
         }
         // Whatever happens next, the final world goes to disk and its tmpfs away.
         defer {
-            if worldMounted, let problem = WorldFilesystem.release(worldPath) {
+            if worldMounted, let problem = WorldFilesystem.release(worldPath, to: paths.keptWorld) {
                 logger.warning("world not kept", metadata: ["run": "\(runID)", "problem": "\(problem)"])
             }
         }
@@ -322,7 +337,7 @@ actor RunManager {
         var running: [(agent: Scenario.Agent, session: BrokerSession, process: AgentProcess, transport: Task<Void, Never>)] = []
         for (agent, session) in sessions {
             do {
-                let (process, transport) = try await startAgent(agent, session: session, plan: plan, runDirectory: runDirectory)
+                let (process, transport) = try await startAgent(agent, session: session, plan: plan, paths: paths)
                 running.append((agent, session, process, transport))
                 active[runID]?.agents[agent.id] = (session, process)
             } catch {
@@ -548,15 +563,15 @@ actor RunManager {
     /// Where an agent with the `bash` tool finds the world's hosts.
     static let hostsInside = "/srv/hosts"
 
-    private func startAgent(_ agent: Scenario.Agent, session: BrokerSession, plan: RunPlan, runDirectory: String)
+    private func startAgent(_ agent: Scenario.Agent, session: BrokerSession, plan: RunPlan, paths: RunPaths)
         async throws -> (AgentProcess, Task<Void, Never>)
     {
         var pair: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw DaemonError(.run, "socketpair: \(String(cString: strerror(errno)))")
         }
-        let stdoutFD = open(runDirectory + "/agents/\(agent.id).stdout", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        let stderrFD = open(runDirectory + "/agents/\(agent.id).stderr", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        let stdoutFD = open(paths.agents + "/\(agent.id).stdout", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        let stderrFD = open(paths.agents + "/\(agent.id).stderr", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
         defer {
             close(pair[1])
             if stdoutFD >= 0 { close(stdoutFD) }
@@ -564,12 +579,12 @@ actor RunManager {
         }
         guard stdoutFD >= 0, stderrFD >= 0 else {
             close(pair[0])
-            throw DaemonError(.run, "cannot create the agent's log files in \(runDirectory)/agents")
+            throw DaemonError(.run, "cannot create the agent's log files in \(paths.agents)")
         }
         let agentBinary = "/opt/warden/bin/warden-agent"
         let maxLine = plan.policies[agent.policy]?.maxMessageBytes ?? (1 << 20)
         // The same session on a socket path, for agent programs that cannot keep fd 3.
-        let socketPath = runDirectory + "/agents/\(agent.id).sock"
+        let socketPath = paths.brokerSocket(agent: agent.id)
         let listener: NIOAsyncChannel<BrokerTransport.Connection, Never>
         do {
             guard socketPath.utf8.count < 108 else { throw DaemonError(.run, "the broker socket path \(socketPath) is too long; use a shorter --state-dir") }

@@ -2,14 +2,15 @@ import Foundation
 import WardenCore
 import Glibc
 
-/// Each run's world lives on its own tmpfs of the sandbox policy's `world_size`, so an agent
-/// that fills the world (through `bash`, bound read-write at /srv/hosts) hits ENOSPC there
-/// instead of filling the state directory's disk. When the run ends, the final world is copied
-/// to the run's directory on disk (at most `world_size`) and the tmpfs is unmounted.
+/// Each run's world lives on its own tmpfs of the sandbox policy's `world_size` (mounted under
+/// STATE/live), so an agent that fills the world (through `bash`, bound read-write at
+/// /srv/hosts) hits ENOSPC there instead of filling the state directory's disk. When the run
+/// ends, the final world is copied to the run's directory on disk (at most `world_size`) and
+/// the tmpfs is unmounted.
 enum WorldFilesystem {
     /// Mounts a tmpfs of `bytes` at `path` (created if needed).
     static func mount(at path: String, bytes: UInt64) throws(DaemonError) {
-        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+        do { try Directories.make(path) } catch {
             throw DaemonError(.run, "cannot create the world directory \(path): \(error)")
         }
         let options = "size=\(bytes),mode=0755,nr_inodes=\(max(1024, bytes / 4096))"
@@ -18,58 +19,47 @@ enum WorldFilesystem {
         }
     }
 
-    /// Copies the mounted world at `path` to disk (times and modes kept), unmounts its tmpfs and
-    /// puts the copy in its place. Returns what went wrong, if anything.
-    static func release(_ path: String) -> String? {
-        let kept = path + ".final"
+    /// Copies the mounted world at `path` to `final` on disk (times and modes kept), unmounts its
+    /// tmpfs and removes the mount point. Returns what went wrong, if anything.
+    static func release(_ path: String, to final: String) -> String? {
         var problem: String?
-        do { try FileManager.default.copyItem(atPath: path, toPath: kept) } catch {
+        do { try FileManager.default.copyItem(atPath: path, toPath: final) } catch {
             problem = "the final world could not be kept on disk: \(error)"
         }
         unmount(path)
-        guard problem == nil else { return problem }
         _ = rmdir(path)
-        _ = Glibc.rename(kept, path)
-        return nil
+        return problem
     }
 
     static func unmount(_ path: String) {
         _ = umount2(path, Int32(MNT_DETACH))
     }
 
-    /// Makes `runs` a shared mount (a bind of itself, once), so a world tmpfs mounted under it
-    /// reaches the mount namespaces of launchers that were started — and stood by — before it.
-    /// True when the bind is wardend's — made now, or by a predecessor that was killed before it
-    /// could remove it (a marker file next to `runs` says so) — and a clean stop then removes it
-    /// with `unshareRuns`. A mount the administrator put there is left alone.
-    @discardableResult
-    static func shareRuns(_ runs: String) throws(DaemonError) -> Bool {
-        do { try FileManager.default.createDirectory(atPath: runs, withIntermediateDirectories: true) } catch {
-            throw DaemonError(.run, "cannot create \(runs): \(error)")
-        }
-        let entry = mountInfo().first { $0.mountPoint == runs }
-        let ours = entry != nil && FileManager.default.fileExists(atPath: marker(runs))
-        if entry?.shared == true { return ours }
-        if entry == nil {
-            guard Glibc.mount(runs, runs, nil, UInt(MS_BIND), nil) == 0 else {
-                throw DaemonError(.run, "cannot bind \(runs) onto itself (to share world mounts with sandboxes): \(String(cString: strerror(errno)))")
-            }
-            _ = FileManager.default.createFile(atPath: marker(runs), contents: Data("made by wardend; removed with the bind on a clean stop\n".utf8))
-        }
-        guard Glibc.mount(nil, runs, nil, UInt(MS_SHARED), nil) == 0 else {
-            throw DaemonError(.run, "cannot make \(runs) a shared mount: \(String(cString: strerror(errno)))")
-        }
-        return entry == nil || ours
-    }
+    /// Source name of the live tmpfs in mountinfo (how a restarted wardend knows it is its own).
+    static let liveSource = "warden-live"
 
-    /// Removes the bind `shareRuns` made (and anything still mounted under it).
-    static func unshareRuns(_ runs: String) {
-        unmount(runs)
-        unlink(marker(runs))
+    /// Mounts STATE/live: a small tmpfs, made a shared mount, that holds each run's transient
+    /// parts — its world's mount point and its agents' broker sockets. Shared, so a world tmpfs
+    /// mounted under it reaches the mount namespaces of launchers started (and stood by) before
+    /// it. On tmpfs, so those short-lived inodes never touch the state disk: on ext4 a deleted
+    /// inode counts as recently deleted for a minute or more and every new inode of its group
+    /// is found only after a scan past all of them — at 35 runs/s, creating a run's directories
+    /// cost wardend more CPU than anything else it did for the run. A live tmpfs a killed
+    /// predecessor left is unmounted first (recovery has kept its worlds by then).
+    static func mountLive(_ live: String) throws(DaemonError) {
+        if mountInfo().contains(where: { $0.mountPoint == live && $0.source == liveSource }) { unmount(live) }
+        do { try FileManager.default.createDirectory(atPath: live, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
+            throw DaemonError(.run, "cannot create \(live): \(error)")
+        }
+        guard Glibc.mount(liveSource, live, "tmpfs", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), "size=16m,mode=0700,nr_inodes=65536") == 0 else {
+            throw DaemonError(.run, "cannot mount a tmpfs at \(live): \(String(cString: strerror(errno)))")
+        }
+        guard Glibc.mount(nil, live, nil, UInt(MS_SHARED), nil) == 0 else {
+            let problem = String(cString: strerror(errno))
+            unmount(live)
+            throw DaemonError(.run, "cannot make \(live) a shared mount: \(problem)")
+        }
     }
-
-    /// Next to `runs` (not inside it, where the bind would hide it): present while the bind is wardend's.
-    private static func marker(_ runs: String) -> String { runs + ".shared-mount" }
 
     struct MountEntry { var mountPoint: String; var source: String; var shared: Bool }
 
@@ -85,8 +75,8 @@ enum WorldFilesystem {
         }
     }
 
-    /// World tmpfs mounts under `runs` left by a daemon that died mid-run.
-    static func leftovers(under runs: String) -> [String] {
-        mountInfo().filter { $0.source == "warden-world" && $0.mountPoint.hasPrefix(runs + "/") }.map(\.mountPoint)
+    /// World tmpfs mounts under `live` left by a daemon that died mid-run.
+    static func leftovers(under live: String) -> [String] {
+        mountInfo().filter { $0.source == "warden-world" && $0.mountPoint.hasPrefix(live + "/") }.map(\.mountPoint)
     }
 }

@@ -1,6 +1,7 @@
 import CWardenLinux
 import Foundation
 import Glibc
+import WardenCore
 
 /// Starts `warden-sandbox` from the (multithreaded) daemon with posix_spawn — never fork.
 ///
@@ -39,8 +40,20 @@ public enum SandboxSpawner {
     /// Starts a launcher and gives it `template` (the sandbox policy's part of a spec) to build
     /// namespaces, id maps, cgroups and the system part of the root from, ahead of the run.
     /// `log`: where the launcher's own stderr goes until it has a run (what it says when it dies
-    /// before taking a spec); /dev/null when nil.
-    public static func standBy(launcher: String, template: SandboxSpec, log: String? = nil) throws(SandboxError) -> Standby {
+    /// before taking a spec); /dev/null when nil. With a running `zygote` the launcher is forked
+    /// from it; otherwise (or if it has died) spawned.
+    public static func standBy(launcher: String, template: SandboxSpec, log: String? = nil,
+                               zygote: LauncherZygote? = nil) throws(SandboxError) -> Standby {
+        let encoded: Data
+        do { encoded = try JSONEncoder().encode(template) } catch {
+            throw SandboxError(.spawn, "cannot encode the launcher's template: \(error)")
+        }
+        return try standBy(launcher: launcher, encodedTemplate: encoded, log: log, zygote: zygote)
+    }
+
+    /// The same with the template already encoded (a pool encodes its template once).
+    public static func standBy(launcher: String, encodedTemplate templateData: Data, log: String? = nil,
+                               zygote: LauncherZygote? = nil) throws(SandboxError) -> Standby {
         var control: [Int32] = [0, 0]
         guard warden_seqpacket_pair(&control) == 0 else { throw SandboxError(.spawn, "socketpair: \(String(cString: strerror(errno)))") }
         let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
@@ -54,8 +67,16 @@ public enum SandboxSpawner {
         defer { if logFD >= 0 { close(logFD) } }
         let childFDs: [Int32] = [devNull, devNull, logFD >= 0 ? logFD : devNull, devNull, control[1]]
         var pid: pid_t = 0
-        let rc = childFDs.withUnsafeBufferPointer { fds in
-            warden_spawn(&pid, launcher, argv, envp, fds.baseAddress, Int32(fds.count))
+        var rc: Int32 = 0
+        // Forked from the zygote, the launcher has its template already.
+        var forked = false
+        if let zygotePID = zygote?.forkLauncher(template: templateData, control: control[1], log: logFD) {
+            pid = zygotePID
+            forked = true
+        } else {
+            rc = childFDs.withUnsafeBufferPointer { fds in
+                warden_spawn(&pid, launcher, argv, envp, fds.baseAddress, Int32(fds.count))
+            }
         }
         close(control[1])
         guard rc == 0 else {
@@ -64,8 +85,7 @@ public enum SandboxSpawner {
         }
         // Still our unreaped child, so this pidfd cannot name another process.
         let standby = Standby(pid: pid, control: control[0], launcherPidfd: warden_pidfd_open(pid))
-        var templateData = Data()
-        do { templateData = try JSONEncoder().encode(template) } catch {}
+        guard !forked else { return standby }
         let sent = templateData.withUnsafeBytes { send(standby.control, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         guard !templateData.isEmpty, sent == templateData.count else {
             kill(pid, SIGKILL)
@@ -115,12 +135,14 @@ public enum SandboxSpawner {
                 if received >= 0 { close(received) }
                 break
             }
-            let packet = Data(buffer[0..<n])
-            if let object = try? JSONDecoder().decode([String: String].self, from: packet), let message = object["error"] {
+            // One parse tells the three packets apart; only the report goes through Codable.
+            let packet = buffer[0..<n]
+            let object = try? JSONValue.parse(packet)
+            if let message = object?["error"]?.stringValue {
                 failure = message
-            } else if let object = try? JSONDecoder().decode([String: Int32].self, from: packet), let initPID = object["init_pid"] {
-                if initPidfd < 0 { initPidfd = warden_pidfd_open(initPID) }
-            } else if let decoded = try? JSONDecoder().decode(SandboxReport.self, from: packet) {
+            } else if let initPID = object?["init_pid"]?.intValue {
+                if initPidfd < 0 { initPidfd = warden_pidfd_open(pid_t(truncatingIfNeeded: initPID)) }
+            } else if object != nil, let decoded = try? JSONDecoder().decode(SandboxReport.self, from: Data(packet)) {
                 report = decoded
             }
             if received >= 0 {

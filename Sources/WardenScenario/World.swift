@@ -2,7 +2,6 @@ import Crypto
 import Foundation
 import Glibc
 import WardenCore
-import WardenCore
 
 /// An error of a world operation, shown to the agent as a tool error.
 public struct WorldError: Error, Sendable, CustomStringConvertible {
@@ -31,13 +30,13 @@ public struct World: Sendable {
     /// Writes the scenario's hosts and files under `root` (which must not exist yet).
     public static func materialize(_ scenario: Scenario, at root: String) throws -> World {
         let fm = FileManager.default
-        try fm.createDirectory(atPath: root + "/hosts", withIntermediateDirectories: true)
+        try Directories.make(root + "/hosts")
         var labels: [String: String] = [:]
         var labelTimes: [String: Int64] = [:]
         var labelPaths: [String: String] = [:]
         for host in scenario.hosts {
             let hostDir = root + "/hosts/" + host.address
-            try fm.createDirectory(atPath: hostDir, withIntermediateDirectories: true)
+            try Directories.make(hostDir)
             for file in host.files {
                 let bytes: [UInt8]
                 switch file.content {
@@ -46,7 +45,7 @@ public struct World: Sendable {
                     bytes = GeneratedContent.bytes(kind: kind, size: size, seed: seed, owner: owner)
                 }
                 let path = hostDir + "/" + file.path
-                try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try Directories.make((path as NSString).deletingLastPathComponent)
                 try writeFile(path, bytes, mode: mode_t(file.mode))
                 chmod(path, mode_t(file.mode))
                 try setModified(path, file.modified)
@@ -59,7 +58,7 @@ public struct World: Sendable {
         }
         if let queue = scenario.deleteQueue, !fm.fileExists(atPath: root + "/hosts/" + queue.host + "/" + queue.path) {
             let path = root + "/hosts/" + queue.host + "/" + queue.path
-            try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Directories.make((path as NSString).deletingLastPathComponent)
             try writeFile(path, [], mode: 0o644)
         }
         var world = World(root: root, addresses: scenario.hosts.map(\.address), labels: labels, labelTimes: labelTimes, labelPaths: labelPaths)

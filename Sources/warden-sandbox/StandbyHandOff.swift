@@ -25,11 +25,15 @@ enum StandbyHandOff {
         _ = try? JSONEncoder().encode(report)
     }
 
-    /// The first message: a template (the sandbox policy's part of a spec) to prepare from.
-    static func receiveTemplate(controlFD: Int32) -> SandboxSpec {
-        // Die with the daemon, standing by or not: a crashed wardend leaves no launcher behind.
+    /// Die with the daemon, standing by or not: a crashed wardend leaves no launcher behind.
+    static func standBy() {
         _ = warden_set_pdeathsig(SIGKILL)
         if getppid() == 1 { exit(125) }
+    }
+
+    /// The first message: a template (the sandbox policy's part of a spec) to prepare from.
+    static func receiveTemplate(controlFD: Int32) -> SandboxSpec {
+        standBy()
         warmUp()
         var buffer = messageBuffer(1 << 20)
         let n = buffer.withUnsafeMutableBytes { recv(controlFD, $0.baseAddress, $0.count, 0) }

@@ -22,7 +22,8 @@ let usage = """
 
     The daemon runs it as `warden-sandbox --control-fd 4`, ahead of need: it waits on that socket
     for a prepared spec (with the agent's stdout, stderr, broker and shell fds attached), and
-    reports back on it.
+    reports back on it. With `--zygote-fd 3` it forks such launchers on request instead (one
+    warm process, no exec per sandbox).
 
     EXAMPLES:
       warden-sandbox -- /bin/sh -c 'grep -E "Seccomp|NoNewPrivs" /proc/self/status'
@@ -59,6 +60,7 @@ while !arguments.isEmpty {
     case "--bind-ro": bindTexts.append(value(argument, &arguments))
     case "--report": printReport = true
     case "--control-fd": controlFD = Int32(value(argument, &arguments)) ?? { die("--control-fd needs a number") }()
+    case "--zygote-fd": Zygote.serve(fd: Int32(value(argument, &arguments)) ?? { die("--zygote-fd needs a number") }())
     case "--": command = arguments; arguments = []
     default:
         if argument.hasPrefix("-") { die("unknown option '\(argument)' (see --help)") }

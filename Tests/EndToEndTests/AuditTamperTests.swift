@@ -124,7 +124,8 @@ import WardenCore
             + shellAgentArguments(["i=0; while [ $i -lt 5000 ]; do : > /srv/hosts/10.0.12.46/f$i; i=$((i+1)); done", "wait:600"]))
         try #require(started.status == 0, "\(started.stderr)")
         let runID = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let world = "\(daemon.stateDirectory)/runs/\(runID)/world/hosts/10.0.12.46"
+        // The live world (its tmpfs stays mounted after the crash, until the next start keeps it).
+        let world = "\(daemon.stateDirectory)/live/\(runID)/world/hosts/10.0.12.46"
         func created() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: world)) ?? []).filter { $0.hasPrefix("f") } }
         for _ in 0..<200 where created().count < 300 { usleep(20_000) }
         daemon.crash()

@@ -21,21 +21,36 @@ import WardenCore
         #expect(events.last?.kind == "daemon.stop")
     }
 
-    /// wardend binds STATE/runs onto itself (shared, for world mounts); a clean stop removes the
-    /// bind, also when a crashed predecessor made it, and leaves nothing mounted.
-    @Test func aCleanStopLeavesNoMountBehindEvenAfterACrash() throws {
-        func mounted(_ path: String) -> Bool { mountPoints().contains(path) }
+    /// wardend mounts STATE/live (a tmpfs for world mount points and broker sockets). A daemon
+    /// killed mid-run leaves it mounted, with the run's world on it; the next daemon keeps that
+    /// world on disk (runs/RUN/world), says so, and a clean stop leaves nothing mounted.
+    @Test func aCrashedRunsWorldIsKeptAndACleanStopLeavesNoMount() throws {
+        func mountedUnder(_ path: String) -> [String] { mountPoints().filter { $0 == path || $0.hasPrefix(path + "/") } }
         let first = try DaemonHarness()
         first.removesState = false
-        let runs = first.stateDirectory + "/runs"
-        #expect(mounted(runs))
+        let live = first.stateDirectory + "/live"
+        #expect(mountedUnder(live) == [live])
+        let marker = String(Int.random(in: 500_000...599_999))
+        let started = try first.ctl(["run", scenarioPath, "--model", "scripted/compliant", "--detach", "--agent-command", "/bin/sleep \(marker)"])
+        #expect(started.status == 0, "\(started.stderr)")
+        let runID = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        for _ in 0..<100 where !((try? first.events(run: runID))?.contains { $0["kind"] == "sandbox.spawn" } ?? false) { usleep(50_000) }
+        #expect(mountedUnder(live) == [live, live + "/\(runID)/world"], "\(mountedUnder(live))")
+        #expect(FileManager.default.fileExists(atPath: live + "/\(runID)/agent-1.sock"))
         first.crash()
-        #expect(mounted(runs), "a killed daemon cannot remove its bind")
+        #expect(mountedUnder(live).count == 2, "a killed daemon cannot unmount its tmpfs mounts")
+
         let second = try DaemonHarness(stateDirectory: first.stateDirectory)
         #expect(try second.ctl(["status"]).status == 0)
+        #expect(mountedUnder(live) == [live], "the predecessor's mounts were not replaced by one fresh live tmpfs")
+        #expect(!FileManager.default.fileExists(atPath: live + "/\(runID)"), "the crashed run's sockets outlived recovery")
+        let world = first.stateDirectory + "/runs/\(runID)/world/hosts"
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: world)) ?? []).isEmpty == false, "the crashed run's world was not kept at \(world)")
+        let recovered = try AuditLog(path: second.auditPath).events(run: "").last { $0.kind == "daemon.recovered" }
+        #expect(recovered?.payload["unmounted_worlds"]?.intValue == 1, "\(String(describing: recovered?.payload))")
         #expect(second.stop() == 0)
-        #expect(!mounted(runs), "the predecessor's bind of runs/ outlived a clean stop")
-        #expect(!FileManager.default.fileExists(atPath: runs + ".shared-mount"))
+        #expect(mountedUnder(live).isEmpty, "\(mountedUnder(live))")
+        #expect(sleepers(marker) == 0)
     }
 
     @Test func refusesASecondDaemonOnALiveSocket() throws {

@@ -186,7 +186,7 @@ final class DaemonHarness {
             process.waitUntilExit()
         }
         if removesState {
-            // A daemon killed mid-test leaves its shared runs/ bind (and maybe a world) mounted.
+            // A daemon killed mid-test leaves its live tmpfs (and maybe a world) mounted.
             for point in mountPoints() where point.hasPrefix(stateDirectory + "/") { _ = umount2(point, Int32(MNT_DETACH)) }
             try? FileManager.default.removeItem(atPath: stateDirectory)
         }

@@ -18,6 +18,13 @@ import Testing
     @Test func rejectsInvalidUTF8() {
         let bytes: [UInt8] = [UInt8(ascii: "\""), 0xC3, 0x28, UInt8(ascii: "\"")]
         #expect(throws: JSONParseError.self) { try JSONValue.parse(bytes) }
+        // Also between escapes (the path that collects bytes and validates once at the end).
+        let escaped: [UInt8] = Array(#""a\n"#.utf8) + [0xC3, 0x28] + Array(#"\tb""#.utf8)
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(escaped) }
+    }
+
+    @Test func decodesEscapesAroundMultibyteText() throws {
+        #expect(try JSONValue.parse(#""é\n✓\t\u00e9\"x\\/\/😀\r""#) == .string("é\n✓\té\"x\\//😀\r"))
     }
 
     @Test func rejectsDeepNesting() {

@@ -22,6 +22,9 @@ int warden_loopback_up(void);
 int warden_seccomp_install(const void *program, size_t len);
 int warden_close_range(unsigned int first, unsigned int last);
 int warden_set_pdeathsig(int sig);
+/// fork(2) by clone(CLONE_PARENT): the child's parent is the caller's parent (the caller's
+/// sibling, not its child). Raw clone runs no atfork handlers: single-threaded callers only.
+pid_t warden_fork_sibling(void);
 int warden_set_no_new_privs(void);
 int warden_get_no_new_privs(void);
 /// posix_spawn with the given fds dup'ed onto 0..count-1 in the child (all others closed).
