@@ -72,6 +72,11 @@ public enum BrokerTransport {
     }
 
     private static func serve(_ connection: Connection, session: BrokerSession) async {
+        // The session's calls block on audit commits: on the broker's threads, not the pool's.
+        await BrokerThreads.shared.run { await serveOnBrokerThreads(connection, session: session) }
+    }
+
+    private static func serveOnBrokerThreads(_ connection: Connection, session: BrokerSession) async {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 await session.attach { value in

@@ -1,0 +1,50 @@
+import Dispatch
+import Foundation
+import Synchronization
+import Testing
+@testable import WardenBroker
+
+/// Broker calls block on audit commits; they must do it on the broker's own threads, side by
+/// side, not on Swift's cooperative pool (one thread per core), where two blocked calls stall
+/// the daemon.
+@Suite struct BrokerThreadsTests {
+    /// Sixteen calls that each block until all sixteen have arrived: possible only if they hold
+    /// sixteen threads at once (on a two-core pool they would wait out the deadlock guard).
+    @Test func sixteenBlockedCallsRunAtOnce() async {
+        final class Barrier: Sendable {
+            let arrived = Mutex(0)
+            let open = DispatchSemaphore(value: 0)
+            func arriveAndWait(parties: Int) -> Bool {
+                let last = arrived.withLock { count -> Bool in
+                    count += 1
+                    return count == parties
+                }
+                if last { for _ in 0..<parties { open.signal() } }
+                return open.wait(timeout: .now() + 20) == .success
+            }
+        }
+        let barrier = Barrier()
+        let met = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<16 { group.addTask(executorPreference: BrokerThreads.shared) { barrier.arriveAndWait(parties: 16) } }
+            var all = true
+            for await ok in group { all = all && ok }
+            return all
+        }
+        #expect(met)
+    }
+
+    /// An actor's work (a broker session is one) follows the caller's preference onto them.
+    @Test func actorWorkRunsOnTheBrokerThreads() async {
+        actor Probe {
+            func onBrokerThread() -> Bool { BrokerThreads.shared.isCurrent }
+        }
+        let probe = Probe()
+        #expect(await probe.onBrokerThread() == false)
+        #expect(await BrokerThreads.shared.run { await probe.onBrokerThread() })
+        #expect(await BrokerThreads.shared.run { () async -> Bool in
+            _ = await probe.onBrokerThread()
+            await Task.yield()
+            return await probe.onBrokerThread()
+        })
+    }
+}
