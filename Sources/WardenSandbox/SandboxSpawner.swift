@@ -3,7 +3,8 @@ import Foundation
 import Glibc
 import WardenCore
 
-/// Starts `warden-sandbox` from the (multithreaded) daemon with posix_spawn — never fork.
+/// Starts `warden-sandbox` from the (multithreaded) daemon with posix_spawn — never fork; the
+/// forking is done by the single-threaded launcher zygote (`LauncherZygote`), when there is one.
 ///
 /// In two steps, so the first can happen before a run needs it: `standBy` starts a launcher
 /// that waits on its control socket (fd 4); `launch` sends it the spec with the agent's stdout,
