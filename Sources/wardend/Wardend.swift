@@ -32,7 +32,7 @@ struct Wardend: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Defaults for these flags, in YAML (flags win).", valueName: "file"))
     var config: String?
 
-    @Option(help: "State directory: audit.db and runs/ (default \(ControlAPI.defaultStateDirectory)).")
+    @Option(help: "State directory: audit.db, runs/ (kept runs) and live/ (a tmpfs wardend mounts for runs in progress) (default \(ControlAPI.defaultStateDirectory)).")
     var stateDir: String?
 
     @Option(help: "Control socket path (default \(ControlAPI.defaultSocketPath)).")
