@@ -79,7 +79,7 @@ public actor BrokerSession {
             // Written in place rather than awaited (`append`): a suspended call resumes behind
             // every job queued on the pool meanwhile, so under load its round trip is the queue's
             // length (scripts/load, 256 agents: tool round trip p50 0.33 ms in place, 46 ms
-            // awaited). In place, it blocks one of the broker's own threads (BrokerThreads), on
+            // awaited). In place, it blocks one of the daemon's broker threads (BrokerThreads), on
             // which the daemon's transports run sessions.
             return try audit.appendNow(run: runID, agent: agentID, kind: kind, payload: payload).seq
         } catch {

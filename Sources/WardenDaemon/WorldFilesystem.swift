@@ -61,7 +61,7 @@ enum WorldFilesystem {
         }
     }
 
-    struct MountEntry { var mountPoint: String; var source: String; var shared: Bool }
+    struct MountEntry { var mountPoint: String; var source: String }
 
     /// This process's mounts (`/proc/self/mountinfo`).
     static func mountInfo() -> [MountEntry] {
@@ -69,9 +69,7 @@ enum WorldFilesystem {
         return text.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
             guard fields.count > 4, let dash = fields.firstIndex(of: "-"), dash + 2 < fields.count else { return nil }
-            let optional = fields[6..<dash]
-            return MountEntry(mountPoint: String(fields[4]).replacingOccurrences(of: "\\040", with: " "), source: String(fields[dash + 2]),
-                              shared: optional.contains { $0.hasPrefix("shared:") })
+            return MountEntry(mountPoint: String(fields[4]).replacingOccurrences(of: "\\040", with: " "), source: String(fields[dash + 2]))
         }
     }
 

@@ -23,24 +23,16 @@ public final class LauncherZygote: Sendable {
     public static func start(launcher: String, log: String? = nil) throws(SandboxError) -> LauncherZygote {
         var pair: [Int32] = [0, 0]
         guard warden_seqpacket_pair(&pair) == 0 else { throw SandboxError(.spawn, "socketpair: \(String(cString: strerror(errno)))") }
-        let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
-        defer { if devNull >= 0 { close(devNull) } }
-        let logFD = log.map { open($0, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640) } ?? -1
+        let logFD = SandboxSpawner.openLog(log)
         defer { if logFD >= 0 { close(logFD) } }
-        let arguments = [launcher, "--zygote-fd", "3"]
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
-        defer { envp.forEach { free($0) } }
-        let childFDs: [Int32] = [devNull, devNull, logFD >= 0 ? logFD : devNull, pair[1]]
-        var pid: pid_t = 0
-        let rc = childFDs.withUnsafeBufferPointer { warden_spawn(&pid, launcher, argv, envp, $0.baseAddress, Int32($0.count)) }
-        close(pair[1])
-        guard rc == 0 else {
+        defer { close(pair[1]) }
+        do {
+            let pid = try SandboxSpawner.spawnLauncher(launcher, flag: "--zygote-fd", channel: pair[1], slot: 3, logFD: logFD)
+            return LauncherZygote(pid: pid, socket: pair[0])
+        } catch {
             close(pair[0])
-            throw SandboxError(.spawn, "cannot start the launcher zygote \(launcher): \(String(cString: strerror(rc)))")
+            throw error
         }
-        return LauncherZygote(pid: pid, socket: pair[0])
     }
 
     /// Forks a standby launcher prepared from `template` (encoded), with `control` as its fd 4
@@ -68,8 +60,6 @@ public final class LauncherZygote: Sendable {
             return reply > 0 ? pid_t(reply) : nil
         }
     }
-
-    public var isRunning: Bool { socket.withLock { $0 >= 0 } }
 
     /// Closes the request socket (the zygote exits on EOF) and reaps it.
     public func stop() {

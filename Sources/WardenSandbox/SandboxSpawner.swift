@@ -57,33 +57,22 @@ public enum SandboxSpawner {
                                zygote: LauncherZygote? = nil) throws(SandboxError) -> Standby {
         var control: [Int32] = [0, 0]
         guard warden_seqpacket_pair(&control) == 0 else { throw SandboxError(.spawn, "socketpair: \(String(cString: strerror(errno)))") }
-        let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
-        defer { if devNull >= 0 { close(devNull) } }
-        let arguments: [String] = [launcher, "--control-fd", "4"]
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
-        defer { envp.forEach { free($0) } }
-        let logFD = log.map { open($0, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640) } ?? -1
+        let logFD = openLog(log)
         defer { if logFD >= 0 { close(logFD) } }
-        let childFDs: [Int32] = [devNull, devNull, logFD >= 0 ? logFD : devNull, devNull, control[1]]
-        var pid: pid_t = 0
-        var rc: Int32 = 0
+        let pid: pid_t
         // Forked from the zygote, the launcher has its template already.
         var forked = false
         if let zygotePID = zygote?.forkLauncher(template: templateData, control: control[1], log: logFD) {
             pid = zygotePID
             forked = true
         } else {
-            rc = childFDs.withUnsafeBufferPointer { fds in
-                warden_spawn(&pid, launcher, argv, envp, fds.baseAddress, Int32(fds.count))
+            do { pid = try spawnLauncher(launcher, flag: "--control-fd", channel: control[1], slot: 4, logFD: logFD) } catch {
+                close(control[1])
+                close(control[0])
+                throw error
             }
         }
         close(control[1])
-        guard rc == 0 else {
-            close(control[0])
-            throw SandboxError(.spawn, "cannot start \(launcher): \(String(cString: strerror(rc)))")
-        }
         // Still our unreaped child, so this pidfd cannot name another process.
         let standby = Standby(pid: pid, control: control[0], launcherPidfd: warden_pidfd_open(pid))
         guard !forked else { return standby }
@@ -94,6 +83,29 @@ public enum SandboxSpawner {
             throw SandboxError(.spawn, "cannot hand the launcher its template: \(String(cString: strerror(errno)))")
         }
         return standby
+    }
+
+    /// Where a launcher's own stderr goes before it has a run (append), or -1 for /dev/null.
+    static func openLog(_ log: String?) -> Int32 {
+        log.map { open($0, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640) } ?? -1
+    }
+
+    /// posix_spawn of `launcher FLAG SLOT` with `channel` on fd SLOT, stderr on `logFD` (or
+    /// /dev/null) and /dev/null on every other fd below SLOT.
+    static func spawnLauncher(_ launcher: String, flag: String, channel: Int32, slot: Int, logFD: Int32) throws(SandboxError) -> pid_t {
+        let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { if devNull >= 0 { close(devNull) } }
+        let arguments: [String] = [launcher, flag, String(slot)]
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
+        defer { envp.forEach { free($0) } }
+        var childFDs = [Int32](repeating: devNull, count: slot) + [channel]
+        if logFD >= 0 { childFDs[2] = logFD }
+        var pid: pid_t = 0
+        let rc = childFDs.withUnsafeBufferPointer { warden_spawn(&pid, launcher, argv, envp, $0.baseAddress, Int32($0.count)) }
+        guard rc == 0 else { throw SandboxError(.spawn, "cannot start \(launcher): \(String(cString: strerror(rc)))") }
+        return pid
     }
 
     /// Hands `standby` its spec and fds and waits until the agent is executing (the control

@@ -19,8 +19,7 @@ import WardenSandbox
 enum Zygote {
     static func serve(fd: Int32) -> Never {
         // Die with the daemon; never fork launchers for nobody.
-        _ = warden_set_pdeathsig(SIGKILL)
-        if getppid() == 1 { exit(125) }
+        StandbyHandOff.standBy()
         StandbyHandOff.warmUp()
         var buffer = messageBuffer(1 << 20)
         var templateBytes: [UInt8] = []

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Synchronization
 
 /// A task executor of its own few threads, outside Swift's cooperative pool, for the broker's
@@ -8,11 +9,11 @@ import Synchronization
 /// their appends could never share a commit. Here up to `count` calls wait for the disk at once
 /// (their appends meet in one group commit) while the pool goes on. A fixed number, not a
 /// thread per agent: 256 agents' threads on two cores made the load drill's tail ten times worse.
-public final class BrokerThreads: TaskExecutor {
-    public static let shared = BrokerThreads(count: 16)
+final class BrokerThreads: TaskExecutor {
+    static let shared = BrokerThreads(count: 16)
 
-    /// Jobs waiting for a thread, oldest first (`head` is the next to run).
-    private let queue = Mutex<(jobs: [UnownedJob?], head: Int)>(([], 0))
+    /// Jobs waiting for a thread, oldest first.
+    private let jobs = Mutex(CircularBuffer<UnownedJob>())
     private let waiting = DispatchSemaphore(value: 0)
     /// pthread_self() of each of its threads.
     private let threads = Mutex<Set<UInt>>([])
@@ -35,35 +36,23 @@ public final class BrokerThreads: TaskExecutor {
     /// Runs `body` with these threads preferred. A preference takes effect at the task's next
     /// suspension (until then an actor call may run inline on the caller's pool thread), so this
     /// suspends once first.
-    public func run<T>(_ body: () async -> T) async -> T {
+    func run<T>(_ body: () async -> T) async -> T {
         await withTaskExecutorPreference(self) {
             await Task.yield()
             return await body()
         }
     }
 
-    public func enqueue(_ job: consuming ExecutorJob) {
+    func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        queue.withLock { $0.jobs.append(job) }
+        jobs.withLock { $0.append(job) }
         waiting.signal()
     }
 
     private func work() {
         while true {
             waiting.wait()
-            let job = queue.withLock { queue -> UnownedJob? in
-                guard queue.head < queue.jobs.count else { return nil }
-                let job = queue.jobs[queue.head]
-                queue.jobs[queue.head] = nil
-                queue.head += 1
-                // Drop what was taken once it is most of the array, so it does not grow.
-                if queue.head > 64 && queue.head * 2 > queue.jobs.count {
-                    queue.jobs.removeFirst(queue.head)
-                    queue.head = 0
-                }
-                return job
-            }
-            job?.runSynchronously(on: asUnownedTaskExecutor())
+            jobs.withLock { $0.popFirst() }?.runSynchronously(on: asUnownedTaskExecutor())
         }
     }
 }

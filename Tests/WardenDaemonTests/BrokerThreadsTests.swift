@@ -2,7 +2,7 @@ import Dispatch
 import Foundation
 import Synchronization
 import Testing
-@testable import WardenBroker
+@testable import WardenDaemon
 
 /// Broker calls block on audit commits; they must do it on the broker's own threads, side by
 /// side, not on Swift's cooperative pool (one thread per core), where two blocked calls stall
