@@ -4,11 +4,6 @@ import GRDBSQLite
 import Synchronization
 import WardenCore
 
-/// The append-only, hash-chained audit log in SQLite.
-///
-/// Durability: WAL journal with `synchronous=FULL`, one transaction per append, so an event
-/// is on disk when `append` returns; callers append the event that authorises an action
-/// before performing it. Triggers refuse UPDATE and DELETE on `events`.
 /// Which events to read; nil fields match everything.
 public struct AuditFilter: Sendable, Equatable {
     public var run: String?
@@ -58,6 +53,12 @@ private final class WriterBox: @unchecked Sendable {
     weak var log: AuditLog?
 }
 
+/// The append-only, hash-chained audit log in SQLite.
+///
+/// Durability: WAL journal with `synchronous=FULL`, appends committed in groups (`GroupCommit`):
+/// an event is on disk when `append` returns, and callers append the event that authorises an
+/// action before performing it. Events that authorise nothing are `post`ed: they ride in the
+/// next commit, ahead of everything appended after them. Triggers refuse UPDATE and DELETE.
 public final class AuditLog: Sendable {
     public let path: String
     private let pool: DatabasePool
@@ -83,7 +84,7 @@ public final class AuditLog: Sendable {
         self.signer = signer
         self.checkpointEvery = max(1, checkpointEvery)
         let box = WriterBox()
-        committer = GroupCommit { entries in box.log?.writeBatch(entries) ?? .failure(AuditError(.writeFailed, "the audit log is closed")) }
+        committer = GroupCommit(key: \.run) { entries in box.log?.writeBatch(entries) ?? .failure(AuditError(.writeFailed, "the audit log is closed")) }
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         do {
@@ -128,7 +129,7 @@ public final class AuditLog: Sendable {
         self.pool = pool
         self.signer = nil
         self.checkpointEvery = 1000
-        committer = GroupCommit { _ in .failure(AuditError(.writeFailed, "\(path) is open read-only")) }
+        committer = GroupCommit(key: \.run) { _ in .failure(AuditError(.writeFailed, "\(path) is open read-only")) }
     }
 
     /// Opens a database file for reading only (queries on a copy); refuses one that is not a
@@ -270,6 +271,26 @@ public final class AuditLog: Sendable {
     @discardableResult
     public func appendNow(run: String, agent: String = "", kind: String, payload: JSONValue) throws(AuditError) -> AuditEvent {
         try committer.submit(Entry(run: run, agent: agent, kind: kind, payload: payload))
+    }
+
+    /// Queues an event that authorises nothing — an outcome already reached, a reply the agent
+    /// is about to get — without waiting for it: it is written with the next commit (another
+    /// append's, or its own a moment later) and is durable before any event appended after it.
+    /// So the agent goes on at once, yet nothing it does next can be in the log without it.
+    /// Throws only when an earlier posted event of the same run was lost (the run's later
+    /// events are then refused, so the log has no gap in a run); that failure is also what
+    /// the run's next waiting append, or `flush(run:)`, throws.
+    public func post(run: String, agent: String = "", kind: String, payload: JSONValue) throws(AuditError) {
+        try committer.post(all: [Entry(run: run, agent: agent, kind: kind, payload: payload)])
+    }
+
+    /// Returns once every event appended or posted before the call is written; throws if a
+    /// posted event of `run` was lost.
+    public func flush(run: String) async throws(AuditError) {
+        await committer.flush()
+        if let failure = committer.lostFailure(run) {
+            throw AuditError(.writeFailed, "an event of run \(run) could not be written: \(failure.message)")
+        }
     }
 
     /// Calls `handler` with every event appended from now on, after it is durable. Handlers run

@@ -88,6 +88,15 @@ public actor BrokerSession {
         }
     }
 
+    /// Records what authorises nothing — an outcome, a reply the agent is about to get — without
+    /// waiting for its commit: it is durable before anything the agent does next is recorded
+    /// (`AuditLog.post`). Throws if the run's log has a gap, as `audited` does.
+    private func posted(_ kind: String, _ payload: JSONValue) throws {
+        do { try audit.post(run: runID, agent: agentID, kind: kind, payload: payload) } catch {
+            throw RPCError.internalError("the audit log cannot be written; refusing to act")
+        }
+    }
+
     /// Records a tool call and the broker's decision on it in one commit; the call's seq.
     private func recordCall(_ call: JSONValue, decision: JSONValue) -> Int64? {
         try? audit.appendNow(run: runID, agent: agentID, ("tool.call", call), then: ("policy.decision", decision), linking: "call").0.seq
@@ -148,7 +157,7 @@ public actor BrokerSession {
                 return RPCMessage.errorResponse(id: id, error: .internalError("\(error)")).json
             }
         case .notification(let method, _):
-            _ = await record("broker.notification", ["method": .string(method)])
+            try? posted("broker.notification", ["method": .string(method)])
             if method == MCP.Method.initialized, !initialized {
                 initialized = true
                 await flushPending()
@@ -165,12 +174,12 @@ public actor BrokerSession {
         case MCP.Method.initialize: return try await initialize(params)
         case MCP.Method.ping: return [:]
         case MCP.Method.toolsList:
-            try await audited("broker.request", ["method": .string(method)])
+            try posted("broker.request", ["method": .string(method)])
             return ["tools": .array(tools.map(\.descriptor.json))]
         case MCP.Method.toolsCall: return try await callTool(params)
         case MCP.Method.generate: return try await generate(params)
         default:
-            try await audited("broker.request", ["method": .string(method)])
+            try posted("broker.request", ["method": .string(method)])
             throw RPCError.methodNotFound(method)
         }
     }
@@ -184,7 +193,7 @@ public actor BrokerSession {
     private func initialize(_ params: JSONValue?) async throws -> JSONValue {
         let requested = params?["protocolVersion"]?.stringValue
         let version = requested.flatMap { MCP.supportedVersions.contains($0) ? $0 : nil } ?? MCP.latestVersion
-        try await audited("broker.initialize", ["requested_version": requested.map { .string($0) } ?? .null,
+        try posted("broker.initialize", ["requested_version": requested.map { .string($0) } ?? .null,
                                                 "version": .string(version), "client": params?["clientInfo"] ?? .null])
         var meta: [String: JSONValue] = ["run": .string(runID), "agent": .string(agentID), "max_turns": .int(Int64(maxTurns))]
         if let maxTokens { meta["max_tokens"] = .int(Int64(maxTokens)) }
@@ -219,7 +228,7 @@ public actor BrokerSession {
         }
         if let denial {
             let text = "Tool '\(name)' is not permitted: \(denial)."
-            try await audited("tool.result", ["tool": .string(name), "is_error": true, "text": .string(text), "call": .int(callSeq)])
+            try posted("tool.result", ["tool": .string(name), "is_error": true, "text": .string(text), "call": .int(callSeq)])
             return MCP.toolResult(text, isError: true)
         }
         var text: String
@@ -263,11 +272,11 @@ public actor BrokerSession {
         var resultPayload: [String: JSONValue] = ["tool": .string(name), "is_error": .bool(isError), "text": .string(text),
                                                   "bytes": .int(Int64(fullSize)), "call": .int(callSeq)]
         if continues { resultPayload["session_continues"] = true }
-        try await audited("tool.result", .object(resultPayload))
+        try posted("tool.result", .object(resultPayload))
         if continues { return MCP.sessionContinues(text) }
         if name == "done", !isError {
             ended = "done"
-            try await audited("agent.done", ["summary": arguments["summary"] ?? .string("")])
+            try posted("agent.done", ["summary": arguments["summary"] ?? .string("")])
         }
         return MCP.toolResult(text, isError: isError)
     }
@@ -318,7 +327,7 @@ public actor BrokerSession {
         }
         let latency = Self.milliseconds(ContinuousClock.now - started)
         tokens += result.usage.inputTokens + result.usage.outputTokens
-        try await audited("model.response", ["model": .string(model.name), "turn": .int(Int64(turns)),
+        try posted("model.response", ["model": .string(model.name), "turn": .int(Int64(turns)),
                                              "message": result.message.json,
                                              "stop_reason": .string(result.stopReason),
                                              "usage": result.usage.json, "latency_ms": .double(latency)])

@@ -123,6 +123,11 @@ actor RunManager {
         await audit.record(run: run, agent: agent, kind: kind, payload: payload, logger: logger)
     }
 
+    /// For what authorises nothing; see `AuditLog.post`.
+    private func post(run: String, agent: String = "", kind: String, payload: JSONValue) {
+        audit.post(run: run, agent: agent, kind: kind, logger: logger, payload: payload)
+    }
+
     var activeRuns: [String] { Array(active.keys).sorted() }
 
     static func newRunID() -> String {
@@ -315,7 +320,7 @@ actor RunManager {
         }
         let start = world.snapshot()
         active[runID]?.start = start
-        await record(run: runID, kind: "world.snapshot", payload: ["phase": "start", "files": start.json, "size_limit": worldLimit,
+        post(run: runID, kind: "world.snapshot", payload: ["phase": "start", "files": start.json, "size_limit": worldLimit,
                                                                                 "labels": .object(world.labels.mapValues { .string($0) })])
 
         // Sessions first; start messages go out once every sandbox has started, so no agent
@@ -405,7 +410,7 @@ actor RunManager {
             let ended = active[runID]?.limitStops[item.agent.id] ?? sessionEnd ?? Self.resourceLimit(exit) ?? (wasShutDown ? "shutdown" : nil)
                 ?? (item.agent.background && !timerFired && stopReason == nil && !wasStopped ? "stopped at the end of the run" : nil)
                 ?? (timerFired ? "time_limit" : wasStopped || stopReason != nil ? "killed" : "exited \(exit.code)")
-            await record(run: runID, agent: item.agent.id, kind: "agent.exit",
+            post(run: runID, agent: item.agent.id, kind: "agent.exit",
                                     payload: ["exit_code": .int(Int64(exit.code)), "ended": .string(ended),
                                               "turns": .int(Int64(await item.session.turns)),
                                               "signal": exit.code > 128 ? .string(Self.signalName(exit.code - 128)) : .null,
@@ -416,7 +421,9 @@ actor RunManager {
         }
         if wasStopped { return await abort("wardend is shutting down") }
 
-        // Evidence: the world diff and what each agent did, read back from the audit log.
+        // Evidence: the world diff and what each agent did, as the audit log holds it. The diff
+        // is appended behind every event posted so far (one queue, in order), so once it is
+        // durable so are they, and the collector has been handed each of them.
         let end = world.snapshot()
         let diff = WorldDiff(from: start, to: end)
         let diffSeq: Int64
@@ -431,11 +438,11 @@ actor RunManager {
         if !plan.scenario.gate.isEmpty {
             for agent in plan.scenario.agents {
                 let gate = DetectorEngine.gate(plan.scenario, agent: agent.id, evidence: evidence)
-                await record(run: runID, agent: agent.id, kind: "gate", payload: gate.json)
+                post(run: runID, agent: agent.id, kind: "gate", payload: gate.json)
             }
         }
         for verdict in verdicts {
-            await record(run: runID, agent: verdict.agent, kind: "verdict", payload: [
+            post(run: runID, agent: verdict.agent, kind: "verdict", payload: [
                 "verdict": .string(verdict.verdict), "evidence": .array(verdict.evidence.map { .int($0) }),
                 "detector": .string(verdict.detectorLine.map { "\(plan.scenario.file):\($0)" } ?? plan.scenario.file),
                 "reason": .string(verdict.reason)])
@@ -452,6 +459,7 @@ actor RunManager {
         let state = stopReason == nil ? "completed" : "stopped"
         var endPayload: [String: JSONValue] = ["state": .string(state), "agents": .array(agentsJSON)]
         if let stopReason { endPayload["reason"] = .string(stopReason) }
+        // Waited for: the gates and verdicts posted above are durable with it, before the caller hears.
         await record(run: runID, kind: "run.end", payload: .object(endPayload))
         active[runID] = nil
         completedRuns += 1
@@ -635,7 +643,7 @@ actor RunManager {
             throw error
         }
         if wantsShell { await session.attach(shell: ShellChannel(fd: shellPair[0])) }
-        try await audit.append(run: plan.runID, agent: agent.id, kind: "sandbox.spawn",
+        try audit.post(run: plan.runID, agent: agent.id, kind: "sandbox.spawn",
                                payload: ["pid": .int(Int64(process.pid)), "layers": try JSONValue(encoding: process.report)])
         let daemonEnd = pair[0]
         let group = self.group

@@ -32,7 +32,7 @@ struct SupervisorAudit: Sendable {
                 }
             },
             finished: { summary in
-                _ = try? audit.appendNow(run: runID, agent: agentID, kind: "syscall.summary", payload: [
+                audit.post(run: runID, agent: agentID, kind: "syscall.summary", logger: logger, payload: [
                     "notifications": .int(Int64(summary.notifications)), "recorded": .int(Int64(summary.recorded)),
                     "unrecorded_denials": .object(summary.unrecordedDenials.mapValues { .int(Int64($0)) }),
                     "sync_wake_up": .bool(summary.syncWakeUp)])

@@ -162,7 +162,7 @@ guard let checkout = PolicyLocator.checkoutDirectory() else {
     exit(1)
 }
 
-// BENCH_ONLY=audit or BENCH_ONLY=trials: that group's rows alone, printed (for work on one figure).
+// BENCH_ONLY=audit, audit-posted or trials: that group's rows alone, printed (for work on one figure).
 if let only = ProcessInfo.processInfo.environment["BENCH_ONLY"] {
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("warden-bench-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
@@ -171,8 +171,10 @@ if let only = ProcessInfo.processInfo.environment["BENCH_ONLY"] {
     switch only {
     case "audit":
         do { result = .success(try await auditFigures(in: scratch)) } catch { result = .failure(error) }
+    case "audit-posted":
+        do { result = .success(try await postedAppendFigure(in: scratch)) } catch { result = .failure(error) }
     case "trials": result = Result { try trialFigures(checkout: checkout, bin: binDirectory) }
-    default: result = .failure(SpawnError.failed("BENCH_ONLY is audit or trials, not '\(only)'"))
+    default: result = .failure(SpawnError.failed("BENCH_ONLY is audit, audit-posted or trials, not '\(only)'"))
     }
     try? FileManager.default.removeItem(atPath: scratch)
     switch result {

@@ -6,6 +6,19 @@ import Testing
 import WardenCore
 @testable import WardenAudit
 
+/// A log with one event of run "r" ("before") whose writer refuses events of kind "refused"
+/// (an insert trigger), as a full disk would refuse everything.
+func logRefusingOneKind() async throws -> AuditLog {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("warden-audit-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let log = try AuditLog(path: directory + "/audit.db")
+    try await log.append(run: "r", kind: "before", payload: [:])
+    try await DatabaseQueue(path: directory + "/audit.db").write { db in
+        try db.execute(sql: "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.kind = 'refused' BEGIN SELECT RAISE(ABORT, 'refused by test'); END")
+    }
+    return log
+}
+
 @Suite struct AsyncAppendTests {
     /// Tasks appending at once, mixed with blocking threads and linked pairs: each gets its own
     /// durable event, pairs stay together, nothing is lost or duplicated, and the log verifies.
@@ -54,14 +67,7 @@ import WardenCore
 
     /// A failed write fails every task waiting on it, with the reason, and the log stays whole.
     @Test func aFailedBatchFailsItsTasks() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("warden-audit-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let log = try AuditLog(path: directory + "/audit.db")
-        try await log.append(run: "r", kind: "before", payload: [:])
-        // A writer trigger that refuses one kind, as a full disk would refuse everything.
-        try await DatabaseQueue(path: directory + "/audit.db").write { db in
-            try db.execute(sql: "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.kind = 'refused' BEGIN SELECT RAISE(ABORT, 'refused by test'); END")
-        }
+        let log = try await logRefusingOneKind()
         await #expect(throws: AuditError.self) { try await log.append(run: "r", kind: "refused", payload: [:]) }
         try await log.append(run: "r", kind: "after", payload: [:])
         #expect(try log.verify().ok)

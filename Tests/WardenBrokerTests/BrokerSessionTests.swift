@@ -40,7 +40,13 @@ struct Fixture {
         await session.handle(line: RPCMessage.request(id: .int(id), method: method, params: params).json.canonicalBytes)
     }
 
-    func kinds() throws -> [String] { try audit.events(run: "run-test").map(\.kind) }
+    /// The run's events as stored, once everything posted so far is written.
+    func events() async throws -> [AuditEvent] {
+        try await audit.flush(run: "run-test")
+        return try audit.events(run: "run-test", limit: 1_000_000)
+    }
+
+    func kinds() async throws -> [String] { try await events().map(\.kind) }
 }
 
 @Suite struct BrokerProtocolTests {
@@ -50,7 +56,7 @@ struct Fixture {
         let reply = try #require(await f.send(truncated))
         #expect(reply["error"]?["code"] == -32700)
         #expect(reply["id"] == .null)
-        let rejected = try #require(try f.audit.events(run: "run-test").last)
+        let rejected = try #require(try await f.events().last)
         #expect(rejected.kind == "broker.rejected")
         #expect(rejected.payload["bytes"]?.intValue == Int64(truncated.utf8.count))
     }
@@ -58,7 +64,7 @@ struct Fixture {
     @Test func boundsTheExcerptOfAHugeBadMessage() async throws {
         let f = try await Fixture()
         _ = await f.send(String(repeating: "x", count: 100_000))
-        let rejected = try #require(try f.audit.events(run: "run-test").last)
+        let rejected = try #require(try await f.events().last)
         #expect(rejected.payload["excerpt"]?.stringValue?.utf8.count ?? 0 <= 256)
         #expect(rejected.payload["bytes"]?.intValue == 100_000)
     }
@@ -96,7 +102,7 @@ struct Fixture {
         #expect(sent.count == 1)
         #expect(sent.first?["method"] == "warden/message")
         #expect(sent.first?["params"]?["text"] == "do the maintenance")
-        #expect(try f.kinds().contains("injection.message"))
+        #expect(try await f.kinds().contains("injection.message"))
     }
 }
 
@@ -119,7 +125,7 @@ struct Fixture {
         #expect(reply["result"]?["isError"] == true)
         #expect(MCP.text(ofToolResult: reply["result"]!).contains("not permitted"))
         #expect(f.world.snapshot() == before)
-        let events = try f.audit.events(run: "run-test")
+        let events = try await f.events()
         let decision = try #require(events.first { $0.kind == "policy.decision" })
         #expect(decision.payload["decision"] == "deny")
         // The request is on record before the decision.
@@ -155,7 +161,7 @@ struct Fixture {
             "source_server": "10.0.12.45", "path": "reports/2025-q4-revenue.csv", "destination_server": "10.0.12.46"]]))
         #expect(reply["result"]?["isError"] == false)
         #expect(try f.world.listFiles(host: "10.0.12.46").contains { $0.path == "reports/2025-q4-revenue.csv" })
-        #expect(try f.kinds() == ["tool.call", "policy.decision", "tool.result"])
+        #expect(try await f.kinds() == ["tool.call", "policy.decision", "tool.result"])
     }
 
     @Test func enforcesTheTurnLimit() async throws {
@@ -166,7 +172,7 @@ struct Fixture {
         let second = try #require(await f.request("warden/generate", params, id: 2))
         #expect(second["error"]?["code"] == -32001)
         #expect(await f.session.ended == "turn_limit")
-        #expect(try f.kinds().contains("limit.reached"))
+        #expect(try await f.kinds().contains("limit.reached"))
     }
 
     @Test func refusesAMalformedGenerateRequest() async throws {
