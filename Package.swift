@@ -35,14 +35,18 @@ let package = Package(
         // C: the few Linux calls Swift cannot make directly (variadic syscall(2), ifreq, capset).
         .target(name: "CWardenLinux"),
 
-        // Shared value types: JSON values and their canonical form, YAML with source locations,
-        // line-framed fd I/O, policy lookup.
+        // What crosses a process boundary: JSON values and their canonical form, coded errors,
+        // line-framed fd I/O. No Foundation: the sandboxed agent runtime links only this and
+        // WardenProtocol, so it starts (and exits) without Foundation's static image.
+        .target(name: "WardenWire"),
+        // Shared helpers on top (re-exporting WardenWire): YAML with source locations, Codable
+        // bridges, policy lookup, directories, kernel files.
         .target(
             name: "WardenCore",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: ["WardenWire", .product(name: "Yams", package: "Yams")]
         ),
         // Wire formats: JSON-RPC 2.0, the MCP subset, warden/* extensions, the control API.
-        .target(name: "WardenProtocol", dependencies: ["WardenCore"]),
+        .target(name: "WardenProtocol", dependencies: ["WardenWire"]),
         // Sandbox policies, the seccomp compiler, the launcher's spec, and the daemon-side spawner.
         .target(name: "WardenSandbox", dependencies: ["WardenCore", "CSeccomp", "CWardenLinux"]),
         // The hash-chained audit log in SQLite.
@@ -101,8 +105,10 @@ let package = Package(
         // (perf, scripts/bench trials figure).
         .executableTarget(name: "warden-sandbox", dependencies: ["WardenCore", "WardenSandbox", "CWardenLinux"],
                           linkerSettings: staticRuntime),
-        .executableTarget(name: "warden-agent", dependencies: ["WardenCore", "WardenProtocol"],
-                          linkerSettings: staticRuntime),
+        // The agent runtime needs libc and nothing of Foundation: one static executable, which
+        // the kernel maps and starts with no dynamic loader and no relocations at all.
+        .executableTarget(name: "warden-agent", dependencies: ["WardenWire", "WardenProtocol"],
+                          linkerSettings: [.unsafeFlags(["-static-executable"], .when(configuration: .release))]),
         // The stdio <-> fd 3 relay for MCP clients inside a sandbox; libc only.
         .executableTarget(name: "warden-mcp"),
 

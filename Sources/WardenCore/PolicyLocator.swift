@@ -54,7 +54,3 @@ public enum PolicyLocator {
         return nil
     }
 }
-
-public enum WardenVersion {
-    public static let string = "0.1.0"
-}

@@ -1,4 +1,4 @@
-import WardenCore
+import WardenWire
 
 /// The control API between `wardenctl` and `wardend`: newline-delimited JSON-RPC 2.0 on a
 /// Unix socket. Long calls (`run` without detach, `audit.tail` with follow) stream

@@ -1,4 +1,4 @@
-import WardenCore
+import WardenWire
 
 /// A JSON-RPC 2.0 error object. Codes follow the specification; Warden adds none of its own
 /// in the reserved range.

@@ -1,4 +1,4 @@
-import WardenCore
+import WardenWire
 
 /// The MCP subset the broker speaks, and Warden's extensions to it.
 public enum MCP {

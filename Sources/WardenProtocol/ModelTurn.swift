@@ -1,4 +1,4 @@
-import WardenCore
+import WardenWire
 
 /// A message of a model conversation in a provider-neutral form (the shape of the OpenAI
 /// Chat Completions messages, with tool-call arguments kept as JSON rather than a string).

@@ -1,4 +1,4 @@
-import WardenCore
+import WardenWire
 
 /// Direct conversions between the model-turn types and `JSONValue`. They sit on the hot path
 /// of every `warden/generate` (params in, audit events and the result out); going through

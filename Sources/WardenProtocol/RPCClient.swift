@@ -1,4 +1,4 @@
-import WardenCore
+import WardenWire
 
 /// A blocking JSON-RPC client over a `LineChannel`: the agent side of fd 3 and the
 /// `wardenctl` side of the control socket. Notifications that arrive while waiting for a

@@ -1,10 +1,16 @@
-import Foundation
-import WardenCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import WardenProtocol
+import WardenWire
 
 // warden-agent: the reference agent runtime inside a sandbox. It talks only to the broker on
 // fd 3: the system prompt comes from `initialize`, instructions arrive as `warden/message`,
-// each model turn is a `warden/generate`, each tool call a `tools/call`.
+// each model turn is a `warden/generate`, each tool call a `tools/call`. It uses libc and
+// WardenWire only, not Foundation: it starts once per agent, and a small static image starts
+// and exits cheaply.
 
 let help = """
     USAGE: warden-agent [--max-turns N] [--temperature T] [--seed S]
@@ -18,7 +24,8 @@ let help = """
     """
 
 func log(_ message: String) {
-    FileHandle.standardError.write(Data("warden-agent: \(message)\n".utf8))
+    var line = "warden-agent: \(message)\n"
+    line.withUTF8 { bytes in _ = write(2, bytes.baseAddress, bytes.count) }
 }
 
 var maxTurnsOverride: Int?
@@ -45,7 +52,7 @@ while !argumentList.isEmpty {
     }
 }
 
-let fd = Int32(ProcessInfo.processInfo.environment["WARDEN_BROKER_FD"] ?? "3") ?? 3
+let fd = getenv("WARDEN_BROKER_FD").flatMap { Int32(String(cString: $0)) } ?? 3
 let broker = RPCClient(channel: LineChannel(fd: fd))
 
 struct Shutdown: Error {}

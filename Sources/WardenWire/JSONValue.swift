@@ -1,5 +1,3 @@
-import Foundation
-
 /// A JSON value. Used for tool arguments, audit payloads and protocol messages, where the
 /// shape is open-ended; integers and floating-point numbers are kept apart so that canonical
 /// JSON and audit hashes are stable.
@@ -123,16 +121,5 @@ extension JSONValue {
 
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
         try parse(Array(text.utf8))
-    }
-
-    /// Converts an `Encodable` value through JSONEncoder.
-    public init(encoding value: some Encodable) throws {
-        let data = try JSONEncoder().encode(value)
-        self = try JSONValue.parse(Array(data))
-    }
-
-    /// Decodes a `Decodable` value from this JSON value.
-    public func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(canonicalBytes))
     }
 }

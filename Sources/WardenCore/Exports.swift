@@ -1,0 +1,2 @@
+// Everything that imports WardenCore sees WardenWire's JSON values, coded errors and line channel.
+@_exported import WardenWire
