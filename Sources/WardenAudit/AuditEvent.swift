@@ -73,6 +73,15 @@ public enum AuditChain {
     /// (already canonical) payload text: what the chain hashes and the Merkle tree's leaf
     /// entry, made without re-parsing the payload.
     public static func entryBytes(seq: Int64, run: String, agent: String, kind: String, time: String, payloadText: String) -> [UInt8] {
+        var out = entryHead(run: run, agent: agent, kind: kind, payloadText: payloadText)
+        appendEntryTail(seq: seq, time: time, to: &out)
+        return out
+    }
+
+    /// The entry up to and including `"seq":` — everything but the seq and the time, which (the
+    /// keys being sorted) come last, so an appender can make it, and start its hash, before the
+    /// writer knows either.
+    static func entryHead(run: String, agent: String, kind: String, payloadText: String) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(payloadText.utf8.count + run.utf8.count + agent.utf8.count + kind.utf8.count + 96)
         out.append(contentsOf: "{\"agent\":".utf8)
@@ -84,11 +93,15 @@ public enum AuditChain {
         out.append(contentsOf: ",\"run\":".utf8)
         JSONValue.writeString(run, into: &out)
         out.append(contentsOf: ",\"seq\":".utf8)
-        out.append(contentsOf: String(seq).utf8)
+        return out
+    }
+
+    /// The rest of the entry after its head: `SEQ,"time":TIME}`.
+    static func appendEntryTail(seq: Int64, time: String, to out: inout [UInt8]) {
+        appendDecimal(seq, to: &out)
         out.append(contentsOf: ",\"time\":".utf8)
         JSONValue.writeString(time, into: &out)
         out.append(UInt8(ascii: "}"))
-        return out
     }
 
     static func hexBytes(_ hex: String) -> [UInt8] {

@@ -325,10 +325,16 @@ public final class AuditLog: Sendable {
         /// The payload's canonical text, made by the appender (in parallel with other appenders,
         /// not in the single writer) unless it can only be known at write time (a link).
         var payloadText: String?
+        /// The Merkle leaf hash over all of the entry but its seq and time, begun by the
+        /// appender likewise (nil with a link).
+        var leafHead: PartialLeaf?
 
         init(run: String, agent: String, kind: String, payload: JSONValue, linksPrevious: String? = nil) {
             (self.run, self.agent, self.kind, self.payload, self.linksPrevious) = (run, agent, kind, payload, linksPrevious)
-            payloadText = linksPrevious == nil ? payload.canonicalString : nil
+            guard linksPrevious == nil else { return }
+            let text = payload.canonicalString
+            payloadText = text
+            leafHead = PartialLeaf(head: AuditChain.entryHead(run: run, agent: agent, kind: kind, payloadText: text))
         }
     }
 
@@ -395,8 +401,16 @@ public final class AuditLog: Sendable {
             entry.payload = .object(fields)
         }
         let payloadText = entry.payloadText ?? entry.payload.canonicalString
-        let bytes = AuditChain.entryBytes(seq: seq, run: entry.run, agent: entry.agent, kind: entry.kind, time: time, payloadText: payloadText)
-        let leaf = bytes.withUnsafeBytes { StackSHA256.leaf($0) }
+        let leaf: Digest32
+        if let head = entry.leafHead {
+            var tail: [UInt8] = []
+            tail.reserveCapacity(64)
+            AuditChain.appendEntryTail(seq: seq, time: time, to: &tail)
+            leaf = tail.withUnsafeBytes { head.finish(tail: $0) }
+        } else {
+            let bytes = AuditChain.entryBytes(seq: seq, run: entry.run, agent: entry.agent, kind: entry.kind, time: time, payloadText: payloadText)
+            leaf = bytes.withUnsafeBytes { StackSHA256.leaf($0) }
+        }
         let digest = StackSHA256.link(lastDigest, leaf)
         let hash = digest.hex
         try RowInsert.run(statement, in: db, seq, [entry.run, entry.agent, entry.kind, time, payloadText, last.hash, hash])

@@ -78,3 +78,33 @@ enum StackSHA256 {
         previous.withUnsafeBytes { p in leaf.withUnsafeBytes { l in hash(p, l) } }
     }
 }
+
+/// A Merkle leaf hash begun over `0x00 ‖ head` and finished, later and elsewhere, with the
+/// entry's tail. Appenders begin it in parallel; the one writer only finishes it (the seq and
+/// the time, under a block of SHA-256) instead of building and hashing the whole entry.
+struct PartialLeaf: @unchecked Sendable {
+    // @unchecked: SHA256_CTX is a plain C struct of integers and bytes, copied by value; no
+    // pointer inside it is shared.
+    private var context = SHA256_CTX()
+
+    init(head: [UInt8]) {
+        CCryptoBoringSSL_SHA256_Init(&context)
+        var leafPrefix: UInt8 = 0
+        CCryptoBoringSSL_SHA256_Update(&context, &leafPrefix, 1)
+        head.withUnsafeBytes { bytes in
+            if let base = bytes.baseAddress { _ = CCryptoBoringSSL_SHA256_Update(&context, base, bytes.count) }
+        }
+    }
+
+    /// SHA-256(0x00 ‖ head ‖ tail).
+    func finish(tail: UnsafeRawBufferPointer) -> Digest32 {
+        var context = self.context
+        if let base = tail.baseAddress { CCryptoBoringSSL_SHA256_Update(&context, base, tail.count) }
+        var digest = Digest32()
+        Swift.withUnsafeMutableBytes(of: &digest.words) { out in
+            guard let base = out.baseAddress else { return }  // never: 32 bytes of a tuple
+            _ = CCryptoBoringSSL_SHA256_Final(base.assumingMemoryBound(to: UInt8.self), &context)
+        }
+        return digest
+    }
+}

@@ -109,6 +109,21 @@ func logRefusingOneKind() async throws -> AuditLog {
         #expect(!Array(hex.dropLast()).withUnsafeBufferPointer { digest.matches(hex: $0) })
     }
 
+    /// A leaf begun over an entry's head by the appender and finished by the writer is the
+    /// leaf hash of the whole entry, as verification computes it.
+    @Test(arguments: [("run-1", "agent-1", "tool.call", #"{"a":1}"#), ("", "", "", "\"\""),
+                      ("r\"ü\n", "a\\b", "kind", String(repeating: "x", count: 300))])
+    func aPartialLeafFinishesAsTheWholeEntry(_ run: String, _ agent: String, _ kind: String, _ payloadText: String) {
+        for seq: Int64 in [1, 63, 1_000_000_007] {
+            let time = AuditClock.now()
+            let whole = AuditChain.entryBytes(seq: seq, run: run, agent: agent, kind: kind, time: time, payloadText: payloadText)
+            var tail: [UInt8] = []
+            AuditChain.appendEntryTail(seq: seq, time: time, to: &tail)
+            let partial = PartialLeaf(head: AuditChain.entryHead(run: run, agent: agent, kind: kind, payloadText: payloadText))
+            #expect(tail.withUnsafeBytes { partial.finish(tail: $0) } == whole.withUnsafeBytes { StackSHA256.leaf($0) })
+        }
+    }
+
     /// RFC 6962's empty-tree hash and a known vector.
     @Test func knownVectors() {
         #expect(Merkle.emptyRoot.hex == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
