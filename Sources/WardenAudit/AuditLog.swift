@@ -84,7 +84,7 @@ public final class AuditLog: Sendable {
         self.signer = signer
         self.checkpointEvery = max(1, checkpointEvery)
         let box = WriterBox()
-        committer = GroupCommit(key: \.run) { entries in box.log?.writeBatch(entries) ?? .failure(AuditError(.writeFailed, "the audit log is closed")) }
+        committer = GroupCommit(key: \.run, stamp: { $0.time = AuditClock.now() }) { entries in box.log?.writeBatch(entries) ?? .failure(AuditError(.writeFailed, "the audit log is closed")) }
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         do {
@@ -328,6 +328,9 @@ public final class AuditLog: Sendable {
         /// The Merkle leaf hash over all of the entry but its seq and time, begun by the
         /// appender likewise (nil with a link).
         var leafHead: PartialLeaf?
+        /// When it was appended: set as it joins the queue (under its lock, so times follow the
+        /// log's order), not when its batch is written — a posted event may wait for a commit.
+        var time = ""
 
         init(run: String, agent: String, kind: String, payload: JSONValue, linksPrevious: String? = nil) {
             (self.run, self.agent, self.kind, self.payload, self.linksPrevious) = (run, agent, kind, payload, linksPrevious)
@@ -394,7 +397,7 @@ public final class AuditLog: Sendable {
     private func insert(_ db: Database, _ statement: Statement, _ entry: Entry, after last: (seq: Int64, hash: String),
                         _ lastDigest: Digest32) throws -> (AuditEvent, Digest32) {
         let seq = last.seq + 1
-        let time = AuditClock.now()
+        let time = entry.time
         var entry = entry
         if let link = entry.linksPrevious, case .object(var fields) = entry.payload {
             fields[link] = .int(last.seq)

@@ -94,6 +94,8 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
     private let write: @Sendable ([Entry]) -> Result<[Output], AuditError>
     /// The key an entry is lost under when a posted entry fails (the audit log's run).
     private let key: @Sendable (Entry) -> String
+    /// Called on each entry as it joins the queue, under the queue's lock (the log's time).
+    private let stamp: @Sendable (inout Entry) -> Void
     /// At most this many entries per transaction (bounded memory and latency).
     let maxBatch: Int
     /// How long a posted entry waits for another commit to ride in before it starts its own.
@@ -104,7 +106,9 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
     private let writerQueue = DispatchQueue(label: "warden.audit.group-commit")
 
     init(maxBatch: Int = 4096, postDelay: DispatchTimeInterval = .milliseconds(2), key: @escaping @Sendable (Entry) -> String,
+         stamp: @escaping @Sendable (inout Entry) -> Void = { _ in },
          write: @escaping @Sendable ([Entry]) -> Result<[Output], AuditError>) {
+        self.stamp = stamp
         self.maxBatch = maxBatch
         self.postDelay = postDelay
         highWater = maxBatch * 8
@@ -206,7 +210,11 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
                 throw AuditError(.writeFailed, "an earlier event of \(key.isEmpty ? "the daemon" : "run \(key)") could not be written (\(failure.message)); nothing later of it is recorded, so nothing later of it may happen")
             }
         }
-        for (index, entry) in entries.enumerated() { state.queue.append(Item(entry: entry, waiter: waiter, index: index)) }
+        for (index, entry) in entries.enumerated() {
+            var entry = entry
+            stamp(&entry)
+            state.queue.append(Item(entry: entry, waiter: waiter, index: index))
+        }
         state.queued += UInt64(entries.count)
     }
 

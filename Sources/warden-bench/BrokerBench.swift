@@ -8,8 +8,8 @@ import WardenProtocol
 
 // Broker round trip: one `tools/call` of a no-op tool (`submit_report` with no arguments)
 // written on a Unix socketpair, served by the daemon's own transport and session — decoding,
-// policy, the three audit events in two durable commits (tool.call with policy.decision, then
-// tool.result) — and its answer read back. The peer: a raw ping-pong of the same request and answer bytes on a
+// policy, the three audit events (tool.call with policy.decision in one durable commit before
+// the tool runs; tool.result posted into the next commit) — and its answer read back. The peer: a raw ping-pong of the same request and answer bytes on a
 // socketpair with an echoing thread, measured in the same run.
 
 /// Writes all of `bytes`, then reads until a newline; false on a broken socket.
@@ -78,7 +78,7 @@ func brokerFigures(session: BrokerSession, iterations: Int) async throws -> [Fig
     let total = samples.reduce(Duration.zero, +)
     let rate = Double(samples.count) / total.seconds
     return [
-        Figure(figure: "broker no-op tool call (2 durable commits)", unit: "µs", warden: stats, peer: "raw Unix-socket ping-pong, same bytes",
+        Figure(figure: "broker no-op tool call (1 durable commit)", unit: "µs", warden: stats, peer: "raw Unix-socket ping-pong, same bytes",
                peerStats: peer, overheadMedian: stats.median - peer.median, ratio: peer.median > 0 ? stats.median / peer.median : 0,
                target: "p50 ≤ 50 µs"),
         Figure(figure: "  the same, calls/s (one client)", unit: "/s", warden: Stats(values: [rate]), peer: "—", peerStats: Stats(values: []),

@@ -162,8 +162,9 @@ guard let checkout = PolicyLocator.checkoutDirectory() else {
     exit(1)
 }
 
-// BENCH_ONLY=audit, audit-posted or trials: that group's rows alone, printed (for work on one figure).
-if let only = ProcessInfo.processInfo.environment["BENCH_ONLY"] {
+// BENCH_ONLY=audit, audit-posted, trials or gateway: that group's rows alone, printed (for work on one figure).
+let only = ProcessInfo.processInfo.environment["BENCH_ONLY"]
+if let only, only != "gateway" {
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("warden-bench-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
     // exit() runs no defer: the scratch directory goes before it, whatever happened.
@@ -174,7 +175,7 @@ if let only = ProcessInfo.processInfo.environment["BENCH_ONLY"] {
     case "audit-posted":
         do { result = .success(try await postedAppendFigure(in: scratch)) } catch { result = .failure(error) }
     case "trials": result = Result { try trialFigures(checkout: checkout, bin: binDirectory) }
-    default: result = .failure(SpawnError.failed("BENCH_ONLY is audit, audit-posted or trials, not '\(only)'"))
+    default: result = .failure(SpawnError.failed("BENCH_ONLY is audit, audit-posted, trials or gateway, not '\(only)'"))
     }
     try? FileManager.default.removeItem(atPath: scratch)
     switch result {
@@ -231,6 +232,20 @@ await stub.stop()
 
 let wardenStats = Stats(gateway)
 let peerStats = Stats(peer)
+let backendStats = Stats(backendOnly)
+func figure(_ name: String, _ stats: Stats, target: String) -> Figure {
+    Figure(figure: name, unit: "µs", warden: stats, peer: "an HTTP POST of the request straight to the stub", peerStats: peerStats,
+           overheadMedian: stats.median - peerStats.median, ratio: peerStats.median > 0 ? stats.median / peerStats.median : 0,
+           target: target)
+}
+var figures = [
+    figure("model-gateway turn (audited, durable)", wardenStats, target: "overhead ≤ 1000 µs p50"),
+    figure("  of which: backend call (mapping+HTTP)", backendStats, target: "—"),
+]
+if only == "gateway" {
+    printTable(figures + (try await brokerFigures(session: session, iterations: iterations)))
+    exit(0)
+}
 // Sandbox spawn, side by side with bubblewrap.
 let spawnIterations = max(20, iterations / 20)
 let launcher = PolicyLocator.executableDirectory() + "/warden-sandbox"
@@ -304,16 +319,6 @@ let bwrapSpawn = try peerSpawn(bwrapArgs)
 let unshareSpawn = try peerSpawn(["/usr/bin/unshare", "-Urmnpif"] + program)
 let firejailSpawn = (try? peerSpawn(["/usr/bin/firejail", "--quiet", "--noprofile", "--net=none"] + program)) ?? nil
 
-let backendStats = Stats(backendOnly)
-func figure(_ name: String, _ stats: Stats, target: String) -> Figure {
-    Figure(figure: name, unit: "µs", warden: stats, peer: "an HTTP POST of the request straight to the stub", peerStats: peerStats,
-           overheadMedian: stats.median - peerStats.median, ratio: peerStats.median > 0 ? stats.median / peerStats.median : 0,
-           target: target)
-}
-var figures = [
-    figure("model-gateway turn (audited, durable)", wardenStats, target: "overhead ≤ 1000 µs p50"),
-    figure("  of which: backend call (mapping+HTTP)", backendStats, target: "—"),
-]
 let bwrapStats = bwrapSpawn.map(Stats.init) ?? Stats([])
 func spawnFigure(_ name: String, _ samples: [Duration], target: String) -> Figure {
     let stats = Stats(samples)
