@@ -49,9 +49,11 @@ final class NotifyListener {
         #expect(texts.first == "STATUS=recovering")
         #expect(texts.contains { $0.hasPrefix("READY=1\nSTATUS=listening on \(daemon.socketPath)") })
         let watchdog = startup.filter { $0.1 == "WATCHDOG=1" }.map(\.0)
-        // Every 0.2 s: about six in 1.3 s; at least four, never faster than every 0.15 s.
+        // Every 0.2 s: about six in 1.3 s. Counted, not timed pair by pair: the listener's receive
+        // times jitter under a loaded machine (a late ping makes the next look early), while a
+        // daemon pinging too often (or at every tick of something else) shows as too many.
         #expect(watchdog.count >= 4, "\(texts)")
-        #expect(zip(watchdog, watchdog.dropFirst()).allSatisfy { $1 - $0 > 0.15 })
+        #expect(watchdog.count <= 8, "\(watchdog)")
         // A run changes the status line.
         _ = try daemon.runScenario(model: "scripted/compliant")
         let running = listener.collect(for: 0.3).map(\.1)
