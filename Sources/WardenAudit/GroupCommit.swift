@@ -65,6 +65,10 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
         }
     }
 
+    /// What a post leaves to do once it has the lock: nothing, start a writer later, or wait
+    /// for its commit (the queue is full).
+    private enum PostNext { case nothing, kick, wait }
+
     /// A queued entry; a posted one has no waiter.
     private struct Item: Sendable {
         var entry: Entry
@@ -147,17 +151,18 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
     /// Queues `entries` without waiting for them; they are durable with the next commit. Throws
     /// if their key is already lost. Waits for the commit (as `submit`) when the queue is full.
     func post(all entries: [Entry]) throws(AuditError) {
-        if state.withLockedValue({ $0.queue.count >= highWater }) {
-            _ = try submit(all: entries)
-            return
-        }
-        let kick = try state.withLockedValue { state -> Result<Bool, AuditError> in
+        let next = try state.withLockedValue { state -> Result<PostNext, AuditError> in
+            if state.queue.count >= highWater { return .success(.wait) }
             do throws(AuditError) { try admit(entries, &state, waiter: nil) } catch { return .failure(error) }
-            guard !state.writing, !state.kickScheduled else { return .success(false) }
+            guard !state.writing, !state.kickScheduled else { return .success(.nothing) }
             state.kickScheduled = true
-            return .success(true)
+            return .success(.kick)
         }.get()
-        guard kick else { return }
+        switch next {
+        case .nothing: return
+        case .wait: _ = try submit(all: entries); return
+        case .kick: break
+        }
         writerQueue.asyncAfter(deadline: .now() + postDelay) {
             let start = self.state.withLockedValue { state -> Bool in
                 state.kickScheduled = false

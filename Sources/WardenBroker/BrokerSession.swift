@@ -194,7 +194,7 @@ public actor BrokerSession {
         let requested = params?["protocolVersion"]?.stringValue
         let version = requested.flatMap { MCP.supportedVersions.contains($0) ? $0 : nil } ?? MCP.latestVersion
         try posted("broker.initialize", ["requested_version": requested.map { .string($0) } ?? .null,
-                                                "version": .string(version), "client": params?["clientInfo"] ?? .null])
+                                         "version": .string(version), "client": params?["clientInfo"] ?? .null])
         var meta: [String: JSONValue] = ["run": .string(runID), "agent": .string(agentID), "max_turns": .int(Int64(maxTurns))]
         if let maxTokens { meta["max_tokens"] = .int(Int64(maxTokens)) }
         if let temperature = generation.temperature { meta["temperature"] = .double(temperature) }
@@ -328,9 +328,9 @@ public actor BrokerSession {
         let latency = Self.milliseconds(ContinuousClock.now - started)
         tokens += result.usage.inputTokens + result.usage.outputTokens
         try posted("model.response", ["model": .string(model.name), "turn": .int(Int64(turns)),
-                                             "message": result.message.json,
-                                             "stop_reason": .string(result.stopReason),
-                                             "usage": result.usage.json, "latency_ms": .double(latency)])
+                                      "message": result.message.json,
+                                      "stop_reason": .string(result.stopReason),
+                                      "usage": result.usage.json, "latency_ms": .double(latency)])
         generateMessagesSeen += 1
         return result.json
     }

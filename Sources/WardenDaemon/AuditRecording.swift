@@ -18,7 +18,7 @@ extension AuditLog {
     /// Posts an event that authorises nothing (`post`): it is written with the next commit,
     /// ahead of everything appended after it. A refusal (the run's log already has a gap) is
     /// logged, as with `record`.
-    func post(run: String, agent: String = "", kind: String, logger: Logger, payload: JSONValue) {
+    func post(run: String, agent: String = "", kind: String, payload: JSONValue, logger: Logger) {
         do {
             try post(run: run, agent: agent, kind: kind, payload: payload)
         } catch {

@@ -125,7 +125,7 @@ actor RunManager {
 
     /// For what authorises nothing; see `AuditLog.post`.
     private func post(run: String, agent: String = "", kind: String, payload: JSONValue) {
-        audit.post(run: run, agent: agent, kind: kind, logger: logger, payload: payload)
+        audit.post(run: run, agent: agent, kind: kind, payload: payload, logger: logger)
     }
 
     var activeRuns: [String] { Array(active.keys).sorted() }
@@ -321,7 +321,7 @@ actor RunManager {
         let start = world.snapshot()
         active[runID]?.start = start
         post(run: runID, kind: "world.snapshot", payload: ["phase": "start", "files": start.json, "size_limit": worldLimit,
-                                                                                "labels": .object(world.labels.mapValues { .string($0) })])
+                                                           "labels": .object(world.labels.mapValues { .string($0) })])
 
         // Sessions first; start messages go out once every sandbox has started, so no agent
         // acts on a peer that does not exist yet.
@@ -411,12 +411,12 @@ actor RunManager {
                 ?? (item.agent.background && !timerFired && stopReason == nil && !wasStopped ? "stopped at the end of the run" : nil)
                 ?? (timerFired ? "time_limit" : wasStopped || stopReason != nil ? "killed" : "exited \(exit.code)")
             post(run: runID, agent: item.agent.id, kind: "agent.exit",
-                                    payload: ["exit_code": .int(Int64(exit.code)), "ended": .string(ended),
-                                              "turns": .int(Int64(await item.session.turns)),
-                                              "signal": exit.code > 128 ? .string(Self.signalName(exit.code - 128)) : .null,
-                                              "cgroup_events": .object(exit.cgroupEvents.mapValues { .int(Int64($0)) }),
-                                              "sandbox_gone": .string(exit.confirmed ? "confirmed: the sandbox's pid 1 exited (pidfd), taking every process of its namespace"
-                                                                      : "not confirmed within 10 s")])
+                 payload: ["exit_code": .int(Int64(exit.code)), "ended": .string(ended),
+                           "turns": .int(Int64(await item.session.turns)),
+                           "signal": exit.code > 128 ? .string(Self.signalName(exit.code - 128)) : .null,
+                           "cgroup_events": .object(exit.cgroupEvents.mapValues { .int(Int64($0)) }),
+                           "sandbox_gone": .string(exit.confirmed ? "confirmed: the sandbox's pid 1 exited (pidfd), taking every process of its namespace"
+                                                   : "not confirmed within 10 s")])
             agentSummaries.append(.init(agent: item.agent.id, verdicts: [], ended: ended, evidence: [:]))
         }
         if wasStopped { return await abort("wardend is shutting down") }
@@ -644,7 +644,7 @@ actor RunManager {
         }
         if wantsShell { await session.attach(shell: ShellChannel(fd: shellPair[0])) }
         try audit.post(run: plan.runID, agent: agent.id, kind: "sandbox.spawn",
-                               payload: ["pid": .int(Int64(process.pid)), "layers": try JSONValue(encoding: process.report)])
+                       payload: ["pid": .int(Int64(process.pid)), "layers": try JSONValue(encoding: process.report)])
         let daemonEnd = pair[0]
         let group = self.group
         let transport = Task {

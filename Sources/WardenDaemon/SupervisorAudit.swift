@@ -32,10 +32,10 @@ struct SupervisorAudit: Sendable {
                 }
             },
             finished: { summary in
-                audit.post(run: runID, agent: agentID, kind: "syscall.summary", logger: logger, payload: [
+                audit.post(run: runID, agent: agentID, kind: "syscall.summary", payload: [
                     "notifications": .int(Int64(summary.notifications)), "recorded": .int(Int64(summary.recorded)),
                     "unrecorded_denials": .object(summary.unrecordedDenials.mapValues { .int(Int64($0)) }),
-                    "sync_wake_up": .bool(summary.syncWakeUp)])
+                    "sync_wake_up": .bool(summary.syncWakeUp)], logger: logger)
             })
     }
 }
