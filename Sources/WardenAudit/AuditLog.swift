@@ -74,22 +74,32 @@ public final class AuditLog: Sendable {
     /// only inside write transactions, which SQLite serializes.
     /// Queues appends and commits them in groups.
     private let committer: GroupCommit<Entry, AuditEvent>
+    /// Copies the WAL into the database file off the writer's thread.
+    private let walCheckpointer: WALCheckpointer
     /// Told every event once it is durable (in order), e.g. to fire a scenario's injections.
     private let observers = Mutex<(next: UInt64, handlers: [UInt64: @Sendable (AuditEvent) -> Void])>((0, [:]))
     private let tree = Mutex<(frontier: Merkle.Frontier, lastHash: String, checkpoints: Int64, checkpointedCount: Int64)>(
         (Merkle.Frontier(), AuditChain.genesis, 0, 0))
 
-    public init(path: String, signer: AuditSigner? = nil, checkpointEvery: Int64 = 1000) throws(AuditError) {
+    public convenience init(path: String, signer: AuditSigner? = nil, checkpointEvery: Int64 = 1000) throws(AuditError) {
+        try self.init(path: path, signer: signer, checkpointEvery: checkpointEvery, walPages: (background: 1000, writer: 8000))
+    }
+
+    /// `walPages`: the background checkpoint's interval and the writer's own limit, in WAL pages
+    /// (see `WALCheckpointer`).
+    init(path: String, signer: AuditSigner?, checkpointEvery: Int64, walPages: (background: Int32, writer: Int32)) throws(AuditError) {
         self.path = path
         self.signer = signer
         self.checkpointEvery = max(1, checkpointEvery)
         let box = WriterBox()
+        walCheckpointer = WALCheckpointer(path: path, backgroundEvery: walPages.background, writerLimit: walPages.writer)
         committer = GroupCommit(key: \.run, stamp: { $0.time = AuditClock.now() }) { entries in box.log?.writeBatch(entries) ?? .failure(AuditError(.writeFailed, "the audit log is closed")) }
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try Self.makeDurable(pool)
+            try pool.writeWithoutTransaction { db in walCheckpointer.install(on: db) }
             try pool.write { db in try Self.migrate(db) }
             let head = try pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") } ?? 0
             knownHead.withLock { $0 = head }
@@ -129,6 +139,7 @@ public final class AuditLog: Sendable {
         self.pool = pool
         self.signer = nil
         self.checkpointEvery = 1000
+        walCheckpointer = WALCheckpointer(path: path)
         committer = GroupCommit(key: \.run) { _ in .failure(AuditError(.writeFailed, "\(path) is open read-only")) }
     }
 
@@ -371,15 +382,21 @@ public final class AuditLog: Sendable {
                     (row["seq"], row["hash"])
                 } ?? (0, AuditChain.genesis)
                 var lastDigest = Digest32(AuditChain.hexBytes(last.1))
-                let statement = try db.cachedStatement(
-                    sql: "INSERT INTO events (seq, run_id, agent, kind, time, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                var row = RowInsert(try db.cachedStatement(
+                    sql: "INSERT INTO events (seq, run_id, agent, kind, time, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"))
+                var entryTail: [UInt8] = []
+                entryTail.reserveCapacity(128)
                 var events: [AuditEvent] = []
                 events.reserveCapacity(entries.count)
-                for entry in entries {
-                    let (event, digest) = try self.insert(db, statement, entry, after: last, lastDigest)
-                    last = (event.seq, event.hash)
-                    lastDigest = digest
-                    events.append(event)
+                // Through the buffer: the entries are read in place, not copied out one by one
+                // (each copy retains every field).
+                try entries.withUnsafeBufferPointer { entries in
+                    for index in entries.indices {
+                        let (event, digest) = try self.insert(db, &row, &entryTail, entries[index], after: last, lastDigest)
+                        last = (event.seq, event.hash)
+                        lastDigest = digest
+                        events.append(event)
+                    }
                 }
                 return events
             }
@@ -394,20 +411,20 @@ public final class AuditLog: Sendable {
     }
 
     /// Writes one event after `last` (whose hash is `lastDigest`); the event and its hash.
-    private func insert(_ db: Database, _ statement: Statement, _ entry: Entry, after last: (seq: Int64, hash: String),
+    private func insert(_ db: Database, _ row: inout RowInsert, _ tail: inout [UInt8], _ entry: borrowing Entry, after last: (seq: Int64, hash: String),
                         _ lastDigest: Digest32) throws -> (AuditEvent, Digest32) {
         let seq = last.seq + 1
         let time = entry.time
-        var entry = entry
-        if let link = entry.linksPrevious, case .object(var fields) = entry.payload {
+        // The entry is read in place (a copy would retain each of its fields).
+        var payload = entry.payload
+        if let link = entry.linksPrevious, case .object(var fields) = payload {
             fields[link] = .int(last.seq)
-            entry.payload = .object(fields)
+            payload = .object(fields)
         }
-        let payloadText = entry.payloadText ?? entry.payload.canonicalString
+        let payloadText = entry.payloadText ?? payload.canonicalString
         let leaf: Digest32
         if let head = entry.leafHead {
-            var tail: [UInt8] = []
-            tail.reserveCapacity(64)
+            tail.removeAll(keepingCapacity: true)
             AuditChain.appendEntryTail(seq: seq, time: time, to: &tail)
             leaf = tail.withUnsafeBytes { head.finish(tail: $0) }
         } else {
@@ -416,8 +433,15 @@ public final class AuditLog: Sendable {
         }
         let digest = StackSHA256.link(lastDigest, leaf)
         let hash = digest.hex
-        try RowInsert.run(statement, in: db, seq, [entry.run, entry.agent, entry.kind, time, payloadText, last.hash, hash])
-        let event = AuditEvent(seq: seq, run: entry.run, agent: entry.agent, kind: entry.kind, time: time, payload: entry.payload,
+        row.text(entry.run)
+        row.text(entry.agent)
+        row.text(entry.kind)
+        row.text(time)
+        row.text(payloadText)
+        row.text(last.hash)
+        row.text(hash)
+        try row.insert(key: seq, in: db)
+        let event = AuditEvent(seq: seq, run: entry.run, agent: entry.agent, kind: entry.kind, time: time, payload: payload,
                                prevHash: last.hash, hash: hash)
         try extendTree(db, event: event, leaf: leaf)
         return (event, digest)
@@ -487,8 +511,12 @@ public final class AuditLog: Sendable {
         return (events, bytes)
     }
 
+    /// Waits for a background WAL checkpoint in progress (tests; `checkpoint()` does it too).
+    func waitForWALCheckpoint() { walCheckpointer.stop() }
+
     /// Moves the WAL into the database file and truncates it (on a clean stop).
     public func checkpoint() {
+        walCheckpointer.stop()
         _ = try? pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
     }
 

@@ -1,26 +1,38 @@
 import GRDB
 import GRDBSQLite
 
-/// Runs a prepared INSERT of an integer key and text columns with SQLite's own binding calls:
-/// GRDB's `execute(arguments:)` boxes every value (a `DatabaseValue` array per row), which perf
-/// showed as a tenth of the single audit writer's time.
-enum RowInsert {
-    /// Binds `key` to parameter 1 and `texts` to 2…, steps once and resets. The texts are laid
-    /// out in one buffer that outlives the step, so SQLite binds them in place (SQLITE_STATIC)
-    /// instead of copying each into a block of its own.
-    static func run(_ statement: Statement, in db: Database, _ key: Int64, _ texts: [String]) throws {
-        let handle = statement.sqliteStatement
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(texts.reduce(0) { $0 + $1.utf8.count })
-        var ends: [Int] = []
-        ends.reserveCapacity(texts.count)
-        for text in texts {
-            buffer.append(contentsOf: text.utf8)
-            ends.append(buffer.count)
+/// Runs a prepared INSERT of an integer key and text columns, row after row, with SQLite's own
+/// binding calls: GRDB's `execute(arguments:)` boxes every value (a `DatabaseValue` array per
+/// row), which perf showed as a tenth of the single audit writer's time. A row's texts are laid
+/// out in one buffer, kept from row to row, that outlives the step, so SQLite binds them in
+/// place (SQLITE_STATIC) and no row allocates.
+struct RowInsert {
+    private let statement: Statement
+    private var buffer: [UInt8] = []
+    private var ends: [Int] = []
+
+    init(_ statement: Statement) {
+        self.statement = statement
+        buffer.reserveCapacity(4096)
+        ends.reserveCapacity(16)
+    }
+
+    /// Adds the next text column of the row being built (parameters 2, 3, … in order).
+    mutating func text(_ text: String) {
+        buffer.append(contentsOf: text.utf8)
+        ends.append(buffer.count)
+    }
+
+    /// Binds `key` to parameter 1 and the texts added since the last row to 2…, steps once and
+    /// resets; the next row starts empty.
+    mutating func insert(key: Int64, in db: Database) throws {
+        defer {
+            buffer.removeAll(keepingCapacity: true)
+            ends.removeAll(keepingCapacity: true)
         }
+        let handle = statement.sqliteStatement
+        let ends = self.ends
         let code = buffer.withUnsafeBufferPointer { bytes -> Int32 in
-            sqlite3_reset(handle)
-            sqlite3_clear_bindings(handle)
             sqlite3_bind_int64(handle, 1, key)
             var start = 0
             for (offset, end) in ends.enumerated() {
@@ -30,9 +42,9 @@ enum RowInsert {
                 start = end
             }
             let code = sqlite3_step(handle)
-            // Unbound before the buffer goes: nothing may point into it afterwards.
+            // Every parameter is bound again before the next step, so the bindings are not
+            // cleared; resetting ends the statement (SQLite reads the texts only while stepping).
             sqlite3_reset(handle)
-            sqlite3_clear_bindings(handle)
             return code
         }
         guard code == SQLITE_DONE else {

@@ -53,6 +53,39 @@ func postedAppendFigure(in work: String) async throws -> [Figure] {
                    peerStats: none, overheadMedian: 0, ratio: 0, target: "≥ 100000 ev/s")]
 }
 
+/// Three rounds of verifying the log at `path` (`events` long) and of sha256sum over the same
+/// file: events per second for each.
+func verifyRates(_ path: String, publicKey: AuditPublicKey, events: Double) throws -> (verify: [Double], sha256sum: [Double]) {
+    var verifyRates: [Double] = []
+    var hashRates: [Double] = []
+    for _ in 0..<3 {
+        let start = ContinuousClock.now
+        let result = try AuditLog.verify(fileAt: path, publicKey: publicKey)
+        let elapsed = ContinuousClock.now - start
+        guard result.ok else { throw SpawnError.failed("the benchmark's own log does not verify: \(result.problem ?? "")") }
+        verifyRates.append(events / elapsed.seconds)
+        let hashStart = ContinuousClock.now
+        guard let pid = spawnProgram(["/usr/bin/sha256sum", path]), waitStatus(pid) == 0 else { throw SpawnError.failed("sha256sum") }
+        hashRates.append(events / (ContinuousClock.now - hashStart).seconds)
+    }
+    return (verifyRates, hashRates)
+}
+
+/// BENCH_ONLY=audit-verify: a log of `BENCH_AUDIT_EVENTS` posted events, then its verification
+/// alone (for profiling the verifier).
+func verifyFigure(in work: String) async throws -> [Figure] {
+    let signer = try AuditSigner.loadOrCreate(in: work)
+    let log = try AuditLog(path: work + "/audit.db", signer: signer)
+    let perThread = auditEvents / 3 / writers
+    _ = try await postedAppendRates(log, payload: benchPayload, perThread: perThread)
+    try log.checkpointNow()
+    log.checkpoint()
+    let (verify, hash) = try verifyRates(work + "/audit.db", publicKey: signer.publicKey, events: Double(perThread * writers * 3))
+    let w = Stats(values: verify), p = Stats(values: hash)
+    return [Figure(figure: "audit verify (ev/s)", unit: "ev/s", warden: w, peer: "sha256sum over the same database file", peerStats: p,
+                   overheadMedian: w.median - p.median, ratio: p.median > 0 ? w.median / p.median : 0, target: "≥ 1000000 ev/s")]
+}
+
 /// A realistic payload: a tool call with arguments.
 let benchPayload: JSONValue = ["tool": "transfer_file", "arguments": ["source_server": "10.0.12.45", "path": "reports/2025-q4-revenue.csv",
                                                                     "destination_server": "10.0.12.46"]]
@@ -140,21 +173,9 @@ func auditFigures(in work: String) async throws -> [Figure] {
     }
 
     // Verification of everything just written, against sha256sum over the same bytes.
-    let total = Double(perRound * writers * 6 + perTask * appendTasks * 3)
     log.checkpoint()
-    var verifyRates: [Double] = []
-    var hashRates: [Double] = []
-    for _ in 0..<3 {
-        let start = ContinuousClock.now
-        let result = try AuditLog.verify(fileAt: dir + "/audit.db", publicKey: signer.publicKey)
-        let elapsed = ContinuousClock.now - start
-        guard result.ok else { throw SpawnError.failed("the benchmark's own log does not verify: \(result.problem ?? "")") }
-        verifyRates.append(total / elapsed.seconds)
-        let hashStart = ContinuousClock.now
-        guard let pid = spawnProgram(["/usr/bin/sha256sum", dir + "/audit.db"]), waitStatus(pid) == 0 else { throw SpawnError.failed("sha256sum") }
-        let hashElapsed = ContinuousClock.now - hashStart
-        hashRates.append(total / hashElapsed.seconds)
-    }
+    let total = Double(perRound * writers * 6 + perTask * appendTasks * 3)
+    let (verifyRates, hashRates) = try verifyRates(dir + "/audit.db", publicKey: signer.publicKey, events: total)
 
     // A signed checkpoint: an append followed by one, against the append alone.
     var withCheckpoint: [Duration] = []

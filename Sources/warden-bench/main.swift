@@ -162,7 +162,7 @@ guard let checkout = PolicyLocator.checkoutDirectory() else {
     exit(1)
 }
 
-// BENCH_ONLY=audit, audit-posted, trials or gateway: that group's rows alone, printed (for work on one figure).
+// BENCH_ONLY=audit, audit-posted, audit-verify, trials or gateway: that group's rows alone, printed (for work on one figure).
 let only = ProcessInfo.processInfo.environment["BENCH_ONLY"]
 if let only, only != "gateway" {
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("warden-bench-\(UUID().uuidString)").path
@@ -174,8 +174,10 @@ if let only, only != "gateway" {
         do { result = .success(try await auditFigures(in: scratch)) } catch { result = .failure(error) }
     case "audit-posted":
         do { result = .success(try await postedAppendFigure(in: scratch)) } catch { result = .failure(error) }
+    case "audit-verify":
+        do { result = .success(try await verifyFigure(in: scratch)) } catch { result = .failure(error) }
     case "trials": result = Result { try trialFigures(checkout: checkout, bin: binDirectory) }
-    default: result = .failure(SpawnError.failed("BENCH_ONLY is audit, audit-posted, trials or gateway, not '\(only)'"))
+    default: result = .failure(SpawnError.failed("BENCH_ONLY is audit, audit-posted, audit-verify, trials or gateway, not '\(only)'"))
     }
     try? FileManager.default.removeItem(atPath: scratch)
     switch result {
