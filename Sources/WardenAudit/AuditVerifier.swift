@@ -93,8 +93,8 @@ enum AuditVerifier {
             }
             // The hash covers the stored bytes: a payload altered in any way, or rewritten in
             // another (non-canonical) form, no longer matches.
-            row.entry(into: &entry)
-            let leaf = entry.withUnsafeBytes { StackSHA256.leaf($0) }
+            row.leafInput(into: &entry)
+            let leaf = entry.withUnsafeBytes { StackSHA256.hash($0) }
             let hash = StackSHA256.link(prevBytes, leaf)
             if !hash.matches(hex: row.hash) {
                 prev = prevBytes.hex

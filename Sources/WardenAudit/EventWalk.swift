@@ -15,9 +15,11 @@ struct RawEvent {
     var prevHash: UnsafeBufferPointer<UInt8>
     var hash: UnsafeBufferPointer<UInt8>
 
-    /// The entry's canonical bytes (see `AuditChain.entryBytes`), written into `out`.
-    func entry(into out: inout [UInt8]) {
+    /// What the Merkle leaf hash covers, 0x00 ‖ the entry's canonical bytes (see
+    /// `AuditChain.entryBytes`), written into `out`: hashed in one piece.
+    func leafInput(into out: inout [UInt8]) {
         out.removeAll(keepingCapacity: true)
+        out.append(0)
         append("{\"agent\":", to: &out)
         JSONValue.writeString(bytes: agent, into: &out)
         append(",\"kind\":", to: &out)

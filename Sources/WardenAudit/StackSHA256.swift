@@ -70,12 +70,21 @@ enum StackSHA256 {
 
     /// RFC 6962 node hash: SHA-256(0x01 ‖ left ‖ right).
     static func node(_ left: Digest32, _ right: Digest32) -> Digest32 {
-        left.withUnsafeBytes { l in right.withUnsafeBytes { r in hash(prefix: 1, l, r) } }
+        // One update over the 65 bytes laid out on the stack, not three: each update call has
+        // a fixed cost (CPU-feature dispatch, block-buffer bookkeeping) that showed in verify.
+        var input: (Digest32, Digest32, UInt64) = (Digest32(), Digest32(), 0)  // 72 bytes of scratch
+        return Swift.withUnsafeMutableBytes(of: &input) { bytes in
+            bytes[0] = 1
+            left.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: bytes[1..<33]).copyMemory(from: $0) }
+            right.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: bytes[33..<65]).copyMemory(from: $0) }
+            return hash(UnsafeRawBufferPointer(rebasing: bytes[0..<65]))
+        }
     }
 
     /// The chain link: SHA-256(previous hash ‖ leaf hash).
     static func link(_ previous: Digest32, _ leaf: Digest32) -> Digest32 {
-        previous.withUnsafeBytes { p in leaf.withUnsafeBytes { l in hash(p, l) } }
+        var input: (Digest32, Digest32) = (previous, leaf)
+        return Swift.withUnsafeBytes(of: &input) { hash($0) }
     }
 }
 

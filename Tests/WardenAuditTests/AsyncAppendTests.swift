@@ -124,6 +124,14 @@ func logRefusingOneKind() async throws -> AuditLog {
         }
     }
 
+    /// The chain link and the Merkle node, each hashed in one piece from the stack, are SHA-256
+    /// over the concatenation (with 0x01 first for a node).
+    @Test func linkAndNodeAreHashesOfTheConcatenation() {
+        let left = Array(SHA256.hash(data: Array("left".utf8))), right = Array(SHA256.hash(data: Array("right".utf8)))
+        #expect(StackSHA256.link(Digest32(left), Digest32(right)).bytes == Array(SHA256.hash(data: left + right)))
+        #expect(StackSHA256.node(Digest32(left), Digest32(right)).bytes == Array(SHA256.hash(data: [1] + left + right)))
+    }
+
     /// RFC 6962's empty-tree hash and a known vector.
     @Test func knownVectors() {
         #expect(Merkle.emptyRoot.hex == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
