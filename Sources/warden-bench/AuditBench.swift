@@ -86,6 +86,25 @@ func verifyFigure(in work: String) async throws -> [Figure] {
                    overheadMedian: w.median - p.median, ratio: p.median > 0 ? w.median / p.median : 0, target: "≥ 1000000 ev/s")]
 }
 
+/// One-row transactions of plain SQLite (WAL, synchronous=FULL, as the audit log) one after
+/// another on one thread, each timed: the least any action audited write-ahead can cost here.
+func durableCommitTimes(iterations: Int) throws -> [Duration] {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-bench-floor-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let pool = try DatabasePool(path: dir + "/floor.db")
+    try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+    try pool.write { db in try db.execute(sql: "CREATE TABLE events (seq INTEGER PRIMARY KEY, payload TEXT)") }
+    let text = benchPayload.canonicalString
+    var times: [Duration] = []
+    for _ in 0..<iterations {
+        let start = ContinuousClock.now
+        try pool.write { db in try db.execute(sql: "INSERT INTO events (payload) VALUES (?)", arguments: [text]) }
+        times.append(ContinuousClock.now - start)
+    }
+    return times
+}
+
 /// A realistic payload: a tool call with arguments.
 let benchPayload: JSONValue = ["tool": "transfer_file", "arguments": ["source_server": "10.0.12.45", "path": "reports/2025-q4-revenue.csv",
                                                                     "destination_server": "10.0.12.46"]]

@@ -352,8 +352,13 @@ if let path = ProcessInfo.processInfo.environment["BENCH_LOAD_SUMMARY"], let tex
     let micros = { (key: String) in (rtt?[key]?.doubleValue ?? 0) * 1000 }
     let rss = (load["peak_rss_kib"]?.intValue ?? 0) / 1024
     let firstMinute = (load["first_minute_peak_rss_kib"]?.intValue ?? 0) / 1024
+    // How busy the CPUs were: the round trip's tail is waiting for a core when the agents alone keep both busy.
+    let idle = load["cpu_idle_percent"]?.doubleValue.map { String(format: "%.1f", $0) } ?? "?"
+    let pressure = load["cpu_pressure_percent"]?.doubleValue.map { String(format: ", CPU pressure %.0f%%", $0) } ?? ""
+    let runnable = load["mean_runnable"]?.doubleValue.map { String(format: "%.0f", $0) } ?? "?"
     figures.append(Figure(figure: "256 agents at once: tool round trip (peak \(load["peak_agents"]?.intValue ?? 0) agents seen, "
-                              + "wardend RSS \(rss) MiB, \(firstMinute) MiB after 1 min, \(load["duration_seconds"]?.intValue ?? 0) s)",
+                              + "wardend RSS \(rss) MiB, \(firstMinute) MiB after 1 min, \(load["duration_seconds"]?.intValue ?? 0) s; "
+                              + "CPU idle \(idle)%, \(runnable) runnable\(pressure))",
                           unit: "µs", warden: Stats(min: micros("min"), median: micros("p50"), p99: micros("p99"), count: Int(rtt?["count"]?.intValue ?? 0)),
                           peer: "—", peerStats: Stats([]), overheadMedian: 0, ratio: 0, target: "all start, RSS ≤ 150 MB, p99 ≤ 5000 µs"))
 }
