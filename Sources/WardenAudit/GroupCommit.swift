@@ -1,6 +1,6 @@
+import DequeModule
 import Dispatch
 import NIOConcurrencyHelpers
-import DequeModule
 import Synchronization
 
 /// Group commit: appenders queue their entries; whoever finds no writer at work makes one, the
