@@ -3,6 +3,9 @@ import Dispatch
 import NIOConcurrencyHelpers
 import Synchronization
 
+/// What an entry gets if the batch writer returned fewer results than it was given.
+private let noResult = AuditError(.writeFailed, "the audit writer gave no result")
+
 /// Group commit: appenders queue their entries; whoever finds no writer at work makes one, the
 /// writer takes everything queued, writes it in one transaction (one fsync), hands each
 /// appender its durable results, and goes on until the queue is empty. Every waiting append
@@ -61,7 +64,7 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
         }
 
         private static func filled(_ results: [Result<Output, AuditError>?]) -> [Result<Output, AuditError>] {
-            results.map { $0 ?? .failure(AuditError(.writeFailed, "the audit writer gave no result")) }
+            results.map { $0 ?? .failure(noResult) }
         }
     }
 
@@ -256,8 +259,7 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
                 // Only what someone waits for is copied out; a posted entry's result is dropped.
                 for position in owners.indices {
                     guard let waiter = owners[position].waiter else { continue }
-                    waiter.deliver(position < results.count ? .success(results[position]) : .failure(AuditError(.writeFailed, "the audit writer gave no result")),
-                                   at: owners[position].index)
+                    waiter.deliver(position < results.count ? .success(results[position]) : .failure(noResult), at: owners[position].index)
                 }
             case .failure(let error):
                 for owner in owners { owner.waiter?.deliver(.failure(error), at: owner.index) }
