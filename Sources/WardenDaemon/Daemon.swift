@@ -1,3 +1,4 @@
+import CWardenLinux
 import Foundation
 import Glibc
 import Logging
@@ -20,6 +21,7 @@ public struct Daemon: Sendable {
     }
 
     public func run() async throws {
+        warden_configure_malloc()
         let notifier = SystemdNotifier()
         try prepareStateDirectory()
         let signer = try AuditSigner.loadOrCreate(in: configuration.stateDirectory)

@@ -479,19 +479,25 @@ actor RunManager {
         _ = CgroupCleanup.removeOrphans()
         recent.append(summary)
         if recent.count > 10 { recent.removeFirst(recent.count - 10) }
-        releaseFreeMemory()
+        releaseFreeMemorySoon()
         return summary
     }
 
-    private var lastMemoryRelease = ContinuousClock.now
+    private var memoryReleaseScheduled = false
 
     /// What a run's agents made the daemon buffer (a flood of large messages, a big world) is
-    /// freed at its end, but malloc keeps the pages in its per-thread arenas; they go back to the
-    /// kernel here, at most once a second, so the daemon's resident size follows what it uses.
-    private func releaseFreeMemory() {
-        guard ContinuousClock.now - lastMemoryRelease > .seconds(1) else { return }
-        lastMemoryRelease = .now
-        _ = warden_release_free_memory()
+    /// freed as the run ends, but malloc keeps the pages in its per-thread arenas; they go back
+    /// to the kernel a second after a run ends, so the daemon's resident size follows what it
+    /// uses. Not at once: the run's connections and sandboxes are let go after it is recorded as
+    /// ended. Runs ending within that second share one release.
+    private func releaseFreeMemorySoon() {
+        guard !memoryReleaseScheduled else { return }
+        memoryReleaseScheduled = true
+        Task {
+            try? await Task.sleep(for: .seconds(1))
+            self.memoryReleaseScheduled = false
+            _ = warden_release_free_memory()
+        }
     }
 
     private var recent: [RunSummary] = []

@@ -17,8 +17,9 @@ struct Status: ParsableCommand {
         let active = result["active_runs"]?.arrayValue?.compactMap(\.stringValue) ?? []
         print("runs: \(active.count) active\(active.isEmpty ? "" : " (\(active.joined(separator: ", ")))") with \(result["active_agents"]?.intValue ?? 0) agents, \(result["completed_runs"]?.intValue ?? 0) completed")
         print("audit: \(result["audit_database"]?.stringValue ?? "?") (\(result["audit_events"]?.intValue ?? 0) events, \((result["audit_bytes"]?.intValue ?? 0) / 1024) KiB)")
-        if let heap = result["rss_anon_bytes"]?.intValue, let sqlite = result["sqlite_memory_bytes"]?.intValue {
-            print("memory: \(heap / 1024) KiB anonymous resident, of which SQLite \(sqlite / 1024) KiB")
+        if let resident = result["rss_anon_bytes"]?.intValue, let sqlite = result["sqlite_memory_bytes"]?.intValue {
+            let inUse = result["heap_in_use_bytes"]?.intValue.map { ", \($0 / 1024) KiB of it in use" } ?? ""
+            print("memory: \(resident / 1024) KiB anonymous resident\(inUse), of which SQLite \(sqlite / 1024) KiB")
         }
         if let host = result["host"]?.objectValue {
             print("host: " + host.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.stringValue ?? "?")" }.joined(separator: "; "))

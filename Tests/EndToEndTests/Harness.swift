@@ -162,6 +162,19 @@ final class DaemonHarness {
         return try JSONValue.parse(result.stdout)
     }
 
+    /// The first status that satisfies `condition`, asked every 0.1 s for up to `timeout` seconds.
+    func status(until condition: (JSONValue) -> Bool, timeout: Double = 20) throws -> JSONValue {
+        var status = try self.status()
+        var asked = 1
+        while !condition(status) && asked < Int(timeout * 10) {
+            usleep(100_000)
+            status = try self.status()
+            asked += 1
+        }
+        guard condition(status) else { throw HarnessError("the daemon's status never came to the state awaited: \(status.canonicalString)") }
+        return status
+    }
+
     func events(run: String) throws -> [JSONValue] {
         let result = try ctl(["audit", "tail", run, "--json"])
         guard result.status == 0 else { throw HarnessError("audit tail failed: \(result.stderr)") }

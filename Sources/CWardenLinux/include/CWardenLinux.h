@@ -67,6 +67,12 @@ int warden_pidfd_open(pid_t pid);
 /* Gives the pages malloc holds free, in every arena, back to the kernel (malloc_trim(0)).
  * Returns 1 if any memory was released. */
 int warden_release_free_memory(void);
+/* Bytes malloc has handed out and not had back, over every arena (mallinfo2: uordblks +
+ * hblkhd). Unlike the resident size, free memory that fragmentation keeps inside an arena does
+ * not count, so it rises only with what the process really holds. */
+size_t warden_heap_in_use(void);
+/* Fixed malloc thresholds for a long-lived daemon (see linux.c). */
+void warden_configure_malloc(void);
 int warden_pidfd_send_signal(int pidfd, int sig);
 /// A SOCK_SEQPACKET Unix socketpair, close-on-exec.
 int warden_seqpacket_pair(int fds[2]);
