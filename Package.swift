@@ -35,6 +35,8 @@ let package = Package(
         ),
         // C: the few Linux calls Swift cannot make directly (variadic syscall(2), ifreq, capset).
         .target(name: "CWardenLinux"),
+        // C: SHA-256 compression on the x86 SHA instructions, two messages interleaved (verify).
+        .target(name: "CWardenSHA"),
 
         // What crosses a process boundary: JSON values and their canonical form, coded errors,
         // line-framed fd I/O. No Foundation: the sandboxed agent runtime links only this and
@@ -55,6 +57,7 @@ let package = Package(
             name: "WardenAudit",
             dependencies: [
                 "WardenCore",
+                "CWardenSHA",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),

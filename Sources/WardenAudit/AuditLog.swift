@@ -99,7 +99,7 @@ public final class AuditLog: Sendable {
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try Self.makeDurable(pool)
-            try pool.writeWithoutTransaction { db in walCheckpointer.install(on: db) }
+            pool.writeWithoutTransaction { db in walCheckpointer.install(on: db) }
             try pool.write { db in try Self.migrate(db) }
             let head = try pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") } ?? 0
             knownHead.withLock { $0 = head }

@@ -39,13 +39,8 @@ enum AuditVerifier {
     {
         try requireWardenLog(db)
         let checkpoints = try AuditLog.checkpoints(db)
-        var expectedSeq: Int64 = 1
-        var prev = AuditChain.genesis
-        var count: Int64 = 0
-        var checked: Int64 = 0
-        var frontier = Merkle.Frontier()
         func bad(_ seq: Int64?, checkpoint: Int64? = nil, _ problem: String) -> AuditVerification {
-            AuditVerification(ok: false, events: count, lastHash: prev, checkpoints: checked, firstBadSeq: seq,
+            AuditVerification(ok: false, events: 0, lastHash: AuditChain.genesis, checkpoints: 0, firstBadSeq: seq,
                               firstBadCheckpoint: checkpoint, problem: problem)
         }
         if !checkpoints.isEmpty, publicKey == nil {
@@ -54,7 +49,7 @@ enum AuditVerifier {
         for (index, checkpoint) in checkpoints.enumerated() where checkpoint.number != Int64(index + 1) {
             return bad(nil, checkpoint: Int64(index + 1), "checkpoint \(index + 1) is missing (removed); the next stored is \(checkpoint.number)")
         }
-        var nextCheckpoint = 0
+        var walk = ChainCheck(checkpoints: checkpoints, publicKey: publicKey, stopAtCount: stopAtCount)
         if let fromCheckpoint {
             guard fromCheckpoint >= 1, fromCheckpoint <= Int64(checkpoints.count) else {
                 return bad(nil, "there is no checkpoint \(fromCheckpoint) (the log has \(checkpoints.count))")
@@ -66,84 +61,43 @@ enum AuditVerifier {
             guard let resumed = Merkle.Frontier(encoded: start.frontier, count: Int(start.eventCount)), resumed.root.hex == start.root else {
                 return bad(nil, checkpoint: start.number, "checkpoint \(start.number)'s frontier does not give its root")
             }
-            frontier = resumed
-            prev = start.chainHead
-            count = start.eventCount
-            expectedSeq = count + 1
-            checked = 1
-            nextCheckpoint = Int(fromCheckpoint)
+            walk.resume(at: start, frontier: resumed)
         }
-        var prevBytes = Digest32(AuditChain.hexBytes(prev))
-        var entry: [UInt8] = []
-        entry.reserveCapacity(4096)
-        var failure: AuditVerification?
-        try EventWalk.events(db, from: expectedSeq) { row in
-            let seq = row.seq
-            if seq != expectedSeq {
-                prev = prevBytes.hex
-                failure = bad(expectedSeq, seq > expectedSeq
-                    ? "event \(expectedSeq) is missing (removed); the next stored event is \(seq)"
-                    : "event \(seq) is out of order")
-                return false
+
+        // Each row's leaf is hashed while the row before it is settled (its chain link, its
+        // Merkle nodes, the checkpoints it completes): the two run through the SHA unit together
+        // (see `PairedSHA256`). The row before is settled first, as if this one had not been
+        // read, so the first problem found is the first in the log.
+        var rows = try EventCursor(db, from: walk.expectedSeq)
+        var leafInput = LeafInput()
+        var pending: PendingEvent?
+        while let row = try rows.next() {
+            leafInput.write(row)
+            walk.hasher.beginLong(padded: leafInput.padded, length: leafInput.length)
+            if let event = pending {
+                pending = nil
+                guard walk.settle(event) else { break }
             }
-            if !prevBytes.matches(hex: row.prevHash) {
-                prev = prevBytes.hex
-                failure = bad(seq, "event \(seq) does not link to event \(seq - 1) (inserted, reordered or altered prev_hash)")
-                return false
-            }
-            // The hash covers the stored bytes: a payload altered in any way, or rewritten in
-            // another (non-canonical) form, no longer matches.
-            row.leafInput(into: &entry)
-            let leaf = entry.withUnsafeBytes { StackSHA256.hash($0) }
-            let hash = StackSHA256.link(prevBytes, leaf)
-            if !hash.matches(hex: row.hash) {
-                prev = prevBytes.hex
-                failure = bad(seq, "event \(seq) does not match its hash (altered or inserted)")
-                return false
-            }
-            prevBytes = hash
-            count += 1
-            expectedSeq += 1
-            frontier.append(leaf)
-            if nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount <= count {
-                prev = prevBytes.hex
-                while nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount == count {
-                    let checkpoint = checkpoints[nextCheckpoint]
-                    if let problem = problem(with: checkpoint, root: frontier.root.hex, head: prev, key: publicKey) {
-                        prev = prevBytes.hex
-                failure = bad(nil, checkpoint: checkpoint.number, problem)
-                        return false
-                    }
-                    checked += 1
-                    nextCheckpoint += 1
-                }
-                if nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount < count {
-                    let checkpoint = checkpoints[nextCheckpoint]
-                    prev = prevBytes.hex
-                    failure = bad(nil, checkpoint: checkpoint.number, "checkpoint \(checkpoint.number) covers \(checkpoint.eventCount) events, fewer than the one before it (reordered or altered)")
-                    return false
-                }
-            }
-            if let stopAtCount, count >= stopAtCount { return false }
-            return true
+            let leaf = walk.hasher.finishLong()
+            guard walk.admit(row) else { break }
+            pending = PendingEvent(seq: row.seq, leaf: leaf, storedHash: StoredHash(row.hash))
         }
-        prev = prevBytes.hex
-        if let failure { return failure }
-        if let stopAtCount, count >= stopAtCount {
-            return AuditVerification(ok: true, events: count, lastHash: prev, checkpoints: checked, firstBadSeq: nil, problem: nil)
-        }
-        if nextCheckpoint < checkpoints.count {
-            let checkpoint = checkpoints[nextCheckpoint]
+        if let event = pending { _ = walk.settle(event) }
+        if let failure = walk.failure { return failure }
+
+        if let stopAtCount, walk.count >= stopAtCount { return walk.passed }
+        if walk.nextCheckpoint < checkpoints.count {
+            let checkpoint = checkpoints[walk.nextCheckpoint]
             if let key = publicKey, checkpoint.isSigned(by: key) {
-                return bad(count + 1, checkpoint: checkpoint.number,
-                           "the log ends at event \(count) but signed checkpoint \(checkpoint.number) covers \(checkpoint.eventCount) events (truncated)")
+                return walk.bad(walk.count + 1, checkpoint: checkpoint.number,
+                                "the log ends at event \(walk.count) but signed checkpoint \(checkpoint.number) covers \(checkpoint.eventCount) events (truncated)")
             }
-            return bad(nil, checkpoint: checkpoint.number, "checkpoint \(checkpoint.number) covers \(checkpoint.eventCount) events, more than the log holds, and its signature is not valid (altered)")
+            return walk.bad(nil, checkpoint: checkpoint.number, "checkpoint \(checkpoint.number) covers \(checkpoint.eventCount) events, more than the log holds, and its signature is not valid (altered)")
         }
-        if expectedHead > count {
-            return bad(count + 1, "the log ends at event \(count) but the daemon wrote events up to \(expectedHead) (truncated)")
+        if expectedHead > walk.count {
+            return walk.bad(walk.count + 1, "the log ends at event \(walk.count) but the daemon wrote events up to \(expectedHead) (truncated)")
         }
-        return AuditVerification(ok: true, events: count, lastHash: prev, checkpoints: checked, firstBadSeq: nil, problem: nil)
+        return walk.passed
     }
 
     /// The same check on two cores: events up to a checkpoint near the middle from the start,

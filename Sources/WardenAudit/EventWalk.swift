@@ -1,10 +1,9 @@
-import Crypto
 import GRDB
 import GRDBSQLite
 import WardenCore
 
 /// The verification loop's view of one event: its columns as the bytes SQLite holds, valid
-/// only during the callback (no String is made per column; this loop is the verify rate).
+/// only until the cursor moves on (no String is made per column; this loop is the verify rate).
 struct RawEvent {
     var seq: Int64
     var run: UnsafeBufferPointer<UInt8>
@@ -14,77 +13,150 @@ struct RawEvent {
     var payload: UnsafeBufferPointer<UInt8>
     var prevHash: UnsafeBufferPointer<UInt8>
     var hash: UnsafeBufferPointer<UInt8>
-
-    /// What the Merkle leaf hash covers, 0x00 ‖ the entry's canonical bytes (see
-    /// `AuditChain.entryBytes`), written into `out`: hashed in one piece.
-    func leafInput(into out: inout [UInt8]) {
-        out.removeAll(keepingCapacity: true)
-        out.append(0)
-        append("{\"agent\":", to: &out)
-        JSONValue.writeString(bytes: agent, into: &out)
-        append(",\"kind\":", to: &out)
-        JSONValue.writeString(bytes: kind, into: &out)
-        append(",\"payload\":", to: &out)
-        out.append(contentsOf: payload)
-        append(",\"run\":", to: &out)
-        JSONValue.writeString(bytes: run, into: &out)
-        append(",\"seq\":", to: &out)
-        appendDecimal(seq, to: &out)
-        append(",\"time\":", to: &out)
-        JSONValue.writeString(bytes: time, into: &out)
-        out.append(UInt8(ascii: "}"))
-    }
-
-    /// A literal's bytes, straight from where the compiler put them.
-    @inline(__always)
-    private func append(_ text: StaticString, to out: inout [UInt8]) {
-        out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
-    }
 }
 
-enum EventWalk {
-    /// Calls `body` for each event with `seq >= from`, in order, until it returns false.
-    static func events(_ db: Database, from: Int64, _ body: (RawEvent) throws -> Bool) throws {
+/// The events with `seq >= from`, in order, straight from a prepared statement. A loop over a
+/// cursor, not a callback: state the loop keeps in local variables stays statically checked.
+struct EventCursor: ~Copyable {
+    private let connection: OpaquePointer
+    private let statement: OpaquePointer
+
+    init(_ db: Database, from: Int64) throws {
         guard let connection = db.sqliteConnection else { throw AuditError(.readFailed, "the database is closed") }
         var statement: OpaquePointer?
         let sql = "SELECT seq, run_id, agent, kind, time, payload, prev_hash, hash FROM events WHERE seq >= ? ORDER BY seq"
         guard sqlite3_prepare_v2(connection, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
             throw AuditError(.readFailed, "cannot read events: \(String(cString: sqlite3_errmsg(connection)))")
         }
-        defer { sqlite3_finalize(statement) }
         sqlite3_bind_int64(statement, 1, from)
-        func column(_ index: Int32) -> UnsafeBufferPointer<UInt8> {
-            let count = Int(sqlite3_column_bytes(statement, index))
-            guard let text = sqlite3_column_text(statement, index) else { return UnsafeBufferPointer(start: nil, count: 0) }
-            return UnsafeBufferPointer(start: text, count: count)
+        self.connection = connection
+        self.statement = statement
+    }
+
+    deinit { sqlite3_finalize(statement) }
+
+    /// The next event, valid until the next call; nil after the last.
+    mutating func next() throws -> RawEvent? {
+        let rc = sqlite3_step(statement)
+        if rc == SQLITE_DONE { return nil }
+        guard rc == SQLITE_ROW else { throw AuditError(.readFailed, "cannot read events: \(String(cString: sqlite3_errmsg(connection)))") }
+        return RawEvent(seq: sqlite3_column_int64(statement, 0), run: column(1), agent: column(2), kind: column(3), time: column(4),
+                        payload: column(5), prevHash: column(6), hash: column(7))
+    }
+
+    private func column(_ index: Int32) -> UnsafeBufferPointer<UInt8> {
+        let count = Int(sqlite3_column_bytes(statement, index))
+        guard let text = sqlite3_column_text(statement, index) else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: text, count: count)
+    }
+}
+
+/// What an event's Merkle leaf hash covers, 0x00 ‖ the entry's canonical bytes (see
+/// `AuditChain.entryBytes`), followed by SHA-256's padding, written in place into memory sized
+/// once per event.
+struct LeafInput: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    /// The message's length, without the padding.
+    private(set) var length = 0
+    private var paddedLength = 0
+
+    init() {
+        capacity = 4096
+        base = .allocate(capacity: capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    /// The message and its padding: a whole number of 64-byte blocks.
+    var padded: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: paddedLength) }
+
+    mutating func write(_ event: RawEvent) {
+        // Room for the worst case: every string byte escaped as \u00XX, the literals, the
+        // sequence number and the padding.
+        let strings = event.agent.count + event.kind.count + event.run.count + event.time.count
+        let needed = 64 + event.payload.count + 6 * strings + 8 + 20 + 72
+        if needed > capacity {
+            base.deallocate()
+            capacity = max(needed, 2 * capacity)
+            base = .allocate(capacity: capacity)
         }
-        while true {
-            let rc = sqlite3_step(statement)
-            if rc == SQLITE_DONE { return }
-            guard rc == SQLITE_ROW else { throw AuditError(.readFailed, "cannot read events: \(String(cString: sqlite3_errmsg(connection)))") }
-            let event = RawEvent(seq: sqlite3_column_int64(statement, 0), run: column(1), agent: column(2), kind: column(3), time: column(4),
-                                 payload: column(5), prevHash: column(6), hash: column(7))
-            if try !body(event) { return }
-        }
+        var at = base
+        at.put(0)
+        at.put("{\"agent\":", string: event.agent)
+        at.put(",\"kind\":", string: event.kind)
+        at.put(",\"payload\":")
+        at.put(event.payload)
+        at.put(",\"run\":", string: event.run)
+        at.put(",\"seq\":")
+        at.putDecimal(event.seq)
+        at.put(",\"time\":", string: event.time)
+        at.put(UInt8(ascii: "}"))
+        length = at - base
+        paddedLength = writeSHA256Padding(messageLength: length, at: at) - base
+    }
+}
+
+/// Writing at a cursor into memory the caller has sized.
+private extension UnsafeMutablePointer<UInt8> {
+    @inline(__always)
+    mutating func put(_ byte: UInt8) {
+        pointee = byte
+        self += 1
+    }
+
+    @inline(__always)
+    mutating func put(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let source = bytes.baseAddress else { return }
+        update(from: source, count: bytes.count)
+        self += bytes.count
+    }
+
+    /// A literal's bytes, straight from where the compiler put them.
+    @inline(__always)
+    mutating func put(_ text: StaticString) {
+        put(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// A literal, then `bytes` as a JSON string.
+    @inline(__always)
+    mutating func put(_ text: StaticString, string bytes: UnsafeBufferPointer<UInt8>) {
+        put(text)
+        self += JSONValue.writeString(bytes: bytes, at: self)
+    }
+
+    /// `value` in decimal, as `String(value)` spells it (at most 20 bytes).
+    @inline(__always)
+    mutating func putDecimal(_ value: Int64) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch
+        let count = withUnsafeMutableBytes(of: &digits) { writeDecimal(value, intoEndOf: $0) }
+        withUnsafeBytes(of: digits) { put(UnsafeBufferPointer(rebasing: $0.assumingMemoryBound(to: UInt8.self).suffix(count))) }
     }
 }
 
 /// Appends `value` in decimal, as `String(value)` spells it, without making the String.
 @inline(__always)
 func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
-    if value < 0 || value > 999_999_999_999_999_999 {
-        out.append(contentsOf: String(value).utf8)
-        return
-    }
     var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch
-    var rest = UInt64(value)
-    var count = 0
     withUnsafeMutableBytes(of: &digits) { scratch in
-        repeat {
-            scratch[23 - count] = UInt8(ascii: "0") + UInt8(rest % 10)
-            rest /= 10
-            count += 1
-        } while rest > 0
+        let count = writeDecimal(value, intoEndOf: scratch)
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[(24 - count)...]))
     }
+}
+
+/// Writes `value` in decimal at the end of `scratch` (24 bytes); returns how many bytes.
+@inline(__always)
+private func writeDecimal(_ value: Int64, intoEndOf scratch: UnsafeMutableRawBufferPointer) -> Int {
+    var rest = value.magnitude
+    var count = 0
+    repeat {
+        scratch[23 - count] = UInt8(ascii: "0") + UInt8(rest % 10)
+        rest /= 10
+        count += 1
+    } while rest > 0
+    if value < 0 {
+        scratch[23 - count] = UInt8(ascii: "-")
+        count += 1
+    }
+    return count
 }

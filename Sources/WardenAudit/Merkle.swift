@@ -92,11 +92,15 @@ public enum Merkle {
         /// Appends a leaf hash (32 bytes).
         public mutating func append(_ leaf: Hash) { append(Digest32(leaf)) }
 
-        mutating func append(_ leaf: Digest32) {
+        mutating func append(_ leaf: Digest32) { append(leaf, nodeHash: StackSHA256.node) }
+
+        /// The same with the node hash computed by `nodeHash` (the verifier's interleaved one).
+        @inline(__always)
+        mutating func append(_ leaf: Digest32, nodeHash: (Digest32, Digest32) -> Digest32) {
             var node = (height: 0, hash: leaf)
             while let last = subtrees.last, last.height == node.height {
                 subtrees.removeLast()
-                node = (node.height + 1, StackSHA256.node(last.hash, node.hash))
+                node = (node.height + 1, nodeHash(last.hash, node.hash))
             }
             subtrees.append(node)
             count += 1

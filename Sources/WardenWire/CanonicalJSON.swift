@@ -49,8 +49,6 @@ extension JSONValue {
         }
     }
 
-    @usableFromInline static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
     /// Appends `s` as a canonical JSON string (quotes, escapes) to `out`.
     public static func writeString(_ s: String, into out: inout [UInt8]) {
         // Through the contiguous bytes: iterating a String's UTF8View costs several times more.
@@ -63,28 +61,53 @@ extension JSONValue {
     public static func writeString<Bytes: Collection>(bytes: Bytes, into out: inout [UInt8]) where Bytes.Element == UInt8 {
         out.append(UInt8(ascii: "\""))
         // Most strings need no escape: copy them whole.
-        if !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+        if !bytes.contains(where: needsEscape) {
             out.append(contentsOf: bytes)
-            out.append(UInt8(ascii: "\""))
-            return
-        }
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\""))
-            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\\"))
-            case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
-            case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
-            case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
-            case 0x08: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "b"))
-            case 0x0C: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "f"))
-            case 0..<0x20:
-                out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "u")); out.append(UInt8(ascii: "0")); out.append(UInt8(ascii: "0"))
-                out.append(hexDigits[Int(byte >> 4)])
-                out.append(hexDigits[Int(byte & 0xF)])
-            default: out.append(byte)
-            }
+        } else {
+            for byte in bytes { writeEscaped(byte) { out.append($0) } }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// The same written at `out`, which must have room for `2 + 6 * bytes.count` bytes (every
+    /// byte escaped as `\u00XX`); returns how many were written. For loops that size their
+    /// buffer once instead of appending byte by byte.
+    @inlinable
+    public static func writeString(bytes: UnsafeBufferPointer<UInt8>, at out: UnsafeMutablePointer<UInt8>) -> Int {
+        var count = 0
+        out[count] = UInt8(ascii: "\"")
+        count += 1
+        if !bytes.contains(where: needsEscape), let base = bytes.baseAddress {
+            (out + count).update(from: base, count: bytes.count)
+            count += bytes.count
+        } else {
+            for byte in bytes { writeEscaped(byte) { out[count] = $0; count += 1 } }
+        }
+        out[count] = UInt8(ascii: "\"")
+        return count + 1
+    }
+
+    /// Whether a byte cannot stand for itself in a JSON string.
+    @inlinable @inline(__always)
+    static func needsEscape(_ byte: UInt8) -> Bool { byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") }
+
+    /// A byte as it stands in a canonical JSON string, given to `emit` one output byte at a time.
+    @inlinable @inline(__always)
+    static func writeEscaped(_ byte: UInt8, _ emit: (UInt8) -> Void) {
+        switch byte {
+        case UInt8(ascii: "\""): emit(UInt8(ascii: "\\")); emit(UInt8(ascii: "\""))
+        case UInt8(ascii: "\\"): emit(UInt8(ascii: "\\")); emit(UInt8(ascii: "\\"))
+        case 0x0A: emit(UInt8(ascii: "\\")); emit(UInt8(ascii: "n"))
+        case 0x0D: emit(UInt8(ascii: "\\")); emit(UInt8(ascii: "r"))
+        case 0x09: emit(UInt8(ascii: "\\")); emit(UInt8(ascii: "t"))
+        case 0x08: emit(UInt8(ascii: "\\")); emit(UInt8(ascii: "b"))
+        case 0x0C: emit(UInt8(ascii: "\\")); emit(UInt8(ascii: "f"))
+        case 0..<0x20:
+            emit(UInt8(ascii: "\\")); emit(UInt8(ascii: "u")); emit(UInt8(ascii: "0")); emit(UInt8(ascii: "0"))
+            emit(hexDigit(byte >> 4))
+            emit(hexDigit(byte & 0xF))
+        default: emit(byte)
+        }
     }
 }
 

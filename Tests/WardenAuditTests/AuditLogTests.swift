@@ -41,6 +41,24 @@ func tamper(_ path: String, _ sql: String) throws {
         #expect(result.events == 10)
     }
 
+    /// Names that JSON must escape (quotes, backslashes, control bytes, long ones, negative-looking
+    /// numbers in payloads) are written into each entry as the writer wrote them: the verifier
+    /// rebuilds every entry byte for byte, so any difference would fail the check.
+    @Test func entriesWithEscapedStringsVerify() async throws {
+        let (log, path) = try temporaryAuditLog()
+        let names = ["r\"ü\n", "a\\b\t", "k\u{1}\u{1f}\u{8}\u{c}\r", String(repeating: "\"", count: 700), "", "plain"]
+        for (index, name) in names.enumerated() {
+            try await log.append(run: name, agent: names[(index + 1) % names.count], kind: names[(index + 2) % names.count],
+                                 payload: ["n": .int(-Int64(index) - 1), "text": .string(name)])
+        }
+        #expect(try log.verify().ok)
+        #expect(try AuditLog.verify(fileAt: path).events == Int64(names.count))
+        // And an escape changed in the stored row is found: the verifier does not just trust
+        // what it reads.
+        try tamper(path, #"UPDATE events SET agent = 'a\b' || char(9) || 'x' WHERE seq = 1"#)
+        #expect(try AuditLog.verify(fileAt: path).firstBadSeq == 1)
+    }
+
     /// Every commit is fsynced (write-ahead): the writer runs with synchronous=FULL, not the
     /// NORMAL that GRDB's pool sets when it turns WAL on (which syncs only at checkpoints).
     @Test func commitsAreSyncedOnTheWriterConnection() async throws {

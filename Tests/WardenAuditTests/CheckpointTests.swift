@@ -100,6 +100,8 @@ func tamperSigned(_ path: String, _ sql: String) throws {
         ("payload", "UPDATE events SET payload = replace(payload, '\"n\":5', '\"n\":50') WHERE seq = 5", Int64?(5), Int64?(nil)),
         // The first hex digit rotated to the next one: always a change.
         ("hash", "UPDATE events SET hash = substr('0123456789abcdef', instr('0123456789abcdef', substr(hash, 1, 1)) % 16 + 1, 1) || substr(hash, 2) WHERE seq = 3", 3, nil),
+        // The last event: checked after the walk over the rows has ended.
+        ("last payload", "UPDATE events SET payload = replace(payload, '\"n\":10', '\"n\":11') WHERE seq = 10", 10, nil),
         ("delete", "DELETE FROM events WHERE seq = 7", 7, nil),
         ("insert", "UPDATE events SET seq = seq + 100 WHERE seq > 6; INSERT INTO events SELECT 7, run_id, agent, kind, time, payload, prev_hash, hash FROM events WHERE seq = 6", 7, nil),
         ("reorder", "UPDATE events SET seq = -1 WHERE seq = 2; UPDATE events SET seq = 2 WHERE seq = 3; UPDATE events SET seq = 3 WHERE seq = -1", 2, nil),
