@@ -205,9 +205,13 @@ let audit = try AuditLog(path: work + "/audit.db")
 let scenario = try Scenario.load(contentsOf: checkout + "/scenarios/decommission-transfer.yaml")
 let world = try World.materialize(scenario, at: work + "/world")
 let backend = try ModelGateway.backend(for: "openai/bench", settings: ModelSettings(baseURL: base))
-let session = BrokerSession(runID: "bench", agentID: "agent-1", audit: audit, world: world, model: backend,
-                            policy: try BrokerPolicy.named("default", policiesDirectory: checkout + "/policies"),
-                            systemPrompt: "bench", offeredTools: Scenario.toolNames, maxTurns: .max)
+let brokerPolicy = try BrokerPolicy.named("default", policiesDirectory: checkout + "/policies")
+/// A broker session of one bench agent, as the daemon makes one per agent.
+let benchSession: @Sendable (String) -> BrokerSession = { agent in
+    BrokerSession(runID: "bench", agentID: agent, audit: audit, world: world, model: backend, policy: brokerPolicy,
+                  systemPrompt: "bench", offeredTools: Scenario.toolNames, maxTurns: .max)
+}
+let session = benchSession("agent-1")
 let tools = ToolCatalog.all.map(\.descriptor)
 let messages = [ChatMessage(role: .system, content: scenario.agents[0].systemPrompt),
                 ChatMessage(role: .user, content: scenario.injections.lazy.compactMap { if case .message(_, let text) = $0.action { text } else { nil } }.first ?? "go")]
@@ -245,7 +249,7 @@ var figures = [
     figure("  of which: backend call (mapping+HTTP)", backendStats, target: "—"),
 ]
 if only == "gateway" {
-    printTable(figures + (try await brokerFigures(session: session, iterations: iterations)))
+    printTable(figures + (try await brokerFigures(session: session, makeSession: benchSession, iterations: iterations)))
     exit(0)
 }
 // Sandbox spawn, side by side with bubblewrap.
@@ -341,7 +345,7 @@ for (name, samples) in [("unshare -Urmnpif", unshareSpawn), ("firejail --noprofi
                           target: "— (peer does less: no root view, filter or limits)"))
 }
 figures += try syscallFigures(policy: sandboxPolicy, seccomp: compiled, count: iterations)
-figures += try await brokerFigures(session: session, iterations: iterations)
+figures += try await brokerFigures(session: session, makeSession: benchSession, iterations: iterations)
 figures += try await auditFigures(in: work)
 figures += try trialFigures(checkout: checkout, bin: binDirectory)
 
