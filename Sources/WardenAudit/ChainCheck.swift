@@ -7,7 +7,6 @@ struct ChainCheck {
     /// parallel check.
     let stopAtCount: Int64?
 
-    private(set) var expectedSeq: Int64 = 1
     private(set) var count: Int64 = 0
     private(set) var nextCheckpoint = 0
     private(set) var failure: AuditVerification?
@@ -27,10 +26,12 @@ struct ChainCheck {
         self.frontier = frontier
         last = Digest32(AuditChain.hexBytes(checkpoint.chainHead))
         count = checkpoint.eventCount
-        expectedSeq = count + 1
         checked = 1
         nextCheckpoint = Int(checkpoint.number)
     }
+
+    /// The sequence number the next row must have.
+    var expectedSeq: Int64 { count + 1 }
 
     func bad(_ seq: Int64?, checkpoint: Int64? = nil, _ problem: String) -> AuditVerification {
         AuditVerification(ok: false, events: count, lastHash: last.hex, checkpoints: checked, firstBadSeq: seq,
@@ -68,7 +69,6 @@ struct ChainCheck {
         }
         last = hash
         count += 1
-        expectedSeq += 1
         frontier.append(event.leaf, hasher: &hasher)
         if nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount <= count {
             let head = last.hex

@@ -96,33 +96,29 @@ struct PairedSHA256 {
     /// The chain link, SHA-256(previous ‖ leaf).
     mutating func link(_ previous: Digest32, _ leaf: Digest32) -> Digest32 {
         guard accelerated else { return StackSHA256.link(previous, leaf) }
-        // 64 bytes, then the padding block for a 512-bit message.
         var message: (Digest32, Digest32, Digest32, Digest32) = (previous, leaf, Digest32(), Digest32())
-        return Swift.withUnsafeMutableBytes(of: &message) { bytes in
-            bytes[64] = 0x80
-            bytes[126] = 0x02
-            return twoBlocks(UnsafeRawBufferPointer(bytes))
-        }
+        return twoBlocks(&message, length: 64)
     }
 
     /// The RFC 6962 node hash, SHA-256(0x01 ‖ left ‖ right).
     mutating func node(_ left: Digest32, _ right: Digest32) -> Digest32 {
         guard accelerated else { return StackSHA256.node(left, right) }
         var message: (Digest32, Digest32, Digest32, Digest32) = (Digest32(), Digest32(), Digest32(), Digest32())
-        return Swift.withUnsafeMutableBytes(of: &message) { bytes in
-            bytes[0] = 1
-            left.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: bytes[1..<33]).copyMemory(from: $0) }
-            right.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: bytes[33..<65]).copyMemory(from: $0) }
-            bytes[65] = 0x80
-            bytes[126] = 0x02  // 520 bits
-            bytes[127] = 0x08
-            return twoBlocks(UnsafeRawBufferPointer(bytes))
+        Swift.withUnsafeMutableBytes(of: &message) { StackSHA256.writeNodeInput(left, right, into: $0) }
+        return twoBlocks(&message, length: StackSHA256.nodeInputLength)
+    }
+
+    /// The digest of the first `length` bytes of `message` (56 to 119: padded, two blocks),
+    /// compressed beside up to two blocks of the long message.
+    private mutating func twoBlocks(_ message: inout (Digest32, Digest32, Digest32, Digest32), length: Int) -> Digest32 {
+        Swift.withUnsafeMutableBytes(of: &message) { bytes in
+            guard let base = bytes.baseAddress else { return Digest32() }  // never: 128 bytes of a tuple
+            _ = writeSHA256Padding(messageLength: length, at: base.assumingMemoryBound(to: UInt8.self) + length)
+            return twoBlocks(UnsafeRawPointer(base))
         }
     }
 
-    /// A two-block message's digest, compressed beside up to two blocks of the long message.
-    private mutating func twoBlocks(_ message: UnsafeRawBufferPointer) -> Digest32 {
-        guard let blocks = message.baseAddress else { return Digest32() }  // never: 128 bytes of a tuple
+    private mutating func twoBlocks(_ blocks: UnsafeRawPointer) -> Digest32 {
         var state = SHA256State()
         let paired = min(2, longRemaining)
         if paired > 0, let longBlocks {

@@ -74,11 +74,19 @@ enum StackSHA256 {
         // a fixed cost (CPU-feature dispatch, block-buffer bookkeeping) that showed in verify.
         var input: (Digest32, Digest32, UInt64) = (Digest32(), Digest32(), 0)  // 72 bytes of scratch
         return Swift.withUnsafeMutableBytes(of: &input) { bytes in
-            bytes[0] = 1
-            left.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: bytes[1..<33]).copyMemory(from: $0) }
-            right.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: bytes[33..<65]).copyMemory(from: $0) }
-            return hash(UnsafeRawBufferPointer(rebasing: bytes[0..<65]))
+            writeNodeInput(left, right, into: bytes)
+            return hash(UnsafeRawBufferPointer(rebasing: bytes[0..<nodeInputLength]))
         }
+    }
+
+    static let nodeInputLength = 65
+
+    /// Lays out the node hash's input, 0x01 ‖ left ‖ right, at the start of `scratch`.
+    @inline(__always)
+    static func writeNodeInput(_ left: Digest32, _ right: Digest32, into scratch: UnsafeMutableRawBufferPointer) {
+        scratch[0] = 1
+        left.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: scratch[1..<33]).copyMemory(from: $0) }
+        right.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: scratch[33..<65]).copyMemory(from: $0) }
     }
 
     /// The chain link: SHA-256(previous hash ‖ leaf hash).

@@ -92,7 +92,7 @@ func brokerFigures(session: BrokerSession, makeSession: (String) -> BrokerSessio
                overheadMedian: 0, ratio: 0, target: "≥ 20000 /s"),
         Figure(figure: "  the same, calls/s (32 agents at once)", unit: "/s", warden: Stats(values: [manyAgents]), peer: "—", peerStats: Stats(values: []),
                overheadMedian: 0, ratio: 0, target: "≥ 20000 /s"),
-        // Why the two rows above cannot reach their targets with write-ahead: one durable commit.
+        // Why the rows above cannot reach their targets with write-ahead: one durable commit per call.
         Figure(figure: "  floor: one durable SQLite commit", unit: "µs", warden: floor, peer: "—", peerStats: Stats([]),
                overheadMedian: 0, ratio: 0, target: "— (WAL, synchronous=FULL, one row)"),
     ]
