@@ -130,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "warden-bench",
             dependencies: ["WardenCore", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenBroker", "WardenSandbox", "WardenDaemon",
-                           "ModelServerStub", .product(name: "GRDB", package: "GRDB.swift"),
+                           "ModelServerStub", "CWardenLinux", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),
 

@@ -288,6 +288,10 @@ void warden_configure_malloc(void) {
     mallopt(M_TRIM_THRESHOLD, 512 * 1024);
 }
 
+int warden_set_thread_name(const char *name) {
+    return prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
 size_t warden_heap_in_use(void) {
     struct mallinfo2 info = mallinfo2();
     return info.uordblks + info.hblkhd;

@@ -1,3 +1,4 @@
+import CWardenLinux
 import Foundation
 import NIOCore
 import Synchronization
@@ -24,6 +25,8 @@ final class BrokerThreads: TaskExecutor {
     init(count: Int) {
         for index in 0..<count {
             let thread = Thread { [self] in
+                // The kernel's name too (Foundation sets only its own), so top -H and perf tell these apart.
+                _ = warden_set_thread_name("broker-\(index)")
                 threads.withLock { _ = $0.insert(UInt(pthread_self())) }
                 work()
             }

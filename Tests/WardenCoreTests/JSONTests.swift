@@ -23,6 +23,33 @@ import Testing
         #expect(throws: JSONParseError.self) { try JSONValue.parse(escaped) }
     }
 
+    /// The parser's own UTF-8 check against the standard library's, on every two-byte sequence
+    /// and on three- and four-byte ones built from each lead byte and the edges of every
+    /// continuation range; after 0, 7 and 9 ASCII bytes (the check takes eight at a time) and
+    /// on the path for strings with escapes.
+    @Test func utf8CheckAgreesWithTheStandardLibrary() throws {
+        // Bytes that are not JSON syntax inside a string, so only their UTF-8 decides.
+        let plain = (UInt8(0x20)...0xFF).filter { $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+        let edges: [UInt8] = [0x20, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF]
+        var sequences: [[UInt8]] = []
+        for a in plain { for b in plain { sequences.append([a, b]) } }
+        for lead in UInt8(0xE0)...0xEF { for b in edges { for c in edges { sequences.append([lead, b, c]) } } }
+        for lead in UInt8(0xF0)...0xFF { for b in edges { for c in edges { for d in edges { sequences.append([lead, b, c, d]) } } } }
+        var disagreements: [String] = []
+        for sequence in sequences {
+            let expected = String(validating: sequence, as: UTF8.self)
+            for prefix in [[], Array("abcdefg".utf8), Array("abcdefghi".utf8), Array(#"\n"#.utf8)] {
+                let text = [UInt8(ascii: "\"")] + prefix + sequence + [UInt8(ascii: "\"")]
+                let parsed = (try? JSONValue.parse(text))?.stringValue
+                let wanted = expected.map { (prefix.first == UInt8(ascii: "\\") ? "\n" : String(decoding: prefix, as: UTF8.self)) + $0 }
+                if parsed != wanted { disagreements.append("\(prefix.count) + \(sequence.map { String($0, radix: 16) })") }
+            }
+        }
+        let judgedOtherwise = disagreements.count
+        #expect(judgedOtherwise == 0, "first: \(disagreements.prefix(5))")
+        #expect(sequences.count > 50_000)
+    }
+
     @Test func decodesEscapesAroundMultibyteText() throws {
         #expect(try JSONValue.parse(#""é\n✓\t\u00e9\"x\\/\/😀\r""#) == .string("é\n✓\té\"x\\//😀\r"))
     }

@@ -74,6 +74,8 @@ size_t warden_heap_in_use(void);
 /* Fixed malloc thresholds for a long-lived daemon (see linux.c). */
 void warden_configure_malloc(void);
 int warden_pidfd_send_signal(int pidfd, int sig);
+/* Names the calling thread for the kernel (ps -T, top -H, perf): at most 15 bytes kept. */
+int warden_set_thread_name(const char *name);
 /// A SOCK_SEQPACKET Unix socketpair, close-on-exec.
 int warden_seqpacket_pair(int fds[2]);
 
