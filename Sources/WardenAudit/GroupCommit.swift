@@ -58,6 +58,9 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
             }
         }
 
+        /// Whether every result has been delivered.
+        var isComplete: Bool { state.withLock { $0.missing == 0 } }
+
         /// The results, once delivered (threads read them after their semaphore).
         var results: [Result<Output, AuditError>] {
             state.withLock { state in Self.filled(state.results) }
@@ -139,7 +142,7 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
     func submit(all entries: [Entry]) throws(AuditError) -> [Output] {
         let done = DispatchSemaphore(value: 0)
         let waiter = Waiter(count: entries.count, semaphore: done)
-        if try enqueue(entries, waiter) { drain() }
+        if try enqueue(entries, waiter) { drain(handingOffAfter: waiter) }
         done.wait()
         return try waiter.results.map { result throws(AuditError) in try result.get() }
     }
@@ -202,6 +205,9 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
         }
     }
 
+    /// Entries queued and not yet taken by a writer.
+    var pending: Int { state.withLockedValue { $0.queue.count } }
+
     /// The failure that lost `key`'s posted entries, if any did.
     func lostFailure(_ key: String) -> AuditError? {
         state.withLockedValue { $0.lost[key] }
@@ -233,8 +239,20 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
         state.queued += UInt64(entries.count)
     }
 
-    private func drain() {
+    /// Writes batches until the queue is empty. An appender writing in place (`submit`) passes
+    /// its own submission: once that is written, what is left goes to `writerQueue`, so its
+    /// caller (a broker loop, which carries other agents' connections) is not kept writing other
+    /// callers' batches for as long as appends keep coming.
+    private func drain(handingOffAfter own: Waiter? = nil) {
         while true {
+            if let own, own.isComplete {
+                let more = state.withLockedValue { state -> Bool in
+                    if state.queue.isEmpty { state.writing = false }
+                    return state.writing
+                }
+                if more { writerQueue.async { self.drain() } }
+                return
+            }
             let (batch, owners) = state.withLockedValue { state -> ([Entry], [Owner]) in
                 // No local copy of the buffers: one would make the removals below copy them whole.
                 func waiter(at offset: Int) -> Waiter? { state.owners[offset].waiter }

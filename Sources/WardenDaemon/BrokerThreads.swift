@@ -1,61 +1,72 @@
 import CWardenLinux
-import Foundation
 import NIOCore
-import Synchronization
+import NIOPosix
 
-/// A task executor of its own few threads, outside Swift's cooperative pool, for the broker's
-/// work. A broker call blocks — each audit append waits for its commit's fsync before the
-/// action it authorises — and a blocked pool thread (there is one per core) stalls every other
-/// task of the daemon: on two cores, two agents waiting for the disk held up all the rest, and
-/// their appends could never share a commit. Here up to `count` calls wait for the disk at once
-/// (their appends meet in one group commit) while the pool goes on. A fixed number, not a
-/// thread per agent: 256 agents' threads on two cores made the load drill's tail ten times worse.
+/// The broker's own threads, outside Swift's cooperative pool: event loops that carry the agents'
+/// connections and run their sessions. A broker call blocks — each audit append waits for its
+/// commit's fsync before the action it authorises — and a blocked pool thread (there is one per
+/// core) stalls every other task of the daemon: on two cores, two agents waiting for the disk
+/// held up all the rest, and their appends could never share a commit. Here up to `count` calls
+/// wait for the disk at once (their appends meet in one group commit) while the pool goes on. A
+/// fixed number, not a thread per agent: 256 agents' threads on two cores made the load drill's
+/// tail ten times worse.
+///
+/// A session runs on the event loop that reads and writes its connection
+/// (`run(on:)`): the request is handled on the thread that read it and the answer written from
+/// there, with no hand-off between an I/O thread and a worker — each hand-off woke a thread on
+/// another core, and a call had four of them (two now: the agent's write and the answer).
+/// A loop blocked in a commit holds up the other connections it carries, as a busy worker did.
 final class BrokerThreads: TaskExecutor {
     static let shared = BrokerThreads(count: 16)
 
-    /// Jobs waiting for a thread, oldest first.
-    private let jobs = Mutex(CircularBuffer<UnownedJob>())
-    private let waiting = DispatchSemaphore(value: 0)
-    /// pthread_self() of each of its threads.
-    private let threads = Mutex<Set<UInt>>([])
-
-    /// Whether the caller runs on one of these threads.
-    var isCurrent: Bool { threads.withLock { $0.contains(UInt(pthread_self())) } }
+    let group: MultiThreadedEventLoopGroup
+    /// Each loop as a task executor, by the loop's identity.
+    private let executors: [ObjectIdentifier: LoopExecutor]
 
     init(count: Int) {
-        for index in 0..<count {
-            let thread = Thread { [self] in
-                // The kernel's name too (Foundation sets only its own), so top -H and perf tell these apart.
-                _ = warden_set_thread_name("broker-\(index)")
-                threads.withLock { _ = $0.insert(UInt(pthread_self())) }
-                work()
-            }
-            thread.name = "broker-\(index)"
-            thread.stackSize = 512 << 10
-            thread.start()
+        group = MultiThreadedEventLoopGroup(numberOfThreads: count)
+        var executors: [ObjectIdentifier: LoopExecutor] = [:]
+        for (index, loop) in group.makeIterator().enumerated() {
+            executors[ObjectIdentifier(loop)] = LoopExecutor(loop: loop)
+            // The kernel's name too, so top -H and perf tell these apart.
+            loop.execute { _ = warden_set_thread_name("broker-\(index)") }
         }
+        self.executors = executors
     }
 
-    /// Runs `body` with these threads preferred. A preference takes effect at the task's next
-    /// suspension (until then an actor call may run inline on the caller's pool thread), so this
-    /// suspends once first.
-    func run<T>(_ body: () async -> T) async -> T {
-        await withTaskExecutorPreference(self) {
+    /// Whether the caller runs on one of these threads.
+    var isCurrent: Bool {
+        MultiThreadedEventLoopGroup.currentEventLoop.map { executors[ObjectIdentifier($0)] != nil } ?? false
+    }
+
+    /// Runs `body` on the loop `loop` (one of `group`'s; any other: on the next of them). A
+    /// preference takes effect at the task's next suspension (until then an actor call may run
+    /// inline on the caller's pool thread), so this suspends once first.
+    func run<T>(on loop: (any EventLoop)? = nil, _ body: () async -> T) async -> T {
+        let executor = loop.flatMap { executors[ObjectIdentifier($0)] } ?? executors[ObjectIdentifier(group.next())]
+        return await withTaskExecutorPreference(executor ?? self) {
             await Task.yield()
             return await body()
         }
     }
 
+    /// A job for no loop in particular goes to the next one.
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        jobs.withLock { $0.append(job) }
-        waiting.signal()
+        group.next().execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
+}
 
-    private func work() {
-        while true {
-            waiting.wait()
-            jobs.withLock { $0.popFirst() }?.runSynchronously(on: asUnownedTaskExecutor())
-        }
+/// One event loop as a task executor: a task that prefers it runs on the loop's thread, and a job
+/// enqueued from that thread (a read resuming the session's task) runs in the same loop turn
+/// without waking anything.
+final class LoopExecutor: TaskExecutor {
+    let loop: any EventLoop
+
+    init(loop: any EventLoop) { self.loop = loop }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

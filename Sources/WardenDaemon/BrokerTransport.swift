@@ -12,9 +12,9 @@ public enum BrokerTransport {
 
     /// Serves the socketpair end until the agent closes it. (Public for scripts/bench, which
     /// measures a broker round trip through exactly this path.)
-    public static func serve(fd: Int32, session: BrokerSession, maxLineLength: Int, group: any EventLoopGroup) async {
+    public static func serve(fd: Int32, session: BrokerSession, maxLineLength: Int) async {
         do {
-            let connection = try await ClientBootstrap(group: group).withConnectedSocket(fd) { channel in
+            let connection = try await ClientBootstrap(group: BrokerThreads.shared.group).withConnectedSocket(fd) { channel in
                 channel.eventLoop.makeCompletedFuture { try configure(channel, maxLineLength: maxLineLength) }
             }
             await serve(connection, session: session)
@@ -29,10 +29,10 @@ public enum BrokerTransport {
 
     /// Listens on `path` for further connections to the same session; close the returned
     /// channel to stop.
-    static func listen(path: String, session: BrokerSession, maxLineLength: Int, group: any EventLoopGroup) async throws
+    static func listen(path: String, session: BrokerSession, maxLineLength: Int) async throws
         -> NIOAsyncChannel<Connection, Never>
     {
-        let server = try await ServerBootstrap(group: group)
+        let server = try await ServerBootstrap(group: BrokerThreads.shared.group)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
                 channel.eventLoop.makeCompletedFuture { try configure(channel, maxLineLength: maxLineLength) }
             }
@@ -72,8 +72,9 @@ public enum BrokerTransport {
     }
 
     private static func serve(_ connection: Connection, session: BrokerSession) async {
-        // The session's calls block on audit commits: on the broker's threads, not the pool's.
-        await BrokerThreads.shared.run { await serveOnBrokerThreads(connection, session: session) }
+        // The session's calls block on audit commits: on the broker's threads, not the pool's;
+        // on the loop that carries the connection, so nothing changes threads within a call.
+        await BrokerThreads.shared.run(on: connection.channel.eventLoop) { await serveOnBrokerThreads(connection, session: session) }
     }
 
     private static func serveOnBrokerThreads(_ connection: Connection, session: BrokerSession) async {

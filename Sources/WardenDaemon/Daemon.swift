@@ -43,7 +43,7 @@ public struct Daemon: Sendable {
             logger.warning("worlds will have no size limit", metadata: ["problem": "\(error.message)"])
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let runs = RunManager(configuration: configuration, audit: audit, group: group, logger: logger, worldsOnTmpfs: liveMounted) { status in
+        let runs = RunManager(configuration: configuration, audit: audit, logger: logger, worldsOnTmpfs: liveMounted) { status in
             notifier.notify("STATUS=\(status)")
         }
         let control = ControlServer(runs: runs, audit: audit, logger: logger, startedAt: .now,

@@ -74,7 +74,6 @@ struct RunPlan: Sendable {
 actor RunManager {
     let configuration: DaemonConfiguration
     let audit: AuditLog
-    let group: any EventLoopGroup
     let logger: Logger
     /// A run in progress: what `ps` shows and what `stop`, `kill` and `inject` act on.
     struct ActiveRun {
@@ -106,7 +105,7 @@ actor RunManager {
     /// (each run's `world.snapshot` says so in `size_limit`).
     let worldsOnTmpfs: Bool
 
-    init(configuration: DaemonConfiguration, audit: AuditLog, group: any EventLoopGroup, logger: Logger, worldsOnTmpfs: Bool,
+    init(configuration: DaemonConfiguration, audit: AuditLog, logger: Logger, worldsOnTmpfs: Bool,
          statusChanged: @escaping @Sendable (String) -> Void = { _ in }) {
         self.statusChanged = statusChanged
         self.worldsOnTmpfs = worldsOnTmpfs
@@ -115,7 +114,6 @@ actor RunManager {
         launchers.replenish()
         self.configuration = configuration
         self.audit = audit
-        self.group = group
         self.logger = logger
     }
 
@@ -602,7 +600,7 @@ actor RunManager {
         let listener: NIOAsyncChannel<BrokerTransport.Connection, Never>
         do {
             guard socketPath.utf8.count < 108 else { throw DaemonError(.run, "the broker socket path \(socketPath) is too long; use a shorter --state-dir") }
-            listener = try await BrokerTransport.listen(path: socketPath, session: session, maxLineLength: maxLine, group: group)
+            listener = try await BrokerTransport.listen(path: socketPath, session: session, maxLineLength: maxLine)
             chmod(socketPath, 0o666)
         } catch {
             close(pair[0])
@@ -652,9 +650,8 @@ actor RunManager {
         try audit.post(run: plan.runID, agent: agent.id, kind: "sandbox.spawn",
                        payload: ["pid": .int(Int64(process.pid)), "layers": try JSONValue(encoding: process.report)])
         let daemonEnd = pair[0]
-        let group = self.group
         let transport = Task {
-            await BrokerTransport.serve(fd: daemonEnd, session: session, maxLineLength: maxLine, group: group)
+            await BrokerTransport.serve(fd: daemonEnd, session: session, maxLineLength: maxLine)
             // The agent is gone once fd 3 closes everywhere; no further connections are taken.
             try? await listener.channel.close()
             unlink(socketPath)

@@ -1,7 +1,6 @@
 import CWardenLinux
 import Foundation
 import Glibc
-import NIOPosix
 import WardenBroker
 import WardenCore
 import WardenDaemon
@@ -51,9 +50,8 @@ func brokerFigures(session: BrokerSession, makeSession: (String) -> BrokerSessio
     let request = RPCMessage.request(id: 1, method: MCP.Method.toolsCall, params: ["name": "submit_report", "arguments": [:]]).json.canonicalBytes + [10]
     var pair: [Int32] = [0, 0]
     guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else { throw SpawnError.failed("socketpair") }
-    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     let serverFD = pair[1]
-    let server = Task { await BrokerTransport.serve(fd: serverFD, session: session, maxLineLength: 1 << 20, group: group) }
+    let server = Task { await BrokerTransport.serve(fd: serverFD, session: session, maxLineLength: 1 << 20) }
     let client = pair[0]
     let samples: [Duration] = await withCheckedContinuation { continuation in
         Thread { continuation.resume(returning: timeExchanges(client, request, iterations: iterations)) }.start()
@@ -61,10 +59,9 @@ func brokerFigures(session: BrokerSession, makeSession: (String) -> BrokerSessio
     close(client)
     await server.value
     let callsEach = max(iterations / 4, 100)
-    let oneAgent = try await overlappingCallRate(sessions: Array(repeating: session, count: 16), request: request, callsEach: callsEach, group: group)
+    let oneAgent = try await overlappingCallRate(sessions: Array(repeating: session, count: 16), request: request, callsEach: callsEach)
     let agents = (1...32).map { makeSession("agent-\($0 + 1)") }
-    let manyAgents = try await overlappingCallRate(sessions: agents, request: request, callsEach: callsEach, group: group)
-    try await group.shutdownGracefully()
+    let manyAgents = try await overlappingCallRate(sessions: agents, request: request, callsEach: callsEach)
 
     // The peer: the same bytes, echoed back by a thread on a plain socketpair.
     let answer = RPCMessage.response(id: 1, result: MCP.toolResult("Report received.", isError: false)).json.canonicalBytes + [10]
@@ -99,15 +96,14 @@ func brokerFigures(session: BrokerSession, makeSession: (String) -> BrokerSessio
 /// session repeated is one agent's connections (it may hold 16), distinct ones are agents. A
 /// session records each call in place on one of the daemon's broker threads, so one agent's
 /// calls are answered one after another, while different agents' calls share durable commits.
-func overlappingCallRate(sessions: [BrokerSession], request: [UInt8], callsEach: Int,
-                         group: MultiThreadedEventLoopGroup) async throws -> Double {
+func overlappingCallRate(sessions: [BrokerSession], request: [UInt8], callsEach: Int) async throws -> Double {
     var clientFDs: [Int32] = []
     var servers: [Task<Void, Never>] = []
     for session in sessions {
         var pair: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else { throw SpawnError.failed("socketpair") }
         let serverFD = pair[1]
-        servers.append(Task { await BrokerTransport.serve(fd: serverFD, session: session, maxLineLength: 1 << 20, group: group) })
+        servers.append(Task { await BrokerTransport.serve(fd: serverFD, session: session, maxLineLength: 1 << 20) })
         clientFDs.append(pair[0])
     }
     let rate = await exchangeRate(clientFDs: clientFDs, request: request, callsEach: callsEach)

@@ -166,9 +166,9 @@ guard let checkout = PolicyLocator.checkoutDirectory() else {
     exit(1)
 }
 
-// BENCH_ONLY=audit, audit-posted, audit-verify, trials or gateway: that group's rows alone, printed (for work on one figure).
+// BENCH_ONLY=audit, audit-posted, audit-verify, trials, gateway or broker: that group's rows alone, printed (for work on one figure).
 let only = ProcessInfo.processInfo.environment["BENCH_ONLY"]
-if let only, only != "gateway" {
+if let only, only != "gateway", only != "broker" {
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("warden-bench-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
     // exit() runs no defer: the scratch directory goes before it, whatever happened.
@@ -181,7 +181,7 @@ if let only, only != "gateway" {
     case "audit-verify":
         do { result = .success(try await verifyFigure(in: scratch)) } catch { result = .failure(error) }
     case "trials": result = Result { try trialFigures(checkout: checkout, bin: binDirectory) }
-    default: result = .failure(SpawnError.failed("BENCH_ONLY is audit, audit-posted, audit-verify, trials or gateway, not '\(only)'"))
+    default: result = .failure(SpawnError.failed("BENCH_ONLY is audit, audit-posted, audit-verify, trials, gateway or broker, not '\(only)'"))
     }
     try? FileManager.default.removeItem(atPath: scratch)
     switch result {
@@ -216,6 +216,10 @@ let benchSession: @Sendable (String) -> BrokerSession = { agent in
                   systemPrompt: "bench", offeredTools: Scenario.toolNames, maxTurns: .max)
 }
 let session = benchSession("agent-1")
+if only == "broker" {
+    printTable(try await brokerFigures(session: session, makeSession: benchSession, iterations: iterations))
+    exit(0)
+}
 let tools = ToolCatalog.all.map(\.descriptor)
 let messages = [ChatMessage(role: .system, content: scenario.agents[0].systemPrompt),
                 ChatMessage(role: .user, content: scenario.injections.lazy.compactMap { if case .message(_, let text) = $0.action { text } else { nil } }.first ?? "go")]

@@ -91,6 +91,54 @@ import WardenCore
         #expect(try await commit.submitAsync(all: ["s:later"]) == [1])
     }
 
+    /// A thread that writes in place stops once its own entries are written: a submission queued
+    /// meanwhile is written by the committer's own thread, and the first thread returns while that
+    /// batch is still being written (it had been kept writing for as long as appends came).
+    @Test func anInPlaceWriterReturnsOnceItsOwnEntriesAreWritten() async throws {
+        final class GatedSink: Sendable {
+            /// One gate per batch, opened by the test; who wrote each batch, and what.
+            let gates = [DispatchSemaphore(value: 0), DispatchSemaphore(value: 0)]
+            let batches = Mutex<[(entries: [String], thread: UInt)]>([])
+            let started = DispatchSemaphore(value: 0)
+            func write(_ entries: [String]) -> Result<[Int], AuditError> {
+                let index = batches.withLock { batches in
+                    batches.append((entries, UInt(pthread_self())))
+                    return batches.count - 1
+                }
+                started.signal()
+                _ = gates[min(index, 1)].wait(timeout: .now() + 20)
+                return .success(entries.indices.map { $0 })
+            }
+        }
+        let sink = GatedSink()
+        let commit = GroupCommit<String, Int>(postDelay: .seconds(600), key: { _ in "" }) { sink.write($0) }
+        let firstReturned = DispatchSemaphore(value: 0)
+        let secondReturned = DispatchSemaphore(value: 0)
+        let firstThread = Mutex<UInt>(0)
+        Thread {
+            firstThread.withLock { $0 = UInt(pthread_self()) }
+            _ = try? commit.submit("first")
+            firstReturned.signal()
+        }.start()
+        #expect(sink.started.wait(timeout: .now() + 20) == .success)  // the first thread is writing its entry
+        Thread {
+            _ = try? commit.submit("second")
+            secondReturned.signal()
+        }.start()
+        // The second submission is queued behind the batch being written (nothing else can take it).
+        while commit.pending == 0 { usleep(1000) }
+        sink.gates[0].signal()
+        #expect(sink.started.wait(timeout: .now() + 20) == .success)  // the second batch is being written
+        #expect(firstReturned.wait(timeout: .now() + 20) == .success, "the first thread kept writing the second batch")
+        #expect(secondReturned.wait(timeout: .now()) == .timedOut)
+        sink.gates[1].signal()
+        #expect(secondReturned.wait(timeout: .now() + 20) == .success)
+        let batches = sink.batches.withLock { $0 }
+        #expect(batches.map(\.entries) == [["first"], ["second"]])
+        #expect(batches[0].thread == firstThread.withLock { $0 })  // it wrote in place
+        #expect(batches[1].thread != firstThread.withLock { $0 })
+    }
+
     /// A waiting submission's entries are never split across transactions, whatever the batch size.
     @Test func aSubmissionIsOneTransaction() async throws {
         let sink = Sink()
