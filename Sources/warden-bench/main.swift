@@ -233,14 +233,19 @@ peerRequest.setValue("application/json", forHTTPHeaderField: "Content-Type")
 peerRequest.httpBody = Data(GenerateRequest(messages: messages, tools: tools).json.canonicalBytes)
 let request = peerRequest
 
-let peer = try await measure(iterations) { _ = try await URLSession.shared.data(for: request) }
+// Off the main actor, as in the daemon (where a session runs on a broker loop): from it, every
+// call and every resumption of these three crossed to the main thread and back.
 let generateRequest = GenerateRequest(messages: messages, tools: tools)
-let backendOnly = try await measure(iterations) { _ = try await backend.generate(generateRequest, observer: .ignore) }
-let gateway = try await measure(iterations) {
-    guard let answer = await session.handle(line: generateLine), answer["result"] != nil else {
-        throw ModelServerStubError.badReply
+let (peer, backendOnly, gateway) = try await Task.detached {
+    let peer = try await measure(iterations) { _ = try await URLSession.shared.data(for: request) }
+    let backendOnly = try await measure(iterations) { _ = try await backend.generate(generateRequest, observer: .ignore) }
+    let gateway = try await measure(iterations) {
+        guard let answer = await session.handle(line: generateLine), answer["result"] != nil else {
+            throw ModelServerStubError.badReply
+        }
     }
-}
+    return (peer, backendOnly, gateway)
+}.value
 enum ModelServerStubError: Error { case badReply }
 await stub.stop()
 
