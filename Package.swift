@@ -146,7 +146,8 @@ let package = Package(
                            .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "WardenScenarioTests", dependencies: ["WardenScenario", "WardenCore"]),
-        .testTarget(name: "WardenDaemonTests", dependencies: ["WardenDaemon", "WardenSandbox", "WardenCore"]),
+        .testTarget(name: "WardenDaemonTests", dependencies: ["WardenDaemon", "WardenSandbox", "WardenCore",
+                                                             .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "WardenReportTests", dependencies: ["WardenReport", "WardenCore"]),
         .testTarget(
             name: "WardenBrokerTests",

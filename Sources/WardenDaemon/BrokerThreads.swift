@@ -50,7 +50,9 @@ final class BrokerThreads: TaskExecutor {
         }
     }
 
-    /// A job for no loop in particular goes to the next one.
+    /// A job for no loop in particular goes to the next one, round robin. Nothing of the daemon's
+    /// runs this way (sessions run on their connection's loop); two blocking jobs placed so may
+    /// land on one loop and run one after the other.
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         group.next().execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }

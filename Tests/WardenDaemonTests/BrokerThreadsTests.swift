@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import NIOCore
 import Synchronization
 import Testing
 @testable import WardenDaemon
@@ -8,8 +9,9 @@ import Testing
 /// side, not on Swift's cooperative pool (one thread per core), where two blocked calls stall
 /// the daemon.
 @Suite struct BrokerThreadsTests {
-    /// Sixteen calls that each block until all sixteen have arrived: possible only if they hold
-    /// sixteen threads at once (on a two-core pool they would wait out the deadlock guard).
+    /// Sixteen calls, one on each loop (connections are spread over the loops), that each block
+    /// until all sixteen have arrived: possible only if they hold sixteen threads at once (on a
+    /// two-core pool they would wait out the deadlock guard).
     @Test func sixteenBlockedCallsRunAtOnce() async {
         final class Barrier: Sendable {
             let arrived = Mutex(0)
@@ -25,12 +27,24 @@ import Testing
         }
         let barrier = Barrier()
         let met = await withTaskGroup(of: Bool.self) { group in
-            for _ in 0..<16 { group.addTask(executorPreference: BrokerThreads.shared) { barrier.arriveAndWait(parties: 16) } }
+            let loops = Array(BrokerThreads.shared.group.makeIterator())
+            #expect(loops.count == 16)
+            for loop in loops {
+                group.addTask { await BrokerThreads.shared.run(on: loop) { barrier.arriveAndWait(parties: loops.count) } }
+            }
             var all = true
             for await ok in group { all = all && ok }
             return all
         }
         #expect(met)
+    }
+
+    /// A session's work runs on the loop of its connection: the thread that reads its requests
+    /// and writes its answers.
+    @Test func workPreferringALoopRunsOnThatLoop() async {
+        for loop in BrokerThreads.shared.group.makeIterator() {
+            #expect(await BrokerThreads.shared.run(on: loop) { loop.inEventLoop })
+        }
     }
 
     /// An actor's work (a broker session is one) follows the caller's preference onto them.
