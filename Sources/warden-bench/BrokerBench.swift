@@ -48,11 +48,8 @@ func timeExchanges(_ fd: Int32, _ request: [UInt8], iterations: Int) -> [Duratio
 
 func brokerFigures(session: BrokerSession, makeSession: (String) -> BrokerSession, iterations: Int) async throws -> [Figure] {
     let request = RPCMessage.request(id: 1, method: MCP.Method.toolsCall, params: ["name": "submit_report", "arguments": [:]]).json.canonicalBytes + [10]
-    var pair: [Int32] = [0, 0]
-    guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else { throw SpawnError.failed("socketpair") }
-    let serverFD = pair[1]
+    let (client, serverFD) = try streamPair()
     let server = Task { await BrokerTransport.serve(fd: serverFD, session: session, maxLineLength: 1 << 20) }
-    let client = pair[0]
     let samples: [Duration] = await withCheckedContinuation { continuation in
         Thread { continuation.resume(returning: timeExchanges(client, request, iterations: iterations)) }.start()
     }
@@ -65,8 +62,7 @@ func brokerFigures(session: BrokerSession, makeSession: (String) -> BrokerSessio
 
     // The peer: the same bytes, echoed back by a thread on a plain socketpair.
     let answer = RPCMessage.response(id: 1, result: MCP.toolResult("Report received.", isError: false)).json.canonicalBytes + [10]
-    guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else { throw SpawnError.failed("socketpair") }
-    let (peerClient, peerServer) = (pair[0], pair[1])
+    let (peerClient, peerServer) = try streamPair()
     Thread { echo(peerServer, answer) }.start()
     let peerSamples = timeExchanges(peerClient, request, iterations: iterations)
     close(peerClient)
@@ -100,11 +96,9 @@ func overlappingCallRate(sessions: [BrokerSession], request: [UInt8], callsEach:
     var clientFDs: [Int32] = []
     var servers: [Task<Void, Never>] = []
     for session in sessions {
-        var pair: [Int32] = [0, 0]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else { throw SpawnError.failed("socketpair") }
-        let serverFD = pair[1]
+        let (client, serverFD) = try streamPair()
         servers.append(Task { await BrokerTransport.serve(fd: serverFD, session: session, maxLineLength: 1 << 20) })
-        clientFDs.append(pair[0])
+        clientFDs.append(client)
     }
     let rate = await exchangeRate(clientFDs: clientFDs, request: request, callsEach: callsEach)
     for fd in clientFDs { close(fd) }
@@ -118,18 +112,23 @@ func overlappingCallRate(sessions: [BrokerSession], request: [UInt8], callsEach:
 func pingPongRate(connections: Int, request: [UInt8], answer: [UInt8], callsEach: Int) async throws -> Double {
     var clientFDs: [Int32] = []
     for _ in 0..<connections {
-        var pair: [Int32] = [0, 0]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else { throw SpawnError.failed("socketpair") }
-        let serverFD = pair[1]
+        let (client, serverFD) = try streamPair()
         Thread {
             _ = warden_set_thread_name("bench-echo")
             echo(serverFD, answer)
         }.start()
-        clientFDs.append(pair[0])
+        clientFDs.append(client)
     }
     let rate = await exchangeRate(clientFDs: clientFDs, request: request, callsEach: callsEach)
     for fd in clientFDs { close(fd) }
     return rate
+}
+
+/// A connected pair of Unix stream sockets: the client's end and the server's.
+func streamPair() throws -> (client: Int32, server: Int32) {
+    var pair: [Int32] = [0, 0]
+    guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else { throw SpawnError.failed("socketpair") }
+    return (pair[0], pair[1])
 }
 
 /// Answers every line read on `fd` with `answer` until the other end closes, then closes `fd`.
