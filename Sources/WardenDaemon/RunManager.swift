@@ -128,18 +128,9 @@ actor RunManager {
 
     var activeRuns: [String] { Array(active.keys).sorted() }
 
-    static func newRunID() -> String {
-        var now = time(nil)
-        var parts = tm()
-        gmtime_r(&now, &parts)
-        let stamp = String(format: "%04d%02d%02d-%02d%02d%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-                           Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
-        return "run-\(stamp)-\(String(UInt32.random(in: 0...0xFFFF), radix: 16))"
-    }
-
     /// Validates a run request. A request that cannot become a run is audited as `run.rejected`.
     func prepare(_ params: RunParams, caller: Caller) async throws -> RunPlan {
-        let runID = Self.newRunID()
+        let runID = RunIDs.shared.next("run", unusedIn: audit)
         do {
             guard !stopping else { throw DaemonError(.run, "wardend is shutting down; no new runs") }
             let scenario: Scenario

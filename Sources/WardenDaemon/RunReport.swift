@@ -75,14 +75,12 @@ enum RunReport {
 /// The plan is audited as `suite.start` (with the scenario texts, so a suite can be resumed
 /// from the log alone); each run carries the suite id, its cell and trial number.
 enum Suites {
-    static func newID() -> String { "suite" + RunManager.newRunID().dropFirst(3) }
-
     static func start(_ params: JSONValue, audit: AuditLog, caller: Caller) async throws -> JSONValue {
         guard let model = params["model"]?.stringValue, !model.isEmpty else { throw DaemonError(.run, "suite.start needs 'model'") }
         guard let trials = params["trials"]?.intValue, (1...100_000).contains(trials) else { throw DaemonError(.run, "'trials' must be 1 to 100000") }
         guard let jobs = params["jobs"]?.arrayValue, !jobs.isEmpty else { throw DaemonError(.run, "a suite needs at least one scenario cell") }
         guard jobs.count * Int(trials) <= 1_000_000 else { throw DaemonError(.run, "a suite is at most 1,000,000 trials") }
-        let id = newID()
+        let id = RunIDs.shared.next("suite", unusedIn: audit)
         var payload = params.objectValue ?? [:]
         payload["caller"] = caller.json
         try await audit.append(run: id, kind: "suite.start", payload: .object(payload))

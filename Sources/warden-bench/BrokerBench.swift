@@ -46,8 +46,11 @@ func timeExchanges(_ fd: Int32, _ request: [UInt8], iterations: Int) -> [Duratio
     return samples
 }
 
+/// The no-op tool call every broker row makes, as one line.
+let noOpCallLine = RPCMessage.request(id: 1, method: MCP.Method.toolsCall, params: ["name": "submit_report", "arguments": [:]]).json.canonicalBytes + [10]
+
 func brokerFigures(session: BrokerSession, makeSession: (String) -> BrokerSession, iterations: Int) async throws -> [Figure] {
-    let request = RPCMessage.request(id: 1, method: MCP.Method.toolsCall, params: ["name": "submit_report", "arguments": [:]]).json.canonicalBytes + [10]
+    let request = noOpCallLine
     let (client, serverFD) = try streamPair()
     let server = Task { await BrokerTransport.serve(fd: serverFD, session: session, maxLineLength: 1 << 20) }
     let samples: [Duration] = await withCheckedContinuation { continuation in
