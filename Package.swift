@@ -58,6 +58,7 @@ let package = Package(
             dependencies: [
                 "WardenCore",
                 "CWardenSHA",
+                "CWardenLinux",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),

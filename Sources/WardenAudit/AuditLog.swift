@@ -127,6 +127,10 @@ public final class AuditLog: Sendable {
         }
     }
 
+    /// The nice value of the log's writer thread (`WriterThread`): −10, or 0 where the process
+    /// may not lower one (no CAP_SYS_NICE).
+    public var writerNice: Int32 { committer.writerPriorityRaised ? WriterThread.raisedNice : 0 }
+
     /// The writer connection's `PRAGMA synchronous` (2 = FULL: every commit is fsynced).
     public func writerSynchronousMode() throws(AuditError) -> Int {
         do { return try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 } } catch {

@@ -14,8 +14,8 @@ private let noResult = AuditError(.writeFailed, "the audit writer gave no result
 ///
 /// A blocking appender (a thread: the syscall supervisor) writes in place when it finds no
 /// writer, and otherwise sleeps until its batch is written. An async appender never blocks its
-/// thread: it suspends, and when there is no writer it starts one on `writerQueue` — a
-/// dispatch thread outside Swift's cooperative pool, so the pool's few threads (one per core)
+/// thread: it suspends, and when there is no writer it starts one on `writer` — the log's own
+/// thread (`WriterThread`), outside Swift's cooperative pool, so the pool's few threads (one per core)
 /// go on running tasks while a batch is written and synced.
 ///
 /// A *posted* entry (an event that authorises nothing: an outcome, a reply) is queued without
@@ -119,7 +119,11 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
     /// With this many entries queued, a post waits for its commit like `submit` (backpressure:
     /// posters faster than the disk would otherwise grow the queue without bound).
     let highWater: Int
-    private let writerQueue = DispatchQueue(label: "warden.audit.group-commit")
+    /// Writes what no appender writes in place (`WriterThread`).
+    private let writer = WriterThread()
+
+    /// Whether the writer thread runs at a raised priority (`WriterThread`).
+    var writerPriorityRaised: Bool { writer.isRaised }
 
     init(maxBatch: Int = 4096, postDelay: DispatchTimeInterval = .milliseconds(2), key: @escaping @Sendable (Entry) -> String,
          stamp: @escaping @Sendable (inout Entry) -> Void = { _ in },
@@ -131,6 +135,8 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
         self.key = key
         self.write = write
     }
+
+    deinit { writer.stop() }
 
     /// Appends `entry`; returns when it is durable (or failed with its batch).
     func submit(_ entry: Entry) throws(AuditError) -> Output {
@@ -152,7 +158,7 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
         let results = await withCheckedContinuation { continuation in
             let waiter = Waiter(count: entries.count, continuation: continuation)
             do throws(AuditError) {
-                if try enqueue(entries, waiter) { writerQueue.async { self.drain() } }
+                if try enqueue(entries, waiter) { writer.execute { self.drain() } }
             } catch {
                 for index in entries.indices { waiter.deliver(.failure(error), at: index) }
             }
@@ -175,7 +181,7 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
         case .wait: _ = try submit(all: entries); return
         case .kick: break
         }
-        writerQueue.asyncAfter(deadline: .now() + postDelay) {
+        writer.execute(after: postDelay) {
             let start = self.state.withLockedValue { state -> Bool in
                 state.kickScheduled = false
                 guard !state.writing, !state.queue.isEmpty else { return false }
@@ -199,7 +205,7 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
             }
             switch start {
             case nil: continuation.resume()
-            case true?: writerQueue.async { self.drain() }
+            case true?: writer.execute { self.drain() }
             case false?: break
             }
         }
@@ -240,7 +246,7 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
     }
 
     /// Writes batches until the queue is empty. An appender writing in place (`submit`) passes
-    /// its own submission: once that is written, what is left goes to `writerQueue`, so its
+    /// its own submission: once that is written, what is left goes to `writer`, so its
     /// caller (a broker loop, which carries other agents' connections) is not kept writing other
     /// callers' batches for as long as appends keep coming.
     private func drain(handingOffAfter own: Waiter? = nil) {
@@ -250,7 +256,7 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
                     if state.queue.isEmpty { state.writing = false }
                     return state.writing
                 }
-                if more { writerQueue.async { self.drain() } }
+                if more { writer.execute { self.drain() } }
                 return
             }
             let (batch, owners) = state.withLockedValue { state -> ([Entry], [Owner]) in

@@ -29,7 +29,11 @@ public struct Daemon: Sendable {
                                  checkpointEvery: configuration.checkpointEvery)
         try await audit.append(run: "", kind: "daemon.start", payload: [
             "version": .string(WardenVersion.string), "pid": .int(Int64(getpid())), "socket": .string(configuration.socketPath),
-            "state_directory": .string(configuration.stateDirectory), "policies": .string(configuration.policiesDirectory)])
+            "state_directory": .string(configuration.stateDirectory), "policies": .string(configuration.policiesDirectory),
+            "audit_writer_nice": .int(Int64(audit.writerNice))])
+        if audit.writerNice == 0 {
+            logger.notice("the audit writer runs at normal priority (no CAP_SYS_NICE): under CPU contention every broker call waits longer for its commit")
+        }
         notifier.notify("STATUS=recovering")
         try await recover(audit: audit)
 

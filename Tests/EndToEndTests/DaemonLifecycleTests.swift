@@ -17,6 +17,11 @@ import WardenCore
         #expect(verification.ok)
         let events = try AuditLog(path: daemon.auditPath).events()
         #expect(events.first?.kind == "daemon.start")
+        // The audit writer's priority is on record: −10 where wardend may raise it (CAP_SYS_NICE,
+        // bit 23 of the capabilities it inherits from this process).
+        let processStatus = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let capabilities = processStatus.split(separator: "\n").first { $0.hasPrefix("CapEff:") }?.split(separator: "\t").last.flatMap { UInt64($0, radix: 16) } ?? 0
+        #expect(events.first?.payload["audit_writer_nice"]?.intValue == (capabilities & (1 << 23) != 0 ? -10 : 0))
         #expect(events.contains { $0.kind == "control.request" && $0.payload["caller"]?["uid"]?.intValue == Int64(getuid()) })
         #expect(events.last?.kind == "daemon.stop")
     }

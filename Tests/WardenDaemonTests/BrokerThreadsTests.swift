@@ -9,10 +9,10 @@ import Testing
 /// side, not on Swift's cooperative pool (one thread per core), where two blocked calls stall
 /// the daemon.
 @Suite struct BrokerThreadsTests {
-    /// Sixteen calls, one on each loop (connections are spread over the loops), that each block
-    /// until all sixteen have arrived: possible only if they hold sixteen threads at once (on a
+    /// Thirty-two calls, one on each loop (connections are spread over the loops), that each
+    /// block until all have arrived: possible only if they hold thirty-two threads at once (on a
     /// two-core pool they would wait out the deadlock guard).
-    @Test func sixteenBlockedCallsRunAtOnce() async {
+    @Test func thirtyTwoBlockedCallsRunAtOnce() async {
         final class Barrier: Sendable {
             let arrived = Mutex(0)
             let open = DispatchSemaphore(value: 0)
@@ -28,7 +28,7 @@ import Testing
         let barrier = Barrier()
         let met = await withTaskGroup(of: Bool.self) { group in
             let loops = Array(BrokerThreads.shared.group.makeIterator())
-            #expect(loops.count == 16)
+            #expect(loops.count == 32)
             for loop in loops {
                 group.addTask { await BrokerThreads.shared.run(on: loop) { barrier.arriveAndWait(parties: loops.count) } }
             }
