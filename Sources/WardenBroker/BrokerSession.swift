@@ -76,11 +76,12 @@ public actor BrokerSession {
 
     private func record(_ kind: String, _ payload: JSONValue) async -> Int64? {
         do {
-            // Written in place rather than awaited (`append`): a suspended call resumes behind
-            // every job queued on the pool meanwhile, so under load its round trip is the queue's
-            // length (scripts/load, 256 agents: tool round trip p50 0.33 ms in place, 46 ms
-            // awaited). In place, it blocks one of the daemon's broker threads (BrokerThreads), on
-            // which the daemon's transports run sessions. Awaited with the session on its loop
+            // Blocking (`appendNow`, the thread sleeping until the writer thread has committed)
+            // rather than awaited (`append`): a suspended call resumes behind every job queued on
+            // the pool meanwhile, so under load its round trip is the queue's length
+            // (scripts/load, 256 agents: tool round trip p50 0.33 ms blocking, 46 ms awaited). It
+            // blocks one of the daemon's broker threads (BrokerThreads), on which the daemon's
+            // transports run sessions. Awaited with the session on its loop
             // (suspending, so the loop serves its other connections meanwhile, and writing in
             // place only when no commit is under way) was measured too: 32 agents no faster
             // (7.6–11.2k calls/s against 9.4–10.0k, with 2 or 16 loops), the load drill's tool

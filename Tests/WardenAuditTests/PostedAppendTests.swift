@@ -91,18 +91,19 @@ import WardenCore
         #expect(try await commit.submitAsync(all: ["s:later"]) == [1])
     }
 
-    /// A thread that writes in place stops once its own entries are written: a submission queued
-    /// meanwhile is written by the committer's own thread, and the first thread returns while that
-    /// batch is still being written (it had been kept writing for as long as appends came).
-    @Test func anInPlaceWriterReturnsOnceItsOwnEntriesAreWritten() async throws {
+    /// A blocking submitter does not write its batch itself: the log's writer thread does, and
+    /// the submitter returns once it is written. A submission queued while a batch is being
+    /// written waits for the next, written by the same thread.
+    @Test func blockingSubmissionsAreWrittenByTheWriterThread() async throws {
         final class GatedSink: Sendable {
-            /// One gate per batch, opened by the test; who wrote each batch, and what.
+            /// One gate per batch, opened by the test; which thread wrote each batch, and what.
             let gates = [DispatchSemaphore(value: 0), DispatchSemaphore(value: 0)]
-            let batches = Mutex<[(entries: [String], thread: UInt)]>([])
+            let batches = Mutex<[(entries: [String], thread: UInt, name: String)]>([])
             let started = DispatchSemaphore(value: 0)
             func write(_ entries: [String]) -> Result<[Int], AuditError> {
+                let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
                 let index = batches.withLock { batches in
-                    batches.append((entries, UInt(pthread_self())))
+                    batches.append((entries, UInt(pthread_self()), name))
                     return batches.count - 1
                 }
                 started.signal()
@@ -114,29 +115,32 @@ import WardenCore
         let commit = GroupCommit<String, Int>(postDelay: .seconds(600), key: { _ in "" }) { sink.write($0) }
         let firstReturned = DispatchSemaphore(value: 0)
         let secondReturned = DispatchSemaphore(value: 0)
-        let firstThread = Mutex<UInt>(0)
+        let submitters = Mutex<[UInt]>([])
         Thread {
-            firstThread.withLock { $0 = UInt(pthread_self()) }
+            submitters.withLock { $0.append(UInt(pthread_self())) }
             _ = try? commit.submit("first")
             firstReturned.signal()
         }.start()
-        #expect(sink.started.wait(timeout: .now() + 20) == .success)  // the first thread is writing its entry
+        #expect(sink.started.wait(timeout: .now() + 20) == .success)  // the first entry is being written
         Thread {
+            submitters.withLock { $0.append(UInt(pthread_self())) }
             _ = try? commit.submit("second")
             secondReturned.signal()
         }.start()
-        // The second submission is queued behind the batch being written (nothing else can take it).
+        // The second submission is queued behind the batch being written.
         while commit.pending == 0 { usleep(1000) }
+        #expect(firstReturned.wait(timeout: .now()) == .timedOut, "the first submitter returned before its entry was written")
         sink.gates[0].signal()
+        #expect(firstReturned.wait(timeout: .now() + 20) == .success)
         #expect(sink.started.wait(timeout: .now() + 20) == .success)  // the second batch is being written
-        #expect(firstReturned.wait(timeout: .now() + 20) == .success, "the first thread kept writing the second batch")
         #expect(secondReturned.wait(timeout: .now()) == .timedOut)
         sink.gates[1].signal()
         #expect(secondReturned.wait(timeout: .now() + 20) == .success)
         let batches = sink.batches.withLock { $0 }
         #expect(batches.map(\.entries) == [["first"], ["second"]])
-        #expect(batches[0].thread == firstThread.withLock { $0 })  // it wrote in place
-        #expect(batches[1].thread != firstThread.withLock { $0 })
+        #expect(batches.map(\.name) == ["audit-writer", "audit-writer"])
+        #expect(batches[0].thread == batches[1].thread)
+        #expect(Set(batches.map(\.thread)).isDisjoint(with: submitters.withLock { $0 }))
     }
 
     /// A waiting submission's entries are never split across transactions, whatever the batch size.
