@@ -21,10 +21,11 @@ import NIOPosix
 /// commit, so fewer calls met in each commit; 32 agents calling at once reached 18–20k calls/s
 /// on 16 loops and 21–24k on 32 (alternating runs, AMD EPYC, 2 cores). The load drill (256
 /// agents) paid a little at first — broker-answered tools p50 5–6 ms, p99 35–39 ms, against 4
-/// and 31 on 16 (two drills each), while the loops still wrote commits in place — and with every
-/// commit on the audit writer's thread gives 2.0–2.6 ms and 35–40. Suspending calls instead of blocking (the loops
-/// serving other connections meanwhile) reached 20–27k but doubled the drill's p50 (6–15 ms):
-/// a resumed call waits behind its loop's other work, while a woken thread goes on at once.
+/// and 31 on 16 (two drills each), while the loops still wrote commits in place — and with
+/// every commit on the audit writer's thread gives 2.0–2.6 ms and 35–40. Suspending calls
+/// instead of blocking (the loops serving other connections meanwhile) reached 20–27k but
+/// doubled the drill's p50 (6–15 ms): a resumed call waits behind its loop's other work, while a
+/// woken thread goes on at once.
 final class BrokerThreads: TaskExecutor {
     static let shared = BrokerThreads(count: 32)
 

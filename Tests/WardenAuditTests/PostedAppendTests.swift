@@ -101,7 +101,7 @@ import WardenCore
             let batches = Mutex<[(entries: [String], thread: UInt, name: String)]>([])
             let started = DispatchSemaphore(value: 0)
             func write(_ entries: [String]) -> Result<[Int], AuditError> {
-                let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+                let name = currentThreadName()
                 let index = batches.withLock { batches in
                     batches.append((entries, UInt(pthread_self()), name))
                     return batches.count - 1

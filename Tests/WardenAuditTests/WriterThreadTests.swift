@@ -3,10 +3,15 @@ import Synchronization
 import Testing
 @testable import WardenAudit
 
+/// The calling thread's name (/proc/thread-self/comm).
+func currentThreadName() -> String {
+    (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+}
+
 @Suite struct WriterThreadTests {
     /// What a job sees of the thread it runs on: its name and nice value (/proc/thread-self).
     private static func threadSelf() -> (name: String, nice: Int, tid: String) {
-        let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let name = currentThreadName()
         let stat = (try? String(contentsOfFile: "/proc/thread-self/stat", encoding: .utf8)) ?? ""
         // Fields after the parenthesised name: state is field 3, nice field 19.
         let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
