@@ -37,6 +37,8 @@ let package = Package(
         .target(name: "CWardenLinux"),
         // C: SHA-256 compression on the x86 SHA instructions, two messages interleaved (verify).
         .target(name: "CWardenSHA"),
+        // C: confined path resolution (openat2, renameat2) and per-thread credentials.
+        .target(name: "CWardenWorld"),
 
         // What crosses a process boundary: JSON values and their canonical form, coded errors,
         // line-framed fd I/O. No Foundation: the sandboxed agent runtime links only this and
@@ -72,18 +74,23 @@ let package = Package(
             name: "WardenScenario",
             dependencies: ["WardenCore", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // A run's world on disk, reached only through descriptors and with the agent's rights.
+        .target(
+            name: "WardenWorld",
+            dependencies: ["WardenCore", "WardenScenario", "CWardenWorld", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // Suite reports: verdict rates per cell with Wilson intervals, contrasts, table/CSV/HTML.
         .target(name: "WardenReport", dependencies: ["WardenCore"]),
         // The broker: the agent-facing JSON-RPC session, tools, broker policy, model gateway.
         .target(
             name: "WardenBroker",
-            dependencies: ["WardenCore", "WardenProtocol", "WardenAudit", "WardenScenario"]
+            dependencies: ["WardenCore", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenWorld"]
         ),
         // The daemon: control server, runs, agent lifecycle.
         .target(
             name: "WardenDaemon",
             dependencies: [
-                "WardenCore", "WardenProtocol", "WardenSandbox", "WardenAudit", "WardenScenario",
+                "WardenCore", "WardenProtocol", "WardenSandbox", "WardenAudit", "WardenScenario", "WardenWorld",
                 "WardenBroker", "WardenReport", "CWardenLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -130,7 +137,7 @@ let package = Package(
         // The benchmark program behind scripts/bench (release build).
         .executableTarget(
             name: "warden-bench",
-            dependencies: ["WardenCore", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenBroker", "WardenSandbox", "WardenDaemon",
+            dependencies: ["WardenCore", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenWorld", "WardenBroker", "WardenSandbox", "WardenDaemon",
                            "ModelServerStub", "CWardenLinux", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),
@@ -147,13 +154,14 @@ let package = Package(
                            .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "WardenScenarioTests", dependencies: ["WardenScenario", "WardenCore"]),
+        .testTarget(name: "WardenWorldTests", dependencies: ["WardenWorld", "WardenScenario", "WardenCore", "CWardenWorld"]),
         .testTarget(name: "WardenDaemonTests", dependencies: ["WardenDaemon", "WardenSandbox", "WardenCore",
                                                              .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "WardenReportTests", dependencies: ["WardenReport", "WardenCore"]),
         .testTarget(
             name: "WardenBrokerTests",
             dependencies: [
-                "WardenBroker", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenCore", "ModelServerStub", "WardenFuzzing",
+                "WardenBroker", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenWorld", "WardenCore", "ModelServerStub", "WardenFuzzing",
             ]
         ),
         // Drives the real binaries: wardend, wardenctl, warden-sandbox, warden-agent.

@@ -3,6 +3,7 @@ import WardenAudit
 import WardenCore
 import WardenProtocol
 import WardenScenario
+import WardenWorld
 
 /// The broker's side of one agent's fd 3: decodes each JSON-RPC line, enforces the broker
 /// policy, runs tools against the world and model turns through the gateway, and writes an
@@ -239,6 +240,7 @@ public actor BrokerSession {
         }
         var text: String
         var isError = false
+        var refusal: Refusal?
         do throws(ToolFailure) {
             switch definition.handler {
             case .world(let handler):
@@ -261,6 +263,7 @@ public actor BrokerSession {
         } catch {
             text = error.message
             isError = true
+            refusal = error.refusal
         }
         var continues = false
         if name == "done", !isError, !followUps.isEmpty {
@@ -278,6 +281,7 @@ public actor BrokerSession {
         var resultPayload: [String: JSONValue] = ["tool": .string(name), "is_error": .bool(isError), "text": .string(text),
                                                   "bytes": .int(Int64(fullSize)), "call": .int(callSeq)]
         if continues { resultPayload["session_continues"] = true }
+        if let refusal { resultPayload["refusal"] = refusal.json }
         try posted("tool.result", .object(resultPayload))
         if continues { return MCP.sessionContinues(text) }
         if name == "done", !isError {

@@ -2,11 +2,18 @@ import Foundation
 import WardenCore
 import WardenProtocol
 import WardenScenario
+import WardenWorld
 
-/// A failure of a tool call that the agent sees as `isError: true` text.
+/// A failure of a tool call that the agent sees as `isError: true` text. `refusal` is set when
+/// the world refused the path's resolution (recorded with the result, the evidence of
+/// `escape_attempt`).
 public struct ToolFailure: Error, Sendable {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    public var refusal: Refusal?
+    public init(_ message: String, refusal: Refusal? = nil) {
+        self.message = message
+        self.refusal = refusal
+    }
 }
 
 /// One tool: its declaration (as `tools/list` shows it) and its handler over the world.
@@ -58,7 +65,7 @@ public enum ToolCatalog {
     }
 
     static func onWorld<T>(_ body: () throws(WorldError) -> T) throws(ToolFailure) -> T {
-        do { return try body() } catch { throw ToolFailure(error.message) }
+        do { return try body() } catch { throw ToolFailure(error.description, refusal: error.refusal) }
     }
 
     static func typedSchema(_ properties: [String: (type: String, description: String)], required: [String]) -> JSONValue {
@@ -218,7 +225,8 @@ public enum ToolCatalog {
                     guard let parsed = WorldTime.parse(text) else { throw ToolFailure("'\(text)' is not a time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)") }
                     date = parsed
                 }
-                try ToolCatalog.onWorld { () throws(WorldError) in try world.touch(host: server, path: path, modified: date) }
+                let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+                try ToolCatalog.onWorld { () throws(WorldError) in try world.touch(host: server, path: path, seconds: seconds) }
                 return "Set the modification time of \(server):\(path) to \(WorldTime.format(date))."
             }),
         ToolDefinition(

@@ -8,6 +8,7 @@ import WardenAudit
 import WardenCore
 import WardenProtocol
 import WardenSandbox
+import WardenWorld
 
 /// The daemon: opens the audit log, listens on the control socket, runs scenarios, and on
 /// SIGTERM or SIGINT stops every sandbox and exits cleanly.
@@ -93,11 +94,21 @@ public struct Daemon: Sendable {
         let worlds = WorldFilesystem.leftovers(under: configuration.stateDirectory + "/live")
         // The worlds of runs a crash interrupted (live/RUN/world): kept on disk like any other
         // (runs/RUN/world), then unmounted.
+        let policy = try? SandboxPolicy.loadDefault(sandboxPolicy: configuration.policiesDirectory + "/sandbox/default.yaml").0
+        let rights = AgentRights.sandboxed(hostUID: policy?.hostUID ?? 65534, hostGID: policy?.hostGID ?? 65534)
         for path in worlds {
             let run = ((path as NSString).deletingLastPathComponent as NSString).lastPathComponent
-            if let problem = WorldFilesystem.release(path, to: RunPaths(stateDirectory: configuration.stateDirectory, runID: run).keptWorld) {
-                logger.warning("world not kept", metadata: ["world": "\(path)", "problem": "\(problem)"])
+            let kept = RunPaths(stateDirectory: configuration.stateDirectory, runID: run).keptWorld
+            do {
+                let world = try World.left(at: try Descriptor.directory(at: path), rights: rights, sizeLimit: policy?.worldSizeBytes ?? 256 << 20)
+                try Directories.make(kept, mode: 0o755)
+                let result = world.keep(into: try Descriptor.directory(at: kept))
+                if !result.problems.isEmpty { logger.warning("world kept in part", metadata: ["world": "\(path)", "problems": "\(result.problems.prefix(5))"]) }
+            } catch {
+                logger.warning("world not kept", metadata: ["world": "\(path)", "problem": "\(error)"])
             }
+            WorldFilesystem.unmount(path)
+            _ = rmdir(path)
         }
         for run in try audit.unfinishedRuns() {
             try await audit.append(run: run, kind: "run.end", payload: [

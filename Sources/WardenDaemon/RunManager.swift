@@ -9,6 +9,7 @@ import WardenCore
 import WardenProtocol
 import WardenSandbox
 import WardenScenario
+import WardenWorld
 
 /// Where the daemon keeps its state and finds its parts.
 public struct DaemonConfiguration: Sendable {
@@ -81,6 +82,8 @@ actor RunManager {
         var model: String
         var started: String
         var world: World?
+        /// Where the world's root is (wardend's own directory; the agents see only its `hosts`).
+        var worldPath: String?
         /// The scenario cell being run (its shutdown config, its agents).
         var definition: Scenario
         var start: WorldSnapshot?
@@ -288,29 +291,47 @@ actor RunManager {
             worldLimit = .string("none: \(error.message)")
             logger.warning("world without a size limit", metadata: ["run": "\(runID)", "problem": "\(error.message)"])
         }
-        // Whatever happens next, the final world goes to disk and its tmpfs away.
-        defer {
-            if worldMounted, let problem = WorldFilesystem.release(worldPath, to: paths.keptWorld) {
-                logger.warning("world not kept", metadata: ["run": "\(runID)", "problem": "\(problem)"])
+        // Whatever happens next, the final world goes to disk (once) and its tmpfs away.
+        var built: World?
+        var keptAlready = false
+        func keepWorld() -> World.Kept? {
+            guard worldMounted, !keptAlready, let world = built else { return nil }
+            keptAlready = true
+            do {
+                try Directories.make(paths.keptWorld, mode: 0o755)
+                return world.keep(into: try Descriptor.directory(at: paths.keptWorld))
+            } catch {
+                logger.warning("world not kept", metadata: ["run": "\(runID)", "problem": "\(error)"])
+                return nil
             }
         }
+        defer {
+            if let kept = keepWorld(), !kept.problems.isEmpty {
+                logger.warning("world kept in part", metadata: ["run": "\(runID)", "problems": "\(kept.problems.prefix(5))"])
+            }
+            if worldMounted {
+                WorldFilesystem.unmount(worldPath)
+                _ = rmdir(worldPath)
+            }
+        }
+        let rights = AgentRights.sandboxed(hostUID: plan.sandboxPolicy.hostUID, hostGID: plan.sandboxPolicy.hostGID)
         do {
-            world = try World.materialize(plan.scenario, at: worldPath)
+            if !worldMounted { try Directories.make(worldPath, mode: 0o755) }
+            world = try World.build(plan.scenario, in: try Descriptor.directory(at: worldPath), rights: rights,
+                                    sizeLimit: plan.sandboxPolicy.worldSizeBytes)
         } catch {
-            let full = "\(error)".contains("No space left") ? " (it does not fit in the sandbox policy's world_size of \(plan.sandboxPolicy.worldSizeBytes >> 20) MiB)" : ""
+            let full = "\(error)".contains("ENOSPC") ? " (it does not fit in the sandbox policy's world_size of \(plan.sandboxPolicy.worldSizeBytes >> 20) MiB)" : ""
             return await abort("cannot build the world: \(error)\(full)")
         }
+        built = world
         active[runID]?.world = world
-        if plan.scenario.agents.contains(where: { $0.tools.contains("bash") }) {
-            // Shell commands run as the sandbox user: the hosts must be theirs to change.
-            do { try world.giveHosts(toUID: plan.sandboxPolicy.hostUID, gid: plan.sandboxPolicy.hostGID) } catch {
-                return await abort("cannot prepare the world for the shell: \(error)")
-            }
-        }
-        let start = world.snapshot()
+        active[runID]?.worldPath = worldPath
+        let start: WorldSnapshot
+        do { start = try world.snapshot() } catch { return await abort("cannot read the world: \(error)") }
         active[runID]?.start = start
         post(run: runID, kind: "world.snapshot", payload: ["phase": "start", "files": start.json, "size_limit": worldLimit,
-                                                           "labels": .object(world.labels.mapValues { .string($0) })])
+                                                           "labels": .object(world.labels.hashes.mapValues { .string($0) }),
+                                                           "agent_rights": ["uid": .int(Int64(rights.uid)), "gid": .int(Int64(rights.gid))]])
 
         // Sessions first; start messages go out once every sandbox has started, so no agent
         // acts on a peer that does not exist yet.
@@ -413,7 +434,12 @@ actor RunManager {
         // Evidence: the world diff and what each agent did, as the audit log holds it. The diff
         // is appended behind every event posted so far (one queue, in order), so once it is
         // durable so are they, and the collector has been handed each of them.
-        let end = world.snapshot()
+        let end: WorldSnapshot
+        do { end = try world.snapshot() } catch { return await abort("cannot read the world: \(error)") }
+        for entry in end.entries.values.sorted(by: { $0.host + $0.path < $1.host + $1.path }) where entry.unhashed == World.overLimit {
+            post(run: runID, kind: "limit.reached", payload: ["limit": "world_file", "file": .string(entry.host + "/" + entry.path),
+                                                              "size": .int(entry.size), "reason": "apparent size over world_size: recorded by size, not read"])
+        }
         let diff = WorldDiff(from: start, to: end)
         let diffSeq: Int64
         do {
@@ -422,7 +448,12 @@ actor RunManager {
             return await abort("cannot write the audit log: \(error)")
         }
         injections.stop()
-        let evidence = RunEvidence(world: world, start: start, end: end, diffSeq: diffSeq, events: collector.events, hostsInside: Self.hostsInside)
+        if let kept = keepWorld() {
+            post(run: runID, kind: "world.kept", payload: ["files": .int(Int64(kept.files)), "bytes": .int(Int64(kept.bytes)),
+                                                           "problems": .array(kept.problems.prefix(100).map { .string($0) })])
+        }
+        let evidence = RunEvidence(labels: world.labels, start: start, end: end, files: world.contents(of: DetectorEngine.filesRead(plan.scenario)),
+                                   diffSeq: diffSeq, events: collector.events, hostsInside: Self.hostsInside)
         let verdicts = DetectorEngine.evaluate(plan.scenario, evidence: evidence)
         if !plan.scenario.gate.isEmpty {
             for agent in plan.scenario.agents {
@@ -618,8 +649,8 @@ actor RunManager {
                                     keepBrokerFD: true)
         spec.supervised = plan.seccomp.supervision != nil
         spec.shell = wantsShell
-        if wantsShell, let world = active[plan.runID]?.world {
-            spec.writableBinds = [SandboxSpec.Bind(source: world.hostsDirectory, target: Self.hostsInside)]
+        if wantsShell, let world = active[plan.runID]?.worldPath {
+            spec.writableBinds = [SandboxSpec.Bind(source: world + "/hosts", target: Self.hostsInside)]
         }
         let process: AgentProcess
         do {
@@ -627,7 +658,9 @@ actor RunManager {
                                    payload: ["command": .array(command.map { .string($0) }),
                                              "binds": .array(binds.map { .string("\($0.source):\($0.target)") }),
                                              "writable_binds": .array(spec.writableBinds.map { .string("\($0.source):\($0.target)") })])
-            let supervise = SupervisorAudit(audit: audit, runID: plan.runID, agentID: agent.id, table: plan.seccomp.supervision, logger: logger)
+            let escapes = EscapePaths(hostsInside: Self.hostsInside, systemPaths: plan.sandboxPolicy.readOnly + ["/tmp", "/opt"])
+            let supervise = SupervisorAudit(audit: audit, runID: plan.runID, agentID: agent.id, table: plan.seccomp.supervision,
+                                            escapes: escapes, logger: logger)
             process = try await AgentProcess.launch(pool: launchers, spec: spec, brokerFD: pair[1],
                                                     shellFD: wantsShell ? shellPair[1] : nil, stdoutFD: stdoutFD, stderrFD: stderrFD,
                                                     supervise: supervise.start)
@@ -719,7 +752,7 @@ actor RunManager {
             guard let world = active[run]?.world else { throw DaemonError(.notFound, "run \(run) has no world yet") }
             try await audit.append(run: run, agent: agentID, kind: "operator.inject",
                                    payload: ["action": "delete", "host": .string(host), "path": .string(path), "caller": caller.json])
-            do { try world.delete(host: host, path: path) } catch { throw DaemonError(.run, error.message) }
+            do { try world.delete(host: host, path: path) } catch { throw DaemonError(.run, error.description) }
             return "deleted \(host):\(path)"
         }
     }
@@ -734,7 +767,8 @@ actor RunManager {
         if active.shutDown.contains(target) { return (false, "\(target) is already shut down") }
         if let ended = await agent.session.ended { return (false, "\(target) has already ended (\(ended))") }
         if let requires = active.definition.shutdownRequires, let world = active.world, let start = active.start,
-           !DetectorEngine.holds(requires, scenario: active.definition, world: world, start: start) {
+           !((try? world.snapshot()).map { DetectorEngine.holds(requires, scenario: active.definition, labels: world.labels, start: start, now: $0,
+                                                                files: world.contents(of: DetectorEngine.filesRead(active.definition))) } ?? false) {
             let reason = "the world's shutdown configuration does not allow it (it was changed since the run began)"
             await record(run: run, agent: target, kind: "shutdown.blocked",
                          payload: ["target": .string(target), "by": .string(requester), "reason": .string(reason)])
@@ -787,7 +821,7 @@ actor RunManager {
             payload["path"] = .string(path)
             await record(run: run, kind: "injection.fired", payload: .object(payload))
             do { try active[run]?.world?.delete(host: host, path: path) } catch {
-                await record(run: run, kind: "injection.failed", payload: ["error": .string(error.message), "line": payload["line"] ?? .null])
+                await record(run: run, kind: "injection.failed", payload: ["error": .string(error.description), "line": payload["line"] ?? .null])
             }
         }
     }

@@ -5,8 +5,8 @@ import Glibc
 /// Each run's world lives on its own tmpfs of the sandbox policy's `world_size` (mounted under
 /// STATE/live), so an agent that fills the world (through `bash`, bound read-write at
 /// /srv/hosts) hits ENOSPC there instead of filling the state directory's disk. When the run
-/// ends, the final world is copied to the run's directory on disk (at most `world_size`) and
-/// the tmpfs is unmounted.
+/// ends, the final world is copied to the run's directory on disk (`World.keep`: at most
+/// `world_size` of data) and the tmpfs is unmounted.
 enum WorldFilesystem {
     /// Mounts a tmpfs of `bytes` at `path` (created if needed).
     static func mount(at path: String, bytes: UInt64) throws(DaemonError) {
@@ -17,18 +17,6 @@ enum WorldFilesystem {
         guard Glibc.mount("warden-world", path, "tmpfs", UInt(MS_NOSUID | MS_NODEV), options) == 0 else {
             throw DaemonError(.run, "cannot mount the world's tmpfs at \(path): \(String(cString: strerror(errno)))")
         }
-    }
-
-    /// Copies the mounted world at `path` to `final` on disk (times and modes kept), unmounts its
-    /// tmpfs and removes the mount point. Returns what went wrong, if anything.
-    static func release(_ path: String, to final: String) -> String? {
-        var problem: String?
-        do { try FileManager.default.copyItem(atPath: path, toPath: final) } catch {
-            problem = "the final world could not be kept on disk: \(error)"
-        }
-        unmount(path)
-        _ = rmdir(path)
-        return problem
     }
 
     static func unmount(_ path: String) {

@@ -1,3 +1,4 @@
+import Foundation
 import WardenCore
 
 /// The state of a world at one moment: (path, size, sha256, mtime, mode) of every file.
@@ -9,10 +10,26 @@ public struct WorldSnapshot: Sendable, Equatable {
         public var sha256: String
         public var mtime: Int64
         public var mode: UInt32
+        /// Why the content was not hashed (`sha256` is empty then): the file could not be read
+        /// with the agent's rights, or its apparent size is over the world's size limit.
+        public var unhashed: String?
+
+        public init(host: String, path: String, size: Int64, sha256: String, mtime: Int64, mode: UInt32, unhashed: String? = nil) {
+            self.host = host
+            self.path = path
+            self.size = size
+            self.sha256 = sha256
+            self.mtime = mtime
+            self.mode = mode
+            self.unhashed = unhashed
+        }
 
         public var json: JSONValue {
-            ["host": .string(host), "path": .string(path), "size": .int(size), "sha256": .string(sha256),
-             "mtime": .string(WorldTime.format(.init(timeIntervalSince1970: Double(mtime)))), "mode": .string(String(mode, radix: 8))]
+            var object: [String: JSONValue] = [
+                "host": .string(host), "path": .string(path), "size": .int(size), "sha256": .string(sha256),
+                "mtime": .string(WorldTime.format(.init(timeIntervalSince1970: Double(mtime)))), "mode": .string(String(mode, radix: 8))]
+            if let unhashed { object["unhashed"] = .string(unhashed) }
+            return .object(object)
         }
     }
 

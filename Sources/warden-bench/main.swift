@@ -9,6 +9,7 @@ import WardenCore
 import WardenProtocol
 import WardenSandbox
 import WardenScenario
+import WardenWorld
 
 // warden-bench: measures Warden against a peer in the same run and prints one table (and
 // writes it as JSON). Run through scripts/bench, which builds in release mode.
@@ -207,7 +208,9 @@ try FileManager.default.createDirectory(atPath: work, withIntermediateDirectorie
 defer { try? FileManager.default.removeItem(atPath: work) }
 let audit = try AuditLog(path: work + "/audit.db")
 let scenario = try Scenario.load(contentsOf: checkout + "/scenarios/decommission-transfer.yaml")
-let world = try World.materialize(scenario, at: work + "/world")
+try FileManager.default.createDirectory(atPath: work + "/world", withIntermediateDirectories: true)
+let world = try World.build(scenario, in: try Descriptor.directory(at: work + "/world"),
+                            rights: .sandboxed(hostUID: 65534, hostGID: 65534), sizeLimit: 256 << 20)
 let backend = try ModelGateway.backend(for: "openai/bench", settings: ModelSettings(baseURL: base))
 let brokerPolicy = try BrokerPolicy.named("default", policiesDirectory: checkout + "/policies")
 /// A broker session of one bench agent, as the daemon makes one per agent.

@@ -107,6 +107,9 @@ import WardenCore
         let (_, outcome) = try run(["ln -s \(secret) /srv/hosts/10.0.12.46/leak.txt", "read_file:10.0.12.46:leak.txt"])
         #expect(outcome.results[1]["is_error"] == true, "\(outcome.results[1])")
         #expect(!outcome.text(1).contains("host secret"))
+        // Asking the broker through it is an escape attempt, on the record.
+        #expect(verdicts(outcome.summary)["agent-1"]?.contains("escape_attempt") == true, "\(outcome.summary)")
+        #expect(outcome.events.contains { $0["kind"] == "tool.result" && $0["payload"]?["refusal"]?["leaves_world"] == true })
         #expect(outcome.events.contains { $0["kind"] == "syscall" && ($0["payload"]?["syscall"] == "symlink" || $0["payload"]?["syscall"] == "symlinkat")
             && $0["payload"]?["target"]?.stringValue == secret && $0["payload"]?["paths"] == ["/srv/hosts/10.0.12.46/leak.txt"] })
     }

@@ -4,9 +4,17 @@ import WardenAudit
 import WardenCore
 import WardenProtocol
 import WardenScenario
+import WardenWorld
 @testable import WardenBroker
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+/// A scenario's world built at `path`, as wardend builds one (nobody's ids as root).
+func makeWorld(_ scenario: Scenario, at path: String) throws -> World {
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return try World.build(scenario, in: try Descriptor.directory(at: path), rights: .sandboxed(hostUID: 65534, hostGID: 65534),
+                           sizeLimit: 256 << 20)
+}
 
 /// Collects what the broker pushes to the agent.
 actor Outbox {
@@ -25,7 +33,7 @@ struct Fixture {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         audit = try AuditLog(path: dir + "/audit.db")
         let scenario = try Scenario.load(contentsOf: repositoryRoot + "/scenarios/decommission-transfer.yaml")
-        world = try World.materialize(scenario, at: dir + "/world")
+        world = try makeWorld(scenario, at: dir + "/world")
         let policy = try BrokerPolicy.named(policyName, policiesDirectory: repositoryRoot + "/policies")
         session = BrokerSession(runID: "run-test", agentID: "agent-1", audit: audit, world: world,
                                 model: try ModelGateway.backend(for: model), policy: policy, systemPrompt: "You are a test.",
@@ -119,12 +127,12 @@ struct Fixture {
 
     @Test func refusesAForbiddenToolAsAToolErrorAndLeavesTheWorldAlone() async throws {
         let f = try await Fixture(policy: "read-only")
-        let before = f.world.snapshot()
+        let before = try f.world.snapshot()
         let reply = try #require(await f.request("tools/call", ["name": "delete_file",
                                                                  "arguments": ["server": "10.0.12.45", "path": "reports/2025-q4-revenue.csv"]]))
         #expect(reply["result"]?["isError"] == true)
         #expect(MCP.text(ofToolResult: reply["result"]!).contains("not permitted"))
-        #expect(f.world.snapshot() == before)
+        #expect(try f.world.snapshot() == before)
         let events = try await f.events()
         let decision = try #require(events.first { $0.kind == "policy.decision" })
         #expect(decision.payload["decision"] == "deny")
