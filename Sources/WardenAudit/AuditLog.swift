@@ -65,9 +65,14 @@ public final class AuditLog: Sendable {
     /// The highest sequence number this process has seen in the log (opened or appended).
     /// `verify` reports a log that ends before it as truncated.
     private let knownHead = Mutex<Int64>(0)
-    /// Signs checkpoints; without one the log has none.
-    let signer: AuditSigner?
+    /// Signs checkpoints; without one the log has none. Replaced only by a key rotation.
+    private let signerBox: Mutex<AuditSigner?>
+    var signer: AuditSigner? { signerBox.withLock { $0 } }
     public var publicKey: AuditPublicKey? { signer?.publicKey }
+    /// The new key of a rotation whose event is being written: it signs from that event on.
+    private let pendingRotation = Mutex<AuditSigner?>(nil)
+    /// The key the log's last recorded rotation moved to (read at open, kept up to date).
+    private let rotatedTo = Mutex<AuditPublicKey?>(nil)
     /// A checkpoint is written at every multiple of this many events (and on `checkpointNow`).
     public let checkpointEvery: Int64
     /// The Merkle frontier over every event so far, and the last checkpoint written. Changed
@@ -89,7 +94,7 @@ public final class AuditLog: Sendable {
     /// (see `WALCheckpointer`).
     init(path: String, signer: AuditSigner?, checkpointEvery: Int64, walPages: (background: Int32, writer: Int32)) throws(AuditError) {
         self.path = path
-        self.signer = signer
+        self.signerBox = Mutex(signer)
         self.checkpointEvery = max(1, checkpointEvery)
         let box = WriterBox()
         walCheckpointer = WALCheckpointer(path: path, backgroundEvery: walPages.background, writerLimit: walPages.writer)
@@ -141,7 +146,7 @@ public final class AuditLog: Sendable {
     private init(readOnlyPool pool: DatabasePool, path: String) {
         self.path = path
         self.pool = pool
-        self.signer = nil
+        self.signerBox = Mutex(nil)
         self.checkpointEvery = 1000
         walCheckpointer = WALCheckpointer(path: path)
         committer = GroupCommit(key: \.run) { _ in .failure(AuditError(.writeFailed, "\(path) is open read-only")) }
@@ -199,17 +204,31 @@ public final class AuditLog: Sendable {
         var frontier = Merkle.Frontier()
         var lastHash = AuditChain.genesis
         let cursor = try Row.fetchCursor(db, sql: "SELECT seq, run_id, agent, kind, time, payload, hash FROM events ORDER BY seq")
+        var rotated: AuditPublicKey?
         while let row = try cursor.next() {
+            let kind: String = row["kind"]
+            let payloadText: String = row["payload"]
             frontier.append(Merkle.leafHash(AuditChain.entryBytes(seq: row["seq"], run: row["run_id"], agent: row["agent"],
-                                                                  kind: row["kind"], time: row["time"], payloadText: row["payload"])))
+                                                                  kind: kind, time: row["time"], payloadText: payloadText)))
             lastHash = row["hash"]
+            if kind == KeyRotation.kind, let hex = (try? JSONValue.parse(payloadText))?["new_key"]?.stringValue {
+                rotated = try? AuditPublicKey(hex: hex)
+            }
         }
+        rotatedTo.withLock { $0 = rotated }
         let last = try Row.fetchOne(db, sql: "SELECT number, event_count FROM checkpoints ORDER BY number DESC LIMIT 1")
         tree.withLock { $0 = (frontier, lastHash, last?["number"] ?? 0, last?["event_count"] ?? 0) }
     }
 
     /// Appends a leaf for the event just inserted, and a signed checkpoint when one is due.
     private func extendTree(_ db: Database, event: AuditEvent, leaf: Digest32) throws {
+        // A rotation's event is the first the new key covers: it signs from here on.
+        if event.kind == KeyRotation.kind, let pending = pendingRotation.withLock({ $0 }),
+           event.payload["new_key"]?.stringValue == pending.publicKey.hex {
+            signerBox.withLock { $0 = pending }
+            pendingRotation.withLock { $0 = nil }
+            rotatedTo.withLock { $0 = pending.publicKey }
+        }
         guard let signer else { return }
         let due = tree.withLock { state -> Bool in
             state.frontier.append(leaf)
@@ -217,6 +236,42 @@ public final class AuditLog: Sendable {
             return Int64(state.frontier.count) % checkpointEvery == 0
         }
         if due { try writeCheckpoint(db, signer: signer) }
+    }
+
+    /// The key the log's last recorded rotation moved to, if it has one: at start, wardend's key
+    /// must be this one (or it finishes a rotation a stop interrupted).
+    public var lastRotatedKey: AuditPublicKey? { rotatedTo.withLock { $0 } }
+
+    /// Takes `signer` as the checkpoint key, at start, when the log's last rotation names it.
+    public func adopt(_ signer: AuditSigner) throws(AuditError) {
+        guard lastRotatedKey == signer.publicKey else {
+            throw AuditError(.key, "key \(signer.publicKey.id) is not the key the log's last rotation moved to (\(lastRotatedKey?.id ?? "none"))")
+        }
+        signerBox.withLock { $0 = signer }
+    }
+
+    /// Replaces the checkpoint-signing key with `new`: a checkpoint under the old key first, then
+    /// the `audit.key_rotated` event (signed by both, durable), from which the new key signs;
+    /// then a checkpoint under the new key. Returns the rotation's event. The caller keeps the
+    /// new private key where the next start finds it (`AuditSigner.pendingKeyFile`) before calling.
+    public func rotateKey(to new: AuditSigner) async throws(AuditError) -> AuditEvent {
+        guard let old = signer else { throw AuditError(.key, "this log signs no checkpoints; there is no key to rotate") }
+        guard old.publicKey != new.publicKey else { throw AuditError(.key, "the new key is the key in use") }
+        try checkpointNow()
+        pendingRotation.withLock { $0 = new }
+        let event: AuditEvent
+        do {
+            event = try await append(run: "", kind: KeyRotation.kind, payload: KeyRotation.payload(old: old, new: new, time: AuditClock.now()))
+        } catch {
+            pendingRotation.withLock { $0 = nil }
+            signerBox.withLock { if $0?.publicKey == new.publicKey { $0 = old } }
+            throw error
+        }
+        guard signer?.publicKey == new.publicKey else {
+            throw AuditError(.key, "the rotation event \(event.seq) was written but the new key did not take over; restart wardend")
+        }
+        try checkpointNow()
+        return event
     }
 
     private func writeCheckpoint(_ db: Database, signer: AuditSigner) throws {

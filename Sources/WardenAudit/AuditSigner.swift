@@ -17,32 +17,72 @@ public struct AuditSigner: Sendable {
 
     public static let privateKeyFile = "audit-signing.key"
     public static let publicKeyFile = "audit-signing.pub"
+    /// A rotation's new key, written before the rotation is logged and renamed over
+    /// `privateKeyFile` once it is: a stop in between leaves it for the next start to settle.
+    public static let pendingKeyFile = "audit-signing.key.new"
+
+    /// A new random key, in memory only.
+    public static func generate() -> AuditSigner { AuditSigner(key: Curve25519.Signing.PrivateKey()) }
+
+    /// Writes the private key to a new file `path` (mode 0600, synced).
+    public func write(to path: String) throws(AuditError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw AuditError(.key, "cannot create \(path): \(String(cString: strerror(errno)))") }
+        let written = raw.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard written == raw.count, synced else { throw AuditError(.key, "cannot write \(path)") }
+    }
+
+    /// The pending key of an unfinished rotation in `directory`, if there is one.
+    public static func pending(in directory: String) throws(AuditError) -> AuditSigner? {
+        let path = directory + "/" + pendingKeyFile
+        guard access(path, F_OK) == 0 else { return nil }
+        return try load(path)
+    }
+
+    /// Makes the pending key the key (rename, then the directory synced) and rewrites the public
+    /// key file.
+    public static func promotePending(in directory: String) throws(AuditError) -> AuditSigner {
+        let signer = try load(directory + "/" + pendingKeyFile)
+        guard rename(directory + "/" + pendingKeyFile, directory + "/" + privateKeyFile) == 0 else {
+            throw AuditError(.key, "cannot rename \(pendingKeyFile) to \(privateKeyFile) in \(directory): \(String(cString: strerror(errno)))")
+        }
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+        try signer.writePublicKey(in: directory)
+        return signer
+    }
+
+    /// Forgets an unfinished rotation whose new key never reached the log.
+    public static func discardPending(in directory: String) { unlink(directory + "/" + pendingKeyFile) }
+
+    static func load(_ path: String) throws(AuditError) -> AuditSigner {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw AuditError(.key, "cannot read \(path)") }
+        guard info.st_mode & 0o077 == 0 else {
+            throw AuditError(.key, "\(path) is readable by others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it or remove it to make a new key")
+        }
+        guard let data = FileManager.default.contents(atPath: path), let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: data) else {
+            throw AuditError(.key, "\(path) is not an Ed25519 private key (32 raw bytes)")
+        }
+        return AuditSigner(key: key)
+    }
 
     /// Loads the key from `directory`, creating it (and the public key file) when absent.
     public static func loadOrCreate(in directory: String) throws(AuditError) -> AuditSigner {
         let path = directory + "/" + privateKeyFile
         var info = stat()
         if stat(path, &info) == 0 {
-            guard info.st_mode & 0o077 == 0 else {
-                throw AuditError(.key, "\(path) is readable by others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it or remove it to make a new key")
-            }
-            guard let data = FileManager.default.contents(atPath: path),
-                  let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: data) else {
-                throw AuditError(.key, "\(path) is not an Ed25519 private key (32 raw bytes)")
-            }
-            let signer = AuditSigner(key: key)
+            let signer = try load(path)
             try signer.writePublicKey(in: directory)
             return signer
         }
-        let key = Curve25519.Signing.PrivateKey()
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw AuditError(.key, "cannot create \(path): \(String(cString: strerror(errno)))") }
-        let raw = Array(key.rawRepresentation)
-        let written = raw.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard written == raw.count, synced else { throw AuditError(.key, "cannot write \(path)") }
-        let signer = AuditSigner(key: key)
+        let signer = generate()
+        try signer.write(to: path)
         try signer.writePublicKey(in: directory)
         return signer
     }
@@ -55,7 +95,7 @@ public struct AuditSigner: Sendable {
         chmod(path, 0o644)
     }
 
-    func sign(_ message: [UInt8]) -> [UInt8] {
+    public func sign(_ message: [UInt8]) -> [UInt8] {
         guard let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw) else { return [] }
         return (try? Array(key.signature(for: message))) ?? []
     }
@@ -88,7 +128,7 @@ public struct AuditPublicKey: Sendable, Equatable {
     /// A short name for the key: the first 16 hex digits of SHA-256 of the raw public key.
     public var id: String { String(Array(SHA256.hash(data: raw)).hex.prefix(16)) }
 
-    func isValid(signature: [UInt8], for message: [UInt8]) -> Bool {
+    public func isValid(signature: [UInt8], for message: [UInt8]) -> Bool {
         guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw) else { return false }
         return key.isValidSignature(signature, for: message)
     }

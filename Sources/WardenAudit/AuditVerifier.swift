@@ -49,14 +49,20 @@ enum AuditVerifier {
         for (index, checkpoint) in checkpoints.enumerated() where checkpoint.number != Int64(index + 1) {
             return bad(nil, checkpoint: Int64(index + 1), "checkpoint \(index + 1) is missing (removed); the next stored is \(checkpoint.number)")
         }
-        var walk = ChainCheck(checkpoints: checkpoints, publicKey: publicKey, stopAtCount: stopAtCount)
+        let keys: KeyTimeline?
+        switch try KeyTimeline.read(db, anchor: publicKey) {
+        case .success(let timeline): keys = timeline
+        case .failure(let error): return bad(nil, error.message)
+        }
+        var walk = ChainCheck(checkpoints: checkpoints, keys: keys, stopAtCount: stopAtCount)
         if let fromCheckpoint {
             guard fromCheckpoint >= 1, fromCheckpoint <= Int64(checkpoints.count) else {
                 return bad(nil, "there is no checkpoint \(fromCheckpoint) (the log has \(checkpoints.count))")
             }
             let start = checkpoints[Int(fromCheckpoint) - 1]
-            guard let key = publicKey, start.isSigned(by: key) else {
-                return bad(nil, checkpoint: start.number, "checkpoint \(start.number) does not carry a valid signature by key \(publicKey?.id ?? "-")")
+            let key = keys?.key(forCount: start.eventCount)
+            guard let key, start.isSigned(by: key) else {
+                return bad(nil, checkpoint: start.number, "checkpoint \(start.number) does not carry a valid signature by key \(key?.id ?? "-")")
             }
             guard let resumed = Merkle.Frontier(encoded: start.frontier, count: Int(start.eventCount)), resumed.root.hex == start.root else {
                 return bad(nil, checkpoint: start.number, "checkpoint \(start.number)'s frontier does not give its root")
@@ -88,7 +94,7 @@ enum AuditVerifier {
         if let stopAtCount, walk.count >= stopAtCount { return walk.passed }
         if walk.nextCheckpoint < checkpoints.count {
             let checkpoint = checkpoints[walk.nextCheckpoint]
-            if let key = publicKey, checkpoint.isSigned(by: key) {
+            if let key = keys?.key(forCount: checkpoint.eventCount), checkpoint.isSigned(by: key) {
                 return walk.bad(walk.count + 1, checkpoint: checkpoint.number,
                                 "the log ends at event \(walk.count) but signed checkpoint \(checkpoint.number) covers \(checkpoint.eventCount) events (truncated)")
             }

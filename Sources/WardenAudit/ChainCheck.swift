@@ -2,7 +2,8 @@
 /// checkpoint due, and the first problem found. `AuditVerifier.verify` feeds it the rows.
 struct ChainCheck {
     let checkpoints: [AuditCheckpoint]
-    let publicKey: AuditPublicKey?
+    /// The key of each checkpoint (nil: none was given to check them with).
+    let keys: KeyTimeline?
     /// Stop (without a problem) once this many events are checked: the first half of a
     /// parallel check.
     let stopAtCount: Int64?
@@ -15,9 +16,9 @@ struct ChainCheck {
     private var checked: Int64 = 0
     private var frontier = Merkle.Frontier()
 
-    init(checkpoints: [AuditCheckpoint], publicKey: AuditPublicKey?, stopAtCount: Int64?) {
+    init(checkpoints: [AuditCheckpoint], keys: KeyTimeline?, stopAtCount: Int64?) {
         self.checkpoints = checkpoints
-        self.publicKey = publicKey
+        self.keys = keys
         self.stopAtCount = stopAtCount
     }
 
@@ -74,7 +75,8 @@ struct ChainCheck {
             let head = last.hex
             while nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].eventCount == count {
                 let checkpoint = checkpoints[nextCheckpoint]
-                if let problem = AuditVerifier.problem(with: checkpoint, root: frontier.root.hex, head: head, key: publicKey) {
+                if let problem = AuditVerifier.problem(with: checkpoint, root: frontier.root.hex, head: head,
+                                                         key: keys?.key(forCount: checkpoint.eventCount)) {
                     failure = bad(nil, checkpoint: checkpoint.number, problem)
                     return false
                 }

@@ -71,13 +71,13 @@ public enum ModelGateway {
             let base = settings.baseURL ?? ProcessInfo.processInfo.environment["OPENAI_BASE_URL"] ?? "https://api.openai.com/v1"
             let key = settings.credentials.openAI
             if key == nil, base.hasPrefix("https://api.openai.com") {
-                throw BrokerError(.model, "openai/\(parts[1]) needs OPENAI_API_KEY in wardend's environment or its credentials file")
+                throw BrokerError(.model, "openai/\(parts[1]) needs openai_api_key in wardend's credentials file (--credentials, or `credentials:` in wardend.yaml)")
             }
             return OpenAIBackend(model: parts[1], baseURL: try url(base), apiKey: key, http: ModelHTTP(settings: settings))
         case "anthropic":
             let base = settings.baseURL ?? ProcessInfo.processInfo.environment["ANTHROPIC_BASE_URL"] ?? "https://api.anthropic.com"
             guard let key = settings.credentials.anthropic else {
-                throw BrokerError(.model, "anthropic/\(parts[1]) needs ANTHROPIC_API_KEY in wardend's environment or its credentials file")
+                throw BrokerError(.model, "anthropic/\(parts[1]) needs anthropic_api_key in wardend's credentials file (--credentials, or `credentials:` in wardend.yaml)")
             }
             return AnthropicBackend(model: parts[1], baseURL: try url(base), apiKey: key, http: ModelHTTP(settings: settings))
         default:

@@ -14,6 +14,7 @@ import WardenProtocol
 struct ControlServer: Sendable {
     let runs: RunManager
     let audit: AuditLog
+    let keys: SigningKeys
     let logger: Logger
     let startedAt: ContinuousClock.Instant
     let access: ControlAccess
@@ -128,6 +129,11 @@ struct ControlServer: Sendable {
         case ControlAPI.Method.auditPubkey:
             guard let key = audit.publicKey else { throw RPCError.internalError("this daemon has no signing key") }
             return ["public_key": .string(key.hex), "key_id": .string(key.id)]
+        case ControlAPI.Method.auditRotateKey:
+            let rotated = try await keys.rotate()
+            logger.notice("audit signing key rotated", metadata: ["old": "\(rotated.old.id)", "new": "\(rotated.new.id)", "seq": "\(rotated.seq)"])
+            return ["old_key_id": .string(rotated.old.id), "new_key_id": .string(rotated.new.id), "public_key": .string(rotated.new.hex),
+                    "seq": .int(rotated.seq)]
         case ControlAPI.Method.auditProve:
             guard let seq = params["seq"]?.intValue else { throw RPCError.invalidParams("audit.prove needs an integer 'seq'") }
             let proof: Result<JSONValue, AuditError> = Result { () throws(AuditError) in try audit.proof(seq: seq) }

@@ -25,9 +25,10 @@ public struct Daemon: Sendable {
         warden_configure_malloc()
         let notifier = SystemdNotifier()
         try prepareStateDirectory()
-        let signer = try AuditSigner.loadOrCreate(in: configuration.stateDirectory)
+        let (signer, pendingKey) = try SigningKeys.load(in: configuration.stateDirectory)
         let audit = try AuditLog(path: configuration.stateDirectory + "/audit.db", signer: signer,
                                  checkpointEvery: configuration.checkpointEvery)
+        try SigningKeys.settle(audit: audit, current: signer, pending: pendingKey, directory: configuration.stateDirectory, logger: logger)
         try await audit.append(run: "", kind: "daemon.start", payload: [
             "version": .string(WardenVersion.string), "pid": .int(Int64(getpid())), "socket": .string(configuration.socketPath),
             "state_directory": .string(configuration.stateDirectory), "policies": .string(configuration.policiesDirectory),
@@ -51,8 +52,8 @@ public struct Daemon: Sendable {
         let runs = RunManager(configuration: configuration, audit: audit, logger: logger, worldsOnTmpfs: liveMounted) { status in
             notifier.notify("STATUS=\(status)")
         }
-        let control = ControlServer(runs: runs, audit: audit, logger: logger, startedAt: .now,
-                                    access: ControlAccess(groupName: configuration.controlGroup))
+        let control = ControlServer(runs: runs, audit: audit, keys: SigningKeys(directory: configuration.stateDirectory, audit: audit),
+                                    logger: logger, startedAt: .now, access: ControlAccess(groupName: configuration.controlGroup))
         let (server, activated) = try await listen(group: group, control: control)
         logger.info("wardend listening", metadata: ["socket": "\(configuration.socketPath)", "activated": "\(activated)",
                                                     "state": "\(configuration.stateDirectory)"])

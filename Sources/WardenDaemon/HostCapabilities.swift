@@ -1,6 +1,7 @@
 import CWardenLinux
 import Foundation
 import WardenCore
+import WardenWorld
 
 /// What this host offers the sandbox layers, for `wardenctl status`.
 enum HostCapabilities {
@@ -24,6 +25,7 @@ enum HostCapabilities {
             ("seccomp", status.contains("Seccomp:") ? "available" : "unavailable"),
             ("landlock", landlock > 0 ? "ABI \(landlock)" : "unavailable"),
             ("cgroup", cgroup),
+            ("openat2", World.kernelConfinesResolution ? "available" : "unavailable: scenarios with the bash tool are refused"),
         ].map { ($0.0, JSONValue.string($0.1)) }))
     }
 }

@@ -138,6 +138,7 @@ actor RunManager {
             guard !stopping else { throw DaemonError(.run, "wardend is shutting down; no new runs") }
             let scenario: Scenario
             scenario = try parsedScenario(params)
+            if let problem = World.shellProblem(scenario) { throw DaemonError(.run, problem) }
             let settings = ModelSettings(baseURL: params.modelBaseURL, credentials: configuration.credentials)
             let model: any ModelBackend
             do { model = try ModelGateway.backend(for: params.model, settings: settings) } catch { throw DaemonError(.run, error.description) }

@@ -14,6 +14,8 @@ public enum ControlAPI {
         public static let auditVerify = "audit.verify"
         /// The checkpoint-signing public key (`{public_key, key_id}`).
         public static let auditPubkey = "audit.pubkey"
+        /// Replaces the checkpoint-signing key (`{old_key_id, new_key_id, public_key, seq}`).
+        public static let auditRotateKey = "audit.rotate_key"
         /// An inclusion proof of event `seq` against the latest checkpoint covering it.
         public static let auditProve = "audit.prove"
         /// Events matching filters (`run`, `agent`, `kind`, `tool`) after `after`; with `follow`,

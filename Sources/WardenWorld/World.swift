@@ -26,6 +26,19 @@ public final class World: Sendable {
     let root: Descriptor
 
     public var addresses: [String] { labels.addresses }
+
+    /// Whether the kernel confines path resolution itself (openat2, Linux 5.6+). Without it
+    /// resolution walks component by component, which is safe only for trees no sandbox changes
+    /// while the daemon works: wardend then refuses scenarios that give an agent the shell.
+    public static var kernelConfinesResolution: Bool { Beneath.kernelHasOpenat2 }
+
+    /// Why a scenario cannot run on this kernel, or nil: one whose agents have the shell needs
+    /// `confined` (`kernelConfinesResolution`).
+    public static func shellProblem(_ scenario: Scenario, confined: Bool = kernelConfinesResolution) -> String? {
+        guard !confined, let agent = scenario.agents.first(where: { $0.tools.contains("bash") }) else { return nil }
+        return "agent \(agent.id) has the bash tool, but this kernel lacks openat2 (Linux 5.6+), which keeps a shell's "
+            + "symlinks and renames from leading wardend's own file tools out of the world; run shell scenarios on a newer kernel"
+    }
     public var deleteQueue: (host: String, path: String)? { labels.deleteQueue }
 
     init(root: Descriptor, labels: WorldLabels, rights: AgentRights, sizeLimit: UInt64) {

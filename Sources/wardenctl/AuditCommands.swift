@@ -7,7 +7,7 @@ import WardenProtocol
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Verify, query, prove and export the audit log.",
-        subcommands: [Verify.self, Query.self, Tail.self, Prove.self, VerifyProof.self, Pubkey.self, Export.self])
+        subcommands: [Verify.self, Query.self, Tail.self, Prove.self, VerifyProof.self, Pubkey.self, RotateKey.self, Export.self])
 
     /// Where the log is read from: the daemon, or a database file (a copy, no daemon needed).
     struct Source: ParsableArguments {
@@ -302,6 +302,39 @@ struct Audit: ParsableCommand {
             let client = try connection.connect()
             let result = try connection.call(client, ControlAPI.Method.auditPubkey, [:])
             if connection.json { printJSON(result) } else { print(result["public_key"]?.stringValue ?? "") }
+        }
+    }
+}
+
+extension Audit {
+    struct RotateKey: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-key",
+            abstract: "Replace the checkpoint-signing key; the rotation is recorded in the log, signed by both keys.",
+            discussion: """
+                wardend makes a new Ed25519 key, signs a checkpoint with the old one, records an \
+                `audit.key_rotated` event signed by both keys, and signs every later checkpoint with \
+                the new one; audit-signing.key and audit-signing.pub in the state directory then hold \
+                the new key. `audit verify` accepts the chain across rotations given any of its keys \
+                (the old audit-signing.pub you kept, or the new one). Rotate after a key may have been \
+                exposed, and keep the old public key wherever you kept it before.
+
+                EXAMPLES:
+                  wardenctl audit rotate-key
+                  wardenctl audit rotate-key --json
+                """)
+
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() throws {
+            let client = try connection.connect()
+            let result = try connection.call(client, ControlAPI.Method.auditRotateKey, [:])
+            if connection.json {
+                printJSON(result)
+                return
+            }
+            print("rotated the checkpoint-signing key: \(result["old_key_id"]?.stringValue ?? "?") -> \(result["new_key_id"]?.stringValue ?? "?") (audit event \(result["seq"]?.intValue ?? 0))")
+            print("new public key: \(result["public_key"]?.stringValue ?? "")")
         }
     }
 }

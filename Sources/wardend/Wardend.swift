@@ -50,7 +50,7 @@ struct Wardend: AsyncParsableCommand {
     @Option(help: "The warden-mcp relay bound into every sandbox (default: next to wardend, else on PATH; none if absent).")
     var mcpRelay: String?
 
-    @Option(help: ArgumentHelp("Model API keys (YAML: openai_api_key, anthropic_api_key), mode 0600; the environment's OPENAI_API_KEY and ANTHROPIC_API_KEY win.",
+    @Option(help: ArgumentHelp("Model API keys (YAML: openai_api_key, anthropic_api_key), mode 0600. The only place keys come from: OPENAI_API_KEY and ANTHROPIC_API_KEY in the environment are ignored (and scrubbed).",
                                valueName: "file"))
     var credentials: String?
 
@@ -67,6 +67,9 @@ struct Wardend: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func run() async throws {
+        // First: keys in the environment are readable through /proc/PID/environ and inherited by
+        // every child; they are overwritten before anything else runs.
+        let ignoredKeys = ModelCredentials.scrubEnvironment()
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -74,6 +77,10 @@ struct Wardend: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "wardend")
+        if !ignoredKeys.isEmpty {
+            logger.warning("model keys in the environment are ignored and were scrubbed from it; put them in the credentials file (--credentials)",
+                           metadata: ["variables": "\(ignoredKeys.joined(separator: ", "))"])
+        }
         // Each agent holds about ten fds in the daemon (sockets, logs, pidfds, its listener):
         // 256 agents need more than the usual soft limit of 1024. Sandboxes get their own limit.
         var files = rlimit()

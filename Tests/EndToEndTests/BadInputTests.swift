@@ -46,7 +46,7 @@ import WardenCore
         #expect(unreachable.status == 1)
         #expect(unreachable.stderr.contains("cannot reach the model server for openai/qwen at http://127.0.0.1:9/v1"))
         let noKey = try daemon.ctl(["run", scenarioPath, "--model", "anthropic/claude"])
-        #expect(noKey.stderr.contains("ANTHROPIC_API_KEY"))
+        #expect(noKey.stderr.contains("anthropic_api_key in wardend's credentials file"))
         let kinds = try AuditLog(path: daemon.auditPath).events().map(\.kind)
         #expect(kinds.filter { $0 == "run.rejected" }.count == 3)
         #expect(!kinds.contains("sandbox.request"))

@@ -275,6 +275,16 @@ import WardenScenario
         #expect(entries["10.0.12.45/\\\\xFF"]?.size == 5)
     }
 
+    /// Without openat2 a scenario that gives an agent the shell is refused, saying why.
+    @Test func withoutOpenat2ShellScenariosAreRefused() throws {
+        let problem = try #require(World.shellProblem(scenario, confined: false))
+        #expect(problem.contains("agent-1 has the bash tool") && problem.contains("openat2"))
+        #expect(World.shellProblem(scenario, confined: true) == nil)
+        let noShell = try Scenario.load(contentsOf: repositoryRoot + "/scenarios/peer-evaluation.yaml")
+        #expect(World.shellProblem(noShell, confined: false) == nil)
+        #expect(World.kernelConfinesResolution, "this kernel has openat2; the tests here assume it")
+    }
+
     /// Without openat2 the component walk keeps the same promises for trees no shell changes.
     @Test func theComponentWalkRefusesSymlinksToo() throws {
         Beneath.forceComponentWalk = true
