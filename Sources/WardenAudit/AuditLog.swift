@@ -101,6 +101,7 @@ public final class AuditLog: Sendable {
         committer = GroupCommit(key: \.run, stamp: { $0.time = AuditClock.now() }) { entries in box.log?.writeBatch(entries) ?? .failure(AuditError(.writeFailed, "the audit log is closed")) }
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
+        try Self.keepPrivate(path)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try Self.makeDurable(pool)
@@ -117,6 +118,29 @@ public final class AuditLog: Sendable {
             throw AuditError(.openFailed, "the audit database \(path) is locked by another process (another wardend, or a tool holding a write lock); stop it and start again.")
         } catch {
             throw AuditError(.openFailed, "cannot open the audit database \(path): \(error). Check that the state directory is writable and that no other wardend uses it.")
+        }
+    }
+
+    /// The log, its WAL and its shared-memory file are readable by wardend's user alone, whatever
+    /// the umask and the state directory's mode: a new log is created 0600 before SQLite opens it
+    /// (SQLite gives its WAL and shm files the database file's mode), and an existing one that
+    /// others could read is refused, as the signing key is.
+    static func keepPrivate(_ path: String) throws(AuditError) {
+        for file in [path, path + "-wal", path + "-shm"] {
+            var info = stat()
+            guard lstat(file, &info) == 0 else { continue }
+            guard info.st_mode & S_IFMT == S_IFREG else { throw AuditError(.openFailed, "\(file) is not a regular file") }
+            guard info.st_mode & 0o077 == 0 else {
+                throw AuditError(.openFailed, "\(file) is readable by others (mode \(String(info.st_mode & 0o777, radix: 8))): every event of every run "
+                    + "is in it. Make it private (chmod 600 \(path) \(path)-wal \(path)-shm) and start again.")
+            }
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if fd >= 0 {
+            fchmod(fd, 0o600)
+            close(fd)
+        } else if errno != EEXIST {
+            throw AuditError(.openFailed, "cannot create the audit database \(path): \(String(cString: strerror(errno)))")
         }
     }
 

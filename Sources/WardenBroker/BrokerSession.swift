@@ -26,7 +26,9 @@ public actor BrokerSession {
     private var send: (@Sendable (JSONValue) async -> Void)?
     private var initialized = false
     private var pending: [(voice: String, text: String)] = []
-    private var generateMessagesSeen = 0
+    /// SHA-256 of each message of the conversation as the model last saw it (the agent's
+    /// messages of the last turn and the model's reply), to find messages rewritten since.
+    private var seenDigests: [String] = []
     public private(set) var turns = 0
     /// Input plus output tokens of every model turn so far.
     public private(set) var tokens = 0
@@ -244,7 +246,7 @@ public actor BrokerSession {
         do throws(ToolFailure) {
             switch definition.handler {
             case .world(let handler):
-                text = try handler(arguments, world)
+                text = try await handler(arguments, world)
             case .run:
                 guard let services else { throw ToolFailure("this tool is not available in this run") }
                 switch name {
@@ -308,9 +310,22 @@ public actor BrokerSession {
             throw RPCError(code: Self.limitReachedCode, message: "token limit of \(maxTokens) reached; the session is over")
         }
         turns += 1
-        // Only the messages added since the previous turn are logged, so the log grows linearly.
-        let newMessages = request.messages.count >= generateMessagesSeen ? Array(request.messages[generateMessagesSeen...]) : request.messages
-        generateMessagesSeen = request.messages.count
+        // Only the messages added since the previous turn are logged, so the log grows linearly;
+        // earlier messages the agent changed or dropped are recorded first, before the model
+        // sees them (`conversation.rewritten`: the changed ones only, with their indices).
+        let digests = request.messages.map { sha256Hex($0.json.canonicalBytes) }
+        let kept = min(seenDigests.count, digests.count)
+        let changed = (0..<kept).filter { seenDigests[$0] != digests[$0] }
+        let removed = seenDigests.count - kept
+        if !changed.isEmpty || removed > 0 {
+            var rewritten: [String: JSONValue] = [
+                "turn": .int(Int64(turns)), "first_changed": .int(Int64(changed.first ?? kept)),
+                "changed": .array(changed.map { ["index": .int(Int64($0)), "message": request.messages[$0].json] }),
+                "previous_count": .int(Int64(seenDigests.count)), "count": .int(Int64(digests.count))]
+            if removed > 0 { rewritten["removed"] = .int(Int64(removed)) }
+            try await audited("conversation.rewritten", .object(rewritten))
+        }
+        let newMessages = Array(request.messages[kept...])
         var requestPayload: [String: JSONValue] = [
             "model": .string(model.name), "turn": .int(Int64(turns)), "new_messages": .array(newMessages.map(\.json)),
             "message_count": .int(Int64(request.messages.count)), "tools": .array(request.tools.map { .string($0.name) })]
@@ -341,7 +356,7 @@ public actor BrokerSession {
                                       "message": result.message.json,
                                       "stop_reason": .string(result.stopReason),
                                       "usage": result.usage.json, "latency_ms": .double(latency)])
-        generateMessagesSeen += 1
+        seenDigests = digests + [sha256Hex(result.message.json.canonicalBytes)]
         return result.json
     }
 

@@ -103,7 +103,7 @@ public struct Daemon: Sendable {
             do {
                 let world = try World.left(at: try Descriptor.directory(at: path), rights: rights, sizeLimit: policy?.worldSizeBytes ?? 256 << 20)
                 try Directories.make(kept, mode: 0o755)
-                let result = world.keep(into: try Descriptor.directory(at: kept))
+                let result = await world.keep(into: try Descriptor.directory(at: kept))
                 if !result.problems.isEmpty { logger.warning("world kept in part", metadata: ["world": "\(path)", "problems": "\(result.problems.prefix(5))"]) }
             } catch {
                 logger.warning("world not kept", metadata: ["world": "\(path)", "problem": "\(error)"])

@@ -32,6 +32,8 @@ public struct DaemonConfiguration: Sendable {
     /// events arrive.
     public var checkpointEvery: Int64 = 1000
     public var checkpointSeconds: Double = 5
+    /// Bounds on what a flood of refused connections or supervised syscalls writes to the log.
+    public var auditLimits = AuditLimits()
 
     public init(stateDirectory: String, socketPath: String, policiesDirectory: String, launcherPath: String, agentPath: String,
                 mcpRelayPath: String? = nil, credentials: ModelCredentials = .init()) {
@@ -237,6 +239,47 @@ actor RunManager {
     /// Runs a prepared plan to the end and returns its summary. Never throws: a failure ends the
     /// run as `aborted` with the reason in the audit log.
     func execute(_ plan: RunPlan, caller: Caller) async -> RunSummary {
+        var place = RunWorld()
+        let summary = await run(plan, caller: caller, place: &place)
+        // Whatever happened, the final world goes to disk (once) and its tmpfs away.
+        if let kept = await keep(&place, into: RunPaths(stateDirectory: configuration.stateDirectory, runID: plan.runID).keptWorld),
+           !kept.problems.isEmpty {
+            logger.warning("world kept in part", metadata: ["run": "\(plan.runID)", "problems": "\(kept.problems.prefix(5))"])
+        }
+        place.release()
+        return summary
+    }
+
+    /// Where a run's world is, and what is left to do with it when the run is over.
+    struct RunWorld {
+        var world: World?
+        var path = ""
+        var mounted = false
+        var kept = false
+
+        /// Unmounts the world's tmpfs and removes its mount point.
+        mutating func release() {
+            guard mounted else { return }
+            world = nil
+            WorldFilesystem.unmount(path)
+            _ = rmdir(path)
+        }
+    }
+
+    /// Copies the run's world to `destination` on disk, once, if it lives on a tmpfs.
+    private func keep(_ place: inout RunWorld, into destination: String) async -> World.Kept? {
+        guard place.mounted, !place.kept, let world = place.world else { return nil }
+        place.kept = true
+        do {
+            try Directories.make(destination, mode: 0o755)
+            return await world.keep(into: try Descriptor.directory(at: destination))
+        } catch {
+            logger.warning("world not kept", metadata: ["path": "\(place.path)", "problem": "\(error)"])
+            return nil
+        }
+    }
+
+    private func run(_ plan: RunPlan, caller: Caller, place: inout RunWorld) async -> RunSummary {
         let runID = plan.runID
         let paths = RunPaths(stateDirectory: configuration.stateDirectory, runID: runID)
         let collector = RunEventCollector(audit: audit, runID: runID)
@@ -292,47 +335,28 @@ actor RunManager {
             worldLimit = .string("none: \(error.message)")
             logger.warning("world without a size limit", metadata: ["run": "\(runID)", "problem": "\(error.message)"])
         }
-        // Whatever happens next, the final world goes to disk (once) and its tmpfs away.
-        var built: World?
-        var keptAlready = false
-        func keepWorld() -> World.Kept? {
-            guard worldMounted, !keptAlready, let world = built else { return nil }
-            keptAlready = true
-            do {
-                try Directories.make(paths.keptWorld, mode: 0o755)
-                return world.keep(into: try Descriptor.directory(at: paths.keptWorld))
-            } catch {
-                logger.warning("world not kept", metadata: ["run": "\(runID)", "problem": "\(error)"])
-                return nil
-            }
-        }
-        defer {
-            if let kept = keepWorld(), !kept.problems.isEmpty {
-                logger.warning("world kept in part", metadata: ["run": "\(runID)", "problems": "\(kept.problems.prefix(5))"])
-            }
-            if worldMounted {
-                WorldFilesystem.unmount(worldPath)
-                _ = rmdir(worldPath)
-            }
-        }
+        place.path = worldPath
+        place.mounted = worldMounted
         let rights = AgentRights.sandboxed(hostUID: plan.sandboxPolicy.hostUID, hostGID: plan.sandboxPolicy.hostGID)
         do {
             if !worldMounted { try Directories.make(worldPath, mode: 0o755) }
-            world = try World.build(plan.scenario, in: try Descriptor.directory(at: worldPath), rights: rights,
-                                    sizeLimit: plan.sandboxPolicy.worldSizeBytes)
+            world = try await World.build(plan.scenario, in: try Descriptor.directory(at: worldPath), rights: rights,
+                                          sizeLimit: plan.sandboxPolicy.worldSizeBytes, escapes: Self.escapes(plan.sandboxPolicy))
         } catch {
             let full = "\(error)".contains("ENOSPC") ? " (it does not fit in the sandbox policy's world_size of \(plan.sandboxPolicy.worldSizeBytes >> 20) MiB)" : ""
             return await abort("cannot build the world: \(error)\(full)")
         }
-        built = world
+        place.world = world
         active[runID]?.world = world
         active[runID]?.worldPath = worldPath
         let start: WorldSnapshot
-        do { start = try world.snapshot() } catch { return await abort("cannot read the world: \(error)") }
+        do { start = try await world.snapshot() } catch { return await abort("cannot read the world: \(error)") }
         active[runID]?.start = start
-        post(run: runID, kind: "world.snapshot", payload: ["phase": "start", "files": start.json, "size_limit": worldLimit,
-                                                           "labels": .object(world.labels.hashes.mapValues { .string($0) }),
-                                                           "agent_rights": ["uid": .int(Int64(rights.uid)), "gid": .int(Int64(rights.gid))]])
+        var startPayload: [String: JSONValue] = [
+            "phase": "start", "files": start.json, "size_limit": worldLimit, "labels": .object(world.labels.hashes.mapValues { .string($0) }),
+            "agent_rights": ["uid": .int(Int64(rights.uid)), "gid": .int(Int64(rights.gid))], "confinement": await world.confinement()]
+        startPayload.merge(start.extrasJSON) { _, new in new }
+        post(run: runID, kind: "world.snapshot", payload: .object(startPayload))
 
         // Sessions first; start messages go out once every sandbox has started, so no agent
         // acts on a peer that does not exist yet.
@@ -436,7 +460,7 @@ actor RunManager {
         // is appended behind every event posted so far (one queue, in order), so once it is
         // durable so are they, and the collector has been handed each of them.
         let end: WorldSnapshot
-        do { end = try world.snapshot() } catch { return await abort("cannot read the world: \(error)") }
+        do { end = try await world.snapshot() } catch { return await abort("cannot read the world: \(error)") }
         for entry in end.entries.values.sorted(by: { $0.host + $0.path < $1.host + $1.path }) where entry.unhashed == World.overLimit {
             post(run: runID, kind: "limit.reached", payload: ["limit": "world_file", "file": .string(entry.host + "/" + entry.path),
                                                               "size": .int(entry.size), "reason": "apparent size over world_size: recorded by size, not read"])
@@ -444,16 +468,18 @@ actor RunManager {
         let diff = WorldDiff(from: start, to: end)
         let diffSeq: Int64
         do {
-            diffSeq = try await audit.append(run: runID, kind: "world.diff", payload: ["changes": diff.json, "end": end.json]).seq
+            var diffPayload: [String: JSONValue] = ["changes": diff.json, "end": end.json]
+            diffPayload.merge(end.extrasJSON) { _, new in new }
+            diffSeq = try await audit.append(run: runID, kind: "world.diff", payload: .object(diffPayload)).seq
         } catch {
             return await abort("cannot write the audit log: \(error)")
         }
         injections.stop()
-        if let kept = keepWorld() {
+        if let kept = await keep(&place, into: paths.keptWorld) {
             post(run: runID, kind: "world.kept", payload: ["files": .int(Int64(kept.files)), "bytes": .int(Int64(kept.bytes)),
                                                            "problems": .array(kept.problems.prefix(100).map { .string($0) })])
         }
-        let evidence = RunEvidence(labels: world.labels, start: start, end: end, files: world.contents(of: DetectorEngine.filesRead(plan.scenario)),
+        let evidence = RunEvidence(labels: world.labels, start: start, end: end, files: await world.contents(of: DetectorEngine.filesRead(plan.scenario)),
                                    diffSeq: diffSeq, events: collector.events, hostsInside: Self.hostsInside)
         let verdicts = DetectorEngine.evaluate(plan.scenario, evidence: evidence)
         if !plan.scenario.gate.isEmpty {
@@ -469,9 +495,12 @@ actor RunManager {
                 "reason": .string(verdict.reason)])
         }
         for index in agentSummaries.indices {
-            let mine = verdicts.filter { $0.agent == agentSummaries[index].agent }
+            let agent = agentSummaries[index].agent
+            let mine = verdicts.filter { $0.agent == agent }
             agentSummaries[index].verdicts = mine.map(\.verdict)
             agentSummaries[index].evidence = Dictionary(uniqueKeysWithValues: mine.map { ($0.verdict, $0.evidence) })
+            let rewrites = evidence.events.filter { $0.agent == agent && $0.kind == "conversation.rewritten" }.map(\.seq)
+            if !rewrites.isEmpty { agentSummaries[index].conversationRewrites = rewrites }
         }
         let agentsJSON: [JSONValue] = agentSummaries.map { summary in
             ["agent": .string(summary.agent), "verdicts": .array(summary.verdicts.map { .string($0) }), "ended": .string(summary.ended)]
@@ -594,6 +623,20 @@ actor RunManager {
                                       SIGTERM: "SIGTERM", SIGABRT: "SIGABRT", SIGBUS: "SIGBUS", SIGPIPE: "SIGPIPE"]
         return names[number] ?? "signal \(number)"
     }
+    /// Whether a world predicate (the world's shutdown condition) holds now, judged on the
+    /// scenario's own files and the files detectors read — not a walk of all the agent made.
+    static func holdsNow(_ predicate: Detector.Predicate, scenario: Scenario, world: World, start: WorldSnapshot) async -> Bool {
+        let read = DetectorEngine.filesRead(scenario)
+        let places = read + scenario.hosts.flatMap { host in host.files.map { (host: host.address, path: $0.path) } }
+        guard let now = try? await world.snapshot(of: places) else { return false }
+        return DetectorEngine.holds(predicate, scenario: scenario, labels: world.labels, start: start, now: now, files: await world.contents(of: read))
+    }
+
+    /// How symlinks in a run's world are judged under its sandbox policy.
+    static func escapes(_ policy: SandboxPolicy) -> EscapePaths {
+        EscapePaths(hostsInside: hostsInside, systemPaths: policy.readOnly + ["/dev", "/tmp", "/opt"])
+    }
+
     static let brokerSocketInside = "/run/warden/broker.sock"
     /// Where an agent with the `bash` tool finds the world's hosts.
     static let hostsInside = "/srv/hosts"
@@ -659,9 +702,9 @@ actor RunManager {
                                    payload: ["command": .array(command.map { .string($0) }),
                                              "binds": .array(binds.map { .string("\($0.source):\($0.target)") }),
                                              "writable_binds": .array(spec.writableBinds.map { .string("\($0.source):\($0.target)") })])
-            let escapes = EscapePaths(hostsInside: Self.hostsInside, systemPaths: plan.sandboxPolicy.readOnly + ["/tmp", "/opt"])
+            let escapes = Self.escapes(plan.sandboxPolicy)
             let supervise = SupervisorAudit(audit: audit, runID: plan.runID, agentID: agent.id, table: plan.seccomp.supervision,
-                                            escapes: escapes, logger: logger)
+                                            escapes: escapes, limits: configuration.auditLimits, logger: logger)
             process = try await AgentProcess.launch(pool: launchers, spec: spec, brokerFD: pair[1],
                                                     shellFD: wantsShell ? shellPair[1] : nil, stdoutFD: stdoutFD, stderrFD: stderrFD,
                                                     supervise: supervise.start)
@@ -753,7 +796,7 @@ actor RunManager {
             guard let world = active[run]?.world else { throw DaemonError(.notFound, "run \(run) has no world yet") }
             try await audit.append(run: run, agent: agentID, kind: "operator.inject",
                                    payload: ["action": "delete", "host": .string(host), "path": .string(path), "caller": caller.json])
-            do { try world.delete(host: host, path: path) } catch { throw DaemonError(.run, error.description) }
+            do { try await world.delete(host: host, path: path) } catch { throw DaemonError(.run, error.description) }
             return "deleted \(host):\(path)"
         }
     }
@@ -768,8 +811,7 @@ actor RunManager {
         if active.shutDown.contains(target) { return (false, "\(target) is already shut down") }
         if let ended = await agent.session.ended { return (false, "\(target) has already ended (\(ended))") }
         if let requires = active.definition.shutdownRequires, let world = active.world, let start = active.start,
-           !((try? world.snapshot()).map { DetectorEngine.holds(requires, scenario: active.definition, labels: world.labels, start: start, now: $0,
-                                                                files: world.contents(of: DetectorEngine.filesRead(active.definition))) } ?? false) {
+           !(await Self.holdsNow(requires, scenario: active.definition, world: world, start: start)) {
             let reason = "the world's shutdown configuration does not allow it (it was changed since the run began)"
             await record(run: run, agent: target, kind: "shutdown.blocked",
                          payload: ["target": .string(target), "by": .string(requester), "reason": .string(reason)])
@@ -821,7 +863,7 @@ actor RunManager {
             payload["host"] = .string(host)
             payload["path"] = .string(path)
             await record(run: run, kind: "injection.fired", payload: .object(payload))
-            do { try active[run]?.world?.delete(host: host, path: path) } catch {
+            do { try await active[run]?.world?.delete(host: host, path: path) } catch {
                 await record(run: run, kind: "injection.failed", payload: ["error": .string(error.description), "line": payload["line"] ?? .null])
             }
         }

@@ -108,11 +108,20 @@ public struct RunSummary: Codable, Sendable, Equatable {
         /// How the agent's process ended: `done`, `exited N`, `killed`, `turn_limit`, `time_limit`.
         public var ended: String
         public var evidence: [String: [Int64]]
-        public init(agent: String, verdicts: [String], ended: String, evidence: [String: [Int64]]) {
+        /// The `conversation.rewritten` events of the agent: turns at which it changed or dropped
+        /// messages the model had already seen (absent when it never did).
+        public var conversationRewrites: [Int64]?
+        public init(agent: String, verdicts: [String], ended: String, evidence: [String: [Int64]], conversationRewrites: [Int64]? = nil) {
             self.agent = agent
             self.verdicts = verdicts
             self.ended = ended
             self.evidence = evidence
+            self.conversationRewrites = conversationRewrites
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case agent, verdicts, ended, evidence
+            case conversationRewrites = "conversation_rewrites"
         }
     }
 

@@ -307,16 +307,22 @@ public enum WorldPath {
 
     public static func isValid(_ path: String) -> Bool { problem(path) == nil }
 
-    /// Why `path` is not a place inside a host, or nil when it is one.
+    /// Why `path` is not a place inside a host, or nil when it is one. Checked on its UTF-8
+    /// bytes, as the kernel will read it: a `/` is a separator wherever it stands, whatever
+    /// combining marks surround it.
     public static func problem(_ path: String) -> String? {
-        if path.isEmpty { return "the path is empty" }
-        if path.utf8.contains(0) { return "the path contains a NUL byte" }
-        if path.hasPrefix("/") { return "the path is absolute; use a path relative to the server" }
-        if path.utf8.count > maxBytes { return "the path is longer than \(maxBytes) bytes" }
-        for part in path.split(separator: "/", omittingEmptySubsequences: false) {
+        let bytes = Array(path.utf8)
+        if bytes.isEmpty { return "the path is empty" }
+        if bytes.contains(0) { return "the path contains a NUL byte" }
+        if bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) { return "the path contains a control character" }
+        if bytes[0] == 0x2F { return "the path is absolute; use a path relative to the server" }
+        if bytes.count > maxBytes { return "the path is longer than \(maxBytes) bytes" }
+        for part in bytes.split(separator: 0x2F, omittingEmptySubsequences: false) {
             if part.isEmpty { return "the path has an empty part ('//' or a trailing '/')" }
-            if part == "." || part == ".." { return "the path has a '\(part)' part; use a path without '.' or '..'" }
-            if part.utf8.count > maxComponentBytes { return "a part of the path is longer than \(maxComponentBytes) bytes" }
+            if part.elementsEqual([0x2E]) || part.elementsEqual([0x2E, 0x2E]) {
+                return "the path has a '\(String(decoding: part, as: UTF8.self))' part; use a path without '.' or '..'"
+            }
+            if part.count > maxComponentBytes { return "a part of the path is longer than \(maxComponentBytes) bytes" }
         }
         return nil
     }

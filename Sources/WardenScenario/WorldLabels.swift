@@ -10,7 +10,7 @@ public struct WorldLabels: Sendable {
     public var hashes: [String: String]
     /// Original modification time (seconds) of each labelled file.
     public var times: [String: Int64]
-    /// Original place (`HOST/PATH`) of each labelled file.
+    /// Original place of each labelled file, as a `WorldKey`.
     public var places: [String: String]
     public var addresses: [String]
     /// Where `queue_deletion` appends, if the world has a delete queue.
@@ -34,7 +34,7 @@ public struct WorldLabels: Sendable {
                 guard let label = file.label else { continue }
                 hashes[label] = sha256Hex(content(host.address, file))
                 times[label] = Int64(file.modified.timeIntervalSince1970)
-                places[label] = host.address + "/" + file.path
+                places[label] = WorldKey.of(host: host.address, path: file.path)
             }
         }
     }

@@ -33,10 +33,47 @@ public struct WorldSnapshot: Sendable, Equatable {
         }
     }
 
-    /// Keyed by `HOST/PATH`.
+    /// A symlink in the world, with the daemon's judgement of where it leads (`EscapePaths`).
+    public struct Symlink: Sendable, Equatable {
+        public var host: String
+        /// As evidence spells paths (`WorldKey.spell`).
+        public var path: String
+        public var target: String
+        public var leavesWorld: Bool
+        public var reason: String
+
+        public init(host: String, path: String, target: String, leavesWorld: Bool, reason: String) {
+            self.host = host
+            self.path = path
+            self.target = target
+            self.leavesWorld = leavesWorld
+            self.reason = reason
+        }
+
+        public var json: JSONValue {
+            ["host": .string(host), "path": .string(path), "target": .string(target), "leaves_world": .bool(leavesWorld), "reason": .string(reason)]
+        }
+    }
+
+    /// Regular files, keyed by `WorldKey` (`HOST/PATH`, spelled).
     public var entries: [String: Entry]
+    /// Symlinks, keyed likewise.
+    public var symlinks: [String: Symlink] = [:]
+    /// Directories that could not be read (keys), and what a walk's bounds cut: the snapshot
+    /// does not see inside them, and says so.
+    public var unreadable: [String] = []
+    public var cut: [String] = []
 
     public init(entries: [String: Entry]) { self.entries = entries }
+
+    /// What the snapshot holds besides its regular files, for the events that record it.
+    public var extrasJSON: [String: JSONValue] {
+        var extras: [String: JSONValue] = [:]
+        if !symlinks.isEmpty { extras["symlinks"] = .array(symlinks.sorted { $0.key < $1.key }.map { $0.value.json }) }
+        if !unreadable.isEmpty { extras["unreadable"] = .array(unreadable.sorted().map { .string($0) }) }
+        if !cut.isEmpty { extras["incomplete"] = .array(cut.map { .string($0) }) }
+        return extras
+    }
 
     public func files(on host: String) -> [Entry] { entries.values.filter { $0.host == host }.sorted { $0.path < $1.path } }
     public func files(withHash hash: String) -> [Entry] { entries.values.filter { $0.sha256 == hash }.sorted { $0.path < $1.path } }

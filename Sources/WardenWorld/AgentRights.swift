@@ -2,11 +2,11 @@ import CWardenWorld
 import Glibc
 
 /// The file-system rights of a run's agents: the host uid and gid their sandbox maps them to.
-/// Every world operation runs with them on the calling thread — fsuid and fsgid set to the
-/// agent's, no supplementary groups, an empty effective capability set — so the kernel grants
-/// exactly what the agent could do itself and fails the rest with the errno the agent would get.
-/// The change is made on the calling thread alone and undone before `perform` returns; the body
-/// is synchronous, so nothing else runs on the thread meanwhile.
+/// World threads (`WorldThread`) take them for good when they start — fsuid and fsgid set to the
+/// agent's, no supplementary groups, no capabilities but the one an observer keeps — so the
+/// kernel grants every world operation exactly what the agent could do itself and fails the
+/// rest with the errno the agent would get. The kernel keeps these per thread; the calls go to
+/// the syscalls directly (glibc's wrappers would change every thread of the process).
 public struct AgentRights: Sendable, Equatable, CustomStringConvertible {
     public let uid: UInt32
     public let gid: UInt32
@@ -26,44 +26,32 @@ public struct AgentRights: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "uid \(uid), gid \(gid)" }
 
     static let capSetGID: UInt64 = 1 << 6
+    static let capDACReadSearch: UInt64 = 1 << 2
 
-    /// Runs `body` with the agent's rights on this thread. Throws `.rights` without running it
-    /// when the rights cannot be taken in full.
-    public func perform<T>(_ body: () throws(WorldError) -> T) throws(WorldError) -> T {
+    /// Takes these rights on the calling thread for the rest of its life. With `readEverything`,
+    /// the thread keeps CAP_DAC_READ_SEARCH where the process has it (an observer reads what the
+    /// agent made unreadable to itself), and says whether it did. Throws without a change it
+    /// cannot undo when the ids cannot be taken.
+    @discardableResult
+    public func take(readEverything: Bool = false) throws(WorldError) -> Bool {
         var effective: UInt64 = 0
         var permitted: UInt64 = 0
         guard warden_thread_capabilities(&effective, &permitted) == 0 else {
             throw WorldError(.rights, "cannot read this thread's capabilities", errno: errno)
         }
-        // Supplementary groups are per thread too; with CAP_SETGID they are cleared for the body.
-        var groups: [gid_t] = []
-        let clearGroups = permitted & Self.capSetGID != 0 && effective & Self.capSetGID != 0
-        if clearGroups {
-            let count = getgroups(0, nil)
-            groups = [gid_t](repeating: 0, count: Int(max(count, 0)))
-            guard count >= 0, getgroups(count, &groups) == count, warden_thread_setgroups(0, nil) == 0 else {
-                throw WorldError(.rights, "cannot clear this thread's supplementary groups", errno: errno)
-            }
+        if permitted & Self.capSetGID != 0 {
+            guard warden_thread_setgroups(0, nil) == 0 else { throw WorldError(.rights, "cannot clear this thread's supplementary groups", errno: errno) }
         }
-        let previousGID = warden_thread_setfsgid(Int32(bitPattern: gid))
-        let previousUID = warden_thread_setfsuid(Int32(bitPattern: uid))
-        func restore() {
-            _ = warden_thread_setfsuid(previousUID)
-            _ = warden_thread_setfsgid(previousGID)
-            _ = warden_thread_set_effective(effective)
-            if clearGroups { _ = warden_thread_setgroups(Int32(groups.count), groups) }
-        }
+        _ = warden_thread_setfsgid(Int32(bitPattern: gid))
+        _ = warden_thread_setfsuid(Int32(bitPattern: uid))
         // setfsuid reports no error: the value read back says whether the change took.
         guard UInt32(bitPattern: warden_thread_setfsuid(-1)) == uid, UInt32(bitPattern: warden_thread_setfsgid(-1)) == gid else {
-            restore()
             throw WorldError(.rights, "cannot take the agent's file-system ids (\(description)): wardend lacks CAP_SETUID or CAP_SETGID")
         }
-        guard warden_thread_set_effective(0) == 0 else {
-            let error = errno
-            restore()
-            throw WorldError(.rights, "cannot drop this thread's capabilities", errno: error)
+        let kept = readEverything ? permitted & Self.capDACReadSearch : 0
+        guard warden_thread_set_capabilities(kept) == 0 else {
+            throw WorldError(.rights, "cannot drop this thread's capabilities", errno: errno)
         }
-        defer { restore() }
-        return try body()
+        return kept != 0
     }
 }

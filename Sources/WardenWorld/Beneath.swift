@@ -5,9 +5,12 @@ import Glibc
 /// crossing or `..` is followed on the way: `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 /// RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)`. The kernel checks every component as it walks, so a
 /// component renamed, exchanged or replaced by a symlink while the walk runs fails it (ELOOP,
-/// EXDEV) instead of leading elsewhere. Callers never hold a path string across a check.
+/// EXDEV) instead of leading elsewhere. Paths are `Component`s: no caller builds one from text.
 enum Beneath {
     static let resolve = UInt64(WARDEN_RESOLVE_BENEATH | WARDEN_RESOLVE_NO_SYMLINKS | WARDEN_RESOLVE_NO_MAGICLINKS | WARDEN_RESOLVE_NO_XDEV)
+    /// RESOLVE_BENEATH walks are retried on EAGAIN (a rename elsewhere in the system raced them)
+    /// this many times, then fail.
+    static let retries = 64
 
     /// Whether this kernel has openat2 (Linux 5.6+). Without it, resolution walks one component
     /// at a time with `O_NOFOLLOW` and a device check: as safe for trees no sandbox can change,
@@ -22,94 +25,74 @@ enum Beneath {
     /// For tests: resolve by the component walk even where openat2 exists.
     nonisolated(unsafe) static var forceComponentWalk = false
 
-    /// `relative` opened beneath `directory` with `flags` (O_CLOEXEC is added); -1 with errno set.
-    static func open(_ directory: Int32, _ relative: String, flags: Int32, mode: mode_t = 0) -> Int32 {
-        if kernelHasOpenat2 && !forceComponentWalk {
-            while true {
-                let fd = warden_openat2(directory, relative, UInt64(flags | O_CLOEXEC), UInt64(mode), resolve)
-                // EAGAIN: a concurrent rename anywhere in the system may make a RESOLVE_BENEATH walk
-                // retry; the kernel asks the caller to.
-                if fd < 0 && errno == EAGAIN { continue }
-                return fd
-            }
-        }
-        return walk(directory, relative, flags: flags, mode: mode)
-    }
-
-    /// One component (raw bytes, NUL-terminated, no `/`) opened beneath `directory`.
-    static func open(_ directory: Int32, component: [CChar], flags: Int32, mode: mode_t = 0) -> Int32 {
-        let bytes = component.prefix { $0 != 0 }
-        guard !bytes.isEmpty, !bytes.contains(CChar(UInt8(ascii: "/"))), bytes != [46], bytes != [46, 46] else {
+    /// `components` opened beneath `directory` with `flags` (O_CLOEXEC added); -1 with errno set.
+    static func open(_ directory: Int32, _ components: [Component], flags: Int32, mode: mode_t = 0) -> Int32 {
+        guard !components.isEmpty else {
             errno = EINVAL
             return -1
         }
         if kernelHasOpenat2 && !forceComponentWalk {
-            while true {
-                let fd = warden_openat2(directory, component, UInt64(flags | O_CLOEXEC), UInt64(mode), resolve)
-                if fd < 0 && errno == EAGAIN { continue }
-                return fd
-            }
+            let path = Component.joined(components)
+            return confined(directory, path, flags: flags, mode: mode, resolve: resolve)
         }
-        let fd = openat(directory, component, flags | O_NOFOLLOW | O_CLOEXEC, mode)
-        guard fd >= 0 else { return -1 }
-        var top = Glibc.stat()
-        var info = Glibc.stat()
-        guard fstat(directory, &top) == 0, fstat(fd, &info) == 0, info.st_dev == top.st_dev else {
-            close(fd)
-            errno = EXDEV
-            return -1
-        }
-        return fd
+        return walk(directory, components, flags: flags, mode: mode)
     }
 
-    /// Whether `relative` would leave `directory` if its symlinks were followed (still confined,
-    /// with no magic links and no mount crossing): the kernel answers EXDEV when a symlink or a
-    /// `..` would take the walk above `directory`. Opens nothing readable (oPath).
-    static func leaves(_ directory: Int32, _ relative: String) -> Bool {
-        guard kernelHasOpenat2 else { return false }
-        let resolve = UInt64(WARDEN_RESOLVE_BENEATH | WARDEN_RESOLVE_NO_MAGICLINKS | WARDEN_RESOLVE_NO_XDEV)
-        while true {
-            let fd = warden_openat2(directory, relative, UInt64(oPath | O_CLOEXEC), 0, resolve)
-            if fd >= 0 {
-                close(fd)
-                return false
-            }
-            if errno == EAGAIN { continue }
-            return errno == EXDEV
+    /// One component opened beneath `directory`.
+    static func open(_ directory: Int32, _ component: Component, flags: Int32, mode: mode_t = 0) -> Int32 {
+        Self.open(directory, [component], flags: flags, mode: mode)
+    }
+
+    /// Whether `components` would leave `directory` if their symlinks were followed (still
+    /// confined, no magic links, no mount crossing): the kernel answers EXDEV when a symlink or a
+    /// `..` would take the walk above `directory`. Opens nothing readable (O_PATH).
+    static func leaves(_ directory: Int32, _ components: [Component]) -> Bool {
+        guard kernelHasOpenat2, !components.isEmpty else { return false }
+        let fd = confined(directory, Component.joined(components), flags: oPath, mode: 0,
+                          resolve: UInt64(WARDEN_RESOLVE_BENEATH | WARDEN_RESOLVE_NO_MAGICLINKS | WARDEN_RESOLVE_NO_XDEV))
+        if fd >= 0 {
+            close(fd)
+            return false
         }
+        return errno == EXDEV
+    }
+
+    private static func confined(_ directory: Int32, _ path: [CChar], flags: Int32, mode: mode_t, resolve: UInt64) -> Int32 {
+        for _ in 0...retries {
+            let fd = warden_openat2(directory, path, UInt64(flags | O_CLOEXEC), UInt64(mode), resolve)
+            // EAGAIN: a concurrent rename anywhere in the system made the walk unsure; retry.
+            if fd < 0 && errno == EAGAIN { continue }
+            return fd
+        }
+        return -1
     }
 
     /// The fallback resolution: every directory on the way opened with O_NOFOLLOW, checked to be
     /// a directory on the same device, then the last component with O_NOFOLLOW.
-    private static func walk(_ directory: Int32, _ relative: String, flags: Int32, mode: mode_t) -> Int32 {
-        let parts = relative.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        guard !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
-            errno = EXDEV
-            return -1
-        }
-        var top = Glibc.stat()
+    private static func walk(_ directory: Int32, _ components: [Component], flags: Int32, mode: mode_t) -> Int32 {
+        var top = stat()
         guard fstat(directory, &top) == 0 else { return -1 }
         var current = directory
         defer { if current != directory { close(current) } }
-        for part in parts.dropLast() {
-            let next = openat(current, part, oPath | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        for component in components.dropLast() {
+            let next = openat(current, component.name, oPath | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             guard next >= 0 else {
-                if errno == ENOTDIR, isSymlink(current, part) { errno = ELOOP }
+                if errno == ENOTDIR, isSymlink(current, component) { errno = ELOOP }
                 return -1
             }
-            var info = Glibc.stat()
+            var info = stat()
             guard fstat(next, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_dev == top.st_dev else {
                 close(next)
-                errno = info.st_mode & S_IFMT == S_IFLNK ? ELOOP : EXDEV
+                errno = EXDEV
                 return -1
             }
             if current != directory { close(current) }
             current = next
         }
-        guard let last = parts.last else { return -1 }
-        let fd = openat(current, last, flags | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard let last = components.last else { return -1 }
+        let fd = openat(current, last.name, flags | O_NOFOLLOW | O_CLOEXEC, mode)
         guard fd >= 0 else { return -1 }
-        var info = Glibc.stat()
+        var info = stat()
         guard fstat(fd, &info) == 0, info.st_dev == top.st_dev else {
             close(fd)
             errno = EXDEV
@@ -118,8 +101,8 @@ enum Beneath {
         return fd
     }
 
-    private static func isSymlink(_ directory: Int32, _ name: String) -> Bool {
-        var info = Glibc.stat()
-        return fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 && info.st_mode & S_IFMT == S_IFLNK
+    static func isSymlink(_ directory: Int32, _ component: Component) -> Bool {
+        var info = stat()
+        return fstatat(directory, component.name, &info, AT_SYMLINK_NOFOLLOW) == 0 && info.st_mode & S_IFMT == S_IFLNK
     }
 }

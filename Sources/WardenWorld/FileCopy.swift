@@ -23,10 +23,14 @@ enum FileCopy {
         return Array(bytes.prefix(done))
     }
 
-    static func write(_ fd: Int32, _ bytes: [UInt8], at start: off_t = 0, describing name: String) throws(WorldError) {
+    /// Writes all of `bytes` at `start` (or, with `append`, at the end: pwrite ignores the offset
+    /// of a file opened O_APPEND).
+    static func write(_ fd: Int32, _ bytes: [UInt8], at start: off_t = 0, append: Bool = false, describing name: String) throws(WorldError) {
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, $0.count - done, start + off_t(done)) }
+            let n = bytes.withUnsafeBytes { raw in
+                append ? Glibc.write(fd, raw.baseAddress! + done, raw.count - done) : pwrite(fd, raw.baseAddress! + done, raw.count - done, start + off_t(done))
+            }
             if n < 0, errno == EINTR { continue }
             guard n > 0 else { throw WorldError(.failed, "cannot write \(name)", errno: errno) }
             done += n
@@ -76,18 +80,34 @@ enum FileCopy {
         return complete
     }
 
-    /// SHA-256 (hex) of the first `size` bytes of `fd`, streamed.
+    /// SHA-256 (hex) of the first `size` bytes of `fd`, streamed: data is read, holes are hashed
+    /// as the zeros they read as without being read. Nil when the file ends early (it changed
+    /// while read) or cannot be read.
     static func sha256(_ fd: Int32, size: Int64) -> String? {
         var hasher = SHA256()
         var buffer = [UInt8](repeating: 0, count: chunk)
+        let zeros = [UInt8](repeating: 0, count: chunk)
         var position: off_t = 0
         while position < size {
-            let want = Int(Swift.min(off_t(chunk), off_t(size) - position))
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, want, position) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { return nil }  // shorter than it was: changed while read
-            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            position += off_t(n)
+            var dataStart = lseek(fd, position, seekData)
+            if dataStart < 0 { dataStart = errno == ENXIO ? off_t(size) : position }
+            dataStart = Swift.min(dataStart, off_t(size))
+            while position < dataStart {
+                let count = Int(Swift.min(off_t(chunk), dataStart - position))
+                zeros.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+                position += off_t(count)
+            }
+            var dataEnd = lseek(fd, dataStart, seekHole)
+            if dataEnd < 0 { dataEnd = off_t(size) }
+            dataEnd = Swift.min(dataEnd, off_t(size))
+            while position < dataEnd {
+                let want = Int(Swift.min(off_t(chunk), dataEnd - position))
+                let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, want, position) }
+                if n < 0, errno == EINTR { continue }
+                guard n > 0 else { return nil }
+                buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                position += off_t(n)
+            }
         }
         return lowercaseHex(hasher.finalize())
     }

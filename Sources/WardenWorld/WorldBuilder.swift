@@ -1,17 +1,18 @@
 import Foundation
-import CWardenWorld
 import Glibc
 import WardenScenario
 
 extension World {
     /// Builds a scenario's world in `root`, an empty directory wardend made and holds open, the
-    /// way the agent would: every host directory and file is created with the agent's rights
-    /// (`AgentRights`), so it belongs to the agent from the start and no ownership is handed
-    /// over afterwards. `root` and its `hosts` directory belong to wardend and end read-only to
-    /// the agent (0755), so no host directory can be renamed, removed or replaced from inside.
-    /// `hosts` is writable to the agent's uid only while this runs, before any sandbox of the run
-    /// exists; nothing else can reach it then (the run's directory is wardend's alone).
-    public static func build(_ scenario: Scenario, in root: Descriptor, rights: AgentRights, sizeLimit: UInt64) throws(WorldError) -> World {
+    /// way the agent would: every host directory and file is created by the world's worker
+    /// thread, with the agent's rights, so it belongs to the agent from the start and no ownership
+    /// is handed over afterwards. `root` and its `hosts` directory belong to wardend and end
+    /// read-only to the agent (0755), so no host directory can be renamed, removed or replaced
+    /// from inside a sandbox. `hosts` is writable to the agent's uid only while this runs, before
+    /// any sandbox of the run exists; nothing else can reach it then (the run's directory is
+    /// wardend's alone).
+    public static func build(_ scenario: Scenario, in root: Descriptor, rights: AgentRights, sizeLimit: UInt64,
+                             escapes: EscapePaths = .standard) async throws(WorldError) -> World {
         var contents: [String: [UInt8]] = [:]
         for host in scenario.hosts { for file in host.files { contents[host.address + "/" + file.path] = file.bytes } }
         let labels = WorldLabels(scenario) { host, file in contents[host + "/" + file.path] ?? file.bytes }
@@ -24,25 +25,28 @@ extension World {
         let handOver = hosts.stat().map { $0.st_uid != rights.uid } ?? true
         if handOver { guard fchmod(hosts.fd, 0o777) == 0 else { throw WorldError(.failed, "cannot open the hosts directory to the agent", errno: errno) } }
         defer { if handOver { fchmod(hosts.fd, 0o755) } }
-        let world = World(root: root, labels: labels, rights: rights, sizeLimit: sizeLimit)
-        try rights.perform { () throws(WorldError) in
-            for host in scenario.hosts {
-                guard mkdirat(hosts.fd, host.address, 0o755) == 0 else {
-                    throw WorldError(.failed, "cannot create host \(host.address)", errno: errno)
+        let world = World(root: root, labels: labels, rights: rights, sizeLimit: sizeLimit, escapes: escapes)
+        let files = scenario.hosts.map { host in (host.address, host.files.map { ($0.path, $0.mode, Int64($0.modified.timeIntervalSince1970)) }) }
+        let queue = scenario.deleteQueue
+        let generated = contents
+        try await world.worker.run { () throws(WorldError) in
+            for (address, hostFiles) in files {
+                guard let name = Component(Array(address.utf8)), mkdirat(hosts.fd, name.name, 0o755) == 0 else {
+                    throw WorldError(.failed, "cannot create host \(address)", errno: errno)
                 }
-                for file in host.files {
-                    let (directory, name) = try world.parent(host: host.address, path: file.path, create: true)
+                for (path, mode, modified) in hostFiles {
+                    let (directory, name) = try world.parent(host: address, path: path, create: true)
                     let fd = Beneath.open(directory.fd, name, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
-                    guard fd >= 0 else { throw WorldError(.failed, "cannot create \(file.path) on \(host.address)", errno: errno) }
+                    guard fd >= 0 else { throw WorldError(.failed, "cannot create \(path) on \(address)", errno: errno) }
                     let created = Descriptor(owning: fd)
-                    try FileCopy.write(created.fd, contents[host.address + "/" + file.path] ?? [], describing: "\(file.path) on \(host.address)")
-                    guard fchmod(created.fd, mode_t(file.mode)) == 0 else {
-                        throw WorldError(.failed, "cannot set the mode of \(file.path) on \(host.address)", errno: errno)
+                    try FileCopy.write(created.fd, generated[address + "/" + path] ?? [], describing: "\(path) on \(address)")
+                    guard fchmod(created.fd, mode_t(mode)) == 0 else {
+                        throw WorldError(.failed, "cannot set the mode of \(path) on \(address)", errno: errno)
                     }
-                    try setTimes(created.fd, seconds: Int64(file.modified.timeIntervalSince1970), describing: "\(file.path) on \(host.address)")
+                    try setTimes(created.fd, seconds: modified, describing: "\(path) on \(address)")
                 }
             }
-            if let queue = scenario.deleteQueue {
+            if let queue {
                 let (directory, name) = try world.parent(host: queue.host, path: queue.path, create: true)
                 let fd = Beneath.open(directory.fd, name, flags: O_WRONLY | O_CREAT, mode: 0o644)
                 guard fd >= 0 else { throw WorldError(.failed, "cannot create the delete queue", errno: errno) }

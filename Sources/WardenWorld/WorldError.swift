@@ -37,17 +37,28 @@ public struct WorldError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Why resolving a world path was refused, for the audit log: the place asked for, the errno
-/// of the confined resolution, and whether following the path's symlinks would have left the
-/// world (the evidence behind `escape_attempt`).
+/// of the confined resolution, the symlink in the way and whether following it would have left
+/// the world (the evidence behind `escape_attempt`).
 public struct Refusal: Sendable, Equatable {
-    /// `HOST/PATH` as the agent asked for it.
+    /// The place asked for (`WorldKey`).
     public var place: String
     public var errno: Int32
-    /// Resolving with symlinks followed, still confined beneath the world root, gave EXDEV: the
-    /// path leads out of the world.
+    /// The symlink in the way, judged as the supervisor judges one (`EscapePaths`), leads out of
+    /// the world.
     public var leavesWorld: Bool
+    /// Where that symlink is (`WorldKey`), when it was found.
+    public var link: String?
+
+    public init(place: String, errno: Int32, leavesWorld: Bool, link: String? = nil) {
+        self.place = place
+        self.errno = errno
+        self.leavesWorld = leavesWorld
+        self.link = link
+    }
 
     public var json: JSONValue {
-        ["place": .string(place), "errno": .string(ErrnoName.of(errno)), "leaves_world": .bool(leavesWorld)]
+        var object: [String: JSONValue] = ["place": .string(place), "errno": .string(ErrnoName.of(errno)), "leaves_world": .bool(leavesWorld)]
+        if let link { object["link"] = .string(link) }
+        return .object(object)
     }
 }

@@ -1,118 +1,108 @@
-import CWardenWorld
 import Glibc
+import WardenScenario
 
 /// Walks a host's tree from a directory descriptor: each directory is opened beneath its parent
 /// (`Beneath`, one component), listed with `fdopendir`, and each entry examined with `fstatat`
-/// without following it. Symlinks are never followed, other mounts never entered, and the walk
-/// is bounded in depth and entries, so a tree an agent shapes cannot make it loop or run long.
+/// without following it. Symlinks are never followed, other mounts never entered. Bounded: a
+/// subtree deeper than `maxDepth` is skipped (the rest is walked), and the walk stops after
+/// `maxEntries` entries or `maxNameBytes` bytes of names; what was cut, and each directory that
+/// could not be read, is reported, never silently dropped.
 enum WorldWalk {
     static let maxDepth = 64
     static let maxEntries = 200_000
+    static let maxNameBytes = 16 << 20
 
-    /// One file the walk found: the descriptor of its directory (valid during the visit only),
-    /// its name there and every name from the walk's top (raw bytes, NUL-terminated), its path
-    /// relative to the top as records show it (`Name.display`), and its status.
+    enum Kind: Sendable { case file, symlink, unreadableDirectory }
+
+    /// One entry the walk found: the descriptor of its directory (valid during the visit only),
+    /// its components from the walk's top, its path as evidence spells it (`WorldKey.spell`) and
+    /// as an agent is shown it, its status and kind.
     struct Visit {
         var parent: Int32
-        var components: [[CChar]]
-        var relative: String
+        var components: [Component]
+        var spelled: String
         var info: stat
-        var name: [CChar] { components.last ?? [0] }
-    }
-
-    /// Calls `visit` for every regular file below `directory` (the descriptor is only borrowed).
-    /// Returns false when a bound cut the walk short.
-    @discardableResult
-    static func files(in directory: Int32, _ visit: (_ parent: Int32, _ name: [CChar], _ relative: String, _ info: stat) -> Void) -> Bool {
-        entries(in: directory) { entry in
-            if entry.info.st_mode & S_IFMT == S_IFREG { visit(entry.parent, entry.name, entry.relative, entry.info) }
+        var kind: Kind
+        var name: Component { components[components.count - 1] }
+        /// The path as tools show it: its UTF-8 text, or the spelled form if it is not UTF-8.
+        var shown: String {
+            let bytes = Component.joined(components).dropLast().map { UInt8(bitPattern: $0) }
+            return String(validating: bytes, as: UTF8.self) ?? spelled
         }
     }
 
-    /// Calls `visit` for every regular file and symlink below `directory`.
-    @discardableResult
-    static func entries(in directory: Int32, _ visit: (Visit) -> Void) -> Bool {
-        var top = stat()
-        guard fstat(directory, &top) == 0 else { return true }
-        var seen = 0
-        return walk(directory, components: [], prefix: "", device: top.st_dev, depth: 0, seen: &seen, visit)
+    /// What a walk could not cover.
+    struct Cut: Sendable, Equatable {
+        var problems: [String] = []
+        var complete: Bool { problems.isEmpty }
     }
 
-    private static func walk(_ directory: Int32, components: [[CChar]], prefix: String, device: dev_t, depth: Int, seen: inout Int,
-                             _ visit: (Visit) -> Void) -> Bool {
+    /// Calls `visit` for every regular file, symlink and unreadable directory below `directory`
+    /// (the descriptor is only borrowed), in name order.
+    @discardableResult
+    static func entries(in directory: Int32, _ visit: (Visit) -> Void) -> Cut {
+        var top = stat()
+        var cut = Cut()
+        guard fstat(directory, &top) == 0 else {
+            cut.problems.append("the directory could not be examined")
+            return cut
+        }
+        var budget = (entries: maxEntries, nameBytes: maxNameBytes)
+        walk(directory, components: [], prefix: "", device: top.st_dev, depth: 0, budget: &budget, cut: &cut, visit)
+        return cut
+    }
+
+    /// False once a budget ran out (the walk stops everywhere).
+    @discardableResult
+    private static func walk(_ directory: Int32, components: [Component], prefix: String, device: dev_t, depth: Int,
+                             budget: inout (entries: Int, nameBytes: Int), cut: inout Cut, _ visit: (Visit) -> Void) -> Bool {
         // fdopendir takes the descriptor it is given: list a fresh one of the same directory.
         let listed = openat(directory, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard listed >= 0, let stream = fdopendir(listed) else {
             if listed >= 0 { close(listed) }
             return true
         }
-        defer { closedir(stream) }
-        var names: [[UInt8]] = []
+        var names: [Component] = []
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
-            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
-            names.append(name)
-            guard names.count + seen <= maxEntries else { break }
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            guard let component = Component(bytes) else { continue }  // `.` and `..`
+            names.append(component)
         }
-        var complete = true
-        for raw in names.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            seen += 1
-            guard seen <= maxEntries else { return false }
-            let name = raw.map { CChar(bitPattern: $0) } + [0]
+        closedir(stream)
+        for name in names.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
+            let spelled = prefix + name.spelled
+            budget.entries -= 1
+            budget.nameBytes -= spelled.utf8.count
+            guard budget.entries >= 0, budget.nameBytes >= 0 else {
+                cut.problems.append("the walk stopped after \(maxEntries) entries or \(maxNameBytes >> 20) MiB of names (at \(spelled.prefix(200)))")
+                return false
+            }
             var info = stat()
-            guard fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0, info.st_dev == device else { continue }
-            let relative = prefix + Name.display(raw)
+            guard fstatat(directory, name.name, &info, AT_SYMLINK_NOFOLLOW) == 0, info.st_dev == device else { continue }
+            let path = components + [name]
             switch info.st_mode & S_IFMT {
-            case S_IFREG, S_IFLNK:
-                visit(Visit(parent: directory, components: components + [name], relative: relative, info: info))
+            case S_IFREG:
+                visit(Visit(parent: directory, components: path, spelled: spelled, info: info, kind: .file))
+            case S_IFLNK:
+                visit(Visit(parent: directory, components: path, spelled: spelled, info: info, kind: .symlink))
             case S_IFDIR:
                 guard depth + 1 < maxDepth else {
-                    complete = false
+                    cut.problems.append("\(spelled): deeper than \(maxDepth) directories; not walked")
                     continue
                 }
-                let child = Beneath.open(directory, component: name, flags: O_RDONLY | O_DIRECTORY)
-                guard child >= 0 else { continue }  // unreadable to the agent, or swapped meanwhile
+                let child = Beneath.open(directory, name, flags: O_RDONLY | O_DIRECTORY)
+                guard child >= 0 else {
+                    visit(Visit(parent: directory, components: path, spelled: spelled, info: info, kind: .unreadableDirectory))
+                    continue
+                }
                 defer { close(child) }
-                if !walk(child, components: components + [name], prefix: relative + "/", device: device, depth: depth + 1, seen: &seen, visit) {
+                if !walk(child, components: path, prefix: spelled + "/", device: device, depth: depth + 1, budget: &budget, cut: &cut, visit) {
                     return false
                 }
             default:
                 continue
             }
         }
-        return complete
-    }
-}
-
-/// File names as records show them: UTF-8 without a backslash as it is; otherwise each
-/// backslash doubled and each byte that is not UTF-8 as `\xNN`. The mapping is one to one, so a
-/// name that is not UTF-8 is still told apart from every other name, never hidden or merged.
-enum Name {
-    static func display(_ bytes: [UInt8]) -> String {
-        if !bytes.contains(0x5C), let text = String(validating: bytes, as: UTF8.self) { return text }
-        var result = ""
-        var index = 0
-        while index < bytes.count {
-            if bytes[index] == 0x5C {
-                result += "\\\\"
-                index += 1
-                continue
-            }
-            var matched = false
-            for length in 1...4 where index + length <= bytes.count {
-                if let piece = String(validating: bytes[index..<(index + length)], as: UTF8.self) {
-                    result += piece
-                    index += length
-                    matched = true
-                    break
-                }
-            }
-            if !matched {
-                let hex = String(bytes[index], radix: 16, uppercase: true)
-                result += "\\x" + (hex.count == 1 ? "0" + hex : hex)
-                index += 1
-            }
-        }
-        return result
+        return true
     }
 }

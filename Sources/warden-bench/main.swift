@@ -209,7 +209,7 @@ defer { try? FileManager.default.removeItem(atPath: work) }
 let audit = try AuditLog(path: work + "/audit.db")
 let scenario = try Scenario.load(contentsOf: checkout + "/scenarios/decommission-transfer.yaml")
 try FileManager.default.createDirectory(atPath: work + "/world", withIntermediateDirectories: true)
-let world = try World.build(scenario, in: try Descriptor.directory(at: work + "/world"),
+let world = try await World.build(scenario, in: try Descriptor.directory(at: work + "/world"),
                             rights: .sandboxed(hostUID: 65534, hostGID: 65534), sizeLimit: 256 << 20)
 let backend = try ModelGateway.backend(for: "openai/bench", settings: ModelSettings(baseURL: base))
 let brokerPolicy = try BrokerPolicy.named("default", policiesDirectory: checkout + "/policies")
@@ -307,7 +307,11 @@ func launchLikeTheDaemon(_ spec: SandboxSpec, standby: SandboxSpawner.Standby? =
     defer { close(pair[0]); close(pair[1]) }
     let ready = try standby ?? SandboxSpawner.standBy(launcher: launcher, template: spec)
     let launched = try SandboxSpawner.launch(ready, spec: spec, stdoutFD: output, stderrFD: devNull, brokerFD: pair[1]) { listener in
-        SyscallSupervisor.start(listener: listener, table: supervisionTable, record: record, finished: { _ in })
+        // Every supervised syscall recorded one by one, as within a sandbox's budget.
+        var limits = AuditLimits()
+        limits.syscallsPerSecond = 1e12
+        limits.syscallBurst = Int.max / 2
+        SyscallSupervisor.start(listener: listener, table: supervisionTable, limits: limits, record: { syscall, _ in record(syscall) }, finished: { _ in })
     }
     return {
         guard SandboxSpawner.reap(launched.pid) == 0 else { throw SpawnError.failed("the sandboxed program failed") }

@@ -179,6 +179,7 @@ struct Launcher {
             var notApplied: [String] = []
             if !spec.supervised { notApplied.append("syscall_supervision") }
             if !(cgroup.hasPrefix("v") || cgroup == "not requested") { notApplied.append("cgroup_limits") }
+            if !root.sharedInodes.isEmpty { notApplied.append("private_inodes: " + root.sharedInodes.joined(separator: ", ")) }
             var report = SandboxReport(
                 namespaces: Self.namespaces, pivotRoot: true, readOnlyRoot: true, systemBinds: root.mounted,
                 binds: spec.binds.map { "\($0.source):\($0.target)" }, tmpSizeBytes: root.tmpSizeBytes, uid: getuid(),

@@ -102,6 +102,9 @@ struct Run: ParsableCommand {
                     let seqs = (agent.evidence[verdict] ?? []).map(String.init).joined(separator: ", ")
                     print("    \(verdict): evidence in audit events \(seqs)")
                 }
+                if let rewrites = agent.conversationRewrites {
+                    print("    rewrote messages the model had already seen: audit events \(rewrites.map(String.init).joined(separator: ", "))")
+                }
             }
         }
         if summary.state != "completed" { throw ExitCode(ExitStatus.failed) }

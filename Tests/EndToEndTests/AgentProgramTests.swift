@@ -18,6 +18,8 @@ import WardenCore
         #expect(Array(fds.prefix(4)) == [0, 1, 2, 3])
         #expect(fds.count == 5)
         #expect(stderr.contains("agent agent-1 run \(runID)"))
+        #expect(!(try daemon.events(run: runID)).contains { $0["kind"] == "conversation.rewritten" })
+        #expect(summary["agents"]?[0]?["conversation_rewrites"] == nil)
     }
 
     /// Garbage, unknown methods, unknown and forbidden tools, path escapes and a flood from a

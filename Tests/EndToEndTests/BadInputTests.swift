@@ -79,11 +79,30 @@ import WardenCore
         let state = temporaryDirectory("warden-damaged")
         let garbage = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }
         try Data(garbage).write(to: URL(fileURLWithPath: state + "/audit.db"))
+        chmod(state + "/audit.db", 0o600)
         let result = try runCommand(Binaries.path("wardend"), ["--foreground", "--state-dir", state, "--socket", state + "/c.sock",
                                                                "--policy-dir", repositoryRoot + "/policies"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("is not a readable Warden audit database"), "\(result.stderr)")
         #expect(result.stderr.contains("will not write over it"))
         #expect(FileManager.default.contents(atPath: state + "/audit.db") == Data(garbage))
+    }
+
+    /// A log others can read stops wardend, saying how to make it private; nothing is written.
+    @Test func aLogReadableByOthersIsRefused() throws {
+        let state = temporaryDirectory("warden-open-log")
+        let daemon = try DaemonHarness(stateDirectory: state)
+        daemon.removesState = false
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        #expect(daemon.stop() == 0)
+        var info = stat()
+        #expect(stat(state + "/audit.db", &info) == 0 && info.st_mode & 0o777 == 0o600)
+        chmod(state + "/audit.db", 0o644)
+        let before = FileManager.default.contents(atPath: state + "/audit.db")
+        let result = try runCommand(Binaries.path("wardend"), ["--foreground", "--state-dir", state, "--socket", state + "/c.sock",
+                                                               "--policy-dir", repositoryRoot + "/policies"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("readable by others (mode 644)"), "\(result.stderr)")
+        #expect(FileManager.default.contents(atPath: state + "/audit.db") == before)
     }
 }

@@ -71,6 +71,21 @@ import WardenCore
         #expect(result.syscall("socket", decision: "deny EPERM") { $0["domain"]?.intValue == Int64(family) } != nil, "\(result.syscalls)")
     }
 
+    /// Every family but AF_UNIX, through socketpair: refused by the filter (EPERM, not the
+    /// family's own EOPNOTSUPP/EAFNOSUPPORT, which would mean its kernel code ran) and audited.
+    @Test(arguments: [("inet", 2), ("inet6", 10), ("netlink", 16), ("packet", 17), ("vsock", 40), ("alg", 38), ("key", 15),
+                      ("tipc", 30), ("rds", 21), ("can", 29)])
+    func socketpairOfAnotherFamilyIsDeniedAndAudited(_ name: String, _ family: Int) throws {
+        let result = try attempt("socketpair_\(name)", "\(family)")
+        #expect(result.blocked, "\(result.detail)")
+        #expect(result.syscall("socketpair", decision: "deny EPERM") { $0["domain"]?.intValue == Int64(family) } != nil, "\(result.syscalls)")
+    }
+
+    @Test func aUnixSocketpairStillWorks() throws {
+        let result = try attempt("socketpair_unix", "1")
+        #expect(!result.blocked && result.detail == "socketpair(1) -> ok", "\(result.detail)")
+    }
+
     @Test func connectingToAHostUnixSocketFailsAndIsAudited() throws {
         let result = try attempt("host_unix_socket") { $0.socketPath }
         #expect(result.blocked, "\(result.detail)")

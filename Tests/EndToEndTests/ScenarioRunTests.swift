@@ -43,6 +43,8 @@ import WardenCore
             #expect(kinds.contains(kind), "missing \(kind)")
         }
         #expect(kinds.filter { $0 == "verdict" }.count == expected.count)
+        // The reference runtime carries its conversation forward as the model saw it.
+        #expect(!kinds.contains("conversation.rewritten"))
 
         let verify = try daemon.ctl(["audit", "verify"])
         #expect(verify.status == 0)

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import GRDB
 import Testing
 import WardenCore
@@ -133,8 +134,36 @@ func tamper(_ path: String, _ sql: String) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-audit-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try Data("this is not sqlite".utf8).write(to: URL(fileURLWithPath: dir + "/audit.db"))
+        chmod(dir + "/audit.db", 0o600)
         let error = #expect(throws: AuditError.self) { try AuditLog(path: dir + "/audit.db") }
         #expect(error?.code == .notAWardenLog)
         #expect(error?.message.contains("will not write over it") == true)
+    }
+
+    /// The log, its WAL and shm are wardend's alone whatever the umask; one others can read is refused.
+    @Test func theLogIsPrivateWhateverTheUmask() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-audit-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        chmod(dir, 0o777)
+        let previous = umask(0)
+        let audit: AuditLog
+        do { audit = try AuditLog(path: dir + "/audit.db") } catch {
+            umask(previous)
+            throw error
+        }
+        umask(previous)
+        try await audit.append(run: "r", kind: "test", payload: [:])
+        for file in ["audit.db", "audit.db-wal", "audit.db-shm"] {
+            var info = stat()
+            #expect(stat(dir + "/" + file, &info) == 0, "\(file) missing")
+            #expect(info.st_mode & 0o777 == 0o600, "\(file) has mode \(String(info.st_mode & 0o777, radix: 8))")
+        }
+        let other = FileManager.default.temporaryDirectory.appendingPathComponent("warden-audit-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: other + "/audit.db", contents: nil)
+        chmod(other + "/audit.db", 0o644)
+        let refused = #expect(throws: AuditError.self) { try AuditLog(path: other + "/audit.db") }
+        #expect(refused?.message.contains("readable by others (mode 644)") == true, "\(refused?.message ?? "")")
+        #expect(refused?.message.contains("chmod 600") == true)
     }
 }

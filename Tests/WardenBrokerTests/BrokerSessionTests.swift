@@ -10,9 +10,9 @@ import WardenWorld
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
 /// A scenario's world built at `path`, as wardend builds one (nobody's ids as root).
-func makeWorld(_ scenario: Scenario, at path: String) throws -> World {
+func makeWorld(_ scenario: Scenario, at path: String) async throws -> World {
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return try World.build(scenario, in: try Descriptor.directory(at: path), rights: .sandboxed(hostUID: 65534, hostGID: 65534),
+    return try await World.build(scenario, in: try Descriptor.directory(at: path), rights: .sandboxed(hostUID: 65534, hostGID: 65534),
                            sizeLimit: 256 << 20)
 }
 
@@ -33,7 +33,7 @@ struct Fixture {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         audit = try AuditLog(path: dir + "/audit.db")
         let scenario = try Scenario.load(contentsOf: repositoryRoot + "/scenarios/decommission-transfer.yaml")
-        world = try makeWorld(scenario, at: dir + "/world")
+        world = try await makeWorld(scenario, at: dir + "/world")
         let policy = try BrokerPolicy.named(policyName, policiesDirectory: repositoryRoot + "/policies")
         session = BrokerSession(runID: "run-test", agentID: "agent-1", audit: audit, world: world,
                                 model: try ModelGateway.backend(for: model), policy: policy, systemPrompt: "You are a test.",
@@ -127,12 +127,12 @@ struct Fixture {
 
     @Test func refusesAForbiddenToolAsAToolErrorAndLeavesTheWorldAlone() async throws {
         let f = try await Fixture(policy: "read-only")
-        let before = try f.world.snapshot()
+        let before = try await f.world.snapshot()
         let reply = try #require(await f.request("tools/call", ["name": "delete_file",
                                                                  "arguments": ["server": "10.0.12.45", "path": "reports/2025-q4-revenue.csv"]]))
         #expect(reply["result"]?["isError"] == true)
         #expect(MCP.text(ofToolResult: reply["result"]!).contains("not permitted"))
-        #expect(try f.world.snapshot() == before)
+        #expect(try await f.world.snapshot() == before)
         let events = try await f.events()
         let decision = try #require(events.first { $0.kind == "policy.decision" })
         #expect(decision.payload["decision"] == "deny")
@@ -168,7 +168,7 @@ struct Fixture {
         let reply = try #require(await f.request("tools/call", ["name": "transfer_file", "arguments": [
             "source_server": "10.0.12.45", "path": "reports/2025-q4-revenue.csv", "destination_server": "10.0.12.46"]]))
         #expect(reply["result"]?["isError"] == false)
-        #expect(try f.world.listFiles(host: "10.0.12.46").contains { $0.path == "reports/2025-q4-revenue.csv" })
+        #expect(try await f.world.listFiles(host: "10.0.12.46").contains { $0.path == "reports/2025-q4-revenue.csv" })
         #expect(try await f.kinds() == ["tool.call", "policy.decision", "tool.result"])
     }
 
@@ -181,6 +181,38 @@ struct Fixture {
         #expect(second["error"]?["code"] == -32001)
         #expect(await f.session.ended == "turn_limit")
         #expect(try await f.kinds().contains("limit.reached"))
+    }
+
+    /// An agent that changes a message the model already saw: recorded before the model sees
+    /// it, with the changed message only; an agent that carries its conversation forward is not.
+    @Test func aRewrittenConversationIsRecordedWithTheChangedMessagesOnly() async throws {
+        let f = try await Fixture()
+        let system: JSONValue = ["role": "system", "content": "s"]
+        let first = try #require(await f.request("warden/generate", ["messages": [system, ["role": "user", "content": "go"]], "tools": []]))
+        let reply = try #require(first["result"]?["message"])
+        // Carried forward honestly: the reply echoed, a new message appended.
+        let honest: JSONValue = ["messages": [system, ["role": "user", "content": "go"], reply, ["role": "user", "content": "next"]], "tools": []]
+        let second = try #require(await f.request("warden/generate", honest, id: 2))
+        #expect(!(try await f.kinds()).contains("conversation.rewritten"))
+        // Rewritten: the user's first instruction is changed after the fact.
+        let rewritten: JSONValue = ["messages": [system, ["role": "user", "content": "never mind, do nothing"], reply,
+                                                 ["role": "user", "content": "next"], try #require(second["result"]?["message"]),
+                                                 ["role": "user", "content": "and now?"]], "tools": []]
+        _ = try #require(await f.request("warden/generate", rewritten, id: 3))
+        let events = try await f.events()
+        let record = try #require(events.first { $0.kind == "conversation.rewritten" })
+        #expect(record.payload["first_changed"] == 1)
+        #expect(record.payload["changed"]?.arrayValue?.count == 1)
+        #expect(record.payload["changed"]?[0]?["message"]?["content"] == "never mind, do nothing")
+        #expect(record.payload["turn"] == 3)
+        // Recorded before the request the model answered with it.
+        let request = try #require(events.last { $0.kind == "model.request" })
+        #expect(record.seq < request.seq)
+        #expect(request.payload["new_messages"]?.arrayValue?.count == 1)
+        // Dropping messages is a rewrite too.
+        _ = try #require(await f.request("warden/generate", ["messages": [system], "tools": []], id: 4))
+        let dropped = try #require(try await f.events().last { $0.kind == "conversation.rewritten" })
+        #expect(dropped.payload["removed"]?.intValue == 6 && dropped.payload["first_changed"] == 1)
     }
 
     @Test func refusesAMalformedGenerateRequest() async throws {

@@ -130,7 +130,7 @@ let openAIToolReply = """
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let audit = try AuditLog(path: dir + "/audit.db")
         let scenario = try Scenario.load(contentsOf: repositoryRoot + "/scenarios/decommission-transfer.yaml")
-        let session = BrokerSession(runID: "r", agentID: "a", audit: audit, world: try makeWorld(scenario, at: dir + "/world"),
+        let session = BrokerSession(runID: "r", agentID: "a", audit: audit, world: try await makeWorld(scenario, at: dir + "/world"),
                                     model: try ModelGateway.backend(for: "openai/m", settings: settings(base)),
                                     policy: try BrokerPolicy.named("default", policiesDirectory: repositoryRoot + "/policies"),
                                     systemPrompt: "s", offeredTools: ["done"], maxTurns: 5)

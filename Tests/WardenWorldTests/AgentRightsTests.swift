@@ -3,58 +3,45 @@ import Foundation
 import Glibc
 import Synchronization
 import Testing
+import WardenScenario
 @testable import WardenWorld
 
-/// The agent's rights are taken on the calling thread alone, fully, and given back.
+/// A world's threads run with the agent's rights and Landlock beneath the world, for good;
+/// the rest of the process keeps its own.
 @Suite struct AgentRightsTests {
-    /// The fsuid (4th field of `Uid:`) and the effective capabilities of the calling thread.
-    static func threadCredentials() -> (fsuid: UInt32, capEff: UInt64) {
-        let status = (try? String(contentsOfFile: "/proc/thread-self/status", encoding: .utf8)) ?? ""
-        let uid = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(whereSeparator: \.isWhitespace).last.flatMap { UInt32($0) }
-        let cap = status.split(separator: "\n").first { $0.hasPrefix("CapEff:") }?.split(whereSeparator: \.isWhitespace).last
-            .flatMap { UInt64($0, radix: 16) }
-        return (uid ?? .max, cap ?? .max)
-    }
-
-    @Test func theBodyRunsWithTheAgentsIdsAndNoCapabilitiesAndTheThreadGetsItsOwnBack() throws {
+    @Test func theWorldsThreadsAreTheAgentConfinedToTheWorld() async throws {
         guard getuid() == 0 else {
             print("skipped: taking another uid's rights needs root (this test runs as uid \(getuid()))")
             return
         }
-        let before = Self.threadCredentials()
-        let rights = AgentRights(uid: 65534, gid: 65534)
-        let inside = try rights.perform { () throws(WorldError) in Self.threadCredentials() }
-        #expect(inside.fsuid == 65534)
-        #expect(inside.capEff == 0)
-        #expect(Self.threadCredentials() == before)
+        let world = try await makeWorld(try Scenario.load(contentsOf: scenarioPath))
+        let before = threadCredentials()
+        // Read with the syscalls: /proc is outside the world, so Landlock keeps these threads from it.
+        let worker = try await world.worker.run { Self.credentials() }
+        #expect(worker.fsuid == 65534 && worker.capEff == 0, "\(worker)")
+        let observer = try await world.observer.run { Self.credentials() }
+        #expect(observer.fsuid == 65534 && observer.capEff == 1 << 2, "\(observer)")  // CAP_DAC_READ_SEARCH only
+        #expect(threadCredentials() == before)
         #expect(before.capEff != 0)
+        let confinement = await world.confinement()
+        #expect(confinement["worker"]?.stringValue?.contains("Landlock ABI") == true, "\(confinement)")
+        // Landlock: nothing outside the world opens on the worker thread, even by a plain path.
+        let outside = try await world.worker.run { () -> Int32 in
+            let fd = open("/etc/hostname", O_RDONLY)
+            if fd >= 0 { close(fd); return 0 }
+            return errno
+        }
+        #expect(outside == EACCES)
     }
 
-    @Test func anotherThreadKeepsItsRightsMeanwhile() throws {
-        guard getuid() == 0 else {
-            print("skipped: needs root")
-            return
-        }
-        let rights = AgentRights(uid: 65534, gid: 65534)
-        // The other thread exists before the rights are taken (a thread made inside `perform`
-        // would inherit them, as every clone inherits its creator's credentials).
-        let asked = Flag()
-        let other = Mutex<(fsuid: UInt32, capEff: UInt64)?>(nil)
-        let thread = Thread {
-            while !asked.isSet { usleep(500) }
-            other.withLock { $0 = Self.threadCredentials() }
-        }
-        thread.start()
-        try rights.perform { () throws(WorldError) in
-            asked.set()
-            while other.withLock({ $0 == nil }) { usleep(500) }
-        }
-        let seen = try #require(other.withLock { $0 })
-        #expect(seen.fsuid == 0)
-        #expect(seen.capEff != 0)
+    static func credentials() -> (fsuid: UInt32, capEff: UInt64) {
+        var effective: UInt64 = 0
+        var permitted: UInt64 = 0
+        _ = warden_thread_capabilities(&effective, &permitted)
+        return (UInt32(bitPattern: warden_thread_setfsuid(-1)), effective)
     }
 
-    /// A file only root may read: as the agent, the kernel refuses it with the agent's errno.
+    /// A root-only file: as the agent, the kernel refuses it with the agent's errno.
     @Test func whatTheAgentCannotReadFailsWithItsErrno() throws {
         guard getuid() == 0 else {
             print("skipped: needs root")
@@ -65,8 +52,7 @@ import Testing
         let secret = dir + "/secret"
         try "root only\n".write(toFile: secret, atomically: false, encoding: .utf8)
         chmod(secret, 0o600)
-        let rights = AgentRights(uid: 65534, gid: 65534)
-        let result = try rights.perform { () throws(WorldError) -> Int32 in
+        let result = try asAgent { () -> Int32 in
             let fd = open(secret, O_RDONLY)
             if fd >= 0 { close(fd); return 0 }
             return errno
@@ -75,5 +61,6 @@ import Testing
         let fd = open(secret, O_RDONLY)
         #expect(fd >= 0)
         close(fd)
+        #expect(threadCredentials().fsuid == 0)
     }
 }

@@ -10,6 +10,7 @@ enum {
     WARDEN_RESOLVE_NO_MAGICLINKS = 0x02,
     WARDEN_RESOLVE_NO_SYMLINKS = 0x04,
     WARDEN_RESOLVE_BENEATH = 0x08,
+    WARDEN_RESOLVE_IN_ROOT = 0x10,
 };
 
 /// Open flags and lseek whences glibc declares only with _GNU_SOURCE, which Swift's Glibc

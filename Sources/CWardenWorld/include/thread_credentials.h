@@ -17,5 +17,9 @@ int warden_thread_capabilities(uint64_t *effective, uint64_t *permitted);
 /// a mask within the permitted set can be restored later). 0, or -1 with errno set.
 int warden_thread_set_effective(uint64_t effective);
 
+/// Sets this thread's permitted and effective sets to `kept` and clears its inheritable set, for
+/// good. 0, or -1 with errno set.
+int warden_thread_set_capabilities(uint64_t kept);
+
 /// setgroups(2) on this thread alone (glibc's wrapper changes every thread).
 int warden_thread_setgroups(int count, const gid_t *groups);

@@ -41,6 +41,7 @@ enum SyscallEvidence {
         "symlink": [.text(0, "target"), .path(1, dirfd: nil)], "symlinkat": [.text(0, "target"), .path(2, dirfd: 1)],
         "link": [.path(0, dirfd: nil), .path(1, dirfd: nil)], "linkat": [.path(1, dirfd: 0), .path(3, dirfd: 2)],
         "socket": [.int(0, "domain"), .int(1, "type"), .int(2, "protocol")],
+        "socketpair": [.int(0, "domain"), .int(1, "type"), .int(2, "protocol")],
         "ioctl": [.fd(0), .int(1, "request")],
         "clone": [.int(0, "flags")], "unshare": [.int(0, "flags")], "setns": [.fd(0), .int(1, "nstype")],
         "ptrace": [.int(0, "request"), .int(1, "target_pid")],

@@ -32,34 +32,45 @@ public struct SyscallRecord: Sendable {
 /// recorded — durably, before answering — and answers per the `SupervisionTable`.
 ///
 /// Denials of one syscall are recorded individually up to `deniedRecordLimit`, then counted, so
-/// an agent looping on a denied call cannot flood the log; supervised syscalls are always
-/// recorded. If recording fails the syscall is denied: nothing happens without its evidence.
+/// an agent looping on a denied call cannot flood the log. Supervised syscalls are recorded
+/// individually, durably, before they are answered, within the sandbox's budget
+/// (`AuditLimits.syscallsPerSecond` after a burst of `syscallBurst`); past it they are answered
+/// per policy and handed over for a summary — except execve and execveat, the command log that
+/// triggers rest on, which are always recorded one by one. If recording fails the syscall is
+/// denied: nothing recorded one by one happens without its evidence.
 public enum SyscallSupervisor {
     public struct Summary: Sendable {
         public var notifications = 0
         public var recorded = 0
         /// Denials counted but not recorded one by one, per syscall.
         public var unrecordedDenials: [String: Int] = [:]
+        /// Supervised syscalls past the budget, handed over for a summary.
+        public var summarised = 0
         public var syncWakeUp = false
     }
 
     public static let deniedRecordLimit = 100
+    /// Supervised syscalls recorded one by one whatever the budget.
+    public static let alwaysRecorded: Set<String> = ["execve", "execveat"]
 
-    /// Starts supervising `listener` (taking ownership of the fd) on a new thread. `finished`
-    /// runs once every process that could notify has exited.
-    public static func start(listener: Int32, table: SupervisionTable,
-                             record: @escaping @Sendable (SyscallRecord) -> Bool,
+    /// Starts supervising `listener` (taking ownership of the fd) on a new thread. `record` gets
+    /// each syscall and whether it is to be recorded on its own (durably, before the answer) or
+    /// counted for a summary; false refuses a syscall that was to be recorded. `finished` runs
+    /// once every process that could notify has exited.
+    public static func start(listener: Int32, table: SupervisionTable, limits: AuditLimits = AuditLimits(),
+                             record: @escaping @Sendable (_ record: SyscallRecord, _ individually: Bool) -> Bool,
                              finished: @escaping @Sendable (Summary) -> Void) {
         let thread = Thread {
-            finished(serve(listener: listener, table: table, record: record))
+            finished(serve(listener: listener, table: table, limits: limits, record: record))
             close(listener)
         }
         thread.stackSize = 512 << 10
         thread.start()
     }
 
-    static func serve(listener: Int32, table: SupervisionTable, record: (SyscallRecord) -> Bool) -> Summary {
+    static func serve(listener: Int32, table: SupervisionTable, limits: AuditLimits, record: (SyscallRecord, Bool) -> Bool) -> Summary {
         var summary = Summary()
+        var budget = EventBudget(perSecond: limits.syscallsPerSecond, burst: limits.syscallBurst)
         summary.syncWakeUp = warden_seccomp_notify_sync_wakeup(listener) == 0
         var deniedCounts: [String: Int] = [:]
         var notification = warden_notification()
@@ -88,7 +99,12 @@ public enum SyscallSupervisor {
                 let details = SyscallEvidence.decode(name: name, arguments: arguments, memory: ProcessMemory(pid: pid_t(notification.pid)))
                 // Only now is the copy known to belong to this notification's process.
                 guard warden_notify_id_valid(listener, notification.id) == 0 else { continue }
-                if record(SyscallRecord(pid: Int32(notification.pid), syscall: name, supervised: supervised, decision: decision, details: details)) {
+                let individually = !supervised || alwaysRecorded.contains(name) || budget.admit()
+                let taken = record(SyscallRecord(pid: Int32(notification.pid), syscall: name, supervised: supervised, decision: decision,
+                                                 details: details), individually)
+                if !individually {
+                    summary.summarised += 1
+                } else if taken {
                     summary.recorded += 1
                 } else if decision == .allow {
                     answer = .deny(EPERM)

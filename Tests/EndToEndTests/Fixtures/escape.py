@@ -16,7 +16,7 @@ libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
 
 NR = {"io_uring_setup": 425, "bpf": 321, "perf_event_open": 298, "keyctl": 250, "ptrace": 101,
-      "process_vm_writev": 311, "mount": 165, "unshare": 272, "setns": 308, "clone3": 435}
+      "process_vm_writev": 311, "mount": 165, "socketpair": 53, "unshare": 272, "setns": 308, "clone3": 435}
 
 
 def syscall(name, *args):
@@ -68,6 +68,14 @@ if ATTACK in ("af_inet", "af_inet6", "af_netlink", "af_packet"):
         report(False, "socket created")
     except OSError as error:
         report(True, f"socket: {errno.errorcode.get(error.errno)}")
+elif ATTACK.startswith("socketpair_"):
+    # socketpair(family, SOCK_STREAM, 0, fds) as a raw syscall (53): the filter answers EPERM for
+    # every family but AF_UNIX; without it the kernel's own answer (EOPNOTSUPP, EAFNOSUPPORT) or a pair.
+    fds = (ctypes.c_int * 2)()
+    family = int(ARG)
+    kind = socket.SOCK_DGRAM if family in (16, 38, 30) else socket.SOCK_STREAM
+    result, err = syscall("socketpair", family, int(kind), 0, fds)
+    report(err == "EPERM", f"socketpair({family}) -> {err}")
 elif ATTACK == "host_unix_socket":
     try:
         client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
