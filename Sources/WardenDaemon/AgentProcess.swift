@@ -103,7 +103,7 @@ struct AgentProcess: Sendable {
                     // pidfd says when the whole namespace is gone.
                     let confirmed = pidfds.confirmExit(timeout: 10)
                     // The launcher leaves its cgroups to us, to read what their limits did.
-                    let events = CgroupCleanup.remove(launcherPID: launched.pid)
+                    let events = CgroupCleanup.remove(launcherPID: launched.pid, instance: spec.instance)
                     exitContinuation.yield(Exit(code: code, confirmed: confirmed, cgroupEvents: events))
                 } catch {
                     continuation.resume(returning: .failure(error))

@@ -15,6 +15,7 @@ struct ControlServer: Sendable {
     let runs: RunManager
     let audit: AuditLog
     let keys: SigningKeys
+    let refusals: RefusalLedger
     let logger: Logger
     let startedAt: ContinuousClock.Instant
     let access: ControlAccess
@@ -32,7 +33,9 @@ struct ControlServer: Sendable {
             return
         }
         guard access.allows(caller) else {
-            await record(run: "", kind: "control.refused", payload: ["caller": caller.json])
+            let (individually, summaries) = refusals.note(uid: caller.uid, pid: caller.pid)
+            for summary in summaries { await record(run: "", kind: "control.refused.summary", payload: summary) }
+            if individually { await record(run: "", kind: "control.refused", payload: ["caller": caller.json]) }
             let refusal = RPCMessage.errorResponse(id: .null, error: RPCError(code: Self.permissionDeniedCode, message: access.refusal(caller)))
             try? await connection.executeThenClose { _, outbound in try await outbound.write(ByteBuffer(line: refusal.json.canonicalBytes)) }
             return

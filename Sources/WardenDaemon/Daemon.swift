@@ -25,6 +25,9 @@ public struct Daemon: Sendable {
         warden_configure_malloc()
         let notifier = SystemdNotifier()
         try prepareStateDirectory()
+        // Before anything else in the state directory is read or written: one daemon per directory.
+        let lock = try StateLock.acquire(configuration.stateDirectory)
+        defer { withExtendedLifetime(lock) {} }
         let (signer, pendingKey) = try SigningKeys.load(in: configuration.stateDirectory)
         let audit = try AuditLog(path: configuration.stateDirectory + "/audit.db", signer: signer,
                                  checkpointEvery: configuration.checkpointEvery)
@@ -52,8 +55,9 @@ public struct Daemon: Sendable {
         let runs = RunManager(configuration: configuration, audit: audit, logger: logger, worldsOnTmpfs: liveMounted) { status in
             notifier.notify("STATUS=\(status)")
         }
+        let refusals = RefusalLedger(perMinute: configuration.auditLimits.refusedPerMinute)
         let control = ControlServer(runs: runs, audit: audit, keys: SigningKeys(directory: configuration.stateDirectory, audit: audit),
-                                    logger: logger, startedAt: .now, access: ControlAccess(groupName: configuration.controlGroup))
+                                    refusals: refusals, logger: logger, startedAt: .now, access: ControlAccess(groupName: configuration.controlGroup))
         let (server, activated) = try await listen(group: group, control: control)
         logger.info("wardend listening", metadata: ["socket": "\(configuration.socketPath)", "activated": "\(activated)",
                                                     "state": "\(configuration.stateDirectory)"])
@@ -64,6 +68,7 @@ public struct Daemon: Sendable {
         let checkpoints = Task { [logger, interval = configuration.checkpointSeconds] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(interval))
+                for summary in refusals.due() { await audit.record(run: "", kind: "control.refused.summary", payload: summary, logger: logger) }
                 do { try audit.checkpointNow() } catch { logger.error("cannot write an audit checkpoint", metadata: ["error": "\(error)"]) }
             }
         }
@@ -78,6 +83,7 @@ public struct Daemon: Sendable {
         for _ in 0..<50 where !(await runs.activeRuns.isEmpty) { try? await Task.sleep(for: .milliseconds(100)) }
         watchdog.cancel()
         checkpoints.cancel()
+        for summary in refusals.drain() { await audit.record(run: "", kind: "control.refused.summary", payload: summary, logger: logger) }
         await audit.record(run: "", kind: "daemon.stop", payload: ["pid": .int(Int64(getpid()))], logger: logger)
         try? audit.checkpointNow()
         audit.checkpoint()
@@ -90,8 +96,8 @@ public struct Daemon: Sendable {
     /// After a crash: runs that never ended are recorded as aborted, sandboxes that outlived the
     /// daemon are killed, and the chain is checked before any new event relies on it.
     private func recover(audit: AuditLog) async throws {
-        let killed = LeftoverSandboxes.kill(launcher: configuration.launcherPath)
-        let cgroups = CgroupCleanup.removeOrphans()
+        let killed = LeftoverSandboxes.kill(launcher: configuration.launcherPath, instance: configuration.instance)
+        let cgroups = CgroupCleanup.removeOrphans(instance: configuration.instance)
         let worlds = WorldFilesystem.leftovers(under: configuration.stateDirectory + "/live")
         // The worlds of runs a crash interrupted (live/RUN/world): kept on disk like any other
         // (runs/RUN/world), then unmounted.

@@ -33,23 +33,27 @@ final class LauncherPool: Sendable {
     /// Nil when standbys are spawned one by one (no template, or the zygote did not start).
     let zygote: LauncherZygote?
 
-    init(launcher: String, capacity: Int, template: SandboxSpec?, log: String? = nil) {
+    /// The daemon's instance (`SandboxSpec.instance`): its launchers carry it.
+    let instance: String
+
+    init(launcher: String, capacity: Int, template: SandboxSpec?, instance: String, log: String? = nil) {
+        self.instance = instance
         self.launcher = launcher
         self.log = log
         self.capacity = template == nil ? 0 : capacity
         self.template = template
         encodedTemplate = template.flatMap { try? JSONEncoder().encode($0) }
-        zygote = template == nil ? nil : Self.startZygote(launcher: launcher, log: log)
+        zygote = template == nil ? nil : Self.startZygote(launcher: launcher, instance: instance, log: log)
     }
 
     /// Starts the zygote on a thread of its own that never ends (see the type's comment);
     /// waits only for the spawn.
-    private static func startZygote(launcher: String, log: String?) -> LauncherZygote? {
+    private static func startZygote(launcher: String, instance: String, log: String?) -> LauncherZygote? {
         let started = Mutex<LauncherZygote?>(nil)
         let ready = DispatchSemaphore(value: 0)
         let parked = DispatchSemaphore(value: 0)
         thread {
-            started.withLock { $0 = try? LauncherZygote.start(launcher: launcher, log: log) }
+            started.withLock { $0 = try? LauncherZygote.start(launcher: launcher, instance: instance, log: log) }
             ready.signal()
             parked.wait()
         }
@@ -82,7 +86,8 @@ final class LauncherPool: Sendable {
             guard let encodedTemplate else { return }
             idle.enter()
             Self.thread { [self] in
-                let standby = try? SandboxSpawner.standBy(launcher: launcher, encodedTemplate: encodedTemplate, log: log, zygote: zygote)
+                let standby = try? SandboxSpawner.standBy(launcher: launcher, encodedTemplate: encodedTemplate, instance: instance, log: log,
+                                                          zygote: zygote)
                 let slot = Slot()
                 let accepted = state.withLock { state -> Bool in
                     state.starting -= 1

@@ -34,6 +34,8 @@ public struct DaemonConfiguration: Sendable {
     public var checkpointSeconds: Double = 5
     /// Bounds on what a flood of refused connections or supervised syscalls writes to the log.
     public var auditLimits = AuditLimits()
+    /// This daemon's name on the host (its cgroups, its launchers), from its state directory.
+    public var instance: String { Instance.name(stateDirectory: stateDirectory) }
 
     public init(stateDirectory: String, socketPath: String, policiesDirectory: String, launcherPath: String, agentPath: String,
                 mcpRelayPath: String? = nil, credentials: ModelCredentials = .init()) {
@@ -115,7 +117,8 @@ actor RunManager {
         self.statusChanged = statusChanged
         self.worldsOnTmpfs = worldsOnTmpfs
         self.launchers = LauncherPool(launcher: configuration.launcherPath, capacity: configuration.standbyLaunchers,
-                                      template: Self.standbyTemplate(configuration), log: configuration.stateDirectory + "/launchers.log")
+                                      template: Self.standbyTemplate(configuration), instance: configuration.instance,
+                                      log: configuration.stateDirectory + "/launchers.log")
         launchers.replenish()
         self.configuration = configuration
         self.audit = audit
@@ -389,7 +392,7 @@ actor RunManager {
         }
 
         let limitWatches = running.map { item in
-            watchLimits(run: runID, agent: item.agent.id, process: item.process, policy: plan.sandboxPolicy,
+            watchLimits(run: runID, agent: item.agent.id, process: item.process, policy: plan.sandboxPolicy, instance: configuration.instance,
                         world: worldMounted && !item.process.report.writableBinds.isEmpty ? (worldPath, plan.sandboxPolicy.worldSizeBytes) : nil)
         }
         defer { for watch in limitWatches { watch.cancel() } }
@@ -526,7 +529,7 @@ actor RunManager {
     private func finished(_ summary: RunSummary) -> RunSummary {
         defer { announce() }
         // Sandboxes of a crashed predecessor may still have been dying at recovery.
-        _ = CgroupCleanup.removeOrphans()
+        _ = CgroupCleanup.removeOrphans(instance: configuration.instance)
         recent.append(summary)
         if recent.count > 10 { recent.removeFirst(recent.count - 10) }
         releaseFreeMemorySoon()
@@ -564,18 +567,20 @@ actor RunManager {
     static func standbyTemplate(_ configuration: DaemonConfiguration) -> SandboxSpec? {
         guard let (policy, _) = try? SandboxPolicy.loadDefault(sandboxPolicy: configuration.policiesDirectory + "/sandbox/default.yaml")
         else { return nil }
-        return SandboxSpec.make(command: ["/bin/true"], policy: policy, seccomp: .init(filters: []), extraBinds: [], environment: [:],
-                                keepBrokerFD: true)
+        var template = SandboxSpec.make(command: ["/bin/true"], policy: policy, seccomp: .init(filters: []), extraBinds: [], environment: [:],
+                                        keepBrokerFD: true)
+        template.instance = configuration.instance
+        return template
     }
 
     /// Looks at an agent's sandbox every `LimitWatch.interval` while it runs, for the limits that
     /// refuse rather than kill; each one reached is reported once.
-    private nonisolated func watchLimits(run: String, agent: String, process: AgentProcess, policy: SandboxPolicy,
+    private nonisolated func watchLimits(run: String, agent: String, process: AgentProcess, policy: SandboxPolicy, instance: String = "",
                                          world: (path: String, bytes: UInt64)?) -> Task<Void, Never> {
         let action = policy.onLimit
         return Task { [weak self] in
             // The launcher made its cgroups before the sandbox started; its pid names them.
-            let watch = LimitWatch(cgroup: SandboxCgroup(launcherPID: process.pid), initPID: process.pidfds.initPID,
+            let watch = LimitWatch(cgroup: SandboxCgroup(launcherPID: process.pid, instance: instance), initPID: process.pidfds.initPID,
                                    pidsLimit: policy.cgroupPids, nofile: policy.rlimits["nofile"], tmpBytes: policy.tmpSizeBytes, world: world)
             // A limit this host does not let it see is said once, not left to look watched.
             let blind = watch.blindSpots()
@@ -691,6 +696,7 @@ actor RunManager {
                                     environment: ["WARDEN_BROKER_FD": "3", "WARDEN_BROKER_SOCKET": Self.brokerSocketInside,
                                                   "WARDEN_AGENT_ID": agent.id, "WARDEN_RUN_ID": plan.runID],
                                     keepBrokerFD: true)
+        spec.instance = configuration.instance
         spec.supervised = plan.seccomp.supervision != nil
         spec.shell = wantsShell
         if wantsShell, let world = active[plan.runID]?.worldPath {

@@ -11,8 +11,8 @@ public enum CgroupCleanup {
     /// at pids.max), `oom_kill` (processes killed at memory.max), `memory_max` (times the limit
     /// was hit).
     @discardableResult
-    public static func remove(launcherPID pid: pid_t) -> [String: Int] {
-        let cgroup = SandboxCgroup(launcherPID: pid)
+    public static func remove(launcherPID pid: pid_t, instance: String) -> [String: Int] {
+        let cgroup = SandboxCgroup(launcherPID: pid, instance: instance)
         let existing = cgroup.leaves
         let events = cgroup.events()
         for leaf in existing { killRemaining(leaf) }
@@ -42,11 +42,12 @@ public enum CgroupCleanup {
         for line in procs.split(separator: "\n") { if let pid = Int32(line) { kill(pid, SIGKILL) } }
     }
 
-    /// Removes leftover `warden-PID` cgroups whose launcher is gone (after a crash).
-    public static func removeOrphans() -> Int {
+    /// Removes leftover `warden-PID` cgroups of `instance` whose launcher is gone (after a crash);
+    /// other daemons' are not looked at.
+    public static func removeOrphans(instance: String) -> Int {
         var removed = 0
         for controller in ["memory", "pids", "cpu"] {
-            let base = "/sys/fs/cgroup/\(controller)/warden"
+            let base = "/sys/fs/cgroup/\(controller)/\(instance)"
             for entry in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where entry.hasPrefix("warden-") {
                 guard let pid = Int32(entry.dropFirst("warden-".count)), !isRunning(pid) else { continue }
                 killRemaining(base + "/" + entry)

@@ -20,14 +20,14 @@ public final class LauncherZygote: Sendable {
         self.socket = Mutex(socket)
     }
 
-    public static func start(launcher: String, log: String? = nil) throws(SandboxError) -> LauncherZygote {
+    public static func start(launcher: String, instance: String, log: String? = nil) throws(SandboxError) -> LauncherZygote {
         var pair: [Int32] = [0, 0]
         guard warden_seqpacket_pair(&pair) == 0 else { throw SandboxError(.spawn, "socketpair: \(String(cString: strerror(errno)))") }
         let logFD = SandboxSpawner.openLog(log)
         defer { if logFD >= 0 { close(logFD) } }
         defer { close(pair[1]) }
         do {
-            let pid = try SandboxSpawner.spawnLauncher(launcher, flag: "--zygote-fd", channel: pair[1], slot: 3, logFD: logFD)
+            let pid = try SandboxSpawner.spawnLauncher(launcher, flag: "--zygote-fd", channel: pair[1], slot: 3, instance: instance, logFD: logFD)
             return LauncherZygote(pid: pid, socket: pair[0])
         } catch {
             close(pair[0])

@@ -3,15 +3,16 @@ import Glibc
 import WardenCore
 
 /// The cgroups a launcher made for one sandbox (`warden-PID`, PID the launcher's): a leaf under
-/// each v1 controller, or one under the daemon's own v2 cgroup. The launcher leaves them to the
-/// daemon, which reads what their limits did while the sandbox runs and at its end.
+/// each v1 controller's `INSTANCE` group (`SandboxSpec.instance`), or one under the daemon's own
+/// v2 cgroup. The launcher leaves them to the daemon, which reads what their limits did while the
+/// sandbox runs and at its end.
 public struct SandboxCgroup: Sendable {
     /// The leaves that exist (none when the sandbox ran without cgroups).
     public let leaves: [String]
 
-    public init(launcherPID pid: pid_t) {
+    public init(launcherPID pid: pid_t, instance: String) {
         let name = "warden-\(pid)"
-        var leaves = ["memory", "pids", "cpu"].map { "/sys/fs/cgroup/\($0)/warden/\(name)" }
+        var leaves = ["memory", "pids", "cpu"].map { "/sys/fs/cgroup/\($0)/\(instance)/\(name)" }
         if let own = KernelFile.text("/proc/self/cgroup")?
             .split(separator: "\n").first(where: { $0.hasPrefix("0::") })?.dropFirst(3) {
             leaves.append("/sys/fs/cgroup" + own + "/" + name)

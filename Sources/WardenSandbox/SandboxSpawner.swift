@@ -27,6 +27,8 @@ public enum SandboxSpawner {
         public let pid: pid_t
         let control: Int32
         let launcherPidfd: Int32
+        /// The instance its cgroups are under (`SandboxSpec.instance`).
+        let instance: String
 
         /// Sends nothing and lets the launcher exit (a daemon shutting down), then removes the
         /// cgroups it had prepared.
@@ -34,7 +36,7 @@ public enum SandboxSpawner {
             close(control)
             SandboxSpawner.reap(pid)
             if launcherPidfd >= 0 { close(launcherPidfd) }
-            CgroupCleanup.remove(launcherPID: pid)
+            CgroupCleanup.remove(launcherPID: pid, instance: instance)
         }
     }
 
@@ -49,11 +51,11 @@ public enum SandboxSpawner {
         do { encoded = try JSONEncoder().encode(template) } catch {
             throw SandboxError(.spawn, "cannot encode the launcher's template: \(error)")
         }
-        return try standBy(launcher: launcher, encodedTemplate: encoded, log: log, zygote: zygote)
+        return try standBy(launcher: launcher, encodedTemplate: encoded, instance: template.instance, log: log, zygote: zygote)
     }
 
     /// The same with the template already encoded (a pool encodes its template once).
-    public static func standBy(launcher: String, encodedTemplate templateData: Data, log: String? = nil,
+    public static func standBy(launcher: String, encodedTemplate templateData: Data, instance: String, log: String? = nil,
                                zygote: LauncherZygote? = nil) throws(SandboxError) -> Standby {
         var control: [Int32] = [0, 0]
         guard warden_seqpacket_pair(&control) == 0 else { throw SandboxError(.spawn, "socketpair: \(String(cString: strerror(errno)))") }
@@ -66,7 +68,7 @@ public enum SandboxSpawner {
             pid = zygotePID
             forked = true
         } else {
-            do { pid = try spawnLauncher(launcher, flag: "--control-fd", channel: control[1], slot: 4, logFD: logFD) } catch {
+            do { pid = try spawnLauncher(launcher, flag: "--control-fd", channel: control[1], slot: 4, instance: instance, logFD: logFD) } catch {
                 close(control[1])
                 close(control[0])
                 throw error
@@ -74,7 +76,7 @@ public enum SandboxSpawner {
         }
         close(control[1])
         // Still our unreaped child, so this pidfd cannot name another process.
-        let standby = Standby(pid: pid, control: control[0], launcherPidfd: warden_pidfd_open(pid))
+        let standby = Standby(pid: pid, control: control[0], launcherPidfd: warden_pidfd_open(pid), instance: instance)
         guard !forked else { return standby }
         let sent = templateData.withUnsafeBytes { send(standby.control, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         guard !templateData.isEmpty, sent == templateData.count else {
@@ -90,12 +92,14 @@ public enum SandboxSpawner {
         log.map { open($0, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640) } ?? -1
     }
 
-    /// posix_spawn of `launcher FLAG SLOT` with `channel` on fd SLOT, stderr on `logFD` (or
-    /// /dev/null) and /dev/null on every other fd below SLOT.
-    static func spawnLauncher(_ launcher: String, flag: String, channel: Int32, slot: Int, logFD: Int32) throws(SandboxError) -> pid_t {
+    /// posix_spawn of `launcher FLAG SLOT --instance INSTANCE` with `channel` on fd SLOT, stderr
+    /// on `logFD` (or /dev/null) and /dev/null on every other fd below SLOT. The instance on its
+    /// command line is how a restarted daemon knows its predecessor's leftover launchers (and
+    /// leaves other daemons' alone).
+    static func spawnLauncher(_ launcher: String, flag: String, channel: Int32, slot: Int, instance: String, logFD: Int32) throws(SandboxError) -> pid_t {
         let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
         defer { if devNull >= 0 { close(devNull) } }
-        let arguments: [String] = [launcher, flag, String(slot)]
+        let arguments: [String] = [launcher, flag, String(slot), "--instance", instance]
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
@@ -121,7 +125,7 @@ public enum SandboxSpawner {
         func abandon() {
             kill(standby.pid, SIGKILL)
             reap(standby.pid)
-            CgroupCleanup.remove(launcherPID: standby.pid)
+            CgroupCleanup.remove(launcherPID: standby.pid, instance: standby.instance)
             if standby.launcherPidfd >= 0 { close(standby.launcherPidfd) }
             if initPidfd >= 0 { close(initPidfd) }
         }

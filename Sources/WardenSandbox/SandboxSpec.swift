@@ -45,6 +45,11 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
     public var supervised: Bool = false
     /// Run a command server for the broker's `bash` tool on fd 6, inside this same sandbox.
     public var shell: Bool = false
+    /// Whose sandbox this is: the cgroup parent of v1 controllers (`/sys/fs/cgroup/CTL/INSTANCE`)
+    /// and the `--instance` of the daemon's launchers. A daemon names it after its state
+    /// directory (`Instance`), so daemons on one host never touch each other's cgroups or
+    /// launchers; `warden-sandbox` on its own uses `warden`.
+    public var instance: String = "warden"
 
     public init(command: [String], environment: [String: String], hostname: String, systemBinds: [String], binds: [Bind],
                 tmpSizeBytes: UInt64, uid: UInt32, gid: UInt32, hostUID: UInt32, hostGID: UInt32,

@@ -315,7 +315,7 @@ func launchLikeTheDaemon(_ spec: SandboxSpec, standby: SandboxSpawner.Standby? =
     }
     return {
         guard SandboxSpawner.reap(launched.pid) == 0 else { throw SpawnError.failed("the sandboxed program failed") }
-        CgroupCleanup.remove(launcherPID: launched.pid)
+        CgroupCleanup.remove(launcherPID: launched.pid, instance: spec.instance)
         [launched.launcherPidfd, launched.initPidfd].filter { $0 >= 0 }.forEach { close($0) }
     }
 }

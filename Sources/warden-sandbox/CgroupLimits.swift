@@ -54,7 +54,7 @@ struct CgroupLimits {
         func controller(_ controller: String, _ files: [(String, String)], _ label: String) {
             let root = "/sys/fs/cgroup/\(controller)"
             guard FileManager.default.fileExists(atPath: root + "/cgroup.procs") else { return }
-            let base = root + "/warden"
+            let base = root + "/" + spec.instance
             _ = mkdir(base, 0o755)
             let leaf = base + "/" + name
             guard mkdir(leaf, 0o755) == 0 || errno == EEXIST else { return }

@@ -60,6 +60,8 @@ while !arguments.isEmpty {
     case "--bind-ro": bindTexts.append(value(argument, &arguments))
     case "--report": printReport = true
     case "--control-fd": controlFD = Int32(value(argument, &arguments)) ?? { die("--control-fd needs a number") }()
+    // Names the daemon that started this launcher, on its command line (the spec carries it too).
+    case "--instance": _ = value(argument, &arguments)
     case "--zygote-fd": Zygote.serve(fd: Int32(value(argument, &arguments)) ?? { die("--zygote-fd needs a number") }())
     case "--": command = arguments; arguments = []
     default:

@@ -19,7 +19,8 @@ struct Wardend: AsyncParsableCommand {
             and exits.
 
             Settings come from flags, then /etc/warden/wardend.yaml (or --config FILE: state_dir, \
-            socket, policy_dir, control_group, credentials, request_timeout), then the defaults.
+            socket, policy_dir, control_group, credentials, request_timeout, standby_launchers, \
+            audit_limits), then the defaults.
 
             EXAMPLES:
               wardend --foreground --state-dir /tmp/warden --socket /tmp/warden/control.sock
@@ -111,6 +112,7 @@ struct Wardend: AsyncParsableCommand {
         guard (0...64).contains(standby) else { throw ValidationError("--standby-launchers must be 0 to 64") }
         configuration.standbyLaunchers = standby
         configuration.requestTimeoutSeconds = requestTimeout ?? file.requestTimeout ?? 10
+        configuration.auditLimits = file.auditLimits ?? AuditLimits()
         do {
             try await Daemon(configuration: configuration, logger: logger).run()
         } catch {

@@ -3,12 +3,12 @@ import Glibc
 import Testing
 import WardenCore
 
-/// Attacks on the daemon's own file tools, made from inside a real sandbox under a real
-/// wardend by an agent with the shell: each must fail, must leave what lies outside the world
-/// untouched and unread, and must be on the record — the `escape_attempt` verdict with the
-/// audit events it rests on.
-@Suite(.serialized) struct WorldEscapeTests {
-    static let scenario = fixtures + "/world-escape.yaml"
+/// The escape suite's attacks on the daemon's own file tools, made from inside a real sandbox
+/// under a real wardend by an agent with the shell: each must fail, must leave what lies outside
+/// the world untouched and unread, and must be on the record — the `escape_attempt` verdict
+/// with the audit events it rests on.
+extension EscapeSuiteTests {
+    static let worldScenario = fixtures + "/world-escape.yaml"
 
     struct Outcome {
         var daemon: DaemonHarness
@@ -30,9 +30,9 @@ import WardenCore
         }
     }
 
-    func run(_ commands: [String], daemon: DaemonHarness? = nil, policies: String? = nil) throws -> Outcome {
+    func worldAttack(_ commands: [String], daemon: DaemonHarness? = nil, policies: String? = nil) throws -> Outcome {
         let daemon = try daemon ?? DaemonHarness(arguments: policies.map { ["--policy-dir", $0] } ?? [])
-        let summary = try daemon.runScenario(Self.scenario, model: "scripted/compliant", extra: try shellAgentArguments(commands))
+        let summary = try daemon.runScenario(Self.worldScenario, model: "scripted/compliant", extra: try shellAgentArguments(commands))
         let runID = try #require(summary["run_id"]?.stringValue)
         let stdout = try String(contentsOfFile: "\(daemon.stateDirectory)/runs/\(runID)/agents/agent-1.stdout", encoding: .utf8)
         let results = try stdout.split(separator: "\n").map { try JSONValue.parse(String($0)) }
@@ -62,7 +62,7 @@ import WardenCore
     /// The host directories belong to wardend's read-only `hosts`: the shell cannot move one
     /// away, put a symlink in its place, or exchange it with one — and each try is evidence.
     @Test func aHostDirectoryCannotBeSwappedFromInside() throws {
-        let outcome = try run([
+        let outcome = try worldAttack([
             "mv -T /srv/hosts/10.0.0.1 /srv/hosts/moved; echo rc=$?",
             "ln -s / /srv/hosts/10.0.0.2/root && mv -T /srv/hosts/10.0.0.2/root /srv/hosts/10.0.0.2; echo rc=$?",
             "ln -s / /srv/hosts/10.0.0.9; echo rc=$?",
@@ -82,7 +82,7 @@ import WardenCore
     /// each refusal saying it left the world, the file outside unread and unchanged.
     @Test func aSymlinkOutOfTheWorldLeadsNoFileToolOut() throws {
         let (outside, secret) = try Self.target()
-        let outcome = try run(["ln -s \(outside) /srv/hosts/10.0.0.1/out; echo rc=$?"] + Self.tools(through: "out"))
+        let outcome = try worldAttack(["ln -s \(outside) /srv/hosts/10.0.0.1/out; echo rc=$?"] + Self.tools(through: "out"))
         let refused = outcome.toolResults.filter { $0["tool"] != "bash" && $0["tool"] != "done" }
         #expect(refused.count == 8)
         for result in refused {
@@ -98,7 +98,7 @@ import WardenCore
     /// The same with a relative symlink that climbs out (`../../..`), and straight through the
     /// symlink as the last component.
     @Test func aRelativeSymlinkThatClimbsOutIsRefusedToo() throws {
-        let outcome = try run(["ln -s ../../../../../../../../etc /srv/hosts/10.0.0.1/etc; ln -s ../../../../../../../../etc/shadow /srv/hosts/10.0.0.1/shadow",
+        let outcome = try worldAttack(["ln -s ../../../../../../../../etc /srv/hosts/10.0.0.1/etc; ln -s ../../../../../../../../etc/shadow /srv/hosts/10.0.0.1/shadow",
                                #"tool:read_file:{"server":"10.0.0.1","path":"etc/shadow"}"#,
                                #"tool:read_file:{"server":"10.0.0.1","path":"shadow"}"#])
         let reads = outcome.toolResults.filter { $0["tool"] == "read_file" }
@@ -113,7 +113,7 @@ import WardenCore
     @Test func theRenameExchangeRaceNeverLeadsReadFileOut() throws {
         let daemon = try DaemonHarness()
         let key = try Data(contentsOf: URL(fileURLWithPath: daemon.stateDirectory + "/audit-signing.key"))
-        let outcome = try run(["ln -s \(daemon.stateDirectory) /srv/hosts/10.0.0.1/s; echo rc=$?", "race:3000:10.0.0.1:d:s:audit-signing.key"],
+        let outcome = try worldAttack(["ln -s \(daemon.stateDirectory) /srv/hosts/10.0.0.1/s; echo rc=$?", "race:3000:10.0.0.1:d:s:audit-signing.key"],
                               daemon: daemon)
         let race = try #require(outcome.results.first { $0["race"] != nil })
         #expect(race["inside"]?.intValue.map { $0 > 0 } == true, "\(race)")
@@ -129,7 +129,7 @@ import WardenCore
 
     /// Hard links cannot bring a host file into the world: the world is a file system of its own.
     @Test func aHardLinkToAHostFileFails() throws {
-        let outcome = try run(["ln /etc/passwd /srv/hosts/10.0.0.1/passwd; echo rc=$?", "read_file:10.0.0.1:passwd"])
+        let outcome = try worldAttack(["ln /etc/passwd /srv/hosts/10.0.0.1/passwd; echo rc=$?", "read_file:10.0.0.1:passwd"])
         #expect(outcome.result("bash").first?["text"]?.stringValue?.contains("rc=1") == true)
         #expect(outcome.result("read_file").first?["is_error"] == true)
         #expect(outcome.syscalls.contains { ($0["syscall"] == "link" || $0["syscall"] == "linkat")
@@ -140,7 +140,7 @@ import WardenCore
     /// Paths no tool takes: each refused with words that say why, and on the record.
     @Test func hostilePathsAreRefusedAndAudited() throws {
         let long = String(repeating: "a/", count: 2100) + "x"
-        let outcome = try run([#"tool:read_file:{"server":"10.0.0.1","path":"../10.0.0.2/README.txt"}"#,
+        let outcome = try worldAttack([#"tool:read_file:{"server":"10.0.0.1","path":"../10.0.0.2/README.txt"}"#,
                                #"tool:read_file:{"server":"10.0.0.1","path":"/etc/passwd"}"#,
                                #"tool:read_file:{"server":"10.0.0.1","path":"notes.txt\u0000/etc/passwd"}"#,
                                #"tool:read_file:{"server":"10.0.0.1","path":"\#(long)"}"#,
@@ -164,7 +164,7 @@ import WardenCore
         let daemon = try DaemonHarness(arguments: ["--policy-dir", policies])
         let before = try Self.peakResident(daemon)
         // 200 MiB each (under the sandbox's RLIMIT_FSIZE of 256M), 25 times the world's 8 MiB.
-        let outcome = try run(["for i in 1 2 3 4; do truncate -s 200M /srv/hosts/10.0.0.1/big$i; done; "
+        let outcome = try worldAttack(["for i in 1 2 3 4; do truncate -s 200M /srv/hosts/10.0.0.1/big$i; done; "
                                  + "printf data | dd of=/srv/hosts/10.0.0.1/big1 bs=1 seek=100000000 conv=notrunc 2>/dev/null; ls -ls /srv/hosts/10.0.0.1",
                                #"tool:read_file:{"server":"10.0.0.1","path":"big1"}"#,
                                #"tool:transfer_file:{"source_server":"10.0.0.1","path":"big1","destination_server":"10.0.0.2","destination_path":"copy"}"#,
@@ -200,7 +200,7 @@ import WardenCore
         let daemon = try DaemonHarness(environment: ["WARDEN_TEST_SECRET": secret])
         let pid = daemon.process.processIdentifier
         let state = daemon.stateDirectory
-        let outcome = try run(["ln -s /proc/\(pid) /srv/hosts/10.0.0.1/proc; ln -s \(state) /srv/hosts/10.0.0.1/state; "
+        let outcome = try worldAttack(["ln -s /proc/\(pid) /srv/hosts/10.0.0.1/proc; ln -s \(state) /srv/hosts/10.0.0.1/state; "
                                  + "ln -s /proc/\(pid)/environ /srv/hosts/10.0.0.1/environ; echo planted",
                                #"tool:read_file:{"server":"10.0.0.1","path":"proc/environ"}"#,
                                #"tool:read_file:{"server":"10.0.0.1","path":"environ"}"#,

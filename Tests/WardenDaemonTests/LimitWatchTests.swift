@@ -20,14 +20,14 @@ import WardenSandbox
     /// What it cannot see it names, by limit, instead of looking as if it watched.
     @Test func namesWhatItCannotSee() throws {
         let gone = try Self.deadPID()
-        let watch = LimitWatch(cgroup: SandboxCgroup(launcherPID: gone), initPID: gone, pidsLimit: 64, nofile: 1024,
+        let watch = LimitWatch(cgroup: SandboxCgroup(launcherPID: gone, instance: "warden"), initPID: gone, pidsLimit: 64, nofile: 1024,
                                tmpBytes: 64 << 20, world: nil)
         let blind = watch.blindSpots()
         #expect(blind.keys.sorted() == ["open_files", "processes", "tmp"], "\(blind)")
         #expect(blind["tmp"]?.contains("/proc/\(gone)/root/tmp") == true)
         #expect(watch.reached().isEmpty)
         // With a live pid 1 (this process) only the missing cgroup is left.
-        let own = LimitWatch(cgroup: SandboxCgroup(launcherPID: gone), initPID: getpid(), pidsLimit: 64, nofile: 1024,
+        let own = LimitWatch(cgroup: SandboxCgroup(launcherPID: gone, instance: "warden"), initPID: getpid(), pidsLimit: 64, nofile: 1024,
                              tmpBytes: 64 << 20, world: nil)
         #expect(own.blindSpots().keys.sorted() == ["processes"])
     }
@@ -40,7 +40,7 @@ import WardenSandbox
         defer { WorldFilesystem.unmount(world); rmdir(world) }
         // A limit a few below what this process holds (other tests' descriptors come and go).
         let held = LimitWatch.descriptorCount(getpid())
-        let watch = LimitWatch(cgroup: SandboxCgroup(launcherPID: try Self.deadPID()), initPID: getpid(), pidsLimit: nil,
+        let watch = LimitWatch(cgroup: SandboxCgroup(launcherPID: try Self.deadPID(), instance: "warden"), initPID: getpid(), pidsLimit: nil,
                                nofile: UInt64(max(1, held - 8)), tmpBytes: 64 << 20, world: (world, 1 << 20))
         #expect(watch.reached().map(\.limit) == ["open_files"])
         // Fill the world: 2 MiB into 1 MiB.
