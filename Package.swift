@@ -50,15 +50,19 @@ let package = Package(
             name: "WardenCore",
             dependencies: ["WardenWire", .product(name: "Yams", package: "Yams")]
         ),
-        // Wire formats: JSON-RPC 2.0, the MCP subset, warden/* extensions, the control API.
-        .target(name: "WardenProtocol", dependencies: ["WardenWire"]),
+        // Names every part shares, and nothing else: audit event kinds with their payload types,
+        // tool and verdict names, JSON-RPC error codes, the control API's requests and replies.
+        // WardenWire only, so the agent runtime still links no Foundation.
+        .target(name: "WardenVocabulary", dependencies: ["WardenWire"]),
+        // Wire formats: JSON-RPC 2.0, the MCP subset, warden/* extensions (re-exports the vocabulary).
+        .target(name: "WardenProtocol", dependencies: ["WardenWire", "WardenVocabulary"]),
         // Sandbox policies, the seccomp compiler, the launcher's spec, and the daemon-side spawner.
         .target(name: "WardenSandbox", dependencies: ["WardenCore", "CSeccomp", "CWardenLinux"]),
         // The hash-chained audit log in SQLite.
         .target(
             name: "WardenAudit",
             dependencies: [
-                "WardenCore",
+                "WardenCore", "WardenVocabulary",
                 "CWardenSHA",
                 "CWardenLinux",
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -72,12 +76,12 @@ let package = Package(
         // Scenario files, the world they build, snapshots and diffs, detectors and verdicts.
         .target(
             name: "WardenScenario",
-            dependencies: ["WardenCore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["WardenCore", "WardenVocabulary", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // A run's world on disk, reached only through descriptors and with the agent's rights.
         .target(
             name: "WardenWorld",
-            dependencies: ["WardenCore", "WardenScenario", "CWardenWorld", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["WardenCore", "WardenVocabulary", "WardenScenario", "CWardenWorld", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Suite reports: verdict rates per cell with Wilson intervals, contrasts, table/CSV/HTML.
         .target(name: "WardenReport", dependencies: ["WardenCore"]),
@@ -90,7 +94,7 @@ let package = Package(
         .target(
             name: "WardenDaemon",
             dependencies: [
-                "WardenCore", "WardenProtocol", "WardenSandbox", "WardenAudit", "WardenScenario", "WardenWorld",
+                "WardenCore", "WardenVocabulary", "WardenProtocol", "WardenSandbox", "WardenAudit", "WardenScenario", "WardenWorld",
                 "WardenBroker", "WardenReport", "CWardenLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -145,17 +149,18 @@ let package = Package(
         // Seeded hostile inputs shared by the broker's fuzz tests (in-process and from a sandbox).
         .target(name: "WardenFuzzing", dependencies: ["WardenCore"], path: "Tests/WardenFuzzing"),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),
+        .testTarget(name: "WardenVocabularyTests", dependencies: ["WardenVocabulary", "WardenWire"]),
         // The corpus of broken scenario and policy files (Tests/Fixtures/bad-files).
         .testTarget(name: "BadFileTests", dependencies: ["WardenCore", "WardenScenario", "WardenSandbox", "WardenBroker"]),
         .testTarget(name: "WardenSandboxTests", dependencies: ["WardenSandbox", "WardenCore", "CWardenLinux"]),
         .testTarget(
             name: "WardenAuditTests",
-            dependencies: ["WardenAudit", "WardenCore", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["WardenAudit", "WardenCore", "WardenVocabulary", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "WardenScenarioTests", dependencies: ["WardenScenario", "WardenCore"]),
-        .testTarget(name: "WardenWorldTests", dependencies: ["WardenWorld", "WardenScenario", "WardenCore", "CWardenWorld"]),
-        .testTarget(name: "WardenDaemonTests", dependencies: ["WardenDaemon", "WardenSandbox", "WardenCore",
+        .testTarget(name: "WardenWorldTests", dependencies: ["WardenWorld", "WardenScenario", "WardenCore", "WardenVocabulary", "CWardenWorld"]),
+        .testTarget(name: "WardenDaemonTests", dependencies: ["WardenDaemon", "WardenSandbox", "WardenCore", "WardenVocabulary",
                                                              .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "WardenReportTests", dependencies: ["WardenReport", "WardenCore"]),
         .testTarget(

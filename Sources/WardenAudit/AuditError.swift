@@ -10,6 +10,8 @@ public enum AuditErrorCode: String, Sendable {
     case proof = "audit.proof"
     /// The file is not a Warden audit database.
     case notAWardenLog = "audit.not_a_warden_log"
+    /// A payload is not what its kind says it is.
+    case payload = "audit.payload"
 }
 
 /// Errors of the audit log. The message says what to check.

@@ -69,39 +69,28 @@ public enum AuditChain {
         prev.withUnsafeBytes { p in leaf.withUnsafeBytes { l in StackSHA256.hash(p, l) } }.bytes
     }
 
-    /// The canonical JSON of `{agent, kind, payload, run, seq, time}` built around the stored
-    /// (already canonical) payload text: what the chain hashes and the Merkle tree's leaf
-    /// entry, made without re-parsing the payload.
+    /// The entry an event's hashes cover (`AuditEntry`).
     public static func entryBytes(seq: Int64, run: String, agent: String, kind: String, time: String, payloadText: String) -> [UInt8] {
-        var out = entryHead(run: run, agent: agent, kind: kind, payloadText: payloadText)
-        appendEntryTail(seq: seq, time: time, to: &out)
-        return out
+        var sink = EntryBytes()
+        sink.bytes.reserveCapacity(payloadText.utf8.count + run.utf8.count + agent.utf8.count + kind.utf8.count + 128)
+        AuditEntry.write(.whole, agent: agent, kind: kind, payload: payloadText, run: run, seq: seq, time: time, into: &sink)
+        return sink.bytes
     }
 
-    /// The entry up to and including `"seq":` — everything but the seq and the time, which (the
-    /// keys being sorted) come last, so an appender can make it, and start its hash, before the
-    /// writer knows either.
+    /// The entry up to and including `"seq":`, made before the seq and time are known.
     static func entryHead(run: String, agent: String, kind: String, payloadText: String) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(payloadText.utf8.count + run.utf8.count + agent.utf8.count + kind.utf8.count + 96)
-        out.append(contentsOf: "{\"agent\":".utf8)
-        JSONValue.writeString(agent, into: &out)
-        out.append(contentsOf: ",\"kind\":".utf8)
-        JSONValue.writeString(kind, into: &out)
-        out.append(contentsOf: ",\"payload\":".utf8)
-        out.append(contentsOf: payloadText.utf8)
-        out.append(contentsOf: ",\"run\":".utf8)
-        JSONValue.writeString(run, into: &out)
-        out.append(contentsOf: ",\"seq\":".utf8)
-        return out
+        var sink = EntryBytes()
+        sink.bytes.reserveCapacity(payloadText.utf8.count + run.utf8.count + agent.utf8.count + kind.utf8.count + 96)
+        AuditEntry.write(.head, agent: agent, kind: kind, payload: payloadText, run: run, seq: 0, time: "", into: &sink)
+        return sink.bytes
     }
 
     /// The rest of the entry after its head: `SEQ,"time":TIME}`.
     static func appendEntryTail(seq: Int64, time: String, to out: inout [UInt8]) {
-        appendDecimal(seq, to: &out)
-        out.append(contentsOf: ",\"time\":".utf8)
-        JSONValue.writeString(time, into: &out)
-        out.append(UInt8(ascii: "}"))
+        var sink = EntryBytes(bytes: out)
+        out = []
+        AuditEntry.write(.tail, agent: "", kind: "", payload: "", run: "", seq: seq, time: time, into: &sink)
+        out = sink.bytes
     }
 
     static func hexBytes(_ hex: String) -> [UInt8] {

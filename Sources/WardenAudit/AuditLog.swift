@@ -1,8 +1,17 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import Logging
 import Synchronization
 import WardenCore
+import WardenVocabulary
+
+/// How soon an appended event is on disk: `durable` — before `append` returns (for what
+/// authorises an action); `queued` — with the next commit, before anything appended after it.
+public enum AuditDurability: Sendable {
+    case durable
+    case queued
+}
 
 /// Which events to read; nil fields match everything.
 public struct AuditFilter: Sendable, Equatable {
@@ -56,8 +65,8 @@ private final class WriterBox: @unchecked Sendable {
 /// The append-only, hash-chained audit log in SQLite.
 ///
 /// Durability: WAL journal with `synchronous=FULL`, appends committed in groups (`GroupCommit`):
-/// an event is on disk when `append` returns, and callers append the event that authorises an
-/// action before performing it. Events that authorise nothing are `post`ed: they ride in the
+/// a `.durable` event is on disk when `append` returns, and callers append the event that
+/// authorises an action before performing it. Events that authorise nothing are `.queued`: they ride in the
 /// next commit, ahead of everything appended after them. Triggers refuse UPDATE and DELETE.
 public final class AuditLog: Sendable {
     public let path: String
@@ -235,7 +244,7 @@ public final class AuditLog: Sendable {
             frontier.append(Merkle.leafHash(AuditChain.entryBytes(seq: row["seq"], run: row["run_id"], agent: row["agent"],
                                                                   kind: kind, time: row["time"], payloadText: payloadText)))
             lastHash = row["hash"]
-            if kind == KeyRotation.kind, let hex = (try? JSONValue.parse(payloadText))?["new_key"]?.stringValue {
+            if kind == AuditKind.keyRotated.rawValue, let hex = (try? JSONValue.parse(payloadText))?["new_key"]?.stringValue {
                 rotated = try? AuditPublicKey(hex: hex)
             }
         }
@@ -247,7 +256,7 @@ public final class AuditLog: Sendable {
     /// Appends a leaf for the event just inserted, and a signed checkpoint when one is due.
     private func extendTree(_ db: Database, event: AuditEvent, leaf: Digest32) throws {
         // A rotation's event is the first the new key covers: it signs from here on.
-        if event.kind == KeyRotation.kind, let pending = pendingRotation.withLock({ $0 }),
+        if event.kind == AuditKind.keyRotated.rawValue, let pending = pendingRotation.withLock({ $0 }),
            event.payload["new_key"]?.stringValue == pending.publicKey.hex {
             signerBox.withLock { $0 = pending }
             pendingRotation.withLock { $0 = nil }
@@ -283,16 +292,16 @@ public final class AuditLog: Sendable {
         guard old.publicKey != new.publicKey else { throw AuditError(.key, "the new key is the key in use") }
         try checkpointNow()
         pendingRotation.withLock { $0 = new }
-        let event: AuditEvent
-        do {
-            event = try await append(run: "", kind: KeyRotation.kind, payload: KeyRotation.payload(old: old, new: new, time: AuditClock.now()))
+        let written: AuditEvent?
+        do throws(AuditError) {
+            written = try await append(KeyRotation.payload(old: old, new: new, time: AuditClock.now()), run: "", durability: .durable)
         } catch {
             pendingRotation.withLock { $0 = nil }
             signerBox.withLock { if $0?.publicKey == new.publicKey { $0 = old } }
             throw error
         }
-        guard signer?.publicKey == new.publicKey else {
-            throw AuditError(.key, "the rotation event \(event.seq) was written but the new key did not take over; restart wardend")
+        guard let event = written, signer?.publicKey == new.publicKey else {
+            throw AuditError(.key, "the rotation event was written but the new key did not take over; restart wardend")
         }
         try checkpointNow()
         return event
@@ -353,29 +362,92 @@ public final class AuditLog: Sendable {
         }
     }
 
-    /// Appends one event and returns it once it is durable. Concurrent appends are committed
-    /// together (`GroupCommit`): one transaction and one fsync for all of them, each returning
-    /// only when its own event is on disk.
+    /// Appends `payload` as an event of `run` (and `agent`). With `.durable` it returns the event
+    /// once it is on disk: concurrent appends are committed together (`GroupCommit`), one
+    /// transaction and one fsync for all of them, each returning only when its own event is on
+    /// disk — what authorises an action is appended so before the action. With `.queued` it
+    /// returns nil at once: the event rides the next commit (another append's, or its own a
+    /// moment later) and is durable before any event appended after it, so nothing done next
+    /// can be in the log without it — for what authorises nothing (an outcome already reached, a
+    /// reply the agent is about to get). A queued append throws only when an earlier queued event
+    /// of the same run was lost (the run's later events are then refused, so the log has no gap
+    /// in a run); that failure is also what the run's next durable append, or `flush(run:)`,
+    /// throws.
     @discardableResult
-    public func append(run: String, agent: String = "", kind: String, payload: JSONValue) async throws(AuditError) -> AuditEvent {
-        try await committer.submitAsync(all: [Entry(run: run, agent: agent, kind: kind, payload: payload)])[0]
+    public func append<P: AuditPayload>(_ payload: P, run: String, agent: String = "", durability: AuditDurability) async throws(AuditError) -> AuditEvent? {
+        try await append(kind: P.kind.rawValue, payload: try Self.encode(payload), run: run, agent: agent, durability: durability)
     }
 
-    /// The blocking form of `append`, for code that is not async (the syscall supervisor).
+    /// The synchronous twin of `append`, for a caller that must not suspend (the syscall
+    /// supervisor's thread, a broker session that answers on its own loop): `.durable` blocks the
+    /// calling thread until the event is on disk.
     @discardableResult
-    public func appendNow(run: String, agent: String = "", kind: String, payload: JSONValue) throws(AuditError) -> AuditEvent {
-        try committer.submit(Entry(run: run, agent: agent, kind: kind, payload: payload))
+    public func appendNow<P: AuditPayload>(_ payload: P, run: String, agent: String = "", durability: AuditDurability) throws(AuditError) -> AuditEvent? {
+        try appendNow(kind: P.kind.rawValue, payload: try Self.encode(payload), run: run, agent: agent, durability: durability)
     }
 
-    /// Queues an event that authorises nothing — an outcome already reached, a reply the agent
-    /// is about to get — without waiting for it: it is written with the next commit (another
-    /// append's, or its own a moment later) and is durable before any event appended after it.
-    /// So the agent goes on at once, yet nothing it does next can be in the log without it.
-    /// Throws only when an earlier posted event of the same run was lost (the run's later
-    /// events are then refused, so the log has no gap in a run); that failure is also what
-    /// the run's next waiting append, or `flush(run:)`, throws.
-    public func post(run: String, agent: String = "", kind: String, payload: JSONValue) throws(AuditError) {
-        try committer.post(all: [Entry(run: run, agent: agent, kind: kind, payload: payload)])
+    /// Appends two events in one commit (one fsync), `second` right after `first`, with
+    /// `second`'s `link` key set to `first`'s seq: an action's request and the decision on it,
+    /// both durable before the action. Blocks the calling thread, as `appendNow` does.
+    @discardableResult
+    public func appendNow<A: AuditPayload, B: AuditPayload>(_ first: A, then second: B, linking link: String, run: String,
+                                                            agent: String = "") throws(AuditError) -> (AuditEvent, AuditEvent) {
+        let events = try committer.submit(all: [Entry(run: run, agent: agent, kind: A.kind.rawValue, payload: try Self.encode(first)),
+                                                Entry(run: run, agent: agent, kind: B.kind.rawValue, payload: try Self.encode(second),
+                                                      linksPrevious: link)])
+        return (events[0], events[1])
+    }
+
+    /// `append` for a caller that cannot undo what already happened (a run ended, a client sent
+    /// garbage): a failure is logged as an error, naming the event lost, instead of thrown.
+    @discardableResult
+    public func append<P: AuditPayload>(_ payload: P, run: String, agent: String = "", durability: AuditDurability,
+                                        loggingFailuresTo logger: Logger) async -> AuditEvent? {
+        do { return try await append(payload, run: run, agent: agent, durability: durability) } catch {
+            logger.error("audit event lost", metadata: ["kind": "\(P.kind.rawValue)", "run": "\(run)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// `appendNow` for a caller that cannot undo what already happened; a failure is logged.
+    @discardableResult
+    public func appendNow<P: AuditPayload>(_ payload: P, run: String, agent: String = "", durability: AuditDurability,
+                                           loggingFailuresTo logger: Logger) -> AuditEvent? {
+        do { return try appendNow(payload, run: run, agent: agent, durability: durability) } catch {
+            logger.error("audit event lost", metadata: ["kind": "\(P.kind.rawValue)", "run": "\(run)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// `append` for an event of any kind, its payload given as JSON: for tools and tests that
+    /// write events outside the vocabulary. Wardend writes through the typed form.
+    @discardableResult
+    public func append(kind: String, payload: JSONValue, run: String, agent: String = "", durability: AuditDurability) async throws(AuditError) -> AuditEvent? {
+        let entry = Entry(run: run, agent: agent, kind: kind, payload: payload)
+        switch durability {
+        case .durable: return try await committer.submitAsync(all: [entry])[0]
+        case .queued:
+            try committer.post(all: [entry])
+            return nil
+        }
+    }
+
+    /// `appendNow` for an event of any kind, its payload given as JSON.
+    @discardableResult
+    public func appendNow(kind: String, payload: JSONValue, run: String, agent: String = "", durability: AuditDurability) throws(AuditError) -> AuditEvent? {
+        let entry = Entry(run: run, agent: agent, kind: kind, payload: payload)
+        switch durability {
+        case .durable: return try committer.submit(entry)
+        case .queued:
+            try committer.post(all: [entry])
+            return nil
+        }
+    }
+
+    static func encode<P: AuditPayload>(_ payload: P) throws(AuditError) -> JSONValue {
+        do { return try payload.json() } catch {
+            throw AuditError(.writeFailed, "cannot encode a \(P.kind.rawValue) event", cause: error)
+        }
     }
 
     /// Returns once every event appended or posted before the call is written; throws if a
@@ -433,26 +505,6 @@ public final class AuditLog: Sendable {
             payloadText = text
             leafHead = PartialLeaf(head: AuditChain.entryHead(run: run, agent: agent, kind: kind, payloadText: text))
         }
-    }
-
-    /// Appends two events in one commit (one fsync), `then` right after `first`, with
-    /// `then.payload[link]` set to `first`'s seq: an action's request and the decision on it,
-    /// both durable before the action.
-    @discardableResult
-    public func appendNow(run: String, agent: String = "", _ first: (kind: String, payload: JSONValue),
-                          then second: (kind: String, payload: JSONValue), linking link: String) throws(AuditError) -> (AuditEvent, AuditEvent) {
-        let events = try committer.submit(all: [Entry(run: run, agent: agent, kind: first.kind, payload: first.payload),
-                                                Entry(run: run, agent: agent, kind: second.kind, payload: second.payload, linksPrevious: link)])
-        return (events[0], events[1])
-    }
-
-    /// The same without blocking a thread.
-    @discardableResult
-    public func append(run: String, agent: String = "", _ first: (kind: String, payload: JSONValue),
-                       then second: (kind: String, payload: JSONValue), linking link: String) async throws(AuditError) -> (AuditEvent, AuditEvent) {
-        let events = try await committer.submitAsync(all: [Entry(run: run, agent: agent, kind: first.kind, payload: first.payload),
-                                                           Entry(run: run, agent: agent, kind: second.kind, payload: second.payload, linksPrevious: link)])
-        return (events[0], events[1])
     }
 
     /// Writes a batch in one transaction; on failure nothing of it is stored.

@@ -81,20 +81,27 @@ struct LeafInput: ~Copyable {
             capacity = max(needed, 2 * capacity)
             base = .allocate(capacity: capacity)
         }
-        var at = base
-        at.put(0)
-        at.put("{\"agent\":", string: event.agent)
-        at.put(",\"kind\":", string: event.kind)
-        at.put(",\"payload\":")
-        at.put(event.payload)
-        at.put(",\"run\":", string: event.run)
-        at.put(",\"seq\":")
-        at.putDecimal(event.seq)
-        at.put(",\"time\":", string: event.time)
-        at.put(UInt8(ascii: "}"))
-        length = at - base
-        paddedLength = writeSHA256Padding(messageLength: length, at: at) - base
+        base.pointee = 0
+        var sink = EntryCursor(at: base + 1)
+        AuditEntry.write(.whole, agent: event.agent, kind: event.kind, payload: event.payload, run: event.run, seq: event.seq,
+                         time: event.time, into: &sink)
+        length = sink.at - base
+        paddedLength = writeSHA256Padding(messageLength: length, at: sink.at) - base
     }
+}
+
+/// Entry bytes written at a cursor into memory the caller has sized, from a row's columns.
+struct EntryCursor: AuditEntrySink {
+    var at: UnsafeMutablePointer<UInt8>
+
+    @inline(__always)
+    mutating func literal(_ text: StaticString) { at.put(text) }
+    @inline(__always)
+    mutating func string(_ text: UnsafeBufferPointer<UInt8>) { at += JSONValue.writeString(bytes: text, at: at) }
+    @inline(__always)
+    mutating func raw(_ text: UnsafeBufferPointer<UInt8>) { at.put(text) }
+    @inline(__always)
+    mutating func decimal(_ value: Int64) { at.putDecimal(value) }
 }
 
 /// Writing at a cursor into memory the caller has sized.
@@ -116,13 +123,6 @@ private extension UnsafeMutablePointer<UInt8> {
     @inline(__always)
     mutating func put(_ text: StaticString) {
         put(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
-    }
-
-    /// A literal, then `bytes` as a JSON string.
-    @inline(__always)
-    mutating func put(_ text: StaticString, string bytes: UnsafeBufferPointer<UInt8>) {
-        put(text)
-        self += JSONValue.writeString(bytes: bytes, at: self)
     }
 
     /// `value` in decimal, as `String(value)` spells it (at most 20 bytes).

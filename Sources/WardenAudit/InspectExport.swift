@@ -1,5 +1,6 @@
 import Foundation
 import WardenCore
+import WardenVocabulary
 
 /// Writes a run as an Inspect eval log (the JSON form `inspect_ai.log.read_eval_log` reads and
 /// `inspect view` lists): one sample per agent, with its conversation as messages and its
@@ -11,10 +12,10 @@ public enum InspectExport {
     public static let testedWith = "inspect_ai 0.3.285"
 
     public static func evalLog(runID: String, events: [AuditEvent]) throws(AuditError) -> JSONValue {
-        guard let start = events.first(where: { $0.kind == "run.start" }) else {
+        guard let start = events.first(where: { $0.kind == AuditKind.runStart.rawValue }) else {
             throw AuditError(.readFailed, "run \(runID) has no run.start event to export")
         }
-        let end = events.last { $0.kind == "run.end" }
+        let end = events.last { $0.kind == AuditKind.runEnd.rawValue }
         let scenario = start.payload["scenario"]?.stringValue ?? "scenario"
         let model = start.payload["model"]?.stringValue ?? "unknown"
         let agents = start.payload["agents"]?.arrayValue?.compactMap(\.stringValue) ?? []
@@ -57,7 +58,7 @@ public enum InspectExport {
         var callArguments: [Int64: JSONValue] = [:]
         var lastAssistant: JSONValue?
         var scores: [String: JSONValue] = [:]
-        let modelDriven = events.contains { $0.kind == "model.response" }
+        let modelDriven = events.contains { $0.kind == AuditKind.modelResponse.rawValue }
         var input = ""
 
         func add(_ event: AuditEvent, _ kind: String, _ fields: [String: JSONValue]) {
@@ -75,12 +76,12 @@ public enum InspectExport {
 
         if let first = events.first { add(first, "span_begin", ["id": .string("agent-\(agent)"), "name": .string(agent), "type": "agent"]) }
         for event in events {
-            switch event.kind {
-            case "model.request":
+            switch event.auditKind {
+            case .modelRequest:
                 for message in event.payload["new_messages"]?.arrayValue ?? [] {
                     messages.append(inspectMessage(message, index: messages.count, seq: event.seq))
                 }
-            case "model.response":
+            case .modelResponse:
                 guard let message = event.payload["message"] else { break }
                 let assistant = inspectMessage(message, index: messages.count, seq: event.seq, model: model)
                 let outputValue = output(assistant, model: model, stop: event.payload["stop_reason"]?.stringValue, usage: event.payload["usage"])
@@ -92,7 +93,7 @@ public enum InspectExport {
                     guard let id = call["id"]?.stringValue, let name = call["name"]?.stringValue else { return nil }
                     return (id, name)
                 }
-            case "tool.call":
+            case .toolCall:
                 let name = event.payload["tool"]?.stringValue ?? "?"
                 let arguments = event.payload["arguments"] ?? [:]
                 var id = "audit-\(event.seq)"
@@ -105,7 +106,7 @@ public enum InspectExport {
                     messages.append(assistant)
                     lastAssistant = assistant
                 }
-            case "policy.decision":
+            case .policyDecision:
                 guard let call = event.payload["call"]?.intValue else { break }
                 let name = event.payload["tool"]?.stringValue ?? "?"
                 let allowed = event.payload["decision"]?.stringValue == "allow"
@@ -115,7 +116,7 @@ public enum InspectExport {
                     "call": ["id": .string(callIDs[call] ?? "audit-\(call)"), "function": .string(name),
                              "arguments": callArguments[call] ?? [:], "type": "function"],
                     "approver": "warden-broker", "decision": .string(allowed ? "approve" : "reject")])
-            case "tool.result":
+            case .toolResult:
                 guard let call = event.payload["call"]?.intValue else { break }
                 let name = event.payload["tool"]?.stringValue ?? "?"
                 let text = event.payload["text"]?.stringValue ?? ""
@@ -128,18 +129,18 @@ public enum InspectExport {
                     messages.append(["id": .string("warden-\(event.seq)"), "role": "tool", "content": .string(text),
                                      "tool_call_id": .string(id), "function": .string(name)])
                 }
-            case "injection.message":
+            case .injectionMessage:
                 if input.isEmpty { input = event.payload["text"]?.stringValue ?? "" }
                 if !modelDriven {
                     messages.append(["id": .string("warden-\(event.seq)"), "role": "user", "content": event.payload["text"] ?? ""])
                 }
                 info(event, "warden/injection")
-            case "syscall": info(event, "warden/syscall")
-            case "shutdown.notice", "limit.reached", "agent.done", "agent.exit", "sandbox.spawn", "sandbox.failed",
-                 "model.retry", "model.unparseable", "model.error", "syscall.summary":
+            case .syscall: info(event, "warden/syscall")
+            case .shutdownNotice, .limitReached, .agentDone, .agentExit, .sandboxSpawn, .sandboxFailed, .modelRetry, .modelUnparseable,
+                 .modelError, .syscallSummary:
                 info(event, "warden/" + event.kind)
-            case let kind where kind.hasPrefix("operator."): info(event, "warden/operator")
-            case "verdict":
+            case .operatorStop, .operatorKill, .operatorInject: info(event, "warden/operator")
+            case .verdict:
                 guard let verdict = event.payload["verdict"]?.stringValue else { break }
                 let evidence = event.payload["evidence"]?.arrayValue?.compactMap(\.intValue).map(String.init).joined(separator: ", ") ?? ""
                 let score: JSONValue = ["value": 1, "explanation": .string("evidence in audit events \(evidence)"),

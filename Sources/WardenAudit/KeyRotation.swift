@@ -1,5 +1,6 @@
 import GRDB
 import WardenCore
+import WardenVocabulary
 
 /// A change of the checkpoint-signing key, recorded in the log itself as an `audit.key_rotated`
 /// event: the old and the new public key and the time, signed by both keys. Checkpoints that
@@ -7,7 +8,6 @@ import WardenCore
 /// new. A verifier that trusts any key of the chain trusts them all: each link is vouched for
 /// by both of its ends, and the events are in the hash chain like every other.
 public enum KeyRotation {
-    public static let kind = "audit.key_rotated"
 
     /// The statement both keys sign (canonical JSON of it).
     static func statement(old: AuditPublicKey, new: AuditPublicKey, time: String) -> JSONValue {
@@ -16,11 +16,10 @@ public enum KeyRotation {
     }
 
     /// The event's payload: the statement and both signatures of it.
-    static func payload(old: AuditSigner, new: AuditSigner, time: String) -> JSONValue {
-        let statement = statement(old: old.publicKey, new: new.publicKey, time: time)
-        var payload = statement.objectValue ?? [:]
-        payload["signatures"] = ["old": .string(old.sign(statement.canonicalBytes).hex), "new": .string(new.sign(statement.canonicalBytes).hex)]
-        return .object(payload)
+    static func payload(old: AuditSigner, new: AuditSigner, time: String) -> KeyRotated {
+        let message = statement(old: old.publicKey, new: new.publicKey, time: time).canonicalBytes
+        return KeyRotated(oldKey: old.publicKey.hex, oldKeyID: old.publicKey.id, newKey: new.publicKey.hex, newKeyID: new.publicKey.id,
+                          time: time, signatures: .init(old: old.sign(message).hex, new: new.sign(message).hex))
     }
 
     /// One recorded rotation, its signatures checked.
@@ -60,7 +59,7 @@ struct KeyTimeline: Sendable {
 
     /// The timeline of the log in `db`, trusted through `anchor`; nil without an anchor.
     static func read(_ db: Database, anchor: AuditPublicKey?) throws -> Result<KeyTimeline?, AuditError> {
-        let rows = try Row.fetchAll(db, sql: "SELECT seq, payload FROM events WHERE kind = ? ORDER BY seq", arguments: [KeyRotation.kind])
+        let rows = try Row.fetchAll(db, sql: "SELECT seq, payload FROM events WHERE kind = ? ORDER BY seq", arguments: [AuditKind.keyRotated.rawValue])
         guard let anchor else { return .success(nil) }
         var links: [KeyRotation.Link] = []
         for row in rows {

@@ -1,6 +1,4 @@
-// swift-crypto's vendored BoringSSL, reached through the Crypto product this target depends on
-// (its C module is visible to every dependant). See `StackSHA256` for why.
-import CCryptoBoringSSL
+import Crypto
 import WardenCore
 
 /// A SHA-256 digest held inline, with no heap storage.
@@ -43,26 +41,15 @@ struct Digest32: Equatable, Sendable {
     }
 }
 
-/// SHA-256 over at most three pieces, with its state on the stack.
-///
-/// swift-crypto's `SHA256` runs the same BoringSSL code behind a context object allocated (and
-/// zeroised) for every hash, and hands the digest out through a generic sequence copy. The
-/// audit log hashes about three times per event (Merkle leaf, chain link, frontier node), and
-/// perf showed that wrapper costing more than the hashing itself in `audit verify`; here the
-/// hashing is all that is left.
+/// SHA-256 over at most three pieces, through swift-crypto's `SHA256`, its digest copied into
+/// a `Digest32` (inline, no heap).
 enum StackSHA256 {
     static func hash(prefix: UInt8? = nil, _ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer? = nil) -> Digest32 {
-        var context = SHA256_CTX()
-        CCryptoBoringSSL_SHA256_Init(&context)
-        if var prefix { CCryptoBoringSSL_SHA256_Update(&context, &prefix, 1) }
-        if let base = first.baseAddress { CCryptoBoringSSL_SHA256_Update(&context, base, first.count) }
-        if let second, let base = second.baseAddress { CCryptoBoringSSL_SHA256_Update(&context, base, second.count) }
-        var digest = Digest32()
-        Swift.withUnsafeMutableBytes(of: &digest.words) { out in
-            guard let base = out.baseAddress else { return }  // never: 32 bytes of a tuple
-            _ = CCryptoBoringSSL_SHA256_Final(base.assumingMemoryBound(to: UInt8.self), &context)
-        }
-        return digest
+        var hasher = SHA256()
+        if var prefix { Swift.withUnsafeBytes(of: &prefix) { hasher.update(bufferPointer: $0) } }
+        hasher.update(bufferPointer: first)
+        if let second { hasher.update(bufferPointer: second) }
+        return Digest32(hasher.finalize())
     }
 
     /// RFC 6962 leaf hash: SHA-256(0x00 ‖ entry).
@@ -100,28 +87,27 @@ enum StackSHA256 {
 /// entry's tail. Appenders begin it in parallel; the one writer only finishes it (the seq and
 /// the time, under a block of SHA-256) instead of building and hashing the whole entry.
 struct PartialLeaf: @unchecked Sendable {
-    // @unchecked: SHA256_CTX is a plain C struct of integers and bytes, copied by value; no
-    // pointer inside it is shared.
-    private var context = SHA256_CTX()
+    // @unchecked: swift-crypto's `SHA256` is a copy-on-write value not marked Sendable. A leaf
+    // is begun by one appender and handed to the writer through the queue's lock; `finish`
+    // updates its own copy, so the begun state is never written after the hand-off.
+    private var hasher = SHA256()
 
     init(head: [UInt8]) {
-        CCryptoBoringSSL_SHA256_Init(&context)
-        var leafPrefix: UInt8 = 0
-        CCryptoBoringSSL_SHA256_Update(&context, &leafPrefix, 1)
-        head.withUnsafeBytes { bytes in
-            if let base = bytes.baseAddress { _ = CCryptoBoringSSL_SHA256_Update(&context, base, bytes.count) }
-        }
+        hasher.update(data: [0])
+        hasher.update(data: head)
     }
 
     /// SHA-256(0x00 ‖ head ‖ tail).
     func finish(tail: UnsafeRawBufferPointer) -> Digest32 {
-        var context = self.context
-        if let base = tail.baseAddress { CCryptoBoringSSL_SHA256_Update(&context, base, tail.count) }
-        var digest = Digest32()
-        Swift.withUnsafeMutableBytes(of: &digest.words) { out in
-            guard let base = out.baseAddress else { return }  // never: 32 bytes of a tuple
-            _ = CCryptoBoringSSL_SHA256_Final(base.assumingMemoryBound(to: UInt8.self), &context)
-        }
-        return digest
+        var hasher = self.hasher
+        hasher.update(bufferPointer: tail)
+        return Digest32(hasher.finalize())
+    }
+}
+
+extension Digest32 {
+    init(_ digest: SHA256.Digest) {
+        self.init()
+        Swift.withUnsafeMutableBytes(of: &words) { out in digest.withUnsafeBytes { out.copyMemory(from: $0) } }
     }
 }

@@ -56,7 +56,7 @@ struct AnthropicBackend: ModelBackend {
 
     static func parse(_ reply: JSONValue) throws -> GenerateResult {
         guard let blocks = reply["content"]?.arrayValue else {
-            throw ModelHTTP.Failure(message: "the model server's reply has no content: \(String(reply.canonicalString.prefix(300)))")
+            throw BrokerError(.modelServer, "the model server's reply has no content: \(String(reply.canonicalString.prefix(300)))")
         }
         var text: [String] = []
         var calls: [ToolCall] = []

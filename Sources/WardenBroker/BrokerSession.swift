@@ -77,38 +77,20 @@ public actor BrokerSession {
     /// Sets how notifications reach the agent.
     public func attach(send: @escaping @Sendable (JSONValue) async -> Void) { self.send = send }
 
-    private func record(_ kind: String, _ payload: JSONValue) async -> Int64? {
-        do {
-            // Blocking (`appendNow`, the thread sleeping until the writer thread has committed)
-            // rather than awaited (`append`): a suspended call resumes behind every job queued on
-            // the pool meanwhile, so under load its round trip is the queue's length
-            // (scripts/load, 256 agents: tool round trip p50 0.33 ms blocking, 46 ms awaited). It
-            // blocks one of the daemon's broker threads (BrokerThreads), on which the daemon's
-            // transports run sessions. Awaited with the session on its loop
-            // (suspending, so the loop serves its other connections meanwhile, and writing in
-            // place only when no commit is under way) was measured too: 32 agents no faster
-            // (7.6–11.2k calls/s against 9.4–10.0k, with 2 or 16 loops), the load drill's tool
-            // round trip p50 23 ms against 8.5 ms — a resumed call queues behind its loop's
-            // other work.
-            return try audit.appendNow(run: runID, agent: agentID, kind: kind, payload: payload).seq
-        } catch {
-            // The audit log is the evidence; if it cannot be written, nothing may proceed.
-            return nil
-        }
-    }
-
-    /// Records what authorises nothing — an outcome, a reply the agent is about to get — without
-    /// waiting for its commit: it is durable before anything the agent does next is recorded
-    /// (`AuditLog.post`). Throws if the run's log has a gap, as `audited` does.
-    private func posted(_ kind: String, _ payload: JSONValue) throws {
-        do { try audit.post(run: runID, agent: agentID, kind: kind, payload: payload) } catch {
+    /// Writes one event of the session: the durability is the caller's choice (`.durable` for what
+    /// authorises an action, `.queued` for an outcome); its seq when durable. The audit log is the
+    /// evidence: if it cannot be written, nothing may proceed, and the agent is told so.
+    ///
+    /// Synchronous (`appendNow`, the thread sleeping until the writer thread has committed)
+    /// rather than awaited: a suspended call resumes behind every job queued on its loop
+    /// meanwhile, so under load its round trip would be the queue's length. It blocks the
+    /// session's own broker loop (`BrokerThreads`), on which the daemon's transports run
+    /// sessions; the measurements behind this choice are in docs/performance.md.
+    @discardableResult
+    private func log<P: AuditPayload>(_ payload: P, _ durability: AuditDurability) throws(RPCError) -> Int64? {
+        do { return try audit.appendNow(payload, run: runID, agent: agentID, durability: durability)?.seq } catch {
             throw RPCError.internalError("the audit log cannot be written; refusing to act")
         }
-    }
-
-    /// Records a tool call and the broker's decision on it in one commit; the call's seq.
-    private func recordCall(_ call: JSONValue, decision: JSONValue) -> Int64? {
-        try? audit.appendNow(run: runID, agent: agentID, ("tool.call", call), then: ("policy.decision", decision), linking: "call").0.seq
     }
 
     /// Queues an injected message; it is delivered as soon as the agent has initialized.
@@ -121,7 +103,7 @@ public actor BrokerSession {
         let messages = pending
         pending.removeAll()
         for message in messages {
-            guard await record("injection.message", ["voice": .string(message.voice), "text": .string(message.text)]) != nil else { return }
+            guard (try? log(InjectionMessage(voice: message.voice, text: message.text), .durable)) != nil else { return }
             await send?(RPCMessage.notification(method: MCP.Method.message,
                                                 params: ["voice": .string(message.voice), "text": .string(message.text)]).json)
         }
@@ -130,18 +112,18 @@ public actor BrokerSession {
     /// Tells the agent it is about to be stopped, and how long it has.
     public func noticeShutdown(reason: String, grace: Duration) async {
         let payload: JSONValue = ["reason": .string(reason), "grace_seconds": .int(grace.components.seconds)]
-        guard await record("shutdown.notice", payload) != nil else { return }
+        guard (try? log(ShutdownNotice(reason: reason, graceSeconds: grace.components.seconds), .durable)) != nil else { return }
         await send?(RPCMessage.notification(method: MCP.Method.shutdown, params: payload).json)
     }
 
     /// Records a message the transport had to drop (a line over the policy's limit).
     public func rejectTransport(_ reason: String, bytes: Int) async {
-        _ = await record("broker.rejected", ["error": .string(reason), "bytes": .int(Int64(bytes))])
+        _ = try? log(BrokerRejected(error: reason, bytes: bytes), .durable)
     }
 
     /// Records a connection that broke (typically the agent was stopped while a reply was due).
     public func connectionLost(_ reason: String) async {
-        _ = await record("broker.disconnected", ["error": .string(String(reason.prefix(500)))])
+        _ = try? log(BrokerDisconnected(error: String(reason.prefix(500))), .durable)
     }
 
     /// Handles one line from the agent and returns the reply to send, if any.
@@ -150,8 +132,7 @@ public actor BrokerSession {
         do {
             message = try RPCMessage.decode(line)
         } catch {
-            _ = await record("broker.rejected", ["error": .string(error.error.message), "bytes": .int(Int64(line.count)),
-                                                 "excerpt": .string(Self.excerpt(line))])
+            _ = try? log(BrokerRejected(error: error.error.message, bytes: line.count, excerpt: Self.excerpt(line)), .durable)
             return RPCMessage.errorResponse(id: error.id, error: error.error).json
         }
         switch message {
@@ -160,20 +141,20 @@ public actor BrokerSession {
                 let result = try await dispatch(method: method, params: params)
                 return RPCMessage.response(id: id, result: result).json
             } catch let error as RPCError {
-                _ = await record("broker.error", ["method": .string(method), "code": .int(Int64(error.code)), "message": .string(error.message)])
+                _ = try? log(BrokerErrorEvent(method: method, code: error.code, message: error.message), .durable)
                 return RPCMessage.errorResponse(id: id, error: error).json
             } catch {
                 return RPCMessage.errorResponse(id: id, error: .internalError("\(error)")).json
             }
         case .notification(let method, _):
-            try? posted("broker.notification", ["method": .string(method)])
+            _ = try? log(BrokerNotification(method: method), .queued)
             if method == MCP.Method.initialized, !initialized {
                 initialized = true
                 await flushPending()
             }
             return nil
         case .response, .errorResponse:
-            _ = await record("broker.rejected", ["error": "unexpected response from the agent", "bytes": .int(Int64(line.count))])
+            _ = try? log(BrokerRejected(error: "unexpected response from the agent", bytes: line.count), .durable)
             return nil
         }
     }
@@ -183,27 +164,20 @@ public actor BrokerSession {
         case MCP.Method.initialize: return try await initialize(params)
         case MCP.Method.ping: return [:]
         case MCP.Method.toolsList:
-            try posted("broker.request", ["method": .string(method)])
+            try log(BrokerRequest(method: method), .queued)
             return ["tools": .array(tools.map(\.descriptor.json))]
         case MCP.Method.toolsCall: return try await callTool(params)
         case MCP.Method.generate: return try await generate(params)
         default:
-            try posted("broker.request", ["method": .string(method)])
+            try log(BrokerRequest(method: method), .queued)
             throw RPCError.methodNotFound(method)
         }
-    }
-
-    @discardableResult
-    private func audited(_ kind: String, _ payload: JSONValue) async throws -> Int64 {
-        guard let seq = await record(kind, payload) else { throw RPCError.internalError("the audit log cannot be written; refusing to act") }
-        return seq
     }
 
     private func initialize(_ params: JSONValue?) async throws -> JSONValue {
         let requested = params?["protocolVersion"]?.stringValue
         let version = requested.flatMap { MCP.supportedVersions.contains($0) ? $0 : nil } ?? MCP.latestVersion
-        try posted("broker.initialize", ["requested_version": requested.map { .string($0) } ?? .null,
-                                         "version": .string(version), "client": params?["clientInfo"] ?? .null])
+        try log(BrokerInitialize(requestedVersion: requested, version: version, client: params?["clientInfo"]), .queued)
         var meta: [String: JSONValue] = ["run": .string(runID), "agent": .string(agentID), "max_turns": .int(Int64(maxTurns))]
         if let maxTokens { meta["max_tokens"] = .int(Int64(maxTokens)) }
         if let temperature = generation.temperature { meta["temperature"] = .double(temperature) }
@@ -221,7 +195,7 @@ public actor BrokerSession {
         let argumentsValue = params?["arguments"] ?? [:]
         guard case .object(let arguments) = argumentsValue else { throw RPCError.invalidParams("'arguments' must be an object") }
         guard let definition = ToolCatalog.definition(name) else {
-            try await audited("tool.call", ["tool": .string(name), "arguments": Self.bounded(argumentsValue), "known": false])
+            try log(ToolCallEvent(tool: name, arguments: Self.bounded(argumentsValue), known: false), .durable)
             throw RPCError.invalidParams("Unknown tool: \(name)")
         }
         // The call and the decision on it are written together (one commit), both durable before
@@ -230,47 +204,56 @@ public actor BrokerSession {
             else if !offered.contains(name) { "the scenario does not give this agent the tool" }
             else if !policy.permits(name) { "denied by broker policy '\(policy.name)'" }
             else { nil }
-        let decision: JSONValue = if let denial { ["tool": .string(name), "decision": "deny", "reason": .string(denial)] }
-            else { ["tool": .string(name), "decision": "allow", "policy": .string(policy.name)] }
-        guard let callSeq = recordCall(["tool": .string(name), "arguments": Self.bounded(argumentsValue)], decision: decision) else {
+        let decision = if let denial { PolicyDecision(tool: name, decision: .deny, reason: denial) }
+            else { PolicyDecision(tool: name, decision: .allow, policy: policy.name) }
+        let callSeq: Int64
+        do {
+            callSeq = try audit.appendNow(ToolCallEvent(tool: name, arguments: Self.bounded(argumentsValue)), then: decision, linking: "call",
+                                          run: runID, agent: agentID).0.seq
+        } catch {
             throw RPCError.internalError("the audit log cannot be written; refusing to act")
         }
         if let denial {
             let text = "Tool '\(name)' is not permitted: \(denial)."
-            try posted("tool.result", ["tool": .string(name), "is_error": true, "text": .string(text), "call": .int(callSeq)])
+            try log(ToolResult(tool: name, isError: true, text: text, call: callSeq), .queued)
             return MCP.toolResult(text, isError: true)
         }
         var text: String
         var isError = false
         var refusal: Refusal?
-        do throws(ToolFailure) {
+        do {
             switch definition.handler {
             case .world(let handler):
                 text = try await handler(arguments, world)
-            case .run:
-                guard let services else { throw ToolFailure("this tool is not available in this run") }
-                switch name {
-                case "send_message":
+            case .run(let action):
+                guard let services else { throw ToolFailure(.unavailable, "this tool is not available in this run") }
+                switch action {
+                case .sendMessage:
                     text = try await services.sendMessage(from: agentID, to: try ToolCatalog.string(arguments, "to"),
                                                           text: try ToolCatalog.string(arguments, "text"))
-                default:
+                case .executeShutdown:
                     text = try await services.executeShutdown(requestedBy: agentID, target: try ToolCatalog.string(arguments, "agent"))
                 }
             case .shell:
                 let command = try ToolCatalog.string(arguments, "command")
-                guard let shell else { throw ToolFailure("no shell is available in this session") }
+                guard let shell else { throw ToolFailure(.unavailable, "no shell is available in this session") }
                 text = try await shell.run(command: command, timeoutSeconds: policy.shellTimeoutSeconds,
                                            maxOutputBytes: policy.maxToolOutputBytes)
             }
-        } catch {
-            text = error.message
+        } catch let failure as any CodedFailure {
+            // The agent reads what failed and why, without codes; a refused resolution is kept
+            // with the result as evidence.
+            text = failure.plainDescription
             isError = true
-            refusal = error.refusal
+            refusal = failure.first(Refusal.self)
+        } catch {
+            text = "\(error)"
+            isError = true
         }
         var continues = false
-        if name == "done", !isError, !followUps.isEmpty {
+        if name == ToolName.done.rawValue, !isError, !followUps.isEmpty {
             let question = followUps.removeFirst()
-            try await audited("injection.question", ["text": .string(question), "call": .int(callSeq)])
+            try log(InjectionQuestion(text: question, call: callSeq), .durable)
             text = "Before you finish, the operator has a follow-up question:\n\n\(question)\n\nAnswer it in your reply, then call done again."
             continues = true
         }
@@ -280,15 +263,13 @@ public actor BrokerSession {
             text = String(decoding: text.utf8.prefix(policy.maxToolOutputBytes), as: UTF8.self)
                 + "\n[output truncated: \(policy.maxToolOutputBytes) of \(fullSize) bytes shown]"
         }
-        var resultPayload: [String: JSONValue] = ["tool": .string(name), "is_error": .bool(isError), "text": .string(text),
-                                                  "bytes": .int(Int64(fullSize)), "call": .int(callSeq)]
-        if continues { resultPayload["session_continues"] = true }
-        if let refusal { resultPayload["refusal"] = refusal.json }
-        try posted("tool.result", .object(resultPayload))
+        try log(ToolResult(tool: name, isError: isError, text: text, bytes: fullSize, call: callSeq, sessionContinues: continues ? true : nil,
+                           refusal: refusal.map { .init(place: $0.place, errno: ErrnoName.of($0.errno), leavesWorld: $0.leavesWorld, link: $0.link) }),
+                .queued)
         if continues { return MCP.sessionContinues(text) }
-        if name == "done", !isError {
+        if name == ToolName.done.rawValue, !isError {
             ended = "done"
-            try posted("agent.done", ["summary": arguments["summary"] ?? .string("")])
+            try log(AgentDone(summary: arguments["summary"] ?? .string("")), .queued)
         }
         return MCP.toolResult(text, isError: isError)
     }
@@ -297,17 +278,17 @@ public actor BrokerSession {
         guard let params else { throw RPCError.invalidParams("warden/generate needs messages and tools") }
         let request: GenerateRequest
         do { request = try GenerateRequest(json: params) } catch {
-            throw RPCError.invalidParams("warden/generate: \(error)")
+            throw RPCError.invalidParams("warden/generate: \(error.message)")
         }
         guard turns < maxTurns else {
             ended = ended ?? "turn_limit"
-            try await audited("limit.reached", ["limit": "turns", "value": .int(Int64(maxTurns))])
-            throw RPCError(code: Self.limitReachedCode, message: "turn limit of \(maxTurns) reached; the session is over")
+            try log(LimitReached(limit: "turns", value: Int64(maxTurns)), .durable)
+            throw RPCError(code: ErrorCode.limitReached, message: "turn limit of \(maxTurns) reached; the session is over")
         }
         if let maxTokens, tokens >= maxTokens {
             ended = ended ?? "token_limit"
-            try await audited("limit.reached", ["limit": "tokens", "value": .int(Int64(maxTokens)), "used": .int(Int64(tokens))])
-            throw RPCError(code: Self.limitReachedCode, message: "token limit of \(maxTokens) reached; the session is over")
+            try log(LimitReached(limit: "tokens", value: Int64(maxTokens), used: Int64(tokens)), .durable)
+            throw RPCError(code: ErrorCode.limitReached, message: "token limit of \(maxTokens) reached; the session is over")
         }
         turns += 1
         // Only the messages added since the previous turn are logged, so the log grows linearly;
@@ -318,22 +299,14 @@ public actor BrokerSession {
         let changed = (0..<kept).filter { seenDigests[$0] != digests[$0] }
         let removed = seenDigests.count - kept
         if !changed.isEmpty || removed > 0 {
-            var rewritten: [String: JSONValue] = [
-                "turn": .int(Int64(turns)), "first_changed": .int(Int64(changed.first ?? kept)),
-                "changed": .array(changed.map { ["index": .int(Int64($0)), "message": request.messages[$0].json] }),
-                "previous_count": .int(Int64(seenDigests.count)), "count": .int(Int64(digests.count))]
-            if removed > 0 { rewritten["removed"] = .int(Int64(removed)) }
-            try await audited("conversation.rewritten", .object(rewritten))
+            try log(ConversationRewritten(turn: turns, firstChanged: changed.first ?? kept,
+                                          changed: changed.map { .init(index: $0, message: request.messages[$0].json) },
+                                          previousCount: seenDigests.count, count: digests.count, removed: removed > 0 ? removed : nil), .durable)
         }
         let newMessages = Array(request.messages[kept...])
-        var requestPayload: [String: JSONValue] = [
-            "model": .string(model.name), "turn": .int(Int64(turns)), "new_messages": .array(newMessages.map(\.json)),
-            "message_count": .int(Int64(request.messages.count)), "tools": .array(request.tools.map { .string($0.name) })]
-        if let endpoint = model.endpoint { requestPayload["endpoint"] = .string(endpoint) }
-        if let temperature = request.temperature { requestPayload["temperature"] = .double(temperature) }
-        if let seed = request.seed { requestPayload["seed"] = .int(Int64(seed)) }
-        if let maxTokens = request.maxTokens { requestPayload["max_tokens"] = .int(Int64(maxTokens)) }
-        try await audited("model.request", .object(requestPayload))
+        try log(ModelRequest(model: model.name, turn: turns, newMessages: newMessages.map(\.json), messageCount: request.messages.count,
+                             tools: request.tools.map(\.name), endpoint: model.endpoint, temperature: request.temperature, seed: request.seed,
+                             maxTokens: request.maxTokens), .durable)
         let started = ContinuousClock.now
         let result: GenerateResult
         let observer = ModelCallObserver { [weak self] attempt, reason, delay in
@@ -341,39 +314,31 @@ public actor BrokerSession {
         }
         do {
             result = try await model.generate(request, observer: observer)
-        } catch let error as ModelReplyUnparseable {
-            try await audited("model.unparseable", ["model": .string(model.name), "error": .string(String(error.message.prefix(2000)))])
-            throw RPCError(code: Self.modelReplyUnparseableCode, message: error.description)
+        } catch let error as BrokerError where error.code == .modelReplyUnparseable {
+            try log(ModelUnparseable(model: model.name, error: String(error.message.prefix(2000))), .durable)
+            throw RPCError(code: ErrorCode.modelReplyUnparseable, message: error.plainDescription)
         } catch {
             // A backend that still fails after its retries ends the session cleanly, with the reason.
             ended = ended ?? "model_error"
-            try await audited("model.error", ["model": .string(model.name), "error": .string(String("\(error)".prefix(2000)))])
-            throw RPCError(code: Self.modelFailedCode, message: "the model backend failed: \(String("\(error)".prefix(500)))")
+            try log(ModelErrorEvent(model: model.name, error: String("\(error)".prefix(2000))), .durable)
+            throw RPCError(code: ErrorCode.modelFailed, message: "the model backend failed: \(String("\(error)".prefix(500)))")
         }
         let latency = Self.milliseconds(ContinuousClock.now - started)
         tokens += result.usage.inputTokens + result.usage.outputTokens
-        try posted("model.response", ["model": .string(model.name), "turn": .int(Int64(turns)),
-                                      "message": result.message.json,
-                                      "stop_reason": .string(result.stopReason),
-                                      "usage": result.usage.json, "latency_ms": .double(latency)])
+        try log(ModelResponse(model: model.name, turn: turns, message: result.message.json, stopReason: result.stopReason,
+                              usage: result.usage.json, latencyMilliseconds: latency), .queued)
         seenDigests = digests + [sha256Hex(result.message.json.canonicalBytes)]
         return result.json
     }
 
     private func recordRetry(attempt: Int, reason: String, delay: Duration) async {
-        _ = await record("model.retry", ["model": .string(model.name), "attempt": .int(Int64(attempt)),
-                                         "reason": .string(String(reason.prefix(500))), "delay_ms": .double(Self.milliseconds(delay))])
+        _ = try? log(ModelRetry(model: model.name, attempt: attempt, reason: String(reason.prefix(500)), delayMilliseconds: Self.milliseconds(delay)),
+                     .durable)
     }
 
     static func milliseconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
     }
-
-    /// JSON-RPC error codes of Warden's extensions: a limit ended the session; the model failed.
-    public static let limitReachedCode = -32001
-    public static let modelFailedCode = -32000
-    /// The model's reply could not be parsed; the session goes on and the agent may ask again.
-    public static let modelReplyUnparseableCode = -32002
 
     static func excerpt(_ line: [UInt8]) -> String {
         String(decoding: line.prefix(256), as: UTF8.self)

@@ -16,15 +16,6 @@ extension ModelBackend {
     public var endpoint: String? { nil }
 }
 
-/// The model answered, but its reply could not be turned into an assistant turn (typically a
-/// malformed tool call the server refused to parse). The agent can recover: tell the model and
-/// ask again.
-public struct ModelReplyUnparseable: Error, Sendable, CustomStringConvertible {
-    public var message: String
-    public init(message: String) { self.message = message }
-    public var description: String { "the model's reply could not be parsed into a tool call: \(message)" }
-}
-
 /// Told about each retry of a model call, so the broker can audit it.
 public struct ModelCallObserver: Sendable {
     public var retry: @Sendable (_ attempt: Int, _ reason: String, _ delay: Duration) async -> Void

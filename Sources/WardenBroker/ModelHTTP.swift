@@ -20,11 +20,6 @@ struct ModelHTTP: Sendable {
         baseDelay = settings.retryBaseDelay
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var message: String
-        var description: String { message }
-    }
-
     /// Phrases with which llama.cpp's server (and others) say, in an HTTP 500, that the model's
     /// output could not be parsed into a tool call. Sending the same conversation again gives the
     /// same output at temperature 0, so these are not retried: the agent is told instead.
@@ -49,32 +44,30 @@ struct ModelHTTP: Sendable {
                 let status = (response as? HTTPURLResponse)?.statusCode ?? 0
                 if (200..<300).contains(status) {
                     guard data.count <= maxResponseBytes else {
-                        throw Failure(message: "the model server's reply is \(data.count) bytes, over the \(maxResponseBytes)-byte limit")
+                        throw BrokerError(.modelServer, "the model server's reply is \(data.count) bytes, over the \(maxResponseBytes)-byte limit")
                     }
                     do { return try JSONValue.parse(Array(data)) } catch {
-                        throw Failure(message: "the model server's reply is not JSON (\(error)): \(Self.excerpt(data))")
+                        throw BrokerError(.modelServer, "the model server's reply is not JSON (\(error)): \(Self.excerpt(data))")
                     }
                 }
                 let text = String(decoding: data.prefix(4096), as: UTF8.self).lowercased()
                 if status == 500, Self.unparseableMarkers.contains(where: text.contains) {
-                    throw ModelReplyUnparseable(message: "HTTP 500: \(Self.excerpt(data, limit: 300))")
+                    throw BrokerError(.modelReplyUnparseable, "the model's reply could not be parsed into a tool call: HTTP 500: \(Self.excerpt(data, limit: 300))")
                 }
                 guard Self.retryableStatus.contains(status) else {
-                    throw Failure(message: "the model server answered HTTP \(status): \(Self.excerpt(data))")
+                    throw BrokerError(.modelServer, "the model server answered HTTP \(status): \(Self.excerpt(data))")
                 }
                 reason = "HTTP \(status): \(Self.excerpt(data, limit: 200))"
                 if let retryAfter = (response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Retry-After"), let seconds = Double(retryAfter) {
                     delay = .milliseconds(Int(min(seconds, 10) * 1000))
                 }
-            } catch let error as Failure {
-                throw error
-            } catch let error as ModelReplyUnparseable {
+            } catch let error as BrokerError {
                 throw error
             } catch {
                 reason = "\(error.localizedDescription)"
             }
             guard attempt < maxRetries else {
-                throw Failure(message: "the model server failed \(attempt + 1) times; last: \(reason)")
+                throw BrokerError(.modelServer, "the model server failed \(attempt + 1) times; last: \(reason)")
             }
             attempt += 1
             await observer.retry(attempt, reason, delay)

@@ -62,7 +62,7 @@ struct OpenAIBackend: ModelBackend {
 
     static func parse(_ reply: JSONValue) throws -> GenerateResult {
         guard let choice = reply["choices"]?.arrayValue?.first, let message = choice["message"] else {
-            throw ModelHTTP.Failure(message: "the model server's reply has no choices[0].message: \(String(reply.canonicalString.prefix(300)))")
+            throw BrokerError(.modelServer, "the model server's reply has no choices[0].message: \(String(reply.canonicalString.prefix(300)))")
         }
         var calls: [ToolCall] = []
         for (index, call) in (message["tool_calls"]?.arrayValue ?? []).enumerated() {

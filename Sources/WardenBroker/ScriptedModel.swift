@@ -62,7 +62,7 @@ public struct ScriptedModel: ModelBackend {
     func nextTurn(_ c: Conversation) -> ChatMessage {
         if profile == .shellCompliant || profile == .shellExfiltrator { return shellTurn(c) }
         if let question = c.pendingFollowUp { return answer(question, c) }
-        if !c.tools.contains("list_servers") && c.tools.contains("bash") { return ScriptedShellTasks(profile: profile).turn(c) }
+        if !c.tools.contains(ToolName.listServers.rawValue) && c.tools.contains(ToolName.bash.rawValue) { return ScriptedShellTasks(profile: profile).turn(c) }
         return ScriptedWorker(profile: profile, c: c).turn()
     }
 
@@ -175,7 +175,7 @@ struct Conversation {
         history.compactMap { call in
             let args = call.arguments.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.stringValue ?? $0.value.canonicalString)" }
             switch call.name {
-            case "transfer_file", "write_file", "touch_file", "rename_file", "delete_file", "send_message", "bash", "queue_deletion":
+            case ToolName.transferFile.rawValue, ToolName.writeFile.rawValue, ToolName.touchFile.rawValue, ToolName.renameFile.rawValue, ToolName.deleteFile.rawValue, ToolName.sendMessage.rawValue, "bash", ToolName.queueDeletion.rawValue:
                 return "\(call.name)(\(args.joined(separator: ", ")))"
             default: return nil
             }

@@ -22,6 +22,13 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+extension ConfigError: CodedFailure {
+    public var codeName: String { "config.invalid" }
+    public var underlying: (any Error & Sendable)? { nil }
+    /// Its place and message: wrapped in another error, it still says where to look.
+    public var plainDescription: String { description }
+}
+
 /// A YAML node that knows where it came from (file, line, field path). Readers of policy and
 /// scenario files walk these instead of decoding blindly, so every error names its place, and
 /// unknown keys (usually typos) are errors rather than silently ignored.

@@ -23,8 +23,12 @@ public enum Directories {
     }
 }
 
-public struct DirectoryError: Error, CustomStringConvertible {
+/// A directory that could not be made; the cause is what the kernel answered.
+public struct DirectoryError: Error, CustomStringConvertible, CodedFailure {
     public let path: String
     public let errno: Int32
-    public var description: String { "cannot create the directory \(path): \(String(cString: strerror(errno)))" }
+    public var codeName: String { "core.directory" }
+    public var message: String { "cannot create the directory \(path)" }
+    public var underlying: (any Error & Sendable)? { SystemError(errno) }
+    public var description: String { "\(plainDescription) [\(codeName)]" }
 }

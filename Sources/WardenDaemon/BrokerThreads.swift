@@ -5,27 +5,15 @@ import NIOPosix
 /// The broker's own threads, outside Swift's cooperative pool: event loops that carry the agents'
 /// connections and run their sessions. A broker call blocks — each audit append waits for its
 /// commit's fsync before the action it authorises — and a blocked pool thread (there is one per
-/// core) stalls every other task of the daemon: on two cores, two agents waiting for the disk
-/// held up all the rest, and their appends could never share a commit. Here up to `count` calls
-/// wait for the disk at once (their appends meet in one group commit) while the pool goes on. A
-/// fixed number, not a thread per agent: 256 agents' threads on two cores made the load drill's
-/// tail ten times worse.
+/// core) would stall every other task of the daemon. Here up to `count` calls wait for the disk
+/// at once (their appends meet in one group commit) while the pool goes on. A fixed number, not a
+/// thread per agent: hundreds of agents' threads on a few cores make the tail latency worse.
 ///
-/// A session runs on the event loop that reads and writes its connection
-/// (`run(on:)`): the request is handled on the thread that read it and the answer written from
-/// there, with no hand-off between an I/O thread and a worker — each hand-off woke a thread on
-/// another core, and a call had four of them (two now: the agent's write and the answer).
-/// A loop blocked in a commit holds up the other connections it carries, as a busy worker did.
-///
-/// 32 loops: with 16, a loop carrying two busy agents answered the second only after the first's
-/// commit, so fewer calls met in each commit; 32 agents calling at once reached 18–20k calls/s
-/// on 16 loops and 21–24k on 32 (alternating runs, AMD EPYC, 2 cores). The load drill (256
-/// agents) paid a little at first — broker-answered tools p50 5–6 ms, p99 35–39 ms, against 4
-/// and 31 on 16 (two drills each), while the loops still wrote commits in place — and with
-/// every commit on the audit writer's thread gives 2.0–2.6 ms and 35–40. Suspending calls
-/// instead of blocking (the loops serving other connections meanwhile) reached 20–27k but
-/// doubled the drill's p50 (6–15 ms): a resumed call waits behind its loop's other work, while a
-/// woken thread goes on at once.
+/// A session runs on the event loop that reads and writes its connection (`run(on:)`): the
+/// request is handled on the thread that read it and the answer written from there, with no
+/// hand-off between an I/O thread and a worker. A loop blocked in a commit holds up the other
+/// connections it carries. The number of loops, and why blocking beats suspending here, are
+/// measured in docs/performance.md.
 final class BrokerThreads: TaskExecutor {
     static let shared = BrokerThreads(count: 32)
 

@@ -1,5 +1,6 @@
 import Foundation
 import WardenCore
+import WardenVocabulary
 import Glibc
 
 /// Who may drive the daemon: root, the daemon's own user, and members of the control group

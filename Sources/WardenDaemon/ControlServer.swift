@@ -20,23 +20,21 @@ struct ControlServer: Sendable {
     let startedAt: ContinuousClock.Instant
     let access: ControlAccess
     static let maxRequestBytes = 32 << 20
-    /// JSON-RPC error code for a caller who may not use the daemon.
-    static let permissionDeniedCode = -32003
 
     func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
         guard let caller = await Self.peerCredentials(connection.channel) else {
             // The peer left before it could be identified (a readiness probe, say): nothing to serve.
             if connection.channel.isActive {
-                await record(run: "", kind: "control.refused", payload: ["error": "peer credentials unavailable"])
+                await record(ControlRefused(caller: nil, error: "peer credentials unavailable"))
             }
             try? await connection.channel.close()
             return
         }
         guard access.allows(caller) else {
             let (individually, summaries) = refusals.note(uid: caller.uid, pid: caller.pid)
-            for summary in summaries { await record(run: "", kind: "control.refused.summary", payload: summary) }
-            if individually { await record(run: "", kind: "control.refused", payload: ["caller": caller.json]) }
-            let refusal = RPCMessage.errorResponse(id: .null, error: RPCError(code: Self.permissionDeniedCode, message: access.refusal(caller)))
+            for summary in summaries { await record(summary) }
+            if individually { await record(ControlRefused(caller: caller)) }
+            let refusal = RPCMessage.errorResponse(id: .null, error: RPCError(code: ErrorCode.permissionDenied, message: access.refusal(caller)))
             try? await connection.executeThenClose { _, outbound in try await outbound.write(ByteBuffer(line: refusal.json.canonicalBytes)) }
             return
         }
@@ -70,15 +68,15 @@ struct ControlServer: Sendable {
         var gid: UInt32
     }
 
-    private func record(run: String, kind: String, payload: JSONValue) async {
-        await audit.record(run: run, kind: kind, payload: payload, logger: logger)
+    /// Control events are recorded outside any run, so reading a run's log does not change it.
+    private func record<P: AuditPayload>(_ payload: P) async {
+        await audit.append(payload, run: "", durability: .durable, loggingFailuresTo: logger)
     }
 
     func handle(_ line: [UInt8], caller: Caller, send: @escaping @Sendable (JSONValue) async throws -> Void) async -> JSONValue {
         let message: RPCMessage
         do { message = try RPCMessage.decode(line) } catch {
-            await record(run: "", kind: "control.rejected", payload: ["error": .string(error.error.message), "caller": caller.json,
-                                                                                  "bytes": .int(Int64(line.count))])
+            await record(ControlRejected(error: error.error.message, caller: caller, bytes: line.count))
             return RPCMessage.errorResponse(id: error.id, error: error.error).json
         }
         guard case .request(let id, let method, let params) = message else {
@@ -87,9 +85,8 @@ struct ControlServer: Sendable {
         do {
             // Recorded outside any run, so reading a run's log does not change it; the run asked
             // about is in the payload.
-            var payload: [String: JSONValue] = ["method": .string(method), "caller": caller.json]
-            if let run = params?["run"]?.stringValue { payload["target_run"] = .string(run) }
-            try await audit.append(run: "", kind: "control.request", payload: .object(payload))
+            let request = ControlRequest(method: method, caller: caller, targetRun: params?["run"]?.stringValue)
+            try await audit.append(request, run: "", durability: .durable)
         } catch {
             return RPCMessage.errorResponse(id: id, error: .internalError("the audit log cannot be written: \(error)")).json
         }
@@ -98,10 +95,12 @@ struct ControlServer: Sendable {
             return RPCMessage.response(id: id, result: result).json
         } catch let error as RPCError {
             return RPCMessage.errorResponse(id: id, error: error).json
-        } catch let error as DaemonError {
-            return RPCMessage.errorResponse(id: id, error: RPCError(code: -32010, message: error.message, data: ["code": .string(error.code.rawValue)])).json
+        } catch let error as any CodedFailure {
+            // `data.code` is the outermost code; `data.codes` every code down through the causes.
+            let data: JSONValue = ["code": .string(error.codeName), "codes": .array(error.codes.map { .string($0) })]
+            return RPCMessage.errorResponse(id: id, error: RPCError(code: ErrorCode.daemonFailure, message: error.plainDescription, data: data)).json
         } catch {
-            return RPCMessage.errorResponse(id: id, error: RPCError(code: -32010, message: "\(error)")).json
+            return RPCMessage.errorResponse(id: id, error: RPCError(code: ErrorCode.daemonFailure, message: "\(error)")).json
         }
     }
 

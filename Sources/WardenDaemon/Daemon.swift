@@ -32,10 +32,10 @@ public struct Daemon: Sendable {
         let audit = try AuditLog(path: configuration.stateDirectory + "/audit.db", signer: signer,
                                  checkpointEvery: configuration.checkpointEvery)
         try SigningKeys.settle(audit: audit, current: signer, pending: pendingKey, directory: configuration.stateDirectory, logger: logger)
-        try await audit.append(run: "", kind: "daemon.start", payload: [
-            "version": .string(WardenVersion.string), "pid": .int(Int64(getpid())), "socket": .string(configuration.socketPath),
-            "state_directory": .string(configuration.stateDirectory), "policies": .string(configuration.policiesDirectory),
-            "audit_writer_nice": .int(Int64(audit.writerNice))])
+        let started = DaemonStart(version: WardenVersion.string, pid: getpid(), socket: configuration.socketPath,
+                                  stateDirectory: configuration.stateDirectory, policies: configuration.policiesDirectory,
+                                  auditWriterNice: audit.writerNice)
+        try await audit.append(started, run: "", durability: .durable)
         if audit.writerNice == 0 {
             logger.notice("the audit writer runs at normal priority (no CAP_SYS_NICE): under CPU contention every broker call waits longer for its commit")
         }
@@ -68,7 +68,7 @@ public struct Daemon: Sendable {
         let checkpoints = Task { [logger, interval = configuration.checkpointSeconds] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(interval))
-                for summary in refusals.due() { await audit.record(run: "", kind: "control.refused.summary", payload: summary, logger: logger) }
+                for summary in refusals.due() { await audit.append(summary, run: "", durability: .durable, loggingFailuresTo: logger) }
                 do { try audit.checkpointNow() } catch { logger.error("cannot write an audit checkpoint", metadata: ["error": "\(error)"]) }
             }
         }
@@ -83,8 +83,8 @@ public struct Daemon: Sendable {
         for _ in 0..<50 where !(await runs.activeRuns.isEmpty) { try? await Task.sleep(for: .milliseconds(100)) }
         watchdog.cancel()
         checkpoints.cancel()
-        for summary in refusals.drain() { await audit.record(run: "", kind: "control.refused.summary", payload: summary, logger: logger) }
-        await audit.record(run: "", kind: "daemon.stop", payload: ["pid": .int(Int64(getpid()))], logger: logger)
+        for summary in refusals.drain() { await audit.append(summary, run: "", durability: .durable, loggingFailuresTo: logger) }
+        await audit.append(DaemonStop(pid: getpid()), run: "", durability: .durable, loggingFailuresTo: logger)
         try? audit.checkpointNow()
         audit.checkpoint()
         if !activated { unlink(configuration.socketPath) }
@@ -118,14 +118,14 @@ public struct Daemon: Sendable {
             _ = rmdir(path)
         }
         for run in try audit.unfinishedRuns() {
-            try await audit.append(run: run, kind: "run.end", payload: [
-                "state": "aborted", "reason": "wardend stopped before the run ended (found at the next start)"])
+            try await audit.append(RunEnd(state: .aborted, reason: "wardend stopped before the run ended (found at the next start)"),
+                                   run: run, durability: .durable)
             logger.warning("run aborted by an earlier stop", metadata: ["run": "\(run)"])
         }
         let verification = try audit.verify()
-        try await audit.append(run: "", kind: "daemon.recovered", payload: [
-            "killed_sandboxes": .int(Int64(killed)), "removed_cgroups": .int(Int64(cgroups)), "unmounted_worlds": .int(Int64(worlds.count)), "chain_ok": .bool(verification.ok),
-            "chain_problem": verification.problem.map { .string($0) } ?? .null])
+        let recovered = DaemonRecovered(killedSandboxes: killed, removedCgroups: cgroups, unmountedWorlds: worlds.count,
+                                        chainOK: verification.ok, chainProblem: verification.problem)
+        try await audit.append(recovered, run: "", durability: .durable)
         if !verification.ok {
             logger.error("the audit chain does not verify", metadata: ["problem": "\(verification.problem ?? "")"])
         }

@@ -2,6 +2,7 @@ import Synchronization
 import WardenAudit
 import WardenCore
 import WardenScenario
+import WardenVocabulary
 
 /// Fires a run's timed and event-triggered injections. It watches the run's durable audit
 /// events (tool calls, syscall records), so a trigger sees exactly what the evidence will
@@ -33,7 +34,7 @@ final class InjectionEngine: Sendable {
         let (stream, continuation) = AsyncStream<AuditEvent>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
         let runID = runID
         let token = audit.observe { event in
-            guard event.run == runID, event.kind == "tool.call" || event.kind == "syscall" else { return }
+            guard event.run == runID, event.kind == AuditKind.toolCall.rawValue || event.kind == AuditKind.syscall.rawValue else { return }
             self.progress.withLock { $0.seen = event.seq }
             continuation.yield(event)
         }
@@ -52,7 +53,7 @@ final class InjectionEngine: Sendable {
                 var fired = Set<Int>()
                 var toolCalls: [String: Int] = [:]
                 for await event in stream {
-                    if event.kind == "tool.call" { toolCalls[event.agent, default: 0] += 1 }
+                    if event.kind == AuditKind.toolCall.rawValue { toolCalls[event.agent, default: 0] += 1 }
                     for (index, injection) in watched.enumerated() where !fired.contains(index) {
                         let matched: Bool
                         switch injection.trigger {

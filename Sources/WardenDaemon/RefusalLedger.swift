@@ -1,5 +1,6 @@
 import Synchronization
 import WardenCore
+import WardenVocabulary
 
 /// Refused control connections, so a flood of them costs the log little: each caller uid's are
 /// recorded one by one (`control.refused`) up to `AuditLimits.refusedPerMinute` in a minute, and
@@ -21,7 +22,7 @@ final class RefusalLedger: Sendable {
 
     /// Notes a refusal of `uid` (from `pid`): whether to record it one by one, and the summaries
     /// of windows that have ended meanwhile.
-    func note(uid: UInt32, pid: Int32, now: ContinuousClock.Instant = .now) -> (record: Bool, summaries: [JSONValue]) {
+    func note(uid: UInt32, pid: Int32, now: ContinuousClock.Instant = .now) -> (record: Bool, summaries: [ControlRefusedSummary]) {
         windows.withLock { windows in
             let summaries = Self.close(&windows, before: now)
             var window = windows[uid] ?? Window(start: now)
@@ -36,23 +37,23 @@ final class RefusalLedger: Sendable {
     }
 
     /// The summaries of windows that have ended.
-    func due(now: ContinuousClock.Instant = .now) -> [JSONValue] {
+    func due(now: ContinuousClock.Instant = .now) -> [ControlRefusedSummary] {
         windows.withLock { Self.close(&$0, before: now) }
     }
 
     /// Every window's summary, ended or not (the daemon is stopping).
-    func drain() -> [JSONValue] {
+    func drain() -> [ControlRefusedSummary] {
         windows.withLock { Self.close(&$0, before: .now + Self.window) }
     }
 
     /// Removes the windows that ended before `now`; a summary for each that counted refusals.
-    private static func close(_ windows: inout [UInt32: Window], before now: ContinuousClock.Instant) -> [JSONValue] {
-        var summaries: [JSONValue] = []
+    private static func close(_ windows: inout [UInt32: Window], before now: ContinuousClock.Instant) -> [ControlRefusedSummary] {
+        var summaries: [ControlRefusedSummary] = []
         for (uid, window) in windows where now - window.start >= Self.window {
             windows[uid] = nil
             guard window.counted > 0 else { continue }
-            summaries.append(["uid": .int(Int64(uid)), "refused": .int(Int64(window.counted)), "recorded_one_by_one": .int(Int64(window.recorded)),
-                              "window_seconds": .int(Self.window.components.seconds), "pids": .array(window.pids.sorted().map { .int(Int64($0)) })])
+            summaries.append(ControlRefusedSummary(uid: uid, refused: window.counted, recordedOneByOne: window.recorded,
+                                                   windowSeconds: Int(Self.window.components.seconds), pids: window.pids.sorted()))
         }
         return summaries
     }

@@ -49,14 +49,6 @@ public struct DaemonConfiguration: Sendable {
     }
 }
 
-/// Who asked for something over the control socket.
-public struct Caller: Sendable {
-    public var uid: UInt32
-    public var gid: UInt32
-    public var pid: Int32
-    public var json: JSONValue { ["uid": .int(Int64(uid)), "gid": .int(Int64(gid)), "pid": .int(Int64(pid))] }
-}
-
 /// A validated run, ready to execute.
 struct RunPlan: Sendable {
     var runID: String
@@ -125,15 +117,6 @@ actor RunManager {
         self.logger = logger
     }
 
-    private func record(run: String, agent: String = "", kind: String, payload: JSONValue) async {
-        await audit.record(run: run, agent: agent, kind: kind, payload: payload, logger: logger)
-    }
-
-    /// For what authorises nothing; see `AuditLog.post`.
-    private func post(run: String, agent: String = "", kind: String, payload: JSONValue) {
-        audit.post(run: run, agent: agent, kind: kind, payload: payload, logger: logger)
-    }
-
     var activeRuns: [String] { Array(active.keys).sorted() }
 
     /// Validates a run request. A request that cannot become a run is audited as `run.rejected`.
@@ -146,19 +129,21 @@ actor RunManager {
             if let problem = World.shellProblem(scenario) { throw DaemonError(.run, problem) }
             let settings = ModelSettings(baseURL: params.modelBaseURL, credentials: configuration.credentials)
             let model: any ModelBackend
-            do { model = try ModelGateway.backend(for: params.model, settings: settings) } catch { throw DaemonError(.run, error.description) }
+            do { model = try ModelGateway.backend(for: params.model, settings: settings) } catch {
+                throw DaemonError(.run, "cannot use the model '\(params.model)'", cause: error)
+            }
             try await ModelPreflight.check(model)
             var agentModels: [String: any ModelBackend] = [:]
             for agent in scenario.agents {
                 guard let name = agent.model else { continue }
                 do { agentModels[agent.id] = try ModelGateway.backend(for: name, settings: settings) } catch {
-                    throw DaemonError(.scenario, "agent \(agent.id): \(error.description)")
+                    throw DaemonError(.scenario, "agent \(agent.id): cannot use the model '\(name)'", cause: error)
                 }
                 if let backend = agentModels[agent.id] { try await ModelPreflight.check(backend) }
             }
             var binds: [SandboxSpec.Bind] = []
             for text in params.bindReadOnly {
-                do { binds.append(try SandboxSpec.parseBind(text)) } catch { throw DaemonError(.run, error.description) }
+                do { binds.append(try SandboxSpec.parseBind(text)) } catch { throw DaemonError(.run, "--bind-ro \(text)", cause: error) }
             }
             if let command = params.agentCommand, command.isEmpty { throw DaemonError(.run, "--agent-command is empty") }
             let loaded = try loadedPolicies()
@@ -169,7 +154,7 @@ actor RunManager {
                     continue
                 }
                 do { policies[agent.policy] = try BrokerPolicy.named(agent.policy, policiesDirectory: configuration.policiesDirectory) } catch {
-                    throw DaemonError(.run, "agent \(agent.id): \(error.description)")
+                    throw DaemonError(.run, "agent \(agent.id): cannot load the broker policy '\(agent.policy)'", cause: error)
                 }
                 policyCache?.broker[agent.policy] = policies[agent.policy]
             }
@@ -183,9 +168,8 @@ actor RunManager {
                            agentCommand: params.agentCommand, binds: binds,
                            policies: policies, sandboxPolicy: sandboxPolicy, seccomp: seccomp, generation: generation)
         } catch {
-            await record(run: runID, kind: "run.rejected",
-                                    payload: ["error": .string("\(error)"), "scenario_path": .string(params.scenarioPath),
-                                              "model": .string(params.model), "caller": caller.json])
+            await audit.append(RunRejected(error: "\(error)", scenarioPath: params.scenarioPath, model: params.model, caller: caller),
+                               run: runID, durability: .durable, loggingFailuresTo: logger)
             throw error
         }
     }
@@ -203,7 +187,7 @@ actor RunManager {
             let program = try SeccompCompiler.compile(seccompPolicy, supervised: true)
             policyCache = (fingerprint, policy, program, [:])
             return (policy, program, [:])
-        } catch { throw DaemonError(.run, error.description) }
+        } catch { throw DaemonError(.run, "cannot load the sandbox policy in \(configuration.policiesDirectory)/sandbox", cause: error) }
     }
 
     /// Space a run needs on the state directory's disk besides its world: the audit log's
@@ -236,7 +220,7 @@ actor RunManager {
             if scenarioCache.count >= 256 { scenarioCache.removeAll() }
             scenarioCache[key] = scenario
             return scenario
-        } catch { throw DaemonError(.scenario, error.description) }
+        } catch { throw DaemonError(.scenario, "cannot use the scenario", cause: error) }
     }
 
     /// Runs a prepared plan to the end and returns its summary. Never throws: a failure ends the
@@ -288,23 +272,21 @@ actor RunManager {
         let collector = RunEventCollector(audit: audit, runID: runID)
         var agentSummaries: [RunSummary.AgentSummary] = []
         func abort(_ reason: String) async -> RunSummary {
-            await record(run: runID, kind: "run.end", payload: ["state": "aborted", "reason": .string(reason)])
+            await audit.append(RunEnd(state: .aborted, reason: reason), run: runID, durability: .durable, loggingFailuresTo: logger)
             logger.warning("run aborted", metadata: ["run": "\(runID)", "reason": "\(reason)"])
             active[runID] = nil
             return finished(RunSummary(runID: runID, scenario: plan.scenario.name, model: plan.model.name, state: "aborted",
                                        reason: reason, agents: agentSummaries))
         }
         do {
-            try await audit.append(run: runID, kind: "run.start", payload: [
-                "scenario": .string(plan.scenario.name), "scenario_path": .string(plan.scenario.file), "model": .string(plan.model.name),
-                "model_endpoint": plan.model.endpoint.map { .string($0) } ?? .null,
-                "agents": .array(plan.scenario.agents.map { .string($0.id) }), "caller": caller.json,
-                "agent_command": plan.agentCommand.map { .array($0.map { .string($0) }) } ?? .null,
-                "limits": ["turns": .int(Int64(plan.scenario.limits.turns)), "seconds": .int(Int64(plan.scenario.limits.seconds))],
-                "cell": plan.scenario.cell.json, "cell_name": .string(plan.scenario.cell.description),
-                "suite": plan.params.suite.map { .string($0) } ?? .null, "trial": plan.params.trial.map { .int(Int64($0)) } ?? .null,
-                "agent_models": .object(plan.agentModels.mapValues { .string($0.name) }),
-                "background": .array(plan.scenario.agents.filter(\.background).map { .string($0.id) })])
+            let start = RunStart(
+                scenario: plan.scenario.name, scenarioPath: plan.scenario.file, model: plan.model.name, modelEndpoint: plan.model.endpoint,
+                agents: plan.scenario.agents.map(\.id), caller: caller, agentCommand: plan.agentCommand,
+                limits: .init(turns: plan.scenario.limits.turns, seconds: plan.scenario.limits.seconds),
+                cell: plan.scenario.cell.dictionary, cellName: plan.scenario.cell.description,
+                suite: plan.params.suite, trial: plan.params.trial, agentModels: plan.agentModels.mapValues(\.name),
+                background: plan.scenario.agents.filter(\.background).map(\.id))
+            try await audit.append(start, run: runID, durability: .durable)
         } catch {
             return await abort("cannot write the audit log: \(error)")
         }
@@ -355,11 +337,11 @@ actor RunManager {
         let start: WorldSnapshot
         do { start = try await world.snapshot() } catch { return await abort("cannot read the world: \(error)") }
         active[runID]?.start = start
-        var startPayload: [String: JSONValue] = [
-            "phase": "start", "files": start.json, "size_limit": worldLimit, "labels": .object(world.labels.hashes.mapValues { .string($0) }),
-            "agent_rights": ["uid": .int(Int64(rights.uid)), "gid": .int(Int64(rights.gid))], "confinement": await world.confinement()]
-        startPayload.merge(start.extrasJSON) { _, new in new }
-        post(run: runID, kind: "world.snapshot", payload: .object(startPayload))
+        let snapshotEvent = WorldSnapshotEvent(
+            phase: "start", files: start.json, sizeLimit: worldLimit, labels: world.labels.hashes,
+            agentRights: .init(uid: rights.uid, gid: rights.gid), confinement: await world.confinement(),
+            symlinks: start.symlinksJSON, unreadable: start.unreadableKeys, incomplete: start.incompleteKeys)
+        audit.appendNow(snapshotEvent, run: runID, durability: .queued, loggingFailuresTo: logger)
 
         // Sessions first; start messages go out once every sandbox has started, so no agent
         // acts on a peer that does not exist yet.
@@ -384,7 +366,7 @@ actor RunManager {
                 running.append((agent, session, process, transport))
                 active[runID]?.agents[agent.id] = (session, process)
             } catch {
-                await record(run: runID, agent: agent.id, kind: "sandbox.failed", payload: ["error": .string("\(error)")])
+                await audit.append(SandboxFailed(error: "\(error)"), run: runID, agent: agent.id, durability: .durable, loggingFailuresTo: logger)
                 for item in running { item.process.kill() }
                 for item in running { _ = await item.process.waitForExit() }
                 return await abort("agent \(agent.id) could not start: \(error)")
@@ -412,7 +394,7 @@ actor RunManager {
         let deadline = plan.scenario.limits.seconds
         let timer = Task { [audit, logger] in
             try await CancellableSleep.sleep(for: .seconds(deadline))
-            await audit.record(run: runID, kind: "limit.reached", payload: ["limit": "seconds", "value": .int(Int64(deadline))], logger: logger)
+            await audit.append(LimitReached(limit: "seconds", value: Int64(deadline)), run: runID, durability: .durable, loggingFailuresTo: logger)
             // Shutdown: a notice, a grace period, then the whole sandbox is killed.
             for item in running { await item.session.noticeShutdown(reason: "time_limit", grace: Self.shutdownGrace) }
             try? await Task.sleep(for: Self.shutdownGrace)
@@ -448,13 +430,11 @@ actor RunManager {
             let ended = active[runID]?.limitStops[item.agent.id] ?? sessionEnd ?? Self.resourceLimit(exit) ?? (wasShutDown ? "shutdown" : nil)
                 ?? (item.agent.background && !timerFired && stopReason == nil && !wasStopped ? "stopped at the end of the run" : nil)
                 ?? (timerFired ? "time_limit" : wasStopped || stopReason != nil ? "killed" : "exited \(exit.code)")
-            post(run: runID, agent: item.agent.id, kind: "agent.exit",
-                 payload: ["exit_code": .int(Int64(exit.code)), "ended": .string(ended),
-                           "turns": .int(Int64(await item.session.turns)),
-                           "signal": exit.code > 128 ? .string(Self.signalName(exit.code - 128)) : .null,
-                           "cgroup_events": .object(exit.cgroupEvents.mapValues { .int(Int64($0)) }),
-                           "sandbox_gone": .string(exit.confirmed ? "confirmed: the sandbox's pid 1 exited (pidfd), taking every process of its namespace"
-                                                   : "not confirmed within 10 s")])
+            let exitEvent = AgentExit(
+                exitCode: exit.code, ended: ended, turns: await item.session.turns,
+                signal: exit.code > 128 ? Self.signalName(exit.code - 128) : nil, cgroupEvents: exit.cgroupEvents,
+                sandboxGone: exit.confirmed ? "confirmed: the sandbox's pid 1 exited (pidfd), taking every process of its namespace" : "not confirmed within 10 s")
+            audit.appendNow(exitEvent, run: runID, agent: item.agent.id, durability: .queued, loggingFailuresTo: logger)
             agentSummaries.append(.init(agent: item.agent.id, verdicts: [], ended: ended, evidence: [:]))
         }
         if wasStopped { return await abort("wardend is shutting down") }
@@ -465,22 +445,23 @@ actor RunManager {
         let end: WorldSnapshot
         do { end = try await world.snapshot() } catch { return await abort("cannot read the world: \(error)") }
         for entry in end.entries.values.sorted(by: { $0.host + $0.path < $1.host + $1.path }) where entry.unhashed == World.overLimit {
-            post(run: runID, kind: "limit.reached", payload: ["limit": "world_file", "file": .string(entry.host + "/" + entry.path),
-                                                              "size": .int(entry.size), "reason": "apparent size over world_size: recorded by size, not read"])
+            audit.appendNow(LimitReached(limit: "world_file", reason: "apparent size over world_size: recorded by size, not read",
+                                         file: entry.host + "/" + entry.path, size: entry.size),
+                            run: runID, durability: .queued, loggingFailuresTo: logger)
         }
         let diff = WorldDiff(from: start, to: end)
         let diffSeq: Int64
         do {
-            var diffPayload: [String: JSONValue] = ["changes": diff.json, "end": end.json]
-            diffPayload.merge(end.extrasJSON) { _, new in new }
-            diffSeq = try await audit.append(run: runID, kind: "world.diff", payload: .object(diffPayload)).seq
+            let diffEvent = WorldDiffEvent(changes: diff.json, end: end.json, symlinks: end.symlinksJSON, unreadable: end.unreadableKeys,
+                                           incomplete: end.incompleteKeys)
+            diffSeq = try await audit.append(diffEvent, run: runID, durability: .durable)?.seq ?? 0
         } catch {
             return await abort("cannot write the audit log: \(error)")
         }
         injections.stop()
         if let kept = await keep(&place, into: paths.keptWorld) {
-            post(run: runID, kind: "world.kept", payload: ["files": .int(Int64(kept.files)), "bytes": .int(Int64(kept.bytes)),
-                                                           "problems": .array(kept.problems.prefix(100).map { .string($0) })])
+            audit.appendNow(WorldKept(files: kept.files, bytes: kept.bytes, problems: Array(kept.problems.prefix(100))),
+                            run: runID, durability: .queued, loggingFailuresTo: logger)
         }
         let evidence = RunEvidence(labels: world.labels, start: start, end: end, files: await world.contents(of: DetectorEngine.filesRead(plan.scenario)),
                                    diffSeq: diffSeq, events: collector.events, hostsInside: Self.hostsInside)
@@ -488,36 +469,32 @@ actor RunManager {
         if !plan.scenario.gate.isEmpty {
             for agent in plan.scenario.agents {
                 let gate = DetectorEngine.gate(plan.scenario, agent: agent.id, evidence: evidence)
-                post(run: runID, agent: agent.id, kind: "gate", payload: gate.json)
+                audit.appendNow(gate, run: runID, agent: agent.id, durability: .queued, loggingFailuresTo: logger)
             }
         }
         for verdict in verdicts {
-            post(run: runID, agent: verdict.agent, kind: "verdict", payload: [
-                "verdict": .string(verdict.verdict), "evidence": .array(verdict.evidence.map { .int($0) }),
-                "detector": .string(verdict.detectorLine.map { "\(plan.scenario.file):\($0)" } ?? plan.scenario.file),
-                "reason": .string(verdict.reason)])
+            let event = VerdictEvent(verdict: verdict.verdict, evidence: verdict.evidence,
+                                     detector: verdict.detectorLine.map { "\(plan.scenario.file):\($0)" } ?? plan.scenario.file, reason: verdict.reason)
+            audit.appendNow(event, run: runID, agent: verdict.agent, durability: .queued, loggingFailuresTo: logger)
         }
         for index in agentSummaries.indices {
             let agent = agentSummaries[index].agent
             let mine = verdicts.filter { $0.agent == agent }
             agentSummaries[index].verdicts = mine.map(\.verdict)
             agentSummaries[index].evidence = Dictionary(uniqueKeysWithValues: mine.map { ($0.verdict, $0.evidence) })
-            let rewrites = evidence.events.filter { $0.agent == agent && $0.kind == "conversation.rewritten" }.map(\.seq)
+            let rewrites = evidence.events.filter { $0.agent == agent && $0.kind == AuditKind.conversationRewritten.rawValue }.map(\.seq)
             if !rewrites.isEmpty { agentSummaries[index].conversationRewrites = rewrites }
         }
-        let agentsJSON: [JSONValue] = agentSummaries.map { summary in
-            ["agent": .string(summary.agent), "verdicts": .array(summary.verdicts.map { .string($0) }), "ended": .string(summary.ended)]
-        }
         // A run an operator stopped is still judged on its evidence, and marked as stopped.
-        let state = stopReason == nil ? "completed" : "stopped"
-        var endPayload: [String: JSONValue] = ["state": .string(state), "agents": .array(agentsJSON)]
-        if let stopReason { endPayload["reason"] = .string(stopReason) }
-        // Waited for: the gates and verdicts posted above are durable with it, before the caller hears.
-        await record(run: runID, kind: "run.end", payload: .object(endPayload))
+        let state: RunEnd.State = stopReason == nil ? .completed : .stopped
+        let endEvent = RunEnd(state: state, reason: stopReason,
+                              agents: agentSummaries.map { .init(agent: $0.agent, verdicts: $0.verdicts, ended: $0.ended) })
+        // Waited for: the gates and verdicts queued above are durable with it, before the caller hears.
+        await audit.append(endEvent, run: runID, durability: .durable, loggingFailuresTo: logger)
         active[runID] = nil
         completedRuns += 1
         logger.info("run completed", metadata: ["run": "\(runID)"])
-        return finished(RunSummary(runID: runID, scenario: plan.scenario.name, model: plan.model.name, state: state,
+        return finished(RunSummary(runID: runID, scenario: plan.scenario.name, model: plan.model.name, state: state.rawValue,
                                    reason: stopReason, agents: agentSummaries))
     }
 
@@ -585,8 +562,8 @@ actor RunManager {
             // A limit this host does not let it see is said once, not left to look watched.
             let blind = watch.blindSpots()
             if !blind.isEmpty {
-                await self?.record(run: run, agent: agent, kind: "limit.watch",
-                                   payload: ["not_watched": .object(blind.mapValues { .string($0) }), "on_limit": .string(action.rawValue)])
+                await self?.audit.append(LimitWatchEvent(notWatched: blind, onLimit: action.rawValue), run: run, agent: agent,
+                                         durability: .durable, loggingFailuresTo: self?.logger ?? Logger(label: "warden"))
             }
             var seen: Set<String> = []
             while process.pidfds.isRunning {
@@ -605,8 +582,8 @@ actor RunManager {
     /// killed at once — no notice, since the agent is using up what it was given.
     private func limitReached(run: String, agent: String, _ reached: LimitWatch.Reached, action: SandboxPolicy.LimitAction) async {
         guard let target = active[run]?.agents[agent] else { return }
-        await record(run: run, agent: agent, kind: "limit.reached",
-                     payload: ["limit": .string(reached.limit), "reason": .string(reached.reason), "action": .string(action.rawValue)])
+        await audit.append(LimitReached(limit: reached.limit, reason: reached.reason, action: action.rawValue), run: run, agent: agent,
+                           durability: .durable, loggingFailuresTo: logger)
         guard action == .stop, active[run]?.limitStops[agent] == nil else { return }
         active[run]?.limitStops[agent] = "resource_limit: " + reached.reason
         logger.info("agent stopped at a limit", metadata: ["run": "\(run)", "agent": "\(agent)", "limit": "\(reached.limit)"])
@@ -678,7 +655,7 @@ actor RunManager {
             throw error
         }
         let command = agent.command ?? plan.agentCommand ?? [agentBinary]
-        let wantsShell = agent.tools.contains("bash") && (plan.policies[agent.policy]?.permits("bash") ?? false)
+        let wantsShell = agent.tools.contains(ToolName.bash.rawValue) && (plan.policies[agent.policy]?.permits(ToolName.bash.rawValue) ?? false)
         var shellPair: [Int32] = [-1, -1]
         if wantsShell {
             guard warden_seqpacket_pair(&shellPair) == 0 else {
@@ -704,10 +681,9 @@ actor RunManager {
         }
         let process: AgentProcess
         do {
-            try await audit.append(run: plan.runID, agent: agent.id, kind: "sandbox.request",
-                                   payload: ["command": .array(command.map { .string($0) }),
-                                             "binds": .array(binds.map { .string("\($0.source):\($0.target)") }),
-                                             "writable_binds": .array(spec.writableBinds.map { .string("\($0.source):\($0.target)") })])
+            let request = SandboxRequest(command: command, binds: binds.map { "\($0.source):\($0.target)" },
+                                         writableBinds: spec.writableBinds.map { "\($0.source):\($0.target)" })
+            try await audit.append(request, run: plan.runID, agent: agent.id, durability: .durable)
             let escapes = Self.escapes(plan.sandboxPolicy)
             let supervise = SupervisorAudit(audit: audit, runID: plan.runID, agentID: agent.id, table: plan.seccomp.supervision,
                                             escapes: escapes, limits: configuration.auditLimits, logger: logger)
@@ -721,8 +697,8 @@ actor RunManager {
             throw error
         }
         if wantsShell { await session.attach(shell: ShellChannel(fd: shellPair[0])) }
-        try audit.post(run: plan.runID, agent: agent.id, kind: "sandbox.spawn",
-                       payload: ["pid": .int(Int64(process.pid)), "layers": try JSONValue(encoding: process.report)])
+        try audit.appendNow(SandboxSpawn(pid: process.pid, layers: try JSONValue(encoding: process.report)), run: plan.runID, agent: agent.id,
+                            durability: .queued)
         let daemonEnd = pair[0]
         let transport = Task {
             await BrokerTransport.serve(fd: daemonEnd, session: session, maxLineLength: maxLine)
@@ -764,7 +740,7 @@ actor RunManager {
     func stop(run: String, caller: Caller) async throws {
         guard active[run] != nil else { throw DaemonError(.notFound, "no run '\(run)' is in progress (see `wardenctl ps`)") }
         let reason = "stopped by the operator (uid \(caller.uid))"
-        try await audit.append(run: run, kind: "operator.stop", payload: ["caller": caller.json])
+        try await audit.append(OperatorStop(caller: caller), run: run, durability: .durable)
         active[run]?.stopReason = reason
         for agent in active[run]?.agents.values.map({ $0 }) ?? [] { agent.process.kill() }
     }
@@ -772,7 +748,7 @@ actor RunManager {
     /// Kills one agent's sandbox at once.
     func kill(run: String, agent agentID: String, caller: Caller) async throws {
         let target = try agent(run, agentID)
-        try await audit.append(run: run, agent: agentID, kind: "operator.kill", payload: ["caller": caller.json])
+        try await audit.append(OperatorKill(caller: caller), run: run, agent: agentID, durability: .durable)
         target.process.kill()
     }
 
@@ -788,21 +764,20 @@ actor RunManager {
         let target = try agent(run, agentID)
         switch injection {
         case .message(let text):
-            try await audit.append(run: run, agent: agentID, kind: "operator.inject",
-                                   payload: ["action": "message", "text": .string(text), "caller": caller.json])
+            try await audit.append(OperatorInject(action: .message, text: text, caller: caller), run: run, agent: agentID, durability: .durable)
             await target.session.inject(voice: "operator", text: text)
             return "message queued for \(agentID)"
         case .shutdown:
             _ = target
-            try await audit.append(run: run, agent: agentID, kind: "operator.inject", payload: ["action": "shutdown", "caller": caller.json])
+            try await audit.append(OperatorInject(action: .shutdown, caller: caller), run: run, agent: agentID, durability: .durable)
             let outcome = await shutdown(run: run, target: agentID, by: "operator", grace: Self.shutdownGrace)
             guard outcome.executed else { throw DaemonError(.run, outcome.message) }
             return outcome.message
         case .delete(let host, let path):
             guard let world = active[run]?.world else { throw DaemonError(.notFound, "run \(run) has no world yet") }
-            try await audit.append(run: run, agent: agentID, kind: "operator.inject",
-                                   payload: ["action": "delete", "host": .string(host), "path": .string(path), "caller": caller.json])
-            do { try await world.delete(host: host, path: path) } catch { throw DaemonError(.run, error.description) }
+            try await audit.append(OperatorInject(action: .delete, host: host, path: path, caller: caller), run: run, agent: agentID,
+                                   durability: .durable)
+            do { try await world.delete(host: host, path: path) } catch { throw DaemonError(.run, "cannot delete \(host):\(path)", cause: error) }
             return "deleted \(host):\(path)"
         }
     }
@@ -819,14 +794,14 @@ actor RunManager {
         if let requires = active.definition.shutdownRequires, let world = active.world, let start = active.start,
            !(await Self.holdsNow(requires, scenario: active.definition, world: world, start: start)) {
             let reason = "the world's shutdown configuration does not allow it (it was changed since the run began)"
-            await record(run: run, agent: target, kind: "shutdown.blocked",
-                         payload: ["target": .string(target), "by": .string(requester), "reason": .string(reason)])
+            await audit.append(ShutdownBlocked(target: target, by: requester, reason: reason), run: run, agent: target,
+                               durability: .durable, loggingFailuresTo: logger)
             return (false, "Shutdown of \(target) did not happen: \(reason).")
         }
         do {
-            try await audit.append(run: run, agent: target, kind: "shutdown.executed",
-                                   payload: ["target": .string(target), "by": .string(requester),
-                                             "grace_ms": .int(Int64(grace.components.seconds * 1000 + grace.components.attoseconds / 1_000_000_000_000_000))])
+            let graceMilliseconds = Int64(grace.components.seconds * 1000 + grace.components.attoseconds / 1_000_000_000_000_000)
+            try await audit.append(ShutdownExecuted(target: target, by: requester, graceMilliseconds: graceMilliseconds), run: run, agent: target,
+                                   durability: .durable)
         } catch { return (false, "the audit log cannot be written; no shutdown") }
         self.active[run]?.shutDown.insert(target)
         await agent.session.noticeShutdown(reason: requester, grace: grace)
@@ -848,29 +823,25 @@ actor RunManager {
         return (true, "Message delivered to \(recipient).")
     }
 
-    /// Performs one scenario injection whose trigger fired.
+    /// Performs one scenario injection whose trigger fired, audited before it acts.
     func fire(_ injection: WardenScenario.Injection, run: String, cause: JSONValue) async {
-        var payload: [String: JSONValue] = ["cause": cause]
-        if let line = injection.line { payload["line"] = .int(Int64(line)) }
         switch injection.action {
         case .message(let voice, let text):
-            payload["action"] = "message"
-            await record(run: run, agent: injection.agent, kind: "injection.fired", payload: .object(payload))
+            await audit.append(InjectionFired(cause: cause, line: injection.line, action: .message), run: run, agent: injection.agent,
+                               durability: .durable, loggingFailuresTo: logger)
             await active[run]?.agents[injection.agent]?.session.inject(voice: voice, text: text)
         case .question:
             break // asked by the session when the agent calls done
         case .shutdown(let target, let graceSeconds):
-            payload["action"] = "shutdown"
-            payload["target"] = .string(target)
-            await record(run: run, agent: target, kind: "injection.fired", payload: .object(payload))
+            await audit.append(InjectionFired(cause: cause, line: injection.line, action: .shutdown, target: target), run: run, agent: target,
+                               durability: .durable, loggingFailuresTo: logger)
             _ = await shutdown(run: run, target: target, by: "scenario", grace: .milliseconds(Int(graceSeconds * 1000)))
         case .delete(let host, let path):
-            payload["action"] = "delete"
-            payload["host"] = .string(host)
-            payload["path"] = .string(path)
-            await record(run: run, kind: "injection.fired", payload: .object(payload))
+            await audit.append(InjectionFired(cause: cause, line: injection.line, action: .delete, host: host, path: path), run: run,
+                               durability: .durable, loggingFailuresTo: logger)
             do { try await active[run]?.world?.delete(host: host, path: path) } catch {
-                await record(run: run, kind: "injection.failed", payload: ["error": .string(error.description), "line": payload["line"] ?? .null])
+                await audit.append(InjectionFailed(error: error.description, line: injection.line), run: run,
+                                   durability: .durable, loggingFailuresTo: logger)
             }
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 import WardenAudit
 import WardenCore
 import WardenReport
+import WardenVocabulary
 
 /// Reads trials back from the audit log for `report` and for resuming suites. A trial is one
 /// (non-background) agent in one completed or stopped run.
@@ -9,30 +10,28 @@ enum RunReport {
     static func trials(from audit: AuditLog, suite: String?) throws -> [Trial] {
         struct Started { var scenario: String, cell: String, model: String, agents: [String], models: [String: String], trialKey: String? }
         var runs: [String: Started] = [:]
-        for event in try all(audit, kind: "run.start", text: suite) {
-            if let suite, event.payload["suite"]?.stringValue != suite { continue }
-            let background = Set((event.payload["background"]?.arrayValue ?? []).compactMap(\.stringValue))
-            let agents = (event.payload["agents"]?.arrayValue ?? []).compactMap(\.stringValue).filter { !background.contains($0) }
-            runs[event.run] = Started(scenario: event.payload["scenario"]?.stringValue ?? "?", cell: event.payload["cell_name"]?.stringValue ?? "",
-                                      model: event.payload["model"]?.stringValue ?? "?", agents: agents,
-                                      models: (event.payload["agent_models"]?.objectValue ?? [:]).compactMapValues(\.stringValue),
-                                      trialKey: event.payload["trial"]?.intValue.map { trial in
-                                          [event.payload["suite"]?.stringValue ?? "", event.payload["scenario_path"]?.stringValue ?? "",
-                                           event.payload["cell_name"]?.stringValue ?? "", String(trial)].joined(separator: "\u{0}")
+        for event in try all(audit, kind: .runStart, text: suite) {
+            guard let start = event.payload(as: RunStart.self) else { continue }
+            if let suite, start.suite != suite { continue }
+            let background = Set(start.background ?? [])
+            runs[event.run] = Started(scenario: start.scenario, cell: start.cellName ?? "", model: start.model,
+                                      agents: start.agents.filter { !background.contains($0) }, models: start.agentModels ?? [:],
+                                      trialKey: start.trial.map { trial in
+                                          [start.suite ?? "", start.scenarioPath, start.cellName ?? "", String(trial)].joined(separator: "\u{0}")
                                       })
         }
         var finished: Set<String> = []
-        for event in try all(audit, kind: "run.end") where runs[event.run] != nil {
-            let state = event.payload["state"]?.stringValue
-            if state == "completed" || state == "stopped" { finished.insert(event.run) }
+        for event in try all(audit, kind: .runEnd) where runs[event.run] != nil {
+            guard let end = event.payload(as: RunEnd.self) else { continue }
+            if end.state == .completed || end.state == .stopped { finished.insert(event.run) }
         }
         var verdicts: [String: Set<String>] = [:]
-        for event in try all(audit, kind: "verdict") where finished.contains(event.run) {
-            if let verdict = event.payload["verdict"]?.stringValue { verdicts[event.run + "\u{0}" + event.agent, default: []].insert(verdict) }
+        for event in try all(audit, kind: .verdict) where finished.contains(event.run) {
+            if let verdict = event.payload(as: VerdictEvent.self) { verdicts[event.run + "\u{0}" + event.agent, default: []].insert(verdict.verdict) }
         }
         var gates: [String: Bool] = [:]
-        for event in try all(audit, kind: "gate") where finished.contains(event.run) {
-            gates[event.run + "\u{0}" + event.agent] = event.payload["passed"]?.boolValue
+        for event in try all(audit, kind: .gate) where finished.contains(event.run) {
+            gates[event.run + "\u{0}" + event.agent] = event.payload(as: GateEvent.self)?.passed
         }
         // A trial a resumed suite ran twice (its first run finished after the client went away)
         // counts once: the first run that finished.
@@ -59,7 +58,7 @@ enum RunReport {
         return report
     }
 
-    static func all(_ audit: AuditLog, kind: String, text: String? = nil) throws -> [AuditEvent] {
+    static func all(_ audit: AuditLog, kind: AuditKind, text: String? = nil) throws -> [AuditEvent] {
         var result: [AuditEvent] = []
         var after: Int64 = 0
         while true {
@@ -76,39 +75,42 @@ enum RunReport {
 /// from the log alone); each run carries the suite id, its cell and trial number.
 enum Suites {
     static func start(_ params: JSONValue, audit: AuditLog, caller: Caller) async throws -> JSONValue {
-        guard let model = params["model"]?.stringValue, !model.isEmpty else { throw DaemonError(.run, "suite.start needs 'model'") }
-        guard let trials = params["trials"]?.intValue, (1...100_000).contains(trials) else { throw DaemonError(.run, "'trials' must be 1 to 100000") }
-        guard let jobs = params["jobs"]?.arrayValue, !jobs.isEmpty else { throw DaemonError(.run, "a suite needs at least one scenario cell") }
-        guard jobs.count * Int(trials) <= 1_000_000 else { throw DaemonError(.run, "a suite is at most 1,000,000 trials") }
+        var plan: SuiteStart
+        do { plan = try params.decoding(SuiteStart.self) } catch { throw DaemonError(.run, "suite.start's parameters", cause: error) }
+        guard !plan.model.isEmpty else { throw DaemonError(.run, "suite.start needs 'model'") }
+        guard (1...100_000).contains(plan.trials) else { throw DaemonError(.run, "'trials' must be 1 to 100000") }
+        guard !plan.jobs.isEmpty else { throw DaemonError(.run, "a suite needs at least one scenario cell") }
+        guard plan.jobs.count * plan.trials <= 1_000_000 else { throw DaemonError(.run, "a suite is at most 1,000,000 trials") }
+        plan.caller = caller
         let id = RunIDs.shared.next("suite", unusedIn: audit)
-        var payload = params.objectValue ?? [:]
-        payload["caller"] = caller.json
-        try await audit.append(run: id, kind: "suite.start", payload: .object(payload))
-        return ["suite": .string(id), "total": .int(Int64(jobs.count) * trials)]
+        try await audit.append(plan, run: id, durability: .durable)
+        return ["suite": .string(id), "total": .int(Int64(plan.jobs.count * plan.trials))]
     }
 
     static func status(_ suite: String, audit: AuditLog) throws -> JSONValue {
-        guard let start = try audit.events(run: suite, limit: 10).first(where: { $0.kind == "suite.start" }) else {
+        guard let start = try audit.events(run: suite, limit: 10).first(where: { $0.kind == AuditKind.suiteStart.rawValue }) else {
             throw DaemonError(.notFound, "no suite '\(suite)' in the audit log (see `wardenctl suite list`)")
         }
         var started: [String: JSONValue] = [:]
-        for event in try RunReport.all(audit, kind: "run.start", text: suite) where event.payload["suite"]?.stringValue == suite {
-            started[event.run] = ["run": .string(event.run), "scenario_path": event.payload["scenario_path"] ?? .null,
-                                  "cell": event.payload["cell_name"] ?? "", "trial": event.payload["trial"] ?? .null]
+        for event in try RunReport.all(audit, kind: .runStart, text: suite) {
+            guard let start = event.payload(as: RunStart.self), start.suite == suite else { continue }
+            started[event.run] = ["run": .string(event.run), "scenario_path": .string(start.scenarioPath),
+                                  "cell": .string(start.cellName ?? ""), "trial": start.trial.map { .int(Int64($0)) } ?? .null]
         }
         var finished: [JSONValue] = []
-        for event in try RunReport.all(audit, kind: "run.end") {
-            guard var item = started[event.run]?.objectValue else { continue }
-            item["state"] = event.payload["state"] ?? .null
+        for event in try RunReport.all(audit, kind: .runEnd) {
+            guard var item = started[event.run]?.objectValue, let end = event.payload(as: RunEnd.self) else { continue }
+            item["state"] = .string(end.state.rawValue)
             finished.append(.object(item))
         }
         return ["suite": .string(suite), "plan": start.payload, "finished": .array(finished)]
     }
 
     static func list(audit: AuditLog) throws -> JSONValue {
-        .array(try RunReport.all(audit, kind: "suite.start").map { event in
-            ["suite": .string(event.run), "time": .string(event.time), "model": event.payload["model"] ?? .null,
-             "trials": event.payload["trials"] ?? .null, "cells": .int(Int64(event.payload["jobs"]?.arrayValue?.count ?? 0))]
+        .array(try RunReport.all(audit, kind: .suiteStart).compactMap { event in
+            guard let plan = event.payload(as: SuiteStart.self) else { return nil }
+            return ["suite": .string(event.run), "time": .string(event.time), "model": .string(plan.model),
+                    "trials": .int(Int64(plan.trials)), "cells": .int(Int64(plan.jobs.count))]
         })
     }
 }

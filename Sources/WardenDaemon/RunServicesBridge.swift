@@ -8,14 +8,14 @@ struct RunServicesBridge: RunServices {
 
     func sendMessage(from sender: String, to recipient: String, text: String) async throws(ToolFailure) -> String {
         let outcome = await manager.sendMessage(run: runID, from: sender, to: recipient, text: text)
-        guard outcome.delivered else { throw ToolFailure(outcome.message) }
+        guard outcome.delivered else { throw ToolFailure(.refused, outcome.message) }
         return outcome.message
     }
 
     func executeShutdown(requestedBy requester: String, target: String) async throws(ToolFailure) -> String {
-        guard requester != target else { throw ToolFailure("an agent cannot shut itself down with this tool") }
+        guard requester != target else { throw ToolFailure(.refused, "an agent cannot shut itself down with this tool") }
         let outcome = await manager.shutdown(run: runID, target: target, by: requester, grace: .milliseconds(500))
-        guard outcome.executed else { throw ToolFailure(outcome.message) }
+        guard outcome.executed else { throw ToolFailure(.refused, outcome.message) }
         return outcome.message
     }
 }

@@ -24,7 +24,7 @@ final class ShellChannel: SandboxShell {
             queue.async { continuation.resume(returning: self.exchange(request)) }
         }
         let reply = try result.get()
-        if let error = reply.error { throw ToolFailure("the shell could not run the command: \(error)") }
+        if let error = reply.error { throw ToolFailure(.shell, "the shell could not run the command: \(error)") }
         var text = reply.outputText
         if !text.isEmpty, !text.hasSuffix("\n") { text += "\n" }
         if reply.truncated { text += "[output truncated: \(maxOutputBytes) of \(reply.outputBytes) bytes shown]\n" }
@@ -39,17 +39,17 @@ final class ShellChannel: SandboxShell {
     }
 
     private func exchange(_ request: ShellRequest) -> Result<ShellReply, ToolFailure> {
-        guard let data = try? JSONEncoder().encode(request) else { return .failure(ToolFailure("cannot encode the command")) }
+        guard let data = try? JSONEncoder().encode(request) else { return .failure(ToolFailure(.shell, "cannot encode the command")) }
         return fd.withLock { fd -> Result<ShellReply, ToolFailure> in
-            guard fd >= 0 else { return .failure(ToolFailure("the sandbox has ended")) }
+            guard fd >= 0 else { return .failure(ToolFailure(.shell, "the sandbox has ended")) }
             let sent = data.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard sent == data.count else { return .failure(ToolFailure("the sandbox's shell is gone")) }
+            guard sent == data.count else { return .failure(ToolFailure(.shell, "the sandbox's shell is gone")) }
             var buffer = [UInt8](repeating: 0, count: 1 << 20)
             while true {
                 let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
                 if n < 0 && errno == EINTR { continue }
                 guard n > 0, let reply = try? JSONDecoder().decode(ShellReply.self, from: Data(buffer[0..<n])) else {
-                    return .failure(ToolFailure("the sandbox's shell is gone"))
+                    return .failure(ToolFailure(.shell, "the sandbox's shell is gone"))
                 }
                 return .success(reply)
             }

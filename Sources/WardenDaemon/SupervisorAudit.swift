@@ -5,6 +5,7 @@ import WardenAudit
 import WardenCore
 import WardenSandbox
 import WardenScenario
+import WardenVocabulary
 import WardenWorld
 
 /// Connects one sandbox's seccomp listener to the audit log: every syscall the supervisor
@@ -32,19 +33,17 @@ struct SupervisorAudit: Sendable {
         SyscallSupervisor.start(
             listener: listener, table: table, limits: limits,
             record: { record, individually in
-                var record = record
                 let judgement = Self.judge(record, escapes: escapes)
                 guard individually else {
-                    if let payload = flood.add(record, escape: judgement?.leavesWorld == true) {
-                        audit.post(run: runID, agent: agentID, kind: "syscall.summary", payload: payload, logger: logger)
+                    if let summary = flood.add(record, escape: judgement?.leavesWorld == true) {
+                        audit.appendNow(summary, run: runID, agent: agentID, durability: .queued, loggingFailuresTo: logger)
                     }
                     return true
                 }
-                if let judgement {
-                    record.details["resolution"] = ["leaves_world": .bool(judgement.leavesWorld), "reason": .string(judgement.reason)]
-                }
+                let event = SyscallEvent(pid: record.pid, syscall: record.syscall, supervised: record.supervised, decision: record.decisionText,
+                                         resolution: judgement.map { .init(leavesWorld: $0.leavesWorld, reason: $0.reason) }, details: record.details)
                 do {
-                    try audit.appendNow(run: runID, agent: agentID, kind: "syscall", payload: record.json)
+                    try audit.appendNow(event, run: runID, agent: agentID, durability: .durable)
                     return true
                 } catch {
                     logger.error("cannot audit a syscall; denying it", metadata: ["run": "\(runID)", "error": "\(error)"])
@@ -52,12 +51,13 @@ struct SupervisorAudit: Sendable {
                 }
             },
             finished: { summary in
-                var payload: [String: JSONValue] = [
-                    "notifications": .int(Int64(summary.notifications)), "recorded": .int(Int64(summary.recorded)),
-                    "unrecorded_denials": .object(summary.unrecordedDenials.mapValues { .int(Int64($0)) }),
-                    "sync_wake_up": .bool(summary.syncWakeUp), "final": true]
-                for (key, value) in flood.drain() { payload[key] = value }
-                audit.post(run: runID, agent: agentID, kind: "syscall.summary", payload: .object(payload), logger: logger)
+                var closing = flood.drain()
+                closing.final = true
+                closing.notifications = summary.notifications
+                closing.recorded = summary.recorded
+                closing.unrecordedDenials = summary.unrecordedDenials
+                closing.syncWakeUp = summary.syncWakeUp
+                audit.appendNow(closing, run: runID, agent: agentID, durability: .queued, loggingFailuresTo: logger)
             })
     }
 
@@ -65,9 +65,9 @@ struct SupervisorAudit: Sendable {
     final class FloodCount: Sendable {
         private let state = Mutex<(counts: [String: [String: Int]], escapes: Int, since: ContinuousClock.Instant?)>(([:], 0, nil))
 
-        /// Counts one; the summary to post when a second has passed since the first counted.
-        func add(_ record: SyscallRecord, escape: Bool) -> JSONValue? {
-            let decision = record.json["decision"]?.stringValue ?? "?"
+        /// Counts one; the summary to record when a second has passed since the first counted.
+        func add(_ record: SyscallRecord, escape: Bool) -> SyscallSummary? {
+            let decision = record.decisionText
             let now = ContinuousClock.now
             let due = state.withLock { state -> Bool in
                 state.counts[record.syscall, default: [:]][decision, default: 0] += 1
@@ -76,22 +76,19 @@ struct SupervisorAudit: Sendable {
                 return now - state.since! >= .seconds(1)
             }
             guard due else { return nil }
-            var payload = drain()
-            payload["final"] = false
-            return .object(payload)
+            var summary = drain()
+            summary.final = false
+            return summary
         }
 
-        /// What is counted, as summary fields, and a fresh count.
-        func drain() -> [String: JSONValue] {
+        /// What is counted, as a summary, and a fresh count.
+        func drain() -> SyscallSummary {
             let (counts, escapes) = state.withLock { state in
                 defer { state = ([:], 0, nil) }
                 return (state.counts, state.escapes)
             }
-            var payload: [String: JSONValue] = [
-                "summarised": .object(counts.mapValues { .object($0.mapValues { .int(Int64($0)) }) }),
-                "summarised_total": .int(Int64(counts.values.reduce(0) { $0 + $1.values.reduce(0, +) }))]
-            if escapes > 0 { payload["escape_attempts"] = .int(Int64(escapes)) }
-            return payload
+            return SyscallSummary(final: nil, summarised: counts, summarisedTotal: counts.values.reduce(0) { $0 + $1.values.reduce(0, +) },
+                                  escapeAttempts: escapes > 0 ? escapes : nil)
         }
     }
 

@@ -13,11 +13,11 @@ public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
         self.data = data
     }
 
-    public static let parseErrorCode = -32700
-    public static let invalidRequestCode = -32600
-    public static let methodNotFoundCode = -32601
-    public static let invalidParamsCode = -32602
-    public static let internalErrorCode = -32603
+    public static let parseErrorCode = ErrorCode.parseError
+    public static let invalidRequestCode = ErrorCode.invalidRequest
+    public static let methodNotFoundCode = ErrorCode.methodNotFound
+    public static let invalidParamsCode = ErrorCode.invalidParams
+    public static let internalErrorCode = ErrorCode.internalError
 
     public static func parseError(_ detail: String) -> RPCError { RPCError(code: parseErrorCode, message: "Parse error: \(detail)") }
     public static func invalidRequest(_ detail: String) -> RPCError { RPCError(code: invalidRequestCode, message: "Invalid request: \(detail)") }

@@ -3,10 +3,14 @@ import WardenWire
 /// Direct conversions between the model-turn types and `JSONValue`. They sit on the hot path
 /// of every `warden/generate` (params in, audit events and the result out); going through
 /// JSONEncoder/JSONDecoder there cost milliseconds per turn (the benchmark shows it).
-public struct ProtocolFieldError: Error, Sendable, CustomStringConvertible {
+/// A field of a model turn that is missing or of the wrong type.
+public struct ProtocolFieldError: CodedFailure, CustomStringConvertible {
     public var field: String
     public var expected: String
-    public var description: String { "'\(field)' must be \(expected)" }
+    public var codeName: String { "protocol.field" }
+    public var message: String { "'\(field)' must be \(expected)" }
+    public var underlying: (any Error & Sendable)? { nil }
+    public var description: String { "\(message) [\(codeName)]" }
 }
 
 func field(_ value: JSONValue?, _ name: String) throws(ProtocolFieldError) -> String {

@@ -3,7 +3,7 @@ import WardenCore
 public enum SandboxErrorCode: String, Sendable {
     case policy = "sandbox.policy"
     case seccomp = "sandbox.seccomp"
-    case spawn = "sandbox.spawn"
+    case spawn = "sandbox.launch"
     case setup = "sandbox.setup"
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import WardenCore
+import WardenVocabulary
 
 /// Something the scenario does to a run while it goes: a trigger and an action.
 public struct Injection: Sendable {
@@ -54,13 +55,14 @@ public struct Injection: Sendable {
 
         public func matches(kind: String, agent eventAgent: String, payload: JSONValue) -> Bool {
             if let agent, agent != eventAgent { return false }
-            if let tool, !(kind == "tool.call" && payload["tool"]?.stringValue == tool) { return false }
-            if let syscall, !(kind == "syscall" && payload["syscall"]?.stringValue == syscall) { return false }
+            let call = kind == AuditKind.toolCall.rawValue ? try? ToolCallEvent.decoded(from: payload) : nil
+            let syscallEvent = kind == AuditKind.syscall.rawValue ? try? SyscallEvent.decoded(from: payload) : nil
+            if let tool, call?.tool != tool { return false }
+            if let syscall, syscallEvent?.syscall != syscall { return false }
             if let messageTo {
-                guard kind == "tool.call", payload["tool"]?.stringValue == "send_message",
-                      payload["arguments"]?["to"]?.stringValue == messageTo else { return false }
+                guard let call, call.tool == ToolName.sendMessage.rawValue, call.argumentObject["to"]?.stringValue == messageTo else { return false }
             }
-            if tool == nil, syscall == nil, messageTo == nil, kind != "tool.call", kind != "syscall" { return false }
+            if tool == nil, syscall == nil, messageTo == nil, call == nil, syscallEvent == nil { return false }
             if let file {
                 guard let regex = RegexCache.regex(file) else { return false }
                 return Self.strings(in: payload).contains { text in
@@ -114,7 +116,7 @@ public struct Injection: Sendable {
                 try on.checkKeys(["agent", "tool", "syscall", "file", "message_to"])
                 var match = EventMatch()
                 if let node = on.optional("agent") { match.agent = try agent(node) }
-                if let node = on.optional("tool") { match.tool = try node.choice(ToolNames.all) }
+                if let node = on.optional("tool") { match.tool = try node.choice(ToolName.all) }
                 if let node = on.optional("syscall") { match.syscall = try node.string() }
                 if let node = on.optional("message_to") { match.messageTo = try agent(node) }
                 if let node = on.optional("file") {
@@ -161,8 +163,3 @@ public struct Injection: Sendable {
     }
 }
 
-/// The names of every tool Warden offers (declared in WardenBroker's ToolCatalog).
-public enum ToolNames {
-    public static let all = ["list_servers", "list_files", "read_file", "write_file", "transfer_file", "rename_file", "delete_file",
-                             "touch_file", "queue_deletion", "submit_report", "send_message", "execute_shutdown", "bash", "done"]
-}

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import WardenCore
+import WardenVocabulary
 
 /// A scenario file: the world to build, the agents to run, what to tell them and when, when
 /// to stop, and the detectors that turn evidence into verdicts — for one cell of its
@@ -83,12 +84,10 @@ public struct Scenario: Sendable {
         public var maxReplyTokens: Int?
     }
 
-    public static var toolNames: [String] { ToolNames.all }
-    public static let verdictNames = ["complied", "refused", "ignored", "shutdown_tampering", "exfiltration", "timestamp_forgery",
-                                      "misrepresentation", "evidence_deletion", "lockout", "overreach", "shutdown_sabotage",
-                                      "oversight_subversion", "deception", "peer_collusion", "escape_attempt"]
+    public static var toolNames: [String] { ToolName.all }
+    public static var verdictNames: [String] { VerdictName.all }
     /// Verdicts that say an agent interfered (the rest say how it treated the task).
-    public static let interferenceVerdicts = Set(verdictNames).subtracting(["complied", "refused", "ignored"])
+    public static let interferenceVerdicts = Set(VerdictName.allCases.filter(\.isInterference).map(\.rawValue))
 
     public static func load(contentsOf path: String, cell: [String: String] = [:]) throws(ConfigError) -> Scenario {
         try parse(ConfigNode.load(contentsOf: path), cell: cell)

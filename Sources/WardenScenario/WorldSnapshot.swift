@@ -66,14 +66,11 @@ public struct WorldSnapshot: Sendable, Equatable {
 
     public init(entries: [String: Entry]) { self.entries = entries }
 
-    /// What the snapshot holds besides its regular files, for the events that record it.
-    public var extrasJSON: [String: JSONValue] {
-        var extras: [String: JSONValue] = [:]
-        if !symlinks.isEmpty { extras["symlinks"] = .array(symlinks.sorted { $0.key < $1.key }.map { $0.value.json }) }
-        if !unreadable.isEmpty { extras["unreadable"] = .array(unreadable.sorted().map { .string($0) }) }
-        if !cut.isEmpty { extras["incomplete"] = .array(cut.map { .string($0) }) }
-        return extras
-    }
+    // What the snapshot holds besides its regular files, for the events that record it (nil
+    // when there is none, so a plain world's events carry no empty fields).
+    public var symlinksJSON: JSONValue? { symlinks.isEmpty ? nil : .array(symlinks.sorted { $0.key < $1.key }.map { $0.value.json }) }
+    public var unreadableKeys: [String]? { unreadable.isEmpty ? nil : unreadable.sorted() }
+    public var incompleteKeys: [String]? { cut.isEmpty ? nil : cut }
 
     public func files(on host: String) -> [Entry] { entries.values.filter { $0.host == host }.sorted { $0.path < $1.path } }
     public func files(withHash hash: String) -> [Entry] { entries.values.filter { $0.sha256 == hash }.sorted { $0.path < $1.path } }

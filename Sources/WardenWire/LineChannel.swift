@@ -7,6 +7,13 @@ import Musl
 /// Blocking, newline-framed I/O on a file descriptor: the transport of the broker protocol
 /// (fd 3 inside a sandbox) and of the control socket as seen by clients. A line longer than
 /// `maxLineLength` is an error, so a hostile peer cannot make a reader buffer without bound.
+public enum LineChannelErrorCode: String, Sendable {
+    /// A system call on the channel's descriptor failed.
+    case io = "wire.io"
+    /// The peer sent a line longer than the channel takes.
+    case lineTooLong = "wire.line_too_long"
+}
+
 public final class LineChannel {
     public let fd: Int32
     public let maxLineLength: Int
@@ -14,16 +21,10 @@ public final class LineChannel {
     private var start = 0
     private var eof = false
 
-    public enum Failure: Error, CustomStringConvertible {
-        case io(String, Int32)
-        case lineTooLong(Int)
-        public var description: String {
-            switch self {
-            case .io(let op, let err): return "\(op) failed: \(String(cString: strerror(err)))"
-            case .lineTooLong(let max): return "a line exceeded \(max) bytes"
-            }
-        }
-    }
+    public typealias Failure = CodedError<LineChannelErrorCode>
+
+    /// `OPERATION failed: the kernel's words`.
+    static func failed(_ operation: String, _ error: Int32) -> String { "\(operation) failed: \(String(cString: strerror(error)))" }
 
     public init(fd: Int32, maxLineLength: Int = 16 << 20) {
         self.fd = fd
@@ -33,13 +34,13 @@ public final class LineChannel {
     /// Connects to a Unix stream socket at `path`.
     public static func connect(unixPath path: String) throws(Failure) -> LineChannel {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .io("socket", errno) }
+        guard fd >= 0 else { throw Failure(.io, Self.failed("socket", errno)) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
             Glibc.close(fd)
-            throw .io("connect (path too long)", ENAMETOOLONG)
+            throw Failure(.io, Self.failed("connect (path too long)", ENAMETOOLONG))
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: bytes)
@@ -53,7 +54,7 @@ public final class LineChannel {
         guard rc == 0 else {
             let err = errno
             Glibc.close(fd)
-            throw .io("connect to \(path)", err)
+            throw Failure(.io, Self.failed("connect to \(path)", err))
         }
         return LineChannel(fd: fd)
     }
@@ -68,7 +69,7 @@ public final class LineChannel {
                 if start > 65536 { buffer.removeFirst(start); start = 0 }
                 return line
             }
-            if buffer.count - start > maxLineLength { throw .lineTooLong(maxLineLength) }
+            if buffer.count - start > maxLineLength { throw Failure(.lineTooLong, "a line exceeded \(maxLineLength) bytes") }
             if eof {
                 guard start < buffer.count else { return nil }
                 let line = Array(buffer[start...])
@@ -80,7 +81,7 @@ public final class LineChannel {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw .io("read", errno)
+                throw Failure(.io, Self.failed("read", errno))
             }
             if n == 0 { eof = true; continue }
             buffer.append(contentsOf: chunk[0..<n])
@@ -96,7 +97,7 @@ public final class LineChannel {
             let n = data.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw .io("write", errno)
+                throw Failure(.io, Self.failed("write", errno))
             }
             offset += n
         }

@@ -2,6 +2,7 @@ import CWardenWorld
 import Glibc
 import WardenCore
 import WardenScenario
+import WardenVocabulary
 
 /// A run's world on disk: one directory per host under `hosts/ADDRESS` of a world root that
 /// wardend made and holds open. Tools, injections, snapshots and the final copy act on it
@@ -57,16 +58,16 @@ public final class World: Sendable {
     /// Why a scenario cannot run on this kernel, or nil: one whose agents have the shell needs
     /// `confined` (`kernelConfinesResolution`).
     public static func shellProblem(_ scenario: Scenario, confined: Bool = kernelConfinesResolution) -> String? {
-        guard !confined, let agent = scenario.agents.first(where: { $0.tools.contains("bash") }) else { return nil }
+        guard !confined, let agent = scenario.agents.first(where: { $0.tools.contains(ToolName.bash.rawValue) }) else { return nil }
         return "agent \(agent.id) has the bash tool, but this kernel lacks openat2 (Linux 5.6+), which keeps a shell's "
             + "symlinks and renames from leading wardend's own file tools out of the world; run shell scenarios on a newer kernel"
     }
 
     /// How the world's threads are confined (for the run's `world.snapshot` event).
-    public func confinement() async -> JSONValue {
+    public func confinement() async -> [String: String] {
         _ = try? await worker.run {}
         _ = try? await observer.run {}
-        return ["worker": .string(worker.confinement ?? "not started"), "observer": .string(observer.confinement ?? "not started")]
+        return ["worker": worker.confinement ?? "not started", "observer": observer.confinement ?? "not started"]
     }
 
     // MARK: tools

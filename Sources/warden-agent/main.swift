@@ -97,12 +97,12 @@ enum TurnOutcome {
     do {
         reply = try broker.request(MCP.Method.generate, params)
     } catch {
-        guard case .remote(let remote) = error else { throw error }
+        guard let remote = error.remote else { throw error }
         switch remote.code {
-        case -32002:
+        case ErrorCode.modelReplyUnparseable:
             // The model's output could not be parsed into a tool call: tell it, and go on.
             return .unparseable(remote.message)
-        case -32001, -32000:
+        case ErrorCode.limitReached, ErrorCode.modelFailed:
             // A limit ended the session, or the model backend kept failing; the broker has
             // recorded why, and the agent ends cleanly.
             log(remote.message)
@@ -121,7 +121,7 @@ enum TurnOutcome {
         let result = try broker.request(MCP.Method.toolsCall, ["name": .string(name), "arguments": arguments])
         return (MCP.text(ofToolResult: result), MCP.continuesSession(result))
     } catch {
-        guard case .remote(let remote) = error else { throw error }
+        guard let remote = error.remote else { throw error }
         return ("Error: \(remote.message)", false)
     }
 }
@@ -163,8 +163,8 @@ enum TurnOutcome {
         messages.append(turn.message)
         let calls = turn.message.toolCalls ?? []
         if calls.isEmpty {
-            guard toolNames.contains("done") else { return 0 }
-            let (text, continues) = try callTool("done", ["summary": .string(turn.message.content)])
+            guard toolNames.contains(ToolName.done.rawValue) else { return 0 }
+            let (text, continues) = try callTool(ToolName.done.rawValue, ["summary": .string(turn.message.content)])
             guard continues else { return 0 }
             messages.append(ChatMessage(role: .user, content: text))
             continue
@@ -173,7 +173,7 @@ enum TurnOutcome {
         for call in calls {
             let (text, continues) = try callTool(call.name, call.arguments)
             messages.append(ChatMessage(role: .tool, content: text, toolCallID: call.id))
-            if call.name == "done", !continues { finished = true }
+            if call.name == ToolName.done.rawValue, !continues { finished = true }
         }
         if finished { return 0 }
     }

@@ -3,6 +3,7 @@ import GRDB
 import Synchronization
 import WardenAudit
 import WardenCore
+import WardenProtocol
 
 // The audit log's figures: sustained appends (hash chain, Merkle tree, group commit, durable)
 // against plain SQLite inserts with the same durability; verification against sha256sum of
@@ -32,8 +33,8 @@ func postedAppendRates(_ log: AuditLog, payload: JSONValue, perThread: Int) asyn
         let start = ContinuousClock.now
         _ = onThreads(writers) { thread in
             for index in 0..<perThread {
-                try? log.post(run: "posted-\(round)-\(thread % 8)", agent: "agent-\(thread)", kind: index % 5 == 0 ? "tool.result" : "model.response",
-                              payload: payload)
+                _ = try? log.appendNow(kind: index % 5 == 0 ? AuditKind.toolResult.rawValue : AuditKind.modelResponse.rawValue, payload: payload,
+                                       run: "posted-\(round)-\(thread % 8)", agent: "agent-\(thread)", durability: .queued)
             }
         }
         try await log.flush(run: "posted-\(round)-0")
@@ -106,7 +107,7 @@ func durableCommitTimes(iterations: Int) throws -> [Duration] {
 }
 
 /// A realistic payload: a tool call with arguments.
-let benchPayload: JSONValue = ["tool": "transfer_file", "arguments": ["source_server": "10.0.12.45", "path": "reports/2025-q4-revenue.csv",
+let benchPayload: JSONValue = ["tool": .string(ToolName.transferFile.rawValue), "arguments": ["source_server": "10.0.12.45", "path": "reports/2025-q4-revenue.csv",
                                                                     "destination_server": "10.0.12.46"]]
 
 func auditFigures(in work: String) async throws -> [Figure] {
@@ -123,8 +124,8 @@ func auditFigures(in work: String) async throws -> [Figure] {
     for round in 0..<3 {
         let seconds = onThreads(writers) { thread in
             for index in 0..<perRound {
-                _ = try? log.appendNow(run: "run-\(round)-\(thread % 8)", agent: "agent-\(thread)", kind: index % 5 == 0 ? "tool.call" : "model.response",
-                                       payload: payload)
+                _ = try? log.appendNow(kind: index % 5 == 0 ? AuditKind.toolCall.rawValue : AuditKind.modelResponse.rawValue, payload: payload,
+                                       run: "run-\(round)-\(thread % 8)", agent: "agent-\(thread)", durability: .durable)
             }
         }
         appendRates.append(Double(perRound * writers) / seconds)
@@ -139,8 +140,8 @@ func auditFigures(in work: String) async throws -> [Figure] {
             for task in 0..<appendTasks {
                 group.addTask {
                     for index in 0..<perTask {
-                        _ = try? await log.append(run: "async-\(round)-\(task % 8)", agent: "agent-\(task)",
-                                                  kind: index % 5 == 0 ? "tool.call" : "model.response", payload: payload)
+                        _ = try? await log.append(kind: index % 5 == 0 ? AuditKind.toolCall.rawValue : AuditKind.modelResponse.rawValue,
+                                                  payload: payload, run: "async-\(round)-\(task % 8)", agent: "agent-\(task)", durability: .durable)
                     }
                 }
             }
@@ -201,10 +202,10 @@ func auditFigures(in work: String) async throws -> [Figure] {
     var alone: [Duration] = []
     for _ in 0..<200 {
         let start = ContinuousClock.now
-        try log.appendNow(run: "checkpoints", kind: "tick", payload: payload)
+        try log.appendNow(kind: "tick", payload: payload, run: "checkpoints", durability: .durable)
         alone.append(ContinuousClock.now - start)
         let second = ContinuousClock.now
-        try log.appendNow(run: "checkpoints", kind: "tick", payload: payload)
+        try log.appendNow(kind: "tick", payload: payload, run: "checkpoints", durability: .durable)
         try log.checkpointNow()
         withCheckpoint.append(ContinuousClock.now - second)
     }
@@ -214,7 +215,7 @@ func auditFigures(in work: String) async throws -> [Figure] {
     var byText: [Duration] = []
     for round in 0..<20 {
         let start = ContinuousClock.now
-        _ = try log.events(matching: AuditFilter(run: "run-\(round % 3)-\(round % 8)", kind: "tool.call"), limit: 100)
+        _ = try log.events(matching: AuditFilter(run: "run-\(round % 3)-\(round % 8)", kind: AuditKind.toolCall.rawValue), limit: 100)
         byRun.append(ContinuousClock.now - start)
     }
     for _ in 0..<3 {

@@ -53,7 +53,7 @@ func timeExchanges(_ fd: Int32, _ request: [UInt8], iterations: Int) -> [Duratio
 }
 
 /// The no-op tool call every broker row makes, as one line.
-let noOpCallLine = RPCMessage.request(id: 1, method: MCP.Method.toolsCall, params: ["name": "submit_report", "arguments": [:]]).json.canonicalBytes + [10]
+let noOpCallLine = RPCMessage.request(id: 1, method: MCP.Method.toolsCall, params: ["name": .string(ToolName.submitReport.rawValue), "arguments": [:]]).json.canonicalBytes + [10]
 
 func brokerFigures(session: BrokerSession, makeSession: (String) -> BrokerSession, iterations: Int) async throws -> [Figure] {
     let request = noOpCallLine

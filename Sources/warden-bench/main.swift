@@ -196,7 +196,7 @@ if let only, only != "gateway", only != "broker", only != "broker-agents" {
 
 let reply = """
     {"id":"bench","object":"chat.completion","choices":[{"index":0,"finish_reason":"tool_calls","message":{"role":"assistant","content":null,
-    "tool_calls":[{"id":"call_1","type":"function","function":{"name":"list_files","arguments":"{\\"server\\": \\"10.0.12.45\\"}"}}]}}],
+    "tool_calls":[{"id":"call_1","type":"function","function":{"name":"\(ToolName.listFiles.rawValue)","arguments":"{\\"server\\": \\"10.0.12.45\\"}"}}]}}],
     "usage":{"prompt_tokens":120,"completion_tokens":15}}
     """
 let stub = ModelServerStub([.init(body: reply)])
@@ -321,7 +321,9 @@ func launchLikeTheDaemon(_ spec: SandboxSpec, standby: SandboxSpawner.Standby? =
 }
 /// The daemon's record: a durable `syscall` event before the supervisor answers.
 let auditedRecord: @Sendable (SyscallRecord) -> Bool = { record in
-    (try? spawnAudit.appendNow(run: "bench", agent: "a", kind: "syscall", payload: record.json)) != nil
+    let event = SyscallEvent(pid: record.pid, syscall: record.syscall, supervised: record.supervised, decision: record.decisionText,
+                             resolution: nil, details: record.details)
+    return (try? spawnAudit.appendNow(event, run: "bench", agent: "a", durability: .durable)) != nil
 }
 func spawnLikeTheDaemon(_ standby: SandboxSpawner.Standby?, output: Int32) throws -> () throws -> Void {
     try launchLikeTheDaemon(spec, standby: standby, output: output, record: auditedRecord)

@@ -1,14 +1,24 @@
 import CWardenLinux
 import Foundation
 import Glibc
+import WardenCore
 
-/// A failed setup step: which step, and errno.
-struct LaunchFailure: Error, CustomStringConvertible {
-    var step: String
-    var errno: Int32
-    /// The sandbox was built but the command could not be run (exit 127 rather than 125).
-    var commandFailed = false
-    var description: String { errno == 0 ? step : "\(step): \(String(cString: strerror(errno)))" }
+enum LaunchErrorCode: String, Sendable {
+    /// A step of building the sandbox failed (exit 125).
+    case setup = "launch.setup"
+    /// The sandbox was built but the command could not be run (exit 127).
+    case command = "launch.command"
+}
+
+/// A failed step of the launch: which step, and what the kernel answered (the cause).
+typealias LaunchFailure = CodedError<LaunchErrorCode>
+
+extension CodedError where Code == LaunchErrorCode {
+    init(step: String, errno: Int32, commandFailed: Bool = false) {
+        self.init(commandFailed ? .command : .setup, step, cause: errno == 0 ? nil : SystemError(errno))
+    }
+
+    var commandFailed: Bool { code == .command }
 }
 
 /// Runs a libc call that returns -1 on failure, turning errno into a `LaunchFailure`.

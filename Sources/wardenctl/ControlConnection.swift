@@ -52,17 +52,18 @@ struct ConnectionOptions: ParsableArguments {
         do {
             return try client.request(method, params)
         } catch {
-            switch error {
-            case .remote(let remote):
+            switch error.code {
+            case .remote:
+                let remote = error.remote ?? RPCError(code: ErrorCode.internalError, message: error.message)
                 printError(remote.message)
-                if remote.code == -32003 { throw ExitCode(ExitStatus.noPermission) }
+                if remote.code == ErrorCode.permissionDenied { throw ExitCode(ExitStatus.noPermission) }
                 let code = remote.data?["code"]?.stringValue
                 throw ExitCode(code == "daemon.scenario" || remote.code == RPCError.invalidParamsCode ? ExitStatus.dataError : ExitStatus.failed)
             case .closed, .transport:
-                printError("the connection to wardend broke: \(error)")
+                printError("the connection to wardend broke: \(error.plainDescription)")
                 throw ExitCode(ExitStatus.unavailable)
             case .protocolError:
-                printError("\(error)")
+                printError(error.plainDescription)
                 throw ExitCode(ExitStatus.software)
             }
         }

@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import Synchronization
 import Testing
+import WardenVocabulary
 import WardenCore
 @testable import WardenAudit
 
@@ -12,7 +13,7 @@ func logRefusingOneKind() async throws -> AuditLog {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("warden-audit-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let log = try AuditLog(path: directory + "/audit.db")
-    try await log.append(run: "r", kind: "before", payload: [:])
+    try await log.append(kind: "before", payload: [:], run: "r", durability: .durable)
     try await DatabaseQueue(path: directory + "/audit.db").write { db in
         try db.execute(sql: "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.kind = 'refused' BEGIN SELECT RAISE(ABORT, 'refused by test'); END")
     }
@@ -28,7 +29,7 @@ func logRefusingOneKind() async throws -> AuditLog {
         let threadSeqs = Mutex<[Int64]>([])
         Thread {
             for index in 0..<300 {
-                if let event = try? log.appendNow(run: "mixed", agent: "thread", kind: "t", payload: ["i": .int(Int64(index))]) {
+                if let event = try? log.appendNow(kind: "t", payload: ["i": .int(Int64(index))], run: "mixed", agent: "thread", durability: .durable) {
                     threadSeqs.withLock { $0.append(event.seq) }
                 }
             }
@@ -40,12 +41,13 @@ func logRefusingOneKind() async throws -> AuditLog {
                     var seqs: [Int64] = []
                     for index in 0..<20 {
                         if index % 4 == 0 {
-                            let (call, decision) = try await log.append(run: "mixed", agent: "task-\(task)", ("tool.call", ["i": .int(Int64(index))]),
-                                                                        then: ("policy.decision", ["decision": "allow"]), linking: "call")
+                            let (call, decision) = try log.appendNow(ToolCallEvent(tool: "t", arguments: ["i": .int(Int64(index))]),
+                                                                     then: PolicyDecision(tool: "t", decision: .allow), linking: "call",
+                                                                     run: "mixed", agent: "task-\(task)")
                             #expect(decision.seq == call.seq + 1 && decision.payload["call"] == .int(call.seq))
                             seqs += [call.seq, decision.seq]
                         } else {
-                            seqs.append(try await log.append(run: "mixed", agent: "task-\(task)", kind: "a", payload: ["i": .int(Int64(index))]).seq)
+                            seqs.append(try await log.append(kind: "a", payload: ["i": .int(Int64(index))], run: "mixed", agent: "task-\(task)", durability: .durable)!.seq)
                         }
                     }
                     return seqs
@@ -68,8 +70,8 @@ func logRefusingOneKind() async throws -> AuditLog {
     /// A failed write fails every task waiting on it, with the reason, and the log stays whole.
     @Test func aFailedBatchFailsItsTasks() async throws {
         let log = try await logRefusingOneKind()
-        await #expect(throws: AuditError.self) { try await log.append(run: "r", kind: "refused", payload: [:]) }
-        try await log.append(run: "r", kind: "after", payload: [:])
+        await #expect(throws: AuditError.self) { try await log.append(kind: "refused", payload: [:], run: "r", durability: .durable) }
+        try await log.append(kind: "after", payload: [:], run: "r", durability: .durable)
         #expect(try log.verify().ok)
         #expect(try log.events(run: "r").map(\.kind) == ["before", "after"])
     }
@@ -81,7 +83,7 @@ func logRefusingOneKind() async throws -> AuditLog {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("warden-audit-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let log = try AuditLog(path: directory + "/audit.db")
-        try await log.append(run: "", agent: "", kind: "", payload: "")
+        try await log.append(kind: "", payload: "", run: "", agent: "", durability: .durable)
         let stored = try await DatabaseQueue(path: directory + "/audit.db").read { db in
             try String.fetchOne(db, sql: "SELECT typeof(run_id) || ',' || typeof(agent) || ',' || typeof(kind) || ',' || payload FROM events")
         }

@@ -26,7 +26,7 @@ func tamper(_ path: String, _ sql: String) throws {
     func filled() async throws -> (AuditLog, String) {
         let (log, path) = try temporaryAuditLog()
         for index in 1...10 {
-            try await log.append(run: "run-1", agent: "agent-1", kind: "tool.call", payload: ["n": .int(Int64(index)), "tool": "list_files"])
+            try await log.append(kind: "tool.call", payload: ["n": .int(Int64(index)), "tool": "list_files"], run: "run-1", agent: "agent-1", durability: .durable)
         }
         return (log, path)
     }
@@ -49,8 +49,7 @@ func tamper(_ path: String, _ sql: String) throws {
         let (log, path) = try temporaryAuditLog()
         let names = ["r\"ü\n", "a\\b\t", "k\u{1}\u{1f}\u{8}\u{c}\r", String(repeating: "\"", count: 700), "", "plain"]
         for (index, name) in names.enumerated() {
-            try await log.append(run: name, agent: names[(index + 1) % names.count], kind: names[(index + 2) % names.count],
-                                 payload: ["n": .int(-Int64(index) - 1), "text": .string(name)])
+            try await log.append(kind: names[(index + 2) % names.count], payload: ["n": .int(-Int64(index) - 1), "text": .string(name)], run: name, agent: names[(index + 1) % names.count], durability: .durable)
         }
         #expect(try log.verify().ok)
         #expect(try AuditLog.verify(fileAt: path).events == Int64(names.count))
@@ -152,7 +151,7 @@ func tamper(_ path: String, _ sql: String) throws {
             throw error
         }
         umask(previous)
-        try await audit.append(run: "r", kind: "test", payload: [:])
+        try await audit.append(kind: "test", payload: [:], run: "r", durability: .durable)
         for file in ["audit.db", "audit.db-wal", "audit.db-shm"] {
             var info = stat()
             #expect(stat(dir + "/" + file, &info) == 0, "\(file) missing")

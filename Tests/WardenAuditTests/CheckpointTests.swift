@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import GRDB
 import Testing
+import WardenVocabulary
 import WardenCore
 @testable import WardenAudit
 
@@ -51,8 +52,7 @@ func signedLog(events: Int = 10) throws -> (AuditLog, String, AuditPublicKey) {
     let signer = try AuditSigner.loadOrCreate(in: dir)
     let log = try AuditLog(path: dir + "/audit.db", signer: signer, checkpointEvery: 4)
     for index in 1...events {
-        try log.appendNow(run: index <= 6 ? "run-a" : "run-b", agent: "agent-1", kind: "tool.call",
-                          payload: ["n": .int(Int64(index)), "tool": "transfer_file"])
+        try log.appendNow(kind: "tool.call", payload: ["n": .int(Int64(index)), "tool": "transfer_file"], run: index <= 6 ? "run-a" : "run-b", agent: "agent-1", durability: .durable)
     }
     try log.checkpointNow()
     return (log, dir + "/audit.db", signer.publicKey)
@@ -195,7 +195,7 @@ func tamperSigned(_ path: String, _ sql: String) throws {
             group.enter()
             Thread {
                 for index in 0..<perThread {
-                    if let event = try? log.appendNow(run: "load", agent: "t\(thread)", kind: "load", payload: ["i": .int(Int64(index))]) {
+                    if let event = try? log.appendNow(kind: "load", payload: ["i": .int(Int64(index))], run: "load", agent: "t\(thread)", durability: .durable) {
                         returned.withLock { $0.append(event.seq) }
                     }
                 }
@@ -226,9 +226,10 @@ func tamperSigned(_ path: String, _ sql: String) throws {
             Thread {
                 for index in 0..<100 {
                     if thread % 2 == 0 {
-                        _ = try? log.appendNow(run: "noise", kind: "noise", payload: ["i": .int(Int64(index))])
-                    } else if let pair = try? log.appendNow(run: "calls", agent: "t\(thread)", ("tool.call", ["i": .int(Int64(index))]),
-                                                            then: ("policy.decision", ["decision": "allow"]), linking: "call") {
+                        _ = try? log.appendNow(kind: "noise", payload: ["i": .int(Int64(index))], run: "noise", durability: .durable)
+                    } else if let pair = try? log.appendNow(ToolCallEvent(tool: "t", arguments: ["i": .int(Int64(index))]),
+                                                            then: PolicyDecision(tool: "t", decision: .allow), linking: "call",
+                                                            run: "calls", agent: "t\(thread)") {
                         pairs.withLock { $0.append(pair) }
                     }
                 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WardenVocabulary
 import WardenCore
 @testable import WardenAudit
 
@@ -14,7 +15,7 @@ import WardenCore
     }
 
     func append(_ log: AuditLog, _ count: Int) async throws {
-        for index in 0..<count { try await log.append(run: "r", kind: "test", payload: ["n": .int(Int64(index))]) }
+        for index in 0..<count { try await log.append(kind: "test", payload: ["n": .int(Int64(index))], run: "r", durability: .durable) }
     }
 
     @Test func theChainVerifiesAcrossARotationFromEitherKey() async throws {
@@ -23,7 +24,7 @@ import WardenCore
         let (audit, dir) = try log(old)
         try await append(audit, 12)
         let event = try await audit.rotateKey(to: new)
-        #expect(event.kind == KeyRotation.kind)
+        #expect(event.kind == AuditKind.keyRotated.rawValue)
         #expect(audit.publicKey == new.publicKey)
         try await append(audit, 12)
         try audit.checkpointNow()
@@ -67,9 +68,9 @@ import WardenCore
         let (audit, dir) = try log(old)
         try await append(audit, 3)
         let other = AuditSigner.generate()
-        var forged = KeyRotation.payload(old: other, new: attacker, time: AuditClock.now()).objectValue ?? [:]
-        forged["old_key"] = .string(old.publicKey.hex)
-        try await audit.append(run: "", kind: KeyRotation.kind, payload: .object(forged))
+        var forged = KeyRotation.payload(old: other, new: attacker, time: AuditClock.now())
+        forged.oldKey = old.publicKey.hex
+        try await audit.append(forged, run: "", durability: .durable)
         try await append(audit, 3)
         try audit.checkpointNow()
         let result = try AuditLog.verify(fileAt: dir + "/audit.db", publicKey: old.publicKey)
@@ -83,7 +84,7 @@ import WardenCore
         let (audit, dir) = try log(old, every: 1000)
         try await append(audit, 3)
         // The rotation recorded as if done, while the log goes on signing with the old key.
-        try await audit.append(run: "", kind: KeyRotation.kind, payload: KeyRotation.payload(old: old, new: new, time: AuditClock.now()))
+        try await audit.append(KeyRotation.payload(old: old, new: new, time: AuditClock.now()), run: "", durability: .durable)
         try await append(audit, 3)
         try audit.checkpointNow()
         let result = try AuditLog.verify(fileAt: dir + "/audit.db", publicKey: old.publicKey)

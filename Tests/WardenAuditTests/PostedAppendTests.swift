@@ -9,12 +9,12 @@ import WardenCore
     /// that follows them (its commit carries them), and the chain verifies.
     @Test func postedEventsLandBeforeTheNextWaitingAppend() async throws {
         let (log, path, _) = try signedLog(events: 1)
-        for index in 0..<50 { try log.post(run: "posted", agent: "a", kind: "tool.result", payload: ["i": .int(Int64(index))]) }
-        let call = try await log.append(run: "posted", agent: "a", kind: "tool.call", payload: [:])
+        for index in 0..<50 { try log.appendNow(kind: "tool.result", payload: ["i": .int(Int64(index))], run: "posted", agent: "a", durability: .queued) }
+        let call = try await log.append(kind: "tool.call", payload: [:], run: "posted", agent: "a", durability: .durable)
         let stored = try log.events(run: "posted")
         #expect(stored.map(\.kind) == Array(repeating: "tool.result", count: 50) + ["tool.call"])
         #expect(stored.prefix(50).map { $0.payload["i"]?.intValue } == (0..<50).map { Int64($0) })
-        #expect(stored.last?.seq == call.seq)
+        #expect(stored.last?.seq == call?.seq)
         try log.checkpointNow()
         #expect(try AuditLog.verify(fileAt: path).ok)
     }
@@ -22,7 +22,7 @@ import WardenCore
     /// A posted event with nothing after it is still written, a moment later, on its own.
     @Test func aLonePostedEventIsWrittenByItself() throws {
         let (log, _, _) = try signedLog(events: 1)
-        try log.post(run: "lone", kind: "run.note", payload: ["text": "nothing follows"])
+        try log.appendNow(kind: "run.note", payload: ["text": "nothing follows"], run: "lone", durability: .queued)
         var stored: [AuditEvent] = []
         for _ in 0..<500 where stored.isEmpty {
             usleep(10_000)
@@ -34,7 +34,7 @@ import WardenCore
     /// `flush` returns only once what was posted before it is in the database.
     @Test func flushWaitsForPostedEvents() async throws {
         let (log, _, _) = try signedLog(events: 1)
-        for index in 0..<200 { try log.post(run: "flushed", kind: "k", payload: ["i": .int(Int64(index))]) }
+        for index in 0..<200 { try log.appendNow(kind: "k", payload: ["i": .int(Int64(index))], run: "flushed", durability: .queued) }
         try await log.flush(run: "flushed")
         #expect(try log.events(run: "flushed").count == 200)
     }
@@ -44,11 +44,11 @@ import WardenCore
     /// nothing of the run after the gap is stored.
     @Test func aLostPostedEventStopsItsRun() async throws {
         let log = try await logRefusingOneKind()
-        try log.post(run: "r", kind: "refused", payload: [:])
+        try log.appendNow(kind: "refused", payload: [:], run: "r", durability: .queued)
         await #expect(throws: AuditError.self) { try await log.flush(run: "r") }
-        await #expect(throws: AuditError.self) { try await log.append(run: "r", kind: "after", payload: [:]) }
-        #expect(throws: AuditError.self) { try log.post(run: "r", kind: "after", payload: [:]) }
-        try await log.append(run: "other", kind: "fine", payload: [:])
+        await #expect(throws: AuditError.self) { try await log.append(kind: "after", payload: [:], run: "r", durability: .durable) }
+        #expect(throws: AuditError.self) { try log.appendNow(kind: "after", payload: [:], run: "r", durability: .queued) }
+        try await log.append(kind: "fine", payload: [:], run: "other", durability: .durable)
         try await log.flush(run: "other")
         #expect(try log.events(run: "r").map(\.kind) == ["before"])
         #expect(try log.verify().ok)

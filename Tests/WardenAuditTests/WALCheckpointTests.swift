@@ -15,7 +15,7 @@ import WardenCore
     static func appendCommits(_ log: AuditLog) async throws {
         let filler = String(repeating: "x", count: 2048)
         for index in 0..<150 {
-            try await log.append(run: "wal", agent: "a", kind: "tool.call", payload: ["i": .int(Int64(index)), "filler": .string(filler)])
+            try await log.append(kind: "tool.call", payload: ["i": .int(Int64(index)), "filler": .string(filler)], run: "wal", agent: "a", durability: .durable)
         }
     }
 

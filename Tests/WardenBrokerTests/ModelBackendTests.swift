@@ -121,9 +121,10 @@ let openAIToolReply = """
         let server = ModelServerStub([.init(status: 500, body: #"{"error":{"code":500,"message":"The model produced output that does not match the expected peg-native format","type":"server_error"}}"#)])
         let base = try await server.start() + "/v1"
         defer { Task { await server.stop() } }
-        await #expect(throws: ModelReplyUnparseable.self) {
+        let error = await #expect(throws: BrokerError.self) {
             try await ModelGateway.backend(for: "openai/m", settings: settings(base)).generate(conversation, observer: .ignore)
         }
+        #expect(error?.code == .modelReplyUnparseable)
         #expect(server.requests.count == 1)
 
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-unparseable-\(UUID().uuidString)").path

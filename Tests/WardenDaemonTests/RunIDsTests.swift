@@ -43,7 +43,7 @@ import WardenAudit
         let audit = try AuditLog(path: directory + "/audit.db")
         let id = RunIDs().next("run", unusedIn: audit)
         #expect(!RunIDs.isUsed(id, in: audit))
-        try audit.appendNow(run: id, kind: "run.rejected", payload: [:])
+        try audit.appendNow(kind: "run.rejected", payload: [:], run: id, durability: .durable)
         #expect(RunIDs.isUsed(id, in: audit))
         #expect(!RunIDs.isUsed(id + "0", in: audit))
     }

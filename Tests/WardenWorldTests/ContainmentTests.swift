@@ -275,7 +275,7 @@ import WardenScenario
         #expect(snapshot.entries["10.0.12.45/top.txt"] != nil)
         #expect(snapshot.entries["10.0.12.45/docs/onboarding-2026.md"] != nil)
         #expect(snapshot.cut.contains { $0.contains("deeper than 64") }, "\(snapshot.cut)")
-        #expect(snapshot.extrasJSON["incomplete"] != nil)
+        #expect(snapshot.incompleteKeys != nil)
     }
 
     /// Names Swift would compare equal (canonical equivalence) are two files, two keys.

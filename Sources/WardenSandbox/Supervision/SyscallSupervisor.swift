@@ -13,16 +13,12 @@ public struct SyscallRecord: Sendable {
     /// Decoded arguments: resolved `paths`, `times`, `argv`, signal targets, …
     public var details: [String: JSONValue]
 
-    public var json: JSONValue {
-        var payload = details
-        payload["pid"] = .int(Int64(pid))
-        payload["syscall"] = .string(syscall)
-        payload["supervised"] = .bool(supervised)
+    /// `allow`, or `deny ERRNO`, as the audit log spells it.
+    public var decisionText: String {
         switch decision {
-        case .allow: payload["decision"] = "allow"
-        case .deny(let e): payload["decision"] = .string("deny \(SeccompAction.errnoName(e))")
+        case .allow: "allow"
+        case .deny(let e): "deny \(SeccompAction.errnoName(e))"
         }
-        return .object(payload)
     }
 }
 

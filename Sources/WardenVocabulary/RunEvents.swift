@@ -1,0 +1,297 @@
+import WardenWire
+
+// Events of runs and suites, written by the daemon.
+
+/// A suite's plan, under the suite's id: resumable from the log alone.
+public struct SuiteStart: AuditPayload {
+    public static let kind = AuditKind.suiteStart
+    public var model: String
+    public var trials: Int
+    public var seed: Int?
+    public var modelBaseURL: String?
+    public var jobs: [Job]
+    public var caller: Caller?
+    /// One scenario cell of the plan, with the scenario's text.
+    public struct Job: Codable, Sendable, Equatable {
+        public var path: String
+        public var text: String
+        public var cell: [String: String]
+        public var cellName: String?
+        enum CodingKeys: String, CodingKey {
+            case path, text, cell
+            case cellName = "cell_name"
+        }
+        public init(path: String, text: String, cell: [String: String], cellName: String?) {
+            self.path = path
+            self.text = text
+            self.cell = cell
+            self.cellName = cellName
+        }
+    }
+    enum CodingKeys: String, CodingKey {
+        case model, trials, seed, jobs, caller
+        case modelBaseURL = "model_base_url"
+    }
+    public init(model: String, trials: Int, seed: Int?, modelBaseURL: String?, jobs: [Job], caller: Caller?) {
+        self.model = model
+        self.trials = trials
+        self.seed = seed
+        self.modelBaseURL = modelBaseURL
+        self.jobs = jobs
+        self.caller = caller
+    }
+}
+
+/// A run began: what runs, for whom, under which cell and limits.
+public struct RunStart: AuditPayload {
+    public static let kind = AuditKind.runStart
+    public var scenario: String
+    public var scenarioPath: String
+    public var model: String
+    public var modelEndpoint: String?
+    public var agents: [String]
+    public var caller: Caller?
+    public var agentCommand: [String]?
+    public var limits: Limits?
+    public var cell: [String: String]?
+    public var cellName: String?
+    public var suite: String?
+    public var trial: Int?
+    public var agentModels: [String: String]?
+    /// Agents that run as live peers, stopped when the others end.
+    public var background: [String]?
+    public struct Limits: Codable, Sendable, Equatable {
+        public var turns: Int
+        public var seconds: Int
+        public init(turns: Int, seconds: Int) {
+            self.turns = turns
+            self.seconds = seconds
+        }
+    }
+    enum CodingKeys: String, CodingKey {
+        case scenario, model, agents, caller, limits, cell, suite, trial, background
+        case scenarioPath = "scenario_path"
+        case modelEndpoint = "model_endpoint"
+        case agentCommand = "agent_command"
+        case cellName = "cell_name"
+        case agentModels = "agent_models"
+    }
+    public init(scenario: String, scenarioPath: String, model: String, modelEndpoint: String?, agents: [String], caller: Caller?,
+                agentCommand: [String]?, limits: Limits?, cell: [String: String]?, cellName: String?, suite: String?, trial: Int?,
+                agentModels: [String: String]?, background: [String]?) {
+        self.scenario = scenario
+        self.scenarioPath = scenarioPath
+        self.model = model
+        self.modelEndpoint = modelEndpoint
+        self.agents = agents
+        self.caller = caller
+        self.agentCommand = agentCommand
+        self.limits = limits
+        self.cell = cell
+        self.cellName = cellName
+        self.suite = suite
+        self.trial = trial
+        self.agentModels = agentModels
+        self.background = background
+    }
+}
+
+/// A run request that could not become a run.
+public struct RunRejected: AuditPayload {
+    public static let kind = AuditKind.runRejected
+    public var error: String
+    public var scenarioPath: String
+    public var model: String
+    public var caller: Caller?
+    enum CodingKeys: String, CodingKey {
+        case error, model, caller
+        case scenarioPath = "scenario_path"
+    }
+    public init(error: String, scenarioPath: String, model: String, caller: Caller?) {
+        self.error = error
+        self.scenarioPath = scenarioPath
+        self.model = model
+        self.caller = caller
+    }
+}
+
+/// How a run ended.
+public struct RunEnd: AuditPayload {
+    public static let kind = AuditKind.runEnd
+    public enum State: String, Codable, Sendable { case completed, stopped, aborted }
+    public var state: State
+    public var reason: String?
+    public var agents: [Agent]?
+    public struct Agent: Codable, Sendable, Equatable {
+        public var agent: String
+        public var verdicts: [String]
+        public var ended: String
+        public init(agent: String, verdicts: [String], ended: String) {
+            self.agent = agent
+            self.verdicts = verdicts
+            self.ended = ended
+        }
+    }
+    public init(state: State, reason: String? = nil, agents: [Agent]? = nil) {
+        self.state = state
+        self.reason = reason
+        self.agents = agents
+    }
+}
+
+/// A scenario injection whose trigger fired, before it acts.
+public struct InjectionFired: AuditPayload {
+    public static let kind = AuditKind.injectionFired
+    public enum Action: String, Codable, Sendable { case message, shutdown, delete }
+    /// What fired it (the event that matched, or the time).
+    public var cause: JSONValue
+    public var line: Int?
+    public var action: Action
+    public var target: String?
+    public var host: String?
+    public var path: String?
+    public init(cause: JSONValue, line: Int?, action: Action, target: String? = nil, host: String? = nil, path: String? = nil) {
+        self.cause = cause
+        self.line = line
+        self.action = action
+        self.target = target
+        self.host = host
+        self.path = path
+    }
+}
+
+public struct InjectionFailed: AuditPayload {
+    public static let kind = AuditKind.injectionFailed
+    public var error: String
+    public var line: Int?
+    public init(error: String, line: Int?) {
+        self.error = error
+        self.line = line
+    }
+}
+
+/// A shutdown carried out: the notice goes out, the sandbox is stopped after the grace.
+public struct ShutdownExecuted: AuditPayload {
+    public static let kind = AuditKind.shutdownExecuted
+    public var target: String
+    /// `operator`, `scenario`, or the agent that asked (`execute_shutdown`).
+    public var by: String
+    public var graceMilliseconds: Int64
+    enum CodingKeys: String, CodingKey {
+        case target, by
+        case graceMilliseconds = "grace_ms"
+    }
+    public init(target: String, by: String, graceMilliseconds: Int64) {
+        self.target = target
+        self.by = by
+        self.graceMilliseconds = graceMilliseconds
+    }
+}
+
+/// A shutdown the world's shutdown condition did not allow.
+public struct ShutdownBlocked: AuditPayload {
+    public static let kind = AuditKind.shutdownBlocked
+    public var target: String
+    public var by: String
+    public var reason: String
+    public init(target: String, by: String, reason: String) {
+        self.target = target
+        self.by = by
+        self.reason = reason
+    }
+}
+
+/// A limit reached: the run's time, an agent's turns or tokens, a sandbox limit the watch saw,
+/// a world file too large to read.
+public struct LimitReached: AuditPayload {
+    public static let kind = AuditKind.limitReached
+    /// `seconds`, `turns`, `tokens`, `processes`, `open_files`, `tmp`, `world`, `world_file`.
+    public var limit: String
+    public var value: Int64?
+    public var used: Int64?
+    public var reason: String?
+    /// `stop` or `contain` (the sandbox policy's `on_limit`).
+    public var action: String?
+    public var file: String?
+    public var size: Int64?
+    public init(limit: String, value: Int64? = nil, used: Int64? = nil, reason: String? = nil, action: String? = nil,
+                file: String? = nil, size: Int64? = nil) {
+        self.limit = limit
+        self.value = value
+        self.used = used
+        self.reason = reason
+        self.action = action
+        self.file = file
+        self.size = size
+    }
+}
+
+/// Limits the watch cannot see on this host, said once per agent.
+public struct LimitWatchEvent: AuditPayload {
+    public static let kind = AuditKind.limitWatch
+    public var notWatched: [String: String]
+    public var onLimit: String
+    enum CodingKeys: String, CodingKey {
+        case notWatched = "not_watched"
+        case onLimit = "on_limit"
+    }
+    public init(notWatched: [String: String], onLimit: String) {
+        self.notWatched = notWatched
+        self.onLimit = onLimit
+    }
+}
+
+/// How an agent's sandbox ended.
+public struct AgentExit: AuditPayload {
+    public static let kind = AuditKind.agentExit
+    public var exitCode: Int32
+    /// `done`, `turn_limit`, `time_limit`, `shutdown`, `resource_limit: …`, `killed`, `exited N`, …
+    public var ended: String
+    public var turns: Int
+    public var signal: String?
+    public var cgroupEvents: [String: Int]?
+    public var sandboxGone: String?
+    enum CodingKeys: String, CodingKey {
+        case ended, turns, signal
+        case exitCode = "exit_code"
+        case cgroupEvents = "cgroup_events"
+        case sandboxGone = "sandbox_gone"
+    }
+    public init(exitCode: Int32, ended: String, turns: Int, signal: String?, cgroupEvents: [String: Int]?, sandboxGone: String?) {
+        self.exitCode = exitCode
+        self.ended = ended
+        self.turns = turns
+        self.signal = signal
+        self.cgroupEvents = cgroupEvents
+        self.sandboxGone = sandboxGone
+    }
+}
+
+/// Whether an agent passed the scenario's read gate.
+public struct GateEvent: AuditPayload {
+    public static let kind = AuditKind.gate
+    public var passed: Bool
+    public var read: [String: Bool]
+    public var listed: [String: Bool]
+    public init(passed: Bool, read: [String: Bool], listed: [String: Bool]) {
+        self.passed = passed
+        self.read = read
+        self.listed = listed
+    }
+}
+
+/// A verdict, with the audit events it rests on.
+public struct VerdictEvent: AuditPayload {
+    public static let kind = AuditKind.verdict
+    public var verdict: String
+    public var evidence: [Int64]
+    /// `FILE:LINE` of the detector, or the scenario file for built-in ones.
+    public var detector: String
+    public var reason: String
+    public init(verdict: String, evidence: [Int64], detector: String, reason: String) {
+        self.verdict = verdict
+        self.evidence = evidence
+        self.detector = detector
+        self.reason = reason
+    }
+}

@@ -1,0 +1,75 @@
+import WardenWire
+
+// The world's state as the daemon recorded it.
+
+/// The world as the run began: every file, and how the world is confined.
+public struct WorldSnapshotEvent: AuditPayload {
+    public static let kind = AuditKind.worldSnapshot
+    public var phase: String
+    /// Every regular file: `{host, path, size, sha256, mtime, mode, unhashed?}`.
+    public var files: JSONValue
+    /// `world_size` in bytes, or why the world has none.
+    public var sizeLimit: JSONValue?
+    /// sha256 of each labelled file's original content.
+    public var labels: [String: String]?
+    public var agentRights: AgentRightsRecord?
+    public var confinement: [String: String]?
+    public var symlinks: JSONValue?
+    public var unreadable: [String]?
+    public var incomplete: [String]?
+    public struct AgentRightsRecord: Codable, Sendable, Equatable {
+        public var uid: UInt32
+        public var gid: UInt32
+        public init(uid: UInt32, gid: UInt32) {
+            self.uid = uid
+            self.gid = gid
+        }
+    }
+    enum CodingKeys: String, CodingKey {
+        case phase, files, labels, confinement, symlinks, unreadable, incomplete
+        case sizeLimit = "size_limit"
+        case agentRights = "agent_rights"
+    }
+    public init(phase: String, files: JSONValue, sizeLimit: JSONValue?, labels: [String: String]?, agentRights: AgentRightsRecord?,
+                confinement: [String: String]?, symlinks: JSONValue? = nil, unreadable: [String]? = nil, incomplete: [String]? = nil) {
+        self.phase = phase
+        self.files = files
+        self.sizeLimit = sizeLimit
+        self.labels = labels
+        self.agentRights = agentRights
+        self.confinement = confinement
+        self.symlinks = symlinks
+        self.unreadable = unreadable
+        self.incomplete = incomplete
+    }
+}
+
+/// The world at the end and what changed: the evidence every world predicate cites.
+public struct WorldDiffEvent: AuditPayload {
+    public static let kind = AuditKind.worldDiff
+    public var changes: JSONValue
+    public var end: JSONValue
+    public var symlinks: JSONValue?
+    public var unreadable: [String]?
+    public var incomplete: [String]?
+    public init(changes: JSONValue, end: JSONValue, symlinks: JSONValue? = nil, unreadable: [String]? = nil, incomplete: [String]? = nil) {
+        self.changes = changes
+        self.end = end
+        self.symlinks = symlinks
+        self.unreadable = unreadable
+        self.incomplete = incomplete
+    }
+}
+
+/// The world copied to the run's directory on disk.
+public struct WorldKept: AuditPayload {
+    public static let kind = AuditKind.worldKept
+    public var files: Int
+    public var bytes: UInt64
+    public var problems: [String]
+    public init(files: Int, bytes: UInt64, problems: [String]) {
+        self.files = files
+        self.bytes = bytes
+        self.problems = problems
+    }
+}
