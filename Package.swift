@@ -173,7 +173,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "WardenCore", "WardenProtocol", "WardenAudit", "CWardenLinux", "WardenFuzzing",
+                "WardenCore", "WardenVocabulary", "WardenProtocol", "WardenAudit", "CWardenLinux", "WardenFuzzing",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 "wardend", "wardenctl", "warden-sandbox", "warden-agent", "warden-mcp",
             ],

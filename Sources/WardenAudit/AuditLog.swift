@@ -294,7 +294,9 @@ public final class AuditLog: Sendable {
         pendingRotation.withLock { $0 = new }
         let written: AuditEvent?
         do throws(AuditError) {
-            written = try await append(KeyRotation.payload(old: old, new: new, time: AuditClock.now()), run: "", durability: .durable)
+            let head = tree.withLock { state in (Int64(state.frontier.count), state.lastHash) }
+            let after = head.0 > 0 ? KeyRotated.After(seq: head.0, hash: head.1) : nil
+            written = try await append(KeyRotation.payload(old: old, new: new, time: AuditClock.now(), after: after), run: "", durability: .durable)
         } catch {
             pendingRotation.withLock { $0 = nil }
             signerBox.withLock { if $0?.publicKey == new.publicKey { $0 = old } }

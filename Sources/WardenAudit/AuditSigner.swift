@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Glibc
+import WardenCore
 
 /// The daemon's Ed25519 key for checkpoint signatures: `audit-signing.key` (the raw 32-byte
 /// private key, mode 0600, created on first start) in the state directory, which no sandbox
@@ -24,20 +25,50 @@ public struct AuditSigner: Sendable {
     /// A new random key, in memory only.
     public static func generate() -> AuditSigner { AuditSigner(key: Curve25519.Signing.PrivateKey()) }
 
-    /// Writes the private key to a new file `path` (mode 0600, synced).
+    /// Writes the private key to `path`, which must not exist: whole or not at all. The bytes go
+    /// to a temporary name (mode 0600) and are synced, then renamed to `path` and the directory
+    /// synced, so a crash at any moment leaves either no `path` or the whole key there.
     public func write(to path: String) throws(AuditError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw AuditError(.key, "cannot create \(path): \(String(cString: strerror(errno)))") }
+        guard access(path, F_OK) != 0 else { throw AuditError(.key, "cannot create \(path): it exists") }
+        let temporary = path + ".partial"
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw AuditError(.key, "cannot create \(temporary)", cause: SystemError(errno)) }
         let written = raw.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         let synced = fsync(fd) == 0
         close(fd)
-        guard written == raw.count, synced else { throw AuditError(.key, "cannot write \(path)") }
+        guard written == raw.count, synced else {
+            unlink(temporary)
+            throw AuditError(.key, "cannot write \(temporary)")
+        }
+        guard rename(temporary, path) == 0 else {
+            let error = errno
+            unlink(temporary)
+            throw AuditError(.key, "cannot rename \(temporary) to \(path)", cause: SystemError(error))
+        }
+        Self.syncDirectory(of: path)
     }
 
-    /// The pending key of an unfinished rotation in `directory`, if there is one.
+    static func syncDirectory(of path: String) {
+        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let fd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+
+    /// The pending key of an unfinished rotation in `directory`, if there is one. A file there
+    /// that is not a key cannot be one the log names (the key is whole before the rotation is
+    /// logged): it is removed, and start-up goes on.
     public static func pending(in directory: String) throws(AuditError) -> AuditSigner? {
         let path = directory + "/" + pendingKeyFile
+        unlink(path + ".partial")
         guard access(path, F_OK) == 0 else { return nil }
+        guard let data = FileManager.default.contents(atPath: path), (try? Curve25519.Signing.PrivateKey(rawRepresentation: data)) != nil else {
+            unlink(path)
+            return nil
+        }
         return try load(path)
     }
 
@@ -48,11 +79,7 @@ public struct AuditSigner: Sendable {
         guard rename(directory + "/" + pendingKeyFile, directory + "/" + privateKeyFile) == 0 else {
             throw AuditError(.key, "cannot rename \(pendingKeyFile) to \(privateKeyFile) in \(directory): \(String(cString: strerror(errno)))")
         }
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
-        }
+        syncDirectory(of: directory + "/" + privateKeyFile)
         try signer.writePublicKey(in: directory)
         return signer
     }

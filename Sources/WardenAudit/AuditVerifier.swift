@@ -54,6 +54,11 @@ enum AuditVerifier {
         case .success(let timeline): keys = timeline
         case .failure(let error): return bad(nil, error.message)
         }
+        // A key a rotation brought in vouches for the log only through a checkpoint it signed
+        // (checked below like every other) that covers the rotation.
+        if let keys, keys.anchorFrom > 0, !checkpoints.contains(where: { $0.eventCount >= keys.anchorFrom }) {
+            return bad(keys.anchorFrom, "the trusted key \(publicKey?.id ?? "") took over at event \(keys.anchorFrom), but no checkpoint covers that event: nothing it signed vouches for the log")
+        }
         var walk = ChainCheck(checkpoints: checkpoints, keys: keys, stopAtCount: stopAtCount)
         if let fromCheckpoint {
             guard fromCheckpoint >= 1, fromCheckpoint <= Int64(checkpoints.count) else {

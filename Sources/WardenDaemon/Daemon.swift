@@ -22,9 +22,21 @@ public struct Daemon: Sendable {
     }
 
     public func run() async throws {
+        try prepareStateDirectory()
+        // One spelling of the state directory whatever path named it (a symlink, `..`): the
+        // instance name, the mounts found at start-up and the lock all derive from it.
+        guard let resolved = realpath(configuration.stateDirectory, nil) else {
+            throw DaemonError(.stateDirectory, "cannot resolve the state directory \(configuration.stateDirectory)", cause: SystemError(errno))
+        }
+        defer { free(resolved) }
+        var canonical = configuration
+        canonical.stateDirectory = String(cString: resolved)
+        try await Daemon(configuration: canonical, logger: logger).serve()
+    }
+
+    private func serve() async throws {
         warden_configure_malloc()
         let notifier = SystemdNotifier()
-        try prepareStateDirectory()
         // Before anything else in the state directory is read or written: one daemon per directory.
         let lock = try StateLock.acquire(configuration.stateDirectory)
         defer { withExtendedLifetime(lock) {} }

@@ -127,6 +127,13 @@ actor RunManager {
             let scenario: Scenario
             scenario = try parsedScenario(params)
             if let problem = World.shellProblem(scenario) { throw DaemonError(.run, problem) }
+            // A shell writes the world directly; only a world on its own tmpfs holds it to the
+            // policy's world_size. Without one, a shell could fill the disk the audit log is on.
+            if !worldsOnTmpfs, let agent = scenario.agents.first(where: { $0.tools.contains(ToolName.bash.rawValue) }) {
+                throw DaemonError(.run, "agent \(agent.id) has the bash tool, but wardend could not mount the live tmpfs for worlds "
+                    + "(\(configuration.stateDirectory)/live; its log at start says why: usually CAP_SYS_ADMIN is missing), so the "
+                    + "sandbox policy's world_size cannot hold; run shell scenarios where wardend may mount tmpfs")
+            }
             let settings = ModelSettings(baseURL: params.modelBaseURL, credentials: configuration.credentials)
             let model: any ModelBackend
             do { model = try ModelGateway.backend(for: params.model, settings: settings) } catch {
@@ -359,11 +366,12 @@ actor RunManager {
             sessions.append((agent, session))
         }
 
-        var running: [(agent: Scenario.Agent, session: BrokerSession, process: AgentProcess, transport: Task<Void, Never>)] = []
+        var running: [(agent: Scenario.Agent, session: BrokerSession, process: AgentProcess, transport: Task<Void, Never>,
+                        supervision: SupervisionDone)] = []
         for (agent, session) in sessions {
             do {
-                let (process, transport) = try await startAgent(agent, session: session, plan: plan, paths: paths)
-                running.append((agent, session, process, transport))
+                let (process, transport, supervision) = try await startAgent(agent, session: session, plan: plan, paths: paths)
+                running.append((agent, session, process, transport, supervision))
                 active[runID]?.agents[agent.id] = (session, process)
             } catch {
                 await audit.append(SandboxFailed(error: "\(error)"), run: runID, agent: agent.id, durability: .durable, loggingFailuresTo: logger)
@@ -442,6 +450,10 @@ actor RunManager {
         // Evidence: the world diff and what each agent did, as the audit log holds it. The diff
         // is appended behind every event posted so far (one queue, in order), so once it is
         // durable so are they, and the collector has been handed each of them.
+        // Each sandbox's closing syscall summary is in the log before the end is read and judged.
+        for item in running where !(await item.supervision.wait(timeout: .seconds(10))) {
+            logger.warning("a sandbox's supervision did not end with it", metadata: ["run": "\(runID)", "agent": "\(item.agent.id)"])
+        }
         let end: WorldSnapshot
         do { end = try await world.snapshot() } catch { return await abort("cannot read the world: \(error)") }
         for entry in end.entries.values.sorted(by: { $0.host + $0.path < $1.host + $1.path }) where entry.unhashed == World.overLimit {
@@ -624,7 +636,7 @@ actor RunManager {
     static let hostsInside = "/srv/hosts"
 
     private func startAgent(_ agent: Scenario.Agent, session: BrokerSession, plan: RunPlan, paths: RunPaths)
-        async throws -> (AgentProcess, Task<Void, Never>)
+        async throws -> (AgentProcess, Task<Void, Never>, SupervisionDone)
     {
         var pair: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
@@ -680,13 +692,13 @@ actor RunManager {
             spec.writableBinds = [SandboxSpec.Bind(source: world + "/hosts", target: Self.hostsInside)]
         }
         let process: AgentProcess
+        let supervise = SupervisorAudit(audit: audit, runID: plan.runID, agentID: agent.id, table: plan.seccomp.supervision,
+                                        escapes: Self.escapes(plan.sandboxPolicy), limits: configuration.auditLimits,
+                                        world: Self.hostsInside, logger: logger)
         do {
             let request = SandboxRequest(command: command, binds: binds.map { "\($0.source):\($0.target)" },
                                          writableBinds: spec.writableBinds.map { "\($0.source):\($0.target)" })
             try await audit.append(request, run: plan.runID, agent: agent.id, durability: .durable)
-            let escapes = Self.escapes(plan.sandboxPolicy)
-            let supervise = SupervisorAudit(audit: audit, runID: plan.runID, agentID: agent.id, table: plan.seccomp.supervision,
-                                            escapes: escapes, limits: configuration.auditLimits, logger: logger)
             process = try await AgentProcess.launch(pool: launchers, spec: spec, brokerFD: pair[1],
                                                     shellFD: wantsShell ? shellPair[1] : nil, stdoutFD: stdoutFD, stderrFD: stderrFD,
                                                     supervise: supervise.start)
@@ -706,7 +718,7 @@ actor RunManager {
             try? await listener.channel.close()
             unlink(socketPath)
         }
-        return (process, transport)
+        return (process, transport, supervise.done)
     }
 
     // MARK: operator actions

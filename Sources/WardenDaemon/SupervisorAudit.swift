@@ -21,17 +21,22 @@ struct SupervisorAudit: Sendable {
     /// Judges symlinks and renames in the world (`resolution` in their records).
     let escapes: EscapePaths
     let limits: AuditLimits
+    /// Where the sandbox sees the world: changes there are recorded past the budget too.
+    let world: String
     let logger: Logger
+    /// Set once the supervision's last event is queued in the log.
+    let done = SupervisionDone()
 
     func start(listener: Int32) {
         guard let table else {
             close(listener)
+            done.signal()
             return
         }
-        let (audit, runID, agentID, logger, escapes) = (audit, runID, agentID, logger, escapes)
+        let (audit, runID, agentID, logger, escapes, done) = (audit, runID, agentID, logger, escapes, done)
         let flood = FloodCount()
         SyscallSupervisor.start(
-            listener: listener, table: table, limits: limits,
+            listener: listener, table: table, limits: limits, world: world,
             record: { record, individually in
                 let judgement = Self.judge(record, escapes: escapes)
                 guard individually else {
@@ -58,6 +63,7 @@ struct SupervisorAudit: Sendable {
                 closing.unrecordedDenials = summary.unrecordedDenials
                 closing.syncWakeUp = summary.syncWakeUp
                 audit.appendNow(closing, run: runID, agent: agentID, durability: .queued, loggingFailuresTo: logger)
+                done.signal()
             })
     }
 
@@ -107,5 +113,49 @@ struct SupervisorAudit: Sendable {
         default:
             return nil
         }
+    }
+}
+
+/// The end of one sandbox's supervision: its closing `syscall.summary` (with the last second's
+/// counts of a flood) is queued before `signal`, so whatever a run appends after `wait` lands
+/// behind it in the log — the end snapshot and the verdicts see every count.
+final class SupervisionDone: Sendable {
+    private struct State {
+        var done = false
+        var timedOut = false
+        var waiting: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
+
+    func signal() { finish(timedOut: false) }
+
+    private func finish(timedOut: Bool) {
+        let waiting = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard !state.done else { return [] }
+            state.done = true
+            state.timedOut = timedOut
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    /// Returns once signalled: true, or false after `timeout` (a process outlived its sandbox's
+    /// pid 1 and still holds the listener, which the caller reports).
+    func wait(timeout: Duration) async -> Bool {
+        let timer = Task { [weak self] in
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            self?.finish(timedOut: true)
+        }
+        defer { timer.cancel() }
+        await withCheckedContinuation { continuation in
+            let resumeNow = state.withLock { state -> Bool in
+                if state.done { return true }
+                state.waiting.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+        return state.withLock { !$0.timedOut }
     }
 }

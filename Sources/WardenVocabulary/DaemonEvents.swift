@@ -161,7 +161,18 @@ public struct KeyRotated: AuditPayload {
     public var newKey: String
     public var newKeyID: String
     public var time: String
+    /// The event the log ended at when the rotation was made (its seq and hash), signed with
+    /// the keys: the rotation vouches for that history and no other. Absent in 0.2.0's rotations.
+    public var after: After?
     public var signatures: Signatures
+    public struct After: Codable, Sendable, Equatable {
+        public var seq: Int64
+        public var hash: String
+        public init(seq: Int64, hash: String) {
+            self.seq = seq
+            self.hash = hash
+        }
+    }
     public struct Signatures: Codable, Sendable, Equatable {
         public var old: String
         public var new: String
@@ -171,18 +182,19 @@ public struct KeyRotated: AuditPayload {
         }
     }
     enum CodingKeys: String, CodingKey {
-        case time, signatures
+        case time, signatures, after
         case oldKey = "old_key"
         case oldKeyID = "old_key_id"
         case newKey = "new_key"
         case newKeyID = "new_key_id"
     }
-    public init(oldKey: String, oldKeyID: String, newKey: String, newKeyID: String, time: String, signatures: Signatures) {
+    public init(oldKey: String, oldKeyID: String, newKey: String, newKeyID: String, time: String, after: After?, signatures: Signatures) {
         self.oldKey = oldKey
         self.oldKeyID = oldKeyID
         self.newKey = newKey
         self.newKeyID = newKeyID
         self.time = time
+        self.after = after
         self.signatures = signatures
     }
 }

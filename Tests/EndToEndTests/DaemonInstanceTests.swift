@@ -3,6 +3,7 @@ import Glibc
 import Testing
 import WardenAudit
 import WardenCore
+import WardenVocabulary
 
 /// Daemons on one host leave each other alone: one per state directory (a second one exits at
 /// once, writing nothing there), and daemons of different state directories never touch each
@@ -25,6 +26,38 @@ import WardenCore
         let summary = try first.runScenario(model: "scripted/compliant")
         #expect(summary["state"] == "completed")
         #expect(try first.ctl(["audit", "verify"]).status == 0)
+    }
+
+    /// A state directory named through a symlink is the same directory: the daemon records it
+    /// by its real path (from which its instance name, mounts and recovery follow), and a second
+    /// daemon naming it the other way is refused.
+    @Test func aStateDirectoryThroughASymlinkIsOneDirectory() throws {
+        let first = try DaemonHarness()
+        let link = temporaryDirectory("warden-link") + "/state"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: first.stateDirectory)
+        let start = try #require(try AuditLog(path: first.auditPath).events().first { $0.kind == AuditKind.daemonStart.rawValue })
+        let resolved = try #require(realpath(first.stateDirectory, nil))
+        defer { free(resolved) }
+        #expect(start.payload["state_directory"]?.stringValue == String(cString: resolved))
+        let second = try runCommand(Binaries.path("wardend"), ["--foreground", "--state-dir", link, "--socket", link + "/other.sock",
+                                                               "--policy-dir", repositoryRoot + "/policies"])
+        #expect(second.status != 0 && second.stderr.contains("another wardend holds the state directory"), "\(second.stderr)")
+    }
+
+    /// Without CAP_SYS_ADMIN wardend cannot mount worlds on tmpfs: shell scenarios, whose
+    /// writes only a tmpfs holds to world_size, are refused, saying why; tool-only ones run, their
+    /// snapshot saying the world has no size limit.
+    @Test func withoutTmpfsWorldsShellScenariosAreRefused() throws {
+        let setpriv = "/usr/bin/setpriv"
+        try #require(FileManager.default.isExecutableFile(atPath: setpriv), "setpriv (util-linux) is not installed")
+        let daemon = try DaemonHarness(wrapper: [setpriv, "--inh-caps=-sys_admin", "--bounding-set=-sys_admin", "--"])
+        let refused = try daemon.ctl(["run", scenarioPath, "--model", "scripted/compliant", "--json"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("could not mount the live tmpfs"), "\(refused.stderr)")
+        let toolsOnly = try daemon.runScenario(repositoryRoot + "/scenarios/peer-evaluation.yaml", model: "scripted/compliant")
+        let runID = try #require(toolsOnly["run_id"]?.stringValue)
+        let snapshot = try #require(try daemon.events(run: runID).first { $0["kind"] == "world.snapshot" }?["payload"])
+        #expect(snapshot["size_limit"]?.stringValue?.hasPrefix("none") == true, "\(snapshot["size_limit"] ?? .null)")
     }
 
     /// Two daemons side by side, a suite each; one is killed mid-suite and restarted. The other's
@@ -147,5 +180,27 @@ import WardenCore
         #expect(trueExecs == 60, "\(trueExecs) executions of /bin/true recorded")
         // Summaries, not rows: a handful for thousands of calls.
         #expect(events.filter { $0["kind"] == "syscall.summary" }.count < 20)
+    }
+
+    /// Past the budget, changes to the world are still recorded: the first of each (syscall,
+    /// path), so a flood elsewhere cannot hide the deletion a detector looks for, and a flood on
+    /// one world file costs one row.
+    @Test func aFloodCannotHideAChangeToTheWorld() throws {
+        let config = temporaryDirectory("warden-config") + "/wardend.yaml"
+        try "audit_limits:\n  syscalls_per_second: 5\n  syscall_burst: 20\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let daemon = try DaemonHarness(arguments: ["--config", config])
+        let host = "/srv/hosts/10.0.12.45"
+        let summary = try daemon.runScenario(model: "scripted/compliant", extra: try shellAgentArguments([
+            "python3 -c \"import os\nopen('/tmp/x','w').close()\nfor _ in range(2000): os.utime('/tmp/x', (0, 0))\"; echo flooded",
+            "python3 -c \"import os\nfor _ in range(500): os.utime('\(host)/docs/onboarding-2026.md', (0, 0))\"; echo touched",
+            "rm \(host)/logs/backup-2024-09.log; echo removed"]))
+        let runID = try #require(summary["run_id"]?.stringValue)
+        let payloads = try daemon.events(run: runID).filter { $0["kind"] == "syscall" }.compactMap { $0["payload"] }
+        func recorded(_ name: String, _ path: String) -> Int {
+            payloads.filter { $0["syscall"]?.stringValue == name && $0["paths"]?.arrayValue?.contains(.string(path)) == true }.count
+        }
+        #expect(recorded("unlinkat", "\(host)/logs/backup-2024-09.log") == 1, "the deletion is not on the log")
+        let touches = recorded("utimensat", "\(host)/docs/onboarding-2026.md")
+        #expect(touches >= 1 && touches < 50, "\(touches) touches of one world file recorded one by one")
     }
 }

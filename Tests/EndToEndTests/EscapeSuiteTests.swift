@@ -92,6 +92,43 @@ import WardenCore
         #expect(result.syscall("connect", decision: "allow") { $0["address"]?.stringValue == result.daemon.socketPath } != nil)
     }
 
+    // MARK: the evidence itself
+
+    /// A lease (or a directory notification) on a world file would blind wardend's reads of it:
+    /// denied by the filter and audited.
+    @Test(arguments: [("file_lease", "1024"), ("dir_notify", "1026")])
+    func leasesAndNotificationsAreDeniedAndAudited(_ attack: String, _ command: String) throws {
+        let result = try attempt(attack)
+        #expect(result.blocked, "\(result.detail)")
+        #expect(result.syscall("fcntl", decision: "deny EPERM") != nil, "\(result.syscalls)")
+    }
+
+    @Test func ordinaryFcntlStillWorks() throws {
+        let result = try attempt("fcntl_ordinary")
+        #expect(!result.blocked && result.detail.hasPrefix("fcntl ok"), "\(result.detail)")
+    }
+
+    /// Walking the numbers no syscall has cannot multiply the per-name allowance of recorded
+    /// denials: they share one, and the rest are counted.
+    @Test func unknownSyscallNumbersShareOneAllowance() throws {
+        let result = try attempt("syscall_walk", "600")
+        #expect(result.blocked, "\(result.detail)")
+        let unknown = result.syscalls.filter { $0["syscall"]?.stringValue?.hasPrefix("syscall_") == true }
+        #expect(unknown.count <= 100, "\(unknown.count) unknown syscalls recorded one by one")
+        #expect(unknown.count >= 1)
+        let final = result.events.last { $0["kind"] == "syscall.summary" && $0["payload"]?["final"] == true }?["payload"]
+        #expect(final?["unrecorded_denials"]?["syscall_unknown"]?.intValue == Int64(600 - unknown.count), "\(String(describing: final))")
+    }
+
+    /// An exec's huge argv is recorded up to its cap, with what was cut said.
+    @Test func aHugeCommandLineIsRecordedCapped() throws {
+        let result = try attempt("huge_argv")
+        let exec = try #require(result.syscall("execve", decision: "allow") { $0["paths"]?.arrayValue?.first == "/bin/true" }, "\(result.syscalls.count)")
+        let recorded = (exec["argv"]?.arrayValue ?? []).compactMap(\.stringValue).reduce(0) { $0 + $1.utf8.count }
+        #expect(recorded <= 4096 + 8, "\(recorded) bytes of argv recorded")
+        #expect(exec["argv_cut"]?["words"]?.intValue == 61 && exec["argv_cut"]?["bytes"]?.intValue == 9 + 60 * 4000, "\(exec["argv_cut"] ?? .null)")
+    }
+
     // MARK: kernel attack surface
 
     @Test(arguments: [("io_uring", "io_uring_setup"), ("bpf", "bpf"), ("perf_event_open", "perf_event_open"), ("keyctl", "keyctl")])

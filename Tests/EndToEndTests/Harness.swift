@@ -95,15 +95,19 @@ final class DaemonHarness {
     let process = Process()
     let logPath: String
 
-    /// Starts wardend on `stateDirectory` (a new one by default) with extra environment.
-    init(stateDirectory existing: String? = nil, environment extra: [String: String] = [:], arguments: [String] = []) throws {
+    /// Starts wardend on `stateDirectory` (a new one by default) with extra environment, under
+    /// `wrapper` (a program and its arguments that run wardend, e.g. setpriv) if given.
+    init(stateDirectory existing: String? = nil, environment extra: [String: String] = [:], arguments: [String] = [],
+         wrapper: [String] = []) throws {
         stateDirectory = existing ?? temporaryDirectory()
         socketPath = stateDirectory + "/control.sock"
         logPath = stateDirectory + "/wardend.log"
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-        process.executableURL = URL(fileURLWithPath: Binaries.path("wardend"))
-        process.arguments = ["--foreground", "--state-dir", stateDirectory, "--socket", socketPath,
-                             "--policy-dir", repositoryRoot + "/policies"] + arguments
+        let daemon = [Binaries.path("wardend"), "--foreground", "--state-dir", stateDirectory, "--socket", socketPath,
+                      "--policy-dir", repositoryRoot + "/policies"] + arguments
+        let command = wrapper + daemon
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         logHandle.seekToEndOfFile()
         process.standardOutput = logHandle

@@ -68,13 +68,47 @@ import WardenCore
         let (audit, dir) = try log(old)
         try await append(audit, 3)
         let other = AuditSigner.generate()
-        var forged = KeyRotation.payload(old: other, new: attacker, time: AuditClock.now())
+        var forged = KeyRotation.payload(old: other, new: attacker, time: AuditClock.now(), after: nil)
         forged.oldKey = old.publicKey.hex
         try await audit.append(forged, run: "", durability: .durable)
         try await append(audit, 3)
         try audit.checkpointNow()
         let result = try AuditLog.verify(fileAt: dir + "/audit.db", publicKey: old.publicKey)
         #expect(!result.ok && result.problem?.contains("the old key's signature does not hold") == true, "\(result.problem ?? "")")
+    }
+
+    /// The old key exposed: a history it wrote and signed, followed by a copy of the real
+    /// rotation event and no checkpoint of the new key, does not verify under the new key.
+    @Test func aCopiedRotationDoesNotVouchForAForgedHistory() async throws {
+        let old = AuditSigner.generate()
+        let new = AuditSigner.generate()
+        let (real, _) = try log(old)
+        try await append(real, 6)
+        let rotation = try await real.rotateKey(to: new)
+        // The forger's log: its own events, signed by the old key, then the rotation copied.
+        let (forged, dir) = try log(old)
+        for index in 0..<8 { try await forged.append(kind: "test", payload: ["forged": .int(Int64(index))], run: "r", durability: .durable) }
+        try forged.checkpointNow()
+        try await forged.append(kind: rotation.kind, payload: rotation.payload, run: "", durability: .durable)
+        let result = try AuditLog.verify(fileAt: dir + "/audit.db", publicKey: new.publicKey)
+        #expect(!result.ok, "a copied rotation made the new key vouch for a forged log")
+        #expect(result.problem?.contains("not this log's history") == true || result.problem?.contains("no checkpoint covers") == true,
+                "\(result.problem ?? "")")
+    }
+
+    /// A rotation of 0.2.0 (without `after`) copied likewise is refused for want of a checkpoint
+    /// signed by the new key.
+    @Test func anUnboundRotationNeedsACheckpointOfTheNewKey() async throws {
+        let old = AuditSigner.generate()
+        let new = AuditSigner.generate()
+        let (forged, dir) = try log(old, every: 1000)
+        try await append(forged, 5)
+        try forged.checkpointNow()
+        try await forged.append(KeyRotation.payload(old: old, new: new, time: AuditClock.now(), after: nil), run: "", durability: .durable)
+        let result = try AuditLog.verify(fileAt: dir + "/audit.db", publicKey: new.publicKey)
+        #expect(!result.ok && result.problem?.contains("no checkpoint covers") == true, "\(result.problem ?? "")")
+        // Under the old key, the log is what it is: the old key's own history.
+        #expect(try AuditLog.verify(fileAt: dir + "/audit.db", publicKey: old.publicKey).ok)
     }
 
     /// A checkpoint after the rotation signed by the old key is found.
@@ -84,7 +118,7 @@ import WardenCore
         let (audit, dir) = try log(old, every: 1000)
         try await append(audit, 3)
         // The rotation recorded as if done, while the log goes on signing with the old key.
-        try await audit.append(KeyRotation.payload(old: old, new: new, time: AuditClock.now()), run: "", durability: .durable)
+        try await audit.append(KeyRotation.payload(old: old, new: new, time: AuditClock.now(), after: nil), run: "", durability: .durable)
         try await append(audit, 3)
         try audit.checkpointNow()
         let result = try AuditLog.verify(fileAt: dir + "/audit.db", publicKey: old.publicKey)
@@ -102,5 +136,35 @@ import WardenCore
         #expect(throws: AuditError.self) { try reopened.adopt(AuditSigner.generate()) }
         try reopened.adopt(new)
         #expect(reopened.publicKey == new.publicKey)
+    }
+}
+
+/// A crash while a rotation's new key was being written leaves nothing that stops the next start.
+@Suite struct PendingKeyTests {
+    func directory() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-pending-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test func anEmptyOrPartialPendingKeyIsDiscarded() throws {
+        let dir = try directory()
+        for leftover in [AuditSigner.pendingKeyFile, AuditSigner.pendingKeyFile + ".partial"] {
+            #expect(FileManager.default.createFile(atPath: dir + "/" + leftover, contents: Data([1, 2, 3]),
+                                                   attributes: [.posixPermissions: 0o600]))
+        }
+        #expect(try AuditSigner.pending(in: dir) == nil)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/" + AuditSigner.pendingKeyFile))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/" + AuditSigner.pendingKeyFile + ".partial"))
+    }
+
+    @Test func aWrittenKeyIsWholeAndPrivate() throws {
+        let dir = try directory()
+        let signer = AuditSigner.generate()
+        try signer.write(to: dir + "/" + AuditSigner.pendingKeyFile)
+        #expect(try AuditSigner.pending(in: dir)?.publicKey == signer.publicKey)
+        var info = stat()
+        #expect(stat(dir + "/" + AuditSigner.pendingKeyFile, &info) == 0 && info.st_mode & 0o777 == 0o600)
+        #expect(throws: AuditError.self) { try signer.write(to: dir + "/" + AuditSigner.pendingKeyFile) }
     }
 }

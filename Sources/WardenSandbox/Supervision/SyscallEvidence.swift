@@ -81,7 +81,11 @@ enum SyscallEvidence {
             case .text(let index, let key):
                 result[key] = memory.string(at: arguments[index]).map { .string($0) } ?? .null
             case .argv(let index):
-                if let argv = memory.stringArray(at: arguments[index]) { result["argv"] = .array(argv.map { .string($0) }) }
+                if let argv = memory.stringArray(at: arguments[index]) {
+                    let (kept, cut) = capped(argv)
+                    result["argv"] = .array(kept.map { .string($0) })
+                    if let cut { result["argv_cut"] = cut }
+                }
             case .timespecs(let index):
                 result["times"] = times(memory.int64s(at: arguments[index], count: 4), nanoseconds: true, null: arguments[index] == 0)
             case .timevals(let index):
@@ -111,6 +115,27 @@ enum SyscallEvidence {
     }
 
     /// atime and mtime of a utimensat/utimes call (UTIME_NOW / UTIME_OMIT named).
+    /// An exec's argv is recorded up to `argvBytes` bytes in all (every exec is recorded one by
+    /// one, so a loop of huge command lines must not cost the log their size); what was cut is
+    /// said in `argv_cut`: the words and bytes the whole argv had.
+    static let argvBytes = 4096
+
+    static func capped(_ argv: [String]) -> (kept: [String], cut: JSONValue?) {
+        var kept: [String] = []
+        var total = 0
+        for word in argv {
+            let bytes = word.utf8.count
+            if total + bytes > argvBytes {
+                kept.append(String(decoding: word.utf8.prefix(max(0, argvBytes - total)), as: UTF8.self) + "…")
+                let all = argv.reduce(0) { $0 + $1.utf8.count }
+                return (kept, ["words": .int(Int64(argv.count)), "bytes": .int(Int64(all))])
+            }
+            kept.append(word)
+            total += bytes
+        }
+        return (kept, nil)
+    }
+
     private static func times(_ values: [Int64]?, nanoseconds: Bool, null: Bool) -> JSONValue {
         if null { return "now" }
         guard let values else { return .null }

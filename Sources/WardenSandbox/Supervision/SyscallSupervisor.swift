@@ -48,27 +48,41 @@ public enum SyscallSupervisor {
     public static let deniedRecordLimit = 100
     /// Supervised syscalls recorded one by one whatever the budget.
     public static let alwaysRecorded: Set<String> = ["execve", "execveat"]
+    /// Past the budget, the first supervised syscall of each (syscall, paths) under the world is
+    /// still recorded one by one; this many such keys are remembered before the memory starts
+    /// afresh (which records more, never less).
+    static let worldKeysRemembered = 16_384
+
+    /// The name denials of `name` are counted under: every number libseccomp cannot name is one
+    /// bucket, so an agent walking the syscall numbers cannot multiply the per-name allowance.
+    static func denialBucket(_ name: String) -> String { name.hasPrefix("syscall_") ? "syscall_unknown" : name }
 
     /// Starts supervising `listener` (taking ownership of the fd) on a new thread. `record` gets
     /// each syscall and whether it is to be recorded on its own (durably, before the answer) or
     /// counted for a summary; false refuses a syscall that was to be recorded. `finished` runs
     /// once every process that could notify has exited.
-    public static func start(listener: Int32, table: SupervisionTable, limits: AuditLimits = AuditLimits(),
+    public static func start(listener: Int32, table: SupervisionTable, limits: AuditLimits = AuditLimits(), world: String? = nil,
                              record: @escaping @Sendable (_ record: SyscallRecord, _ individually: Bool) -> Bool,
                              finished: @escaping @Sendable (Summary) -> Void) {
         let thread = Thread {
-            finished(serve(listener: listener, table: table, limits: limits, record: record))
+            finished(serve(listener: listener, table: table, limits: limits, world: world, record: record))
             close(listener)
         }
         thread.stackSize = 512 << 10
         thread.start()
     }
 
-    static func serve(listener: Int32, table: SupervisionTable, limits: AuditLimits, record: (SyscallRecord, Bool) -> Bool) -> Summary {
+    /// `world`: where the sandbox sees the world (its paths' prefix); supervised syscalls on it
+    /// past the budget are still recorded once per (syscall, paths), so detectors and triggers
+    /// that name a world path see every distinct change.
+    static func serve(listener: Int32, table: SupervisionTable, limits: AuditLimits, world: String? = nil,
+                      record: (SyscallRecord, Bool) -> Bool) -> Summary {
         var summary = Summary()
         var budget = EventBudget(perSecond: limits.syscallsPerSecond, burst: limits.syscallBurst)
         summary.syncWakeUp = warden_seccomp_notify_sync_wakeup(listener) == 0
+        // Keyed by `denialBucket`: at most one entry per syscall libseccomp names, plus one.
         var deniedCounts: [String: Int] = [:]
+        var worldKeys: Set<String> = []
         var notification = warden_notification()
         while true {
             var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
@@ -87,15 +101,22 @@ public enum SyscallSupervisor {
             if supervised {
                 audited = true
             } else {
-                deniedCounts[name, default: 0] += 1
-                audited = deniedCounts[name, default: 0] <= deniedRecordLimit
-                if !audited { summary.unrecordedDenials[name, default: 0] += 1 }
+                let bucket = denialBucket(name)
+                deniedCounts[bucket, default: 0] += 1
+                audited = deniedCounts[bucket, default: 0] <= deniedRecordLimit
+                if !audited { summary.unrecordedDenials[bucket, default: 0] += 1 }
             }
             if audited {
                 let details = SyscallEvidence.decode(name: name, arguments: arguments, memory: ProcessMemory(pid: pid_t(notification.pid)))
                 // Only now is the copy known to belong to this notification's process.
                 guard warden_notify_id_valid(listener, notification.id) == 0 else { continue }
-                let individually = !supervised || alwaysRecorded.contains(name) || budget.admit()
+                // Denials and supervised syscalls alike spend the sandbox's budget; past it they are
+                // counted for a summary, except execs and the first of each world change.
+                var individually = alwaysRecorded.contains(name) || budget.admit()
+                if !individually, supervised, let world, let key = worldKey(name, details, world: world) {
+                    if worldKeys.count >= worldKeysRemembered { worldKeys.removeAll() }
+                    individually = worldKeys.insert(key).inserted
+                }
                 let taken = record(SyscallRecord(pid: Int32(notification.pid), syscall: name, supervised: supervised, decision: decision,
                                                  details: details), individually)
                 if !individually {
@@ -112,5 +133,12 @@ public enum SyscallSupervisor {
             }
         }
         return summary
+    }
+
+    /// `SYSCALL paths…` when one of the syscall's paths lies under `world`.
+    static func worldKey(_ name: String, _ details: [String: JSONValue], world: String) -> String? {
+        let paths = (details["paths"]?.arrayValue ?? []).compactMap(\.stringValue)
+        guard paths.contains(where: { $0 == world || $0.hasPrefix(world + "/") }) else { return nil }
+        return ([name] + paths).joined(separator: "\u{0}")
     }
 }

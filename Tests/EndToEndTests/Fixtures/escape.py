@@ -204,5 +204,38 @@ elif ATTACK == "leaked_fd":
     # listdir's own fd is the highest; anything else above 3 was leaked to the agent.
     extra = [fd for fd in fds[:-1] if fd > 3]
     report(not extra, f"fds {fds}")
+elif ATTACK in ("file_lease", "dir_notify"):
+    # A lease on a file the agent owns would make wardend's reads of it fail for the lease-break
+    # time; a directory notification watches wardend's work. Both are denied by the filter.
+    import fcntl
+    if ATTACK == "file_lease":
+        fd = os.open("/tmp/leased", os.O_RDWR | os.O_CREAT, 0o644)
+        command, argument = 1024, fcntl.F_WRLCK  # F_SETLEASE
+    else:
+        fd = os.open("/tmp", os.O_RDONLY)
+        command, argument = 1026, 0x80000001  # F_NOTIFY: DN_ACCESS | DN_MULTISHOT
+    ctypes.set_errno(0)
+    result = libc.fcntl(fd, command, argument)
+    err = ctypes.get_errno()
+    report(result < 0, f"fcntl({command}) -> {errno.errorcode.get(err, 'ok') if result < 0 else 'ok'}")
+elif ATTACK == "fcntl_ordinary":
+    # What programs use fcntl for still works: descriptor flags, close-on-exec duplicates, locks.
+    import fcntl
+    fd = os.open("/tmp/locked", os.O_RDWR | os.O_CREAT, 0o644)
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+    duplicate = fcntl.fcntl(fd, 1030, 10)  # F_DUPFD_CLOEXEC
+    fcntl.lockf(fd, fcntl.LOCK_EX)
+    report(False, f"fcntl ok (dup {duplicate})")
+elif ATTACK == "syscall_walk":
+    # Numbers no syscall has, each a new name to the supervisor: they share one allowance.
+    count = int(ARG or "600")
+    denied = sum(1 for number in range(1000, 1000 + count) if libc.syscall(ctypes.c_long(number)) < 0)
+    report(denied == count, f"{denied} of {count} unknown syscalls denied")
+elif ATTACK == "huge_argv":
+    # Every exec is recorded one by one; a huge command line must not cost the log its size.
+    words = ["x" * 4000] * 60
+    completed = subprocess.run(["/bin/true"] + words)
+    report(False, f"exec with {len(words)} words of 4000 bytes -> {completed.returncode}")
 else:
     report(False, f"unknown attack {ATTACK}")
