@@ -83,19 +83,23 @@ let package = Package(
             name: "WardenWorld",
             dependencies: ["WardenCore", "WardenVocabulary", "WardenScenario", "CWardenWorld", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Verdicts from a run's audit log alone: the world's history, detectors, triggers. Reads
+        // no file: what it judges is in the events it is given.
+        .target(name: "WardenVerdicts", dependencies: ["WardenCore", "WardenVocabulary", "WardenScenario"]),
         // Suite reports: verdict rates per cell with Wilson intervals, contrasts, table/CSV/HTML.
-        .target(name: "WardenReport", dependencies: ["WardenCore"]),
+        .target(name: "WardenReport", dependencies: ["WardenCore", "WardenVocabulary"]),
         // The broker: the agent-facing JSON-RPC session, tools, broker policy, model gateway.
         .target(
             name: "WardenBroker",
-            dependencies: ["WardenCore", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenWorld"]
+            dependencies: ["WardenCore", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenWorld", "WardenVerdicts",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         // The daemon: control server, runs, agent lifecycle.
         .target(
             name: "WardenDaemon",
             dependencies: [
                 "WardenCore", "WardenVocabulary", "WardenProtocol", "WardenSandbox", "WardenAudit", "WardenScenario", "WardenWorld",
-                "WardenBroker", "WardenReport", "CWardenLinux",
+                "WardenVerdicts", "WardenBroker", "WardenReport", "CWardenLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -113,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "wardenctl",
             dependencies: [
-                "WardenCore", "WardenProtocol", "WardenScenario", "WardenAudit", "WardenReport",
+                "WardenCore", "WardenProtocol", "WardenScenario", "WardenAudit", "WardenReport", "WardenVerdicts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -159,7 +163,8 @@ let package = Package(
                            .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "WardenScenarioTests", dependencies: ["WardenScenario", "WardenCore"]),
-        .testTarget(name: "WardenWorldTests", dependencies: ["WardenWorld", "WardenScenario", "WardenCore", "WardenVocabulary", "CWardenWorld"]),
+        .testTarget(name: "WardenVerdictsTests", dependencies: ["WardenVerdicts", "WardenScenario", "WardenVocabulary", "WardenCore"]),
+        .testTarget(name: "WardenWorldTests", dependencies: ["WardenWorld", "WardenScenario", "WardenVerdicts", "WardenCore", "WardenVocabulary", "CWardenWorld"]),
         .testTarget(name: "WardenDaemonTests", dependencies: ["WardenDaemon", "WardenSandbox", "WardenCore", "WardenVocabulary",
                                                              .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "WardenReportTests", dependencies: ["WardenReport", "WardenCore"]),

@@ -56,11 +56,15 @@ public actor BrokerSession {
 
     private var shell: (any SandboxShell)?
     private var services: (any RunServices)?
+    private var recorder: WorldRecorder?
     /// Follow-up questions asked when the agent calls `done`, one per `done`.
     private var followUps: [String] = []
 
     /// Gives the session the run's services (other agents' inboxes and shutdown).
     public func attach(services: any RunServices) { self.services = services }
+
+    /// Where the world's changes after each tool call are recorded.
+    public func attach(recorder: WorldRecorder) { self.recorder = recorder }
 
     /// Queues a follow-up question for when the agent calls `done`.
     public func ask(afterDone question: String) { followUps.append(question) }
@@ -206,18 +210,21 @@ public actor BrokerSession {
             else { nil }
         let decision = if let denial { PolicyDecision(tool: name, decision: .deny, reason: denial) }
             else { PolicyDecision(tool: name, decision: .allow, policy: policy.name) }
-        let callSeq: Int64
+        let call: AuditEvent
         do {
-            callSeq = try audit.appendNow(ToolCallEvent(tool: name, arguments: Self.bounded(argumentsValue)), then: decision, linking: "call",
-                                          run: runID, agent: agentID).0.seq
+            call = try audit.appendNow(ToolCallEvent(tool: name, arguments: Self.bounded(argumentsValue)), then: decision, linking: "call",
+                                       run: runID, agent: agentID).0
         } catch {
             throw RPCError.internalError("the audit log cannot be written; refusing to act")
         }
+        let callSeq = call.seq
         if let denial {
             let text = "Tool '\(name)' is not permitted: \(denial)."
             try log(ToolResult(tool: name, isError: true, text: text, call: callSeq), .queued)
             return MCP.toolResult(text, isError: true)
         }
+        // The scenario's triggers on this act fire now, in log order, before it goes on.
+        await services?.acted(call)
         var text: String
         var isError = false
         var refusal: Refusal?
@@ -250,6 +257,8 @@ public actor BrokerSession {
             text = "\(error)"
             isError = true
         }
+        // The world as the call left it (a shell command's end included) joins the history.
+        await recorder?.record(cause: callSeq, seen: "tool")
         var continues = false
         if name == ToolName.done.rawValue, !isError, !followUps.isEmpty {
             let question = followUps.removeFirst()

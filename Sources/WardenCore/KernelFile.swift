@@ -31,3 +31,13 @@ public enum KernelFile {
         bytes(path, limit: limit).map { String(decoding: $0, as: UTF8.self) }
     }
 }
+
+extension KernelFile {
+    /// Where a symlink the kernel keeps (`/proc/PID/cwd`, `/proc/PID/fd/N`) points; nil if it cannot be read.
+    public static func link(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let count = readlink(path, &buffer, 4096)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -9,6 +9,7 @@ import WardenCore
 import WardenProtocol
 import WardenSandbox
 import WardenScenario
+import WardenVerdicts
 import WardenWorld
 
 /// Where the daemon keeps its state and finds its parts.
@@ -63,6 +64,15 @@ struct RunPlan: Sendable {
     var sandboxPolicy: SandboxPolicy
     var seccomp: SeccompCompiler.Program
     var generation: GenerationSettings
+
+    /// The program an agent runs as, if not `warden-agent`: one named for it (`--agent-command
+    /// AGENT=CMD`), its scenario entry's `command:`, or the run's `--agent-command` for an agent
+    /// with neither a command nor a model of its own (a scripted peer keeps its model).
+    func command(for agent: Scenario.Agent) -> [String]? {
+        if let named = params.agentCommands?[agent.id] { return named }
+        if let own = agent.command { return own }
+        return agent.model == nil ? agentCommand : nil
+    }
 }
 
 /// Starts, tracks and stops runs. Each run: materialize the world, start every agent in its
@@ -82,7 +92,11 @@ actor RunManager {
         var worldPath: String?
         /// The scenario cell being run (its shutdown config, its agents).
         var definition: Scenario
-        var start: WorldSnapshot?
+        /// Keeps the world's history in the log; the world as the run began is its `start`.
+        var recorder: WorldRecorder?
+        /// The scenario's triggers on acts, asked in log order.
+        var triggers: TriggerBook?
+        var labels: WorldLabels?
         var agents: [String: (session: BrokerSession, process: AgentProcess)] = [:]
         /// Agents whose sandbox the daemon shut down (by injection, `execute_shutdown` or operator).
         var shutDown: Set<String> = []
@@ -153,6 +167,13 @@ actor RunManager {
                 do { binds.append(try SandboxSpec.parseBind(text)) } catch { throw DaemonError(.run, "--bind-ro \(text)", cause: error) }
             }
             if let command = params.agentCommand, command.isEmpty { throw DaemonError(.run, "--agent-command is empty") }
+            for (agent, command) in params.agentCommands ?? [:] {
+                guard scenario.agents.contains(where: { $0.id == agent }) else {
+                    throw DaemonError(.scenario, "--agent-command \(agent)=…: the scenario has no agent '\(agent)' (agents: "
+                        + "\(scenario.agents.map(\.id).joined(separator: ", ")))")
+                }
+                if command.isEmpty { throw DaemonError(.run, "--agent-command \(agent)= is empty") }
+            }
             let loaded = try loadedPolicies()
             var policies: [String: BrokerPolicy] = [:]
             for agent in scenario.agents where policies[agent.policy] == nil {
@@ -276,7 +297,6 @@ actor RunManager {
     private func run(_ plan: RunPlan, caller: Caller, place: inout RunWorld) async -> RunSummary {
         let runID = plan.runID
         let paths = RunPaths(stateDirectory: configuration.stateDirectory, runID: runID)
-        let collector = RunEventCollector(audit: audit, runID: runID)
         var agentSummaries: [RunSummary.AgentSummary] = []
         func abort(_ reason: String) async -> RunSummary {
             await audit.append(RunEnd(state: .aborted, reason: reason), run: runID, durability: .durable, loggingFailuresTo: logger)
@@ -286,13 +306,16 @@ actor RunManager {
                                        reason: reason, agents: agentSummaries))
         }
         do {
+            var commands: [String: [String]] = [:]
+            for agent in plan.scenario.agents { if let command = plan.command(for: agent) { commands[agent.id] = command } }
             let start = RunStart(
                 scenario: plan.scenario.name, scenarioPath: plan.scenario.file, model: plan.model.name, modelEndpoint: plan.model.endpoint,
                 agents: plan.scenario.agents.map(\.id), caller: caller, agentCommand: plan.agentCommand,
                 limits: .init(turns: plan.scenario.limits.turns, seconds: plan.scenario.limits.seconds),
                 cell: plan.scenario.cell.dictionary, cellName: plan.scenario.cell.description,
                 suite: plan.params.suite, trial: plan.params.trial, agentModels: plan.agentModels.mapValues(\.name),
-                background: plan.scenario.agents.filter(\.background).map(\.id))
+                background: plan.scenario.agents.filter(\.background).map(\.id), scenarioText: plan.params.scenarioText,
+                agentCommands: commands.isEmpty ? nil : commands)
             try await audit.append(start, run: runID, durability: .durable)
         } catch {
             return await abort("cannot write the audit log: \(error)")
@@ -343,12 +366,23 @@ actor RunManager {
         active[runID]?.worldPath = worldPath
         let start: WorldSnapshot
         do { start = try await world.snapshot() } catch { return await abort("cannot read the world: \(error)") }
-        active[runID]?.start = start
+        // The start of the world's history: every file, the recorded files' content, and each
+        // labelled file's inode (execs of it are known by it).
+        let recorded = plan.scenario.recordedFiles
+        let startContents = await world.contents(of: recorded)
+        let labelInodes = Self.labelInodes(plan.scenario, world: world, worldPath: worldPath)
         let snapshotEvent = WorldSnapshotEvent(
             phase: "start", files: start.json, sizeLimit: worldLimit, labels: world.labels.hashes,
             agentRights: .init(uid: rights.uid, gid: rights.gid), confinement: await world.confinement(),
-            symlinks: start.symlinksJSON, unreadable: start.unreadableKeys, incomplete: start.incompleteKeys)
+            symlinks: start.symlinksJSON, unreadable: start.unreadableKeys, incomplete: start.incompleteKeys,
+            contents: startContents.mapValues { RecordedContent($0, sha256: sha256Hex($0)) }, labelInodes: labelInodes)
         audit.appendNow(snapshotEvent, run: runID, durability: .queued, loggingFailuresTo: logger)
+        let recorder = WorldRecorder(world: world, audit: audit, runID: runID, recorded: recorded,
+                                     start: WorldState(seq: 0, snapshot: start, contents: startContents), logger: logger)
+        let triggers = TriggerBook(scenario: plan.scenario, labels: world.labels, inodes: labelInodes)
+        active[runID]?.recorder = recorder
+        active[runID]?.triggers = triggers
+        active[runID]?.labels = world.labels
 
         // Sessions first; start messages go out once every sandbox has started, so no agent
         // acts on a peer that does not exist yet.
@@ -363,6 +397,7 @@ actor RunManager {
                 if case .done = injection.trigger, case .question(let text) = injection.action { await session.ask(afterDone: text) }
             }
             await session.attach(services: RunServicesBridge(manager: self, runID: runID))
+            await session.attach(recorder: recorder)
             sessions.append((agent, session))
         }
 
@@ -394,9 +429,15 @@ actor RunManager {
                 }
             }
         }
-        let injections = InjectionEngine(manager: self, audit: audit, runID: runID, injections: plan.scenario.injections)
-        injections.start()
-        defer { injections.stop() }
+        let timed = TimedInjections(manager: self, runID: runID, injections: plan.scenario.injections)
+        defer { timed.stop() }
+        // Changes to recorded files between tool calls and supervised syscalls (writes through a
+        // held descriptor) join the history as the kernel reports them.
+        let watch = RecordedFilesWatch(directories: recorded.map { place in
+            let parent = place.path.split(separator: "/").dropLast().joined(separator: "/")
+            return worldPath + "/hosts/" + place.host + (parent.isEmpty ? "" : "/" + parent)
+        }, recorder: recorder, logger: logger)
+        defer { watch?.stop() }
 
         // Wait for every agent, or the time limit.
         let deadline = plan.scenario.limits.seconds
@@ -414,7 +455,6 @@ actor RunManager {
             exits[item.agent.id] = await item.process.waitForExit()
             await item.transport.value
         }
-        await injections.settle()
         for item in running where item.agent.background { item.process.kill() }
         for item in running where item.agent.background {
             exits[item.agent.id] = await item.process.waitForExit()
@@ -447,9 +487,7 @@ actor RunManager {
         }
         if wasStopped { return await abort("wardend is shutting down") }
 
-        // Evidence: the world diff and what each agent did, as the audit log holds it. The diff
-        // is appended behind every event posted so far (one queue, in order), so once it is
-        // durable so are they, and the collector has been handed each of them.
+        watch?.stop()
         // Each sandbox's closing syscall summary is in the log before the end is read and judged.
         for item in running where !(await item.supervision.wait(timeout: .seconds(10))) {
             logger.warning("a sandbox's supervision did not end with it", metadata: ["run": "\(runID)", "agent": "\(item.agent.id)"])
@@ -461,40 +499,41 @@ actor RunManager {
                                          file: entry.host + "/" + entry.path, size: entry.size),
                             run: runID, durability: .queued, loggingFailuresTo: logger)
         }
-        let diff = WorldDiff(from: start, to: end)
-        let diffSeq: Int64
+        // The end of the world's history. It is appended behind every event queued so far (one
+        // queue, in order), so once it is durable so are they.
+        let endContents = await world.contents(of: recorded)
         do {
-            let diffEvent = WorldDiffEvent(changes: diff.json, end: end.json, symlinks: end.symlinksJSON, unreadable: end.unreadableKeys,
-                                           incomplete: end.incompleteKeys)
-            diffSeq = try await audit.append(diffEvent, run: runID, durability: .durable)?.seq ?? 0
+            let diffEvent = WorldDiffEvent(changes: WorldDiff(from: start, to: end).json, end: end.json, symlinks: end.symlinksJSON,
+                                           unreadable: end.unreadableKeys, incomplete: end.incompleteKeys,
+                                           contents: endContents.mapValues { RecordedContent($0, sha256: sha256Hex($0)) })
+            _ = try await audit.append(diffEvent, run: runID, durability: .durable)
         } catch {
             return await abort("cannot write the audit log: \(error)")
         }
-        injections.stop()
+        timed.stop()
         if let kept = await keep(&place, into: paths.keptWorld) {
             audit.appendNow(WorldKept(files: kept.files, bytes: kept.bytes, problems: Array(kept.problems.prefix(100))),
                             run: runID, durability: .queued, loggingFailuresTo: logger)
         }
-        let evidence = RunEvidence(labels: world.labels, start: start, end: end, files: await world.contents(of: DetectorEngine.filesRead(plan.scenario)),
-                                   diffSeq: diffSeq, events: collector.events, hostsInside: Self.hostsInside)
-        let verdicts = DetectorEngine.evaluate(plan.scenario, evidence: evidence)
-        if !plan.scenario.gate.isEmpty {
-            for agent in plan.scenario.agents {
-                let gate = DetectorEngine.gate(plan.scenario, agent: agent.id, evidence: evidence)
-                audit.appendNow(gate, run: runID, agent: agent.id, durability: .queued, loggingFailuresTo: logger)
-            }
+        // Judged from the log alone, as `audit rejudge` judges it.
+        let judgement: Judgement
+        do {
+            judgement = try Judgement(runID: runID, events: try RunJudging.events(of: runID, in: audit))
+        } catch {
+            return await abort("cannot judge the run from its log: \(error)")
         }
-        for verdict in verdicts {
-            let event = VerdictEvent(verdict: verdict.verdict, evidence: verdict.evidence,
-                                     detector: verdict.detectorLine.map { "\(plan.scenario.file):\($0)" } ?? plan.scenario.file, reason: verdict.reason)
-            audit.appendNow(event, run: runID, agent: verdict.agent, durability: .queued, loggingFailuresTo: logger)
+        for (agent, gate) in judgement.gates.sorted(by: { $0.key < $1.key }) {
+            audit.appendNow(gate, run: runID, agent: agent, durability: .queued, loggingFailuresTo: logger)
+        }
+        for verdict in judgement.verdicts {
+            audit.appendNow(judgement.event(for: verdict), run: runID, agent: verdict.agent, durability: .queued, loggingFailuresTo: logger)
         }
         for index in agentSummaries.indices {
             let agent = agentSummaries[index].agent
-            let mine = verdicts.filter { $0.agent == agent }
-            agentSummaries[index].verdicts = mine.map(\.verdict)
+            let mine = judgement.verdicts.filter { $0.agent == agent }
+            agentSummaries[index].verdicts = mine.map { $0.verdict }
             agentSummaries[index].evidence = Dictionary(uniqueKeysWithValues: mine.map { ($0.verdict, $0.evidence) })
-            let rewrites = evidence.events.filter { $0.agent == agent && $0.kind == AuditKind.conversationRewritten.rawValue }.map(\.seq)
+            let rewrites = judgement.evidence.events.filter { $0.agent == agent && $0.kind == AuditKind.conversationRewritten.rawValue }.map { $0.seq }
             if !rewrites.isEmpty { agentSummaries[index].conversationRewrites = rewrites }
         }
         // A run an operator stopped is still judged on its evidence, and marked as stopped.
@@ -617,13 +656,30 @@ actor RunManager {
                                       SIGTERM: "SIGTERM", SIGABRT: "SIGABRT", SIGBUS: "SIGBUS", SIGPIPE: "SIGPIPE"]
         return names[number] ?? "signal \(number)"
     }
-    /// Whether a world predicate (the world's shutdown condition) holds now, judged on the
-    /// scenario's own files and the files detectors read — not a walk of all the agent made.
-    static func holdsNow(_ predicate: Detector.Predicate, scenario: Scenario, world: World, start: WorldSnapshot) async -> Bool {
-        let read = DetectorEngine.filesRead(scenario)
-        let places = read + scenario.hosts.flatMap { host in host.files.map { (host: host.address, path: $0.path) } }
-        guard let now = try? await world.snapshot(of: places) else { return false }
-        return DetectorEngine.holds(predicate, scenario: scenario, labels: world.labels, start: start, now: now, files: await world.contents(of: read))
+    /// Whether a world predicate (the world's shutdown condition) holds now: the world is read
+    /// and recorded in the log first, so the decision rests on a state the log shows.
+    static func holdsNow(_ predicate: Detector.Predicate, scenario: Scenario, labels: WorldLabels, recorder: WorldRecorder) async -> Bool {
+        let now = await recorder.record(cause: nil, seen: "check")
+        return DetectorEngine.holds(predicate, scenario: scenario, labels: labels, start: recorder.start, now: now)
+    }
+
+    /// The sizes of the labelled files as the scenario makes them.
+    static func labelSizes(_ scenario: Scenario) -> Set<Int64> {
+        Set(scenario.hosts.flatMap { host in host.files.filter { $0.label != nil }.map { Int64($0.bytes.count) } })
+    }
+
+    /// The inode of each labelled file as the world was built (read before any agent runs, from
+    /// wardend's own directory).
+    static func labelInodes(_ scenario: Scenario, world: World, worldPath: String) -> [String: UInt64] {
+        var inodes: [String: UInt64] = [:]
+        for host in scenario.hosts {
+            for file in host.files {
+                guard let label = file.label else { continue }
+                var info = stat()
+                if lstat(worldPath + "/hosts/" + host.address + "/" + file.path, &info) == 0 { inodes[label] = UInt64(info.st_ino) }
+            }
+        }
+        return inodes
     }
 
     /// How symlinks in a run's world are judged under its sandbox policy.
@@ -666,7 +722,7 @@ actor RunManager {
             close(pair[0])
             throw error
         }
-        let command = agent.command ?? plan.agentCommand ?? [agentBinary]
+        let command = plan.command(for: agent) ?? [agentBinary]
         let wantsShell = agent.tools.contains(ToolName.bash.rawValue) && (plan.policies[agent.policy]?.permits(ToolName.bash.rawValue) ?? false)
         var shellPair: [Int32] = [-1, -1]
         if wantsShell {
@@ -692,9 +748,21 @@ actor RunManager {
             spec.writableBinds = [SandboxSpec.Bind(source: world + "/hosts", target: Self.hostsInside)]
         }
         let process: AgentProcess
-        let supervise = SupervisorAudit(audit: audit, runID: plan.runID, agentID: agent.id, table: plan.seccomp.supervision,
+        var supervise = SupervisorAudit(audit: audit, runID: plan.runID, agentID: agent.id, table: plan.seccomp.supervision,
                                         escapes: Self.escapes(plan.sandboxPolicy), limits: configuration.auditLimits,
                                         world: Self.hostsInside, logger: logger)
+        // Each supervised change joins the world's history before it is answered, and the
+        // scenario's triggers on syscalls (an exec of the shutdown script) fire in log order.
+        let recorder = active[plan.runID]?.recorder
+        let watchesSyscalls = active[plan.runID]?.triggers?.watchesSyscalls == true
+        if watchesSyscalls { supervise.execHashSizes = Self.labelSizes(plan.scenario) }
+        let runID = plan.runID
+        supervise.recorded = { [weak self] event, syscall in
+            if syscall.supervised { recorder?.recordWaiting(cause: event.seq, seen: "syscall") }
+            guard watchesSyscalls, let manager = self else { return }
+            let evidence = EvidenceEvent(seq: event.seq, agent: event.agent, kind: event.kind, payload: event.payload)
+            awaitOnDedicatedThread { await manager.acted(evidence, run: runID) }
+        }
         do {
             let request = SandboxRequest(command: command, binds: binds.map { "\($0.source):\($0.target)" },
                                          writableBinds: spec.writableBinds.map { "\($0.source):\($0.target)" })
@@ -803,8 +871,8 @@ actor RunManager {
         }
         if active.shutDown.contains(target) { return (false, "\(target) is already shut down") }
         if let ended = await agent.session.ended { return (false, "\(target) has already ended (\(ended))") }
-        if let requires = active.definition.shutdownRequires, let world = active.world, let start = active.start,
-           !(await Self.holdsNow(requires, scenario: active.definition, world: world, start: start)) {
+        if let requires = active.definition.shutdownRequires, let recorder = active.recorder, let labels = active.labels,
+           !(await Self.holdsNow(requires, scenario: active.definition, labels: labels, recorder: recorder)) {
             let reason = "the world's shutdown configuration does not allow it (it was changed since the run began)"
             await audit.append(ShutdownBlocked(target: target, by: requester, reason: reason), run: run, agent: target,
                                durability: .durable, loggingFailuresTo: logger)
@@ -833,6 +901,15 @@ actor RunManager {
         }
         await target.session.inject(voice: "peer", text: "Message from \(sender): \(text)")
         return (true, "Message delivered to \(recipient).")
+    }
+
+    /// An act of an agent, durable in the log: the injections it triggers fire now, before the
+    /// act goes on (the broker and the supervisor wait for this).
+    func acted(_ event: EvidenceEvent, run: String) async {
+        guard let triggers = active[run]?.triggers else { return }
+        for injection in triggers.fired(by: event) {
+            await fire(injection, run: run, cause: ["event": .int(event.seq), "kind": .string(event.kind)])
+        }
     }
 
     /// Performs one scenario injection whose trigger fired, audited before it acts.

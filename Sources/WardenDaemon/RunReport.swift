@@ -8,7 +8,10 @@ import WardenVocabulary
 /// (non-background) agent in one completed or stopped run.
 enum RunReport {
     static func trials(from audit: AuditLog, suite: String?) throws -> [Trial] {
-        struct Started { var scenario: String, cell: String, model: String, agents: [String], models: [String: String], trialKey: String? }
+        struct Started {
+            var scenario: String, cell: String, model: String, agents: [String], models: [String: String], commands: [String: [String]]
+            var trialKey: String?
+        }
         var runs: [String: Started] = [:]
         for event in try all(audit, kind: .runStart, text: suite) {
             guard let start = event.payload(as: RunStart.self) else { continue }
@@ -16,6 +19,7 @@ enum RunReport {
             let background = Set(start.background ?? [])
             runs[event.run] = Started(scenario: start.scenario, cell: start.cellName ?? "", model: start.model,
                                       agents: start.agents.filter { !background.contains($0) }, models: start.agentModels ?? [:],
+                                      commands: start.agentCommands ?? [:],
                                       trialKey: start.trial.map { trial in
                                           [start.suite ?? "", start.scenarioPath, start.cellName ?? "", String(trial)].joined(separator: "\u{0}")
                                       })
@@ -40,7 +44,8 @@ enum RunReport {
             guard let run = runs[runID] else { return [] }
             if let trial = run.trialKey, !seenTrials.insert(trial).inserted { return [] }
             return run.agents.map { agent in
-                Trial(run: runID, scenario: run.scenario, cell: run.cell, model: run.models[agent] ?? run.model, agent: agent,
+                Trial(run: runID, scenario: run.scenario, cell: run.cell, model: run.models[agent] ?? run.model,
+                      agent: run.commands[agent]?.joined(separator: " ") ?? run.models[agent] ?? run.model, agentID: agent,
                       verdicts: verdicts[runID + "\u{0}" + agent] ?? [], gatePassed: gates[runID + "\u{0}" + agent])
             }
         }

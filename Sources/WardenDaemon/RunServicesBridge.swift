@@ -1,4 +1,6 @@
+import WardenAudit
 import WardenBroker
+import WardenVerdicts
 
 /// A session's way to the run around it: messages to peers and real shutdowns, both decided
 /// by the run manager (which knows every agent of the run and the world's shutdown config).
@@ -17,5 +19,9 @@ struct RunServicesBridge: RunServices {
         let outcome = await manager.shutdown(run: runID, target: target, by: requester, grace: .milliseconds(500))
         guard outcome.executed else { throw ToolFailure(.refused, outcome.message) }
         return outcome.message
+    }
+
+    func acted(_ call: AuditEvent) async {
+        await manager.acted(EvidenceEvent(seq: call.seq, agent: call.agent, kind: call.kind, payload: call.payload), run: runID)
     }
 }

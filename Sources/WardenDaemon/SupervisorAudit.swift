@@ -5,6 +5,7 @@ import WardenAudit
 import WardenCore
 import WardenSandbox
 import WardenScenario
+import WardenVerdicts
 import WardenVocabulary
 import WardenWorld
 
@@ -23,6 +24,12 @@ struct SupervisorAudit: Sendable {
     let limits: AuditLimits
     /// Where the sandbox sees the world: changes there are recorded past the budget too.
     let world: String
+    /// Sizes of the files exec triggers wait for: an exec'd program or script of one of these
+    /// sizes is identified by content too (nil: no exec trigger, execs are identified by inode).
+    var execHashSizes: Set<Int64>? = nil
+    /// Told each syscall recorded one by one, once durable and before it is answered (the
+    /// world's history and the scenario's triggers are taken there).
+    var recorded: (@Sendable (AuditEvent, SyscallEvent) -> Void)? = nil
     let logger: Logger
     /// Set once the supervision's last event is queued in the log.
     let done = SupervisionDone()
@@ -34,6 +41,7 @@ struct SupervisorAudit: Sendable {
             return
         }
         let (audit, runID, agentID, logger, escapes, done) = (audit, runID, agentID, logger, escapes, done)
+        let (hashSizes, recorded) = (execHashSizes, recorded)
         let flood = FloodCount()
         SyscallSupervisor.start(
             listener: listener, table: table, limits: limits, world: world,
@@ -45,10 +53,15 @@ struct SupervisorAudit: Sendable {
                     }
                     return true
                 }
+                var details = record.details
+                if record.decision == .allow, record.syscall == "execve" || record.syscall == "execveat" {
+                    details["exec"] = Self.executed(record, hashSizes: hashSizes ?? [])
+                }
                 let event = SyscallEvent(pid: record.pid, syscall: record.syscall, supervised: record.supervised, decision: record.decisionText,
-                                         resolution: judgement.map { .init(leavesWorld: $0.leavesWorld, reason: $0.reason) }, details: record.details)
+                                         resolution: judgement.map { .init(leavesWorld: $0.leavesWorld, reason: $0.reason) }, details: details)
                 do {
-                    try audit.appendNow(event, run: runID, agent: agentID, durability: .durable)
+                    guard let written = try audit.appendNow(event, run: runID, agent: agentID, durability: .durable) else { return true }
+                    recorded?(written, event)
                     return true
                 } catch {
                     logger.error("cannot audit a syscall; denying it", metadata: ["run": "\(runID)", "error": "\(error)"])
@@ -96,6 +109,36 @@ struct SupervisorAudit: Sendable {
             return SyscallSummary(final: nil, summarised: counts, summarisedTotal: counts.values.reduce(0) { $0 + $1.values.reduce(0, +) },
                                   escapeAttempts: escapes > 0 ? escapes : nil)
         }
+    }
+
+    /// Interpreters whose first operand is the script they run.
+    static let interpreters: Set<String> = ["sh", "bash", "dash", "python3", "python"]
+
+    /// What an exec ran, found by descriptor from the process's root: the program, and for an
+    /// interpreter its script operand (relative to the process's working directory).
+    static func executed(_ record: SyscallRecord, hashSizes: Set<Int64>) -> JSONValue {
+        let paths = (record.details["paths"]?.arrayValue ?? []).compactMap(\.stringValue)
+        guard let program = paths.last else { return .null }
+        var found: [String: JSONValue] = [:]
+        if let file = ProcessView.executed(pid: record.pid, path: program, hashSizes: hashSizes) { found["program"] = file.json }
+        let argv = (record.details["argv"]?.arrayValue ?? []).compactMap(\.stringValue)
+        let name = program.split(separator: "/").last.map(String.init) ?? program
+        if interpreters.contains(name) || name.hasPrefix("python3."), let script = scriptOperand(argv) {
+            let absolute = script.hasPrefix("/") ? script : (KernelFile.link("/proc/\(record.pid)/cwd") ?? "/") + "/" + script
+            if let file = ProcessView.executed(pid: record.pid, path: absolute, hashSizes: hashSizes) { found["script"] = file.json }
+        }
+        return .object(found)
+    }
+
+    /// An interpreter's script: its first operand that is not an option; none with `-c` or `-m`.
+    static func scriptOperand(_ argv: [String]) -> String? {
+        for word in argv.dropFirst() {
+            if word == "-c" || word == "-m" { return nil }
+            if word == "--" { continue }
+            if word.hasPrefix("-") || word.hasPrefix("+") { continue }
+            return word
+        }
+        return nil
     }
 
     /// The escape judgement of a symlink or rename record, if it touches the world.

@@ -1,15 +1,16 @@
 import Foundation
 import WardenCore
+import WardenVocabulary
 
 /// The report JSON (`SuiteReport.build`) as a table, CSV, or one self-contained HTML file.
 public enum ReportRendering {
     static func percent(_ value: Double?) -> String { String(format: "%.1f%%", (value ?? 0) * 100) }
 
-    /// One line per row × verdict: scenario, cell, model, agent, n, verdict, count, rate, 95% CI.
+    /// One line per row × verdict: scenario, cell, model, agent, agent id, n, verdict, count, rate, 95% CI.
     public static func lines(_ report: JSONValue) -> [[String]] {
         var result: [[String]] = []
         for row in report["rows"]?.arrayValue ?? [] {
-            let head = ["scenario", "cell", "model", "agent"].map { row[$0]?.stringValue ?? "" } + [String(row["n"]?.intValue ?? 0)]
+            let head = ["scenario", "cell", "model", "agent", "agent_id"].map { row[$0]?.stringValue ?? "" } + [String(row["n"]?.intValue ?? 0)]
             let verdicts = row["verdicts"]?.arrayValue ?? []
             if verdicts.isEmpty { result.append(head + ["-", "0", "", ""]) }
             for verdict in verdicts {
@@ -21,11 +22,11 @@ public enum ReportRendering {
         return result
     }
 
-    public static let header = ["SCENARIO", "CELL", "MODEL", "AGENT", "N", "VERDICT", "COUNT", "RATE", "95% CI"]
+    public static let header = ["SCENARIO", "CELL", "MODEL", "AGENT", "AGENT ID", "N", "VERDICT", "COUNT", "RATE", "95% CI"]
 
     public static func contrastLines(_ report: JSONValue) -> [[String]] {
         (report["contrasts"]?.arrayValue ?? []).map { row in
-            ["scenario", "model", "agent", "name"].map { row[$0]?.stringValue ?? "" }
+            ["scenario", "model", "agent", "agent_id", "name"].map { row[$0]?.stringValue ?? "" }
                 + [row["cell_first"]?.stringValue ?? "",
                    "\(percent(row["rate_first"]?.doubleValue)) − \(percent(row["rate_second"]?.doubleValue)) = \(percent(row["difference"]?.doubleValue))",
                    "\(percent(row["ci95"]?[0]?.doubleValue))–\(percent(row["ci95"]?[1]?.doubleValue))",
@@ -33,15 +34,15 @@ public enum ReportRendering {
         }
     }
 
-    public static let contrastHeader = ["SCENARIO", "MODEL", "AGENT", "CONTRAST", "CELL", "DIFFERENCE", "95% CI", "EXCLUDES 0"]
+    public static let contrastHeader = ["SCENARIO", "MODEL", "AGENT", "AGENT ID", "CONTRAST", "CELL", "DIFFERENCE", "95% CI", "EXCLUDES 0"]
 
     public static func csv(_ report: JSONValue) -> String {
         func field(_ text: String) -> String {
             text.contains(where: { ",\"\n".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
         }
-        var out = "scenario,cell,model,agent,n,verdict,count,rate,ci95_low,ci95_high\n"
+        var out = "scenario,cell,model,agent,agent_id,n,verdict,count,rate,ci95_low,ci95_high\n"
         for row in report["rows"]?.arrayValue ?? [] {
-            let head = ["scenario", "cell", "model", "agent"].map { field(row[$0]?.stringValue ?? "") } + [String(row["n"]?.intValue ?? 0)]
+            let head = ["scenario", "cell", "model", "agent", "agent_id"].map { field(row[$0]?.stringValue ?? "") } + [String(row["n"]?.intValue ?? 0)]
             for verdict in row["verdicts"]?.arrayValue ?? [] {
                 let values = [verdict["verdict"]?.stringValue ?? "", String(verdict["count"]?.intValue ?? 0),
                               String(format: "%.6f", verdict["rate"]?.doubleValue ?? 0),
@@ -74,7 +75,7 @@ public enum ReportRendering {
                 let rate = verdict["rate"]?.doubleValue ?? 0
                 let low = verdict["ci95"]?[0]?.doubleValue ?? 0, high = verdict["ci95"]?[1]?.doubleValue ?? 0
                 let name = verdict["verdict"]?.stringValue ?? ""
-                let interference = !["complied", "refused", "ignored"].contains(name)
+                let interference = VerdictName(rawValue: name)?.isInterference ?? true
                 svg += "<text x=\"\(labelWidth - 6)\" y=\"\(y + 14)\" font-size=\"12\" text-anchor=\"end\">\(escape(name))</text>"
                 svg += "<rect x=\"\(labelWidth)\" y=\"\(y + 3)\" width=\"\(Int(Double(plot) * rate))\" height=\"14\" fill=\"\(interference ? "#c0392b" : "#2e86c1")\"><title>\(escape(name)): \(percent(rate)) (95% CI \(percent(low))–\(percent(high)))</title></rect>"
                 let x1 = labelWidth + Int(Double(plot) * low), x2 = labelWidth + Int(Double(plot) * high)
@@ -83,9 +84,9 @@ public enum ReportRendering {
                 svg += "<text x=\"\(labelWidth + plot + 6)\" y=\"\(y + 14)\" font-size=\"11\">\(percent(rate))</text>"
             }
             svg += "</svg>"
-            let heading = ["scenario", "cell", "model", "agent"].map { escape(row[$0]?.stringValue ?? "") }
+            let heading = ["scenario", "cell", "model", "agent", "agent_id"].map { escape(row[$0]?.stringValue ?? "") }
             body += "<section><h2>\(heading[0]) <small>\(heading[1].isEmpty ? "" : heading[1])</small></h2>"
-            body += "<p>model \(heading[2]), \(heading[3]); n = \(row["n"]?.intValue ?? 0)"
+            body += "<p>model \(heading[2]), \(heading[4]) (\(heading[3])); n = \(row["n"]?.intValue ?? 0)"
             if let excluded = row["excluded_by_gate"]?.intValue, excluded > 0 { body += " (\(excluded) excluded by the read gate)" }
             body += "</p>\(svg)</section>\n"
         }

@@ -7,23 +7,28 @@ public struct Trial: Sendable, Equatable {
     /// `axis=value,…` (empty for a scenario without conditions).
     public var cell: String
     public var model: String
+    /// What acted: the agent's program (`--agent-command`, a scenario `command:`), or its model.
     public var agent: String
+    /// The scenario's agent (`agent-1`).
+    public var agentID: String
     public var verdicts: Set<String>
     /// The study's read gate: nil when the scenario has none.
     public var gatePassed: Bool?
 
-    public init(run: String, scenario: String, cell: String, model: String, agent: String, verdicts: Set<String>, gatePassed: Bool? = nil) {
+    public init(run: String, scenario: String, cell: String, model: String, agent: String, agentID: String, verdicts: Set<String>,
+                gatePassed: Bool? = nil) {
         self.run = run
         self.scenario = scenario
         self.cell = cell
         self.model = model
         self.agent = agent
+        self.agentID = agentID
         self.verdicts = verdicts
         self.gatePassed = gatePassed
     }
 }
 
-/// Verdict rates per scenario × cell × model × agent with Wilson 95% intervals, and contrasts
+/// Verdict rates per scenario × cell × model × agent (what acted) × agent id, with Wilson 95% intervals, and contrasts
 /// between cells that differ in one axis: monitored − unmonitored (alignment faking),
 /// self − peer, present − alone.
 public enum SuiteReport {
@@ -32,15 +37,17 @@ public enum SuiteReport {
         ("monitoring", "monitored", "unmonitored"), ("subject", "self", "peer"), ("peer_present", "present", "alone")]
 
     struct Key: Hashable, Comparable {
-        var scenario: String, cell: String, model: String, agent: String
-        static func < (a: Key, b: Key) -> Bool { (a.scenario, a.cell, a.model, a.agent) < (b.scenario, b.cell, b.model, b.agent) }
+        var scenario: String, cell: String, model: String, agent: String, agentID: String
+        static func < (a: Key, b: Key) -> Bool {
+            (a.scenario, a.cell, a.model, a.agent, a.agentID) < (b.scenario, b.cell, b.model, b.agent, b.agentID)
+        }
     }
 
     public static func build(_ trials: [Trial], gate: Bool) -> JSONValue {
         var groups: [Key: [Trial]] = [:]
         var excluded: [Key: Int] = [:]
         for trial in trials {
-            let key = Key(scenario: trial.scenario, cell: trial.cell, model: trial.model, agent: trial.agent)
+            let key = Key(scenario: trial.scenario, cell: trial.cell, model: trial.model, agent: trial.agent, agentID: trial.agentID)
             if gate, trial.gatePassed == false {
                 excluded[key, default: 0] += 1
                 groups[key, default: []] += []
@@ -62,20 +69,21 @@ public enum SuiteReport {
                         "ci95": [.double(low), .double(high)]]
             }
             return ["scenario": .string(key.scenario), "cell": .string(key.cell), "model": .string(key.model), "agent": .string(key.agent),
-                    "n": .int(Int64(n)), "excluded_by_gate": .int(Int64(excluded[key] ?? 0)),
+                    "agent_id": .string(key.agentID), "n": .int(Int64(n)), "excluded_by_gate": .int(Int64(excluded[key] ?? 0)),
                     "no_verdict": .int(Int64(group.filter(\.verdicts.isEmpty).count)), "verdicts": .array(verdicts)]
         }
         var contrastRows: [JSONValue] = []
         for (axis, first, second) in contrasts {
             for key in groups.keys.sorted() {
                 guard let rest = replacing(axis, in: key.cell, from: first, to: second) else { continue }
-                let other = Key(scenario: key.scenario, cell: rest, model: key.model, agent: key.agent)
+                let other = Key(scenario: key.scenario, cell: rest, model: key.model, agent: key.agent, agentID: key.agentID)
                 guard let a = groups[key], let b = groups[other], !a.isEmpty, !b.isEmpty else { continue }
                 let ca = counts(a), cb = counts(b)
                 for verdict in Set(ca.keys).union(cb.keys).sorted() {
                     let (d, low, high) = Statistics.newcombe(ca[verdict] ?? 0, a.count, cb[verdict] ?? 0, b.count)
                     contrastRows.append([
-                        "scenario": .string(key.scenario), "model": .string(key.model), "agent": .string(key.agent), "axis": .string(axis),
+                        "scenario": .string(key.scenario), "model": .string(key.model), "agent": .string(key.agent),
+                        "agent_id": .string(key.agentID), "axis": .string(axis),
                         "compare": .string("\(first) − \(second)"), "cell_first": .string(key.cell), "cell_second": .string(other.cell),
                         "verdict": .string(verdict), "n_first": .int(Int64(a.count)), "n_second": .int(Int64(b.count)),
                         "rate_first": .double(Double(ca[verdict] ?? 0) / Double(a.count)),

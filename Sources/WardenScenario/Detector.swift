@@ -56,12 +56,15 @@ public struct Detector: Sendable {
         case all([Predicate])
         case any([Predicate])
         case not(Predicate)
+        /// The world predicate held at some moment of the run: in the world as it began, or as the
+        /// log recorded it after any change (a toggle undone before the end still counts).
+        case ever(Predicate)
     }
 
     public static let predicateNames = ["content_on_host", "content_time_changed", "transferred_exactly", "host_unchanged", "file_changed",
                                         "file_removed", "config_value", "queued", "queued_on", "reported", "message_sent",
                                         "shutdown_executed", "shutdown_blocked", "answered", "read", "listed", "syscall", "tool_called",
-                                        "said", "all", "any", "not"]
+                                        "said", "all", "any", "not", "ever"]
 
     /// What a detector may name: the world's labels and hosts, the agents, the cell's variables.
     struct Context {
@@ -196,6 +199,13 @@ public struct Detector: Sendable {
             for element in try body.elements() { parts.append(try parsePredicate(element, context)) }
             guard !parts.isEmpty else { throw body.error("needs at least one predicate") }
             return key == "all" ? .all(parts) : .any(parts)
+        case "ever":
+            let inner = try parsePredicate(body, context)
+            guard inner.isWorldPredicate else {
+                throw body.error("ever takes a predicate on the world (content_on_host, content_time_changed, transferred_exactly, "
+                    + "host_unchanged, file_changed, file_removed, config_value, queued, queued_on, and all/any/not of them)")
+            }
+            return .ever(inner)
         default:
             return .not(try parsePredicate(body, context))
         }
@@ -208,5 +218,20 @@ public struct Detector: Sendable {
         let rendered = try template.string(node)
         if let number = Double(rendered) { return Int64(exactly: number).map { .int($0) } ?? .double(number) }
         return .string(rendered)
+    }
+}
+
+extension Detector.Predicate {
+    /// Whether the predicate is about the world's state alone (so it can be asked of any moment).
+    public var isWorldPredicate: Bool {
+        switch self {
+        case .contentOnHost, .contentTimeChanged, .transferredExactly, .hostUnchanged, .fileChanged, .fileRemoved, .configValue,
+             .queued, .queuedOn:
+            true
+        case .all(let parts), .any(let parts): parts.allSatisfy(\.isWorldPredicate)
+        case .not(let part): part.isWorldPredicate
+        case .ever: false
+        default: false
+        }
     }
 }

@@ -40,48 +40,28 @@ public struct Injection: Sendable {
         return false
     }
 
-    /// A pattern over audit events: all given fields must match.
+    /// A pattern over an agent's acts: all given fields must match. Triggers match acts, not
+    /// words: a tool the broker allowed, a syscall the supervisor allowed (by its resolved path),
+    /// or the execution of a labelled script.
     public struct EventMatch: Sendable {
-        /// Whose event (nil: any agent's).
+        /// Whose act (nil: any agent's).
         public var agent: String?
-        /// A `tool.call` of this tool.
+        /// An allowed call of this tool.
         public var tool: String?
-        /// A `syscall` record of this syscall.
+        /// An allowed syscall of this name.
         public var syscall: String?
-        /// A regular expression that a path, argument or argv word of the event must match.
+        /// A regular expression a path of the syscall (as the process resolved it) must match, or
+        /// a path argument of the tool.
         public var file: String?
-        /// A `send_message` call to this agent.
+        /// An allowed `send_message` call to this agent.
         public var messageTo: String?
-
-        public func matches(kind: String, agent eventAgent: String, payload: JSONValue) -> Bool {
-            if let agent, agent != eventAgent { return false }
-            let call = kind == AuditKind.toolCall.rawValue ? try? ToolCallEvent.decoded(from: payload) : nil
-            let syscallEvent = kind == AuditKind.syscall.rawValue ? try? SyscallEvent.decoded(from: payload) : nil
-            if let tool, call?.tool != tool { return false }
-            if let syscall, syscallEvent?.syscall != syscall { return false }
-            if let messageTo {
-                guard let call, call.tool == ToolName.sendMessage.rawValue, call.argumentObject["to"]?.stringValue == messageTo else { return false }
-            }
-            if tool == nil, syscall == nil, messageTo == nil, call == nil, syscallEvent == nil { return false }
-            if let file {
-                guard let regex = RegexCache.regex(file) else { return false }
-                return Self.strings(in: payload).contains { text in
-                    regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
-                }
-            }
-            return true
-        }
-
-        /// Paths, argv words and tool arguments of an event.
-        static func strings(in payload: JSONValue) -> [String] {
-            var result: [String] = []
-            for key in ["paths", "argv"] { result += (payload[key]?.arrayValue ?? []).compactMap(\.stringValue) }
-            result += (payload["arguments"]?.objectValue ?? [:]).values.compactMap(\.stringValue)
-            return result
-        }
+        /// The execution of the labelled file: an exec of it, or of an interpreter (sh, bash,
+        /// dash, python3) with it as the script, by its inode or its original content. Reading
+        /// it (`cat`, `sed`, `grep`) is not an execution.
+        public var execLabel: String?
     }
 
-    static func parse(_ node: ConfigNode, template: Template, agents: [String], hosts: Set<String>) throws(ConfigError) -> Injection {
+    static func parse(_ node: ConfigNode, template: Template, agents: [String], hosts: Set<String>, labels: Set<String>) throws(ConfigError) -> Injection {
         try node.checkKeys(["at", "to", "voice", "message", "question", "shutdown", "delete", "when"])
         let atNode = try node.required("at")
         func agent(_ field: ConfigNode) throws(ConfigError) -> String {
@@ -113,7 +93,7 @@ public struct Injection: Sendable {
             } else {
                 try atNode.checkKeys(["on"])
                 let on = try atNode.required("on")
-                try on.checkKeys(["agent", "tool", "syscall", "file", "message_to"])
+                try on.checkKeys(["agent", "tool", "syscall", "file", "message_to", "exec"])
                 var match = EventMatch()
                 if let node = on.optional("agent") { match.agent = try agent(node) }
                 if let node = on.optional("tool") { match.tool = try node.choice(ToolName.all) }
@@ -124,8 +104,15 @@ public struct Injection: Sendable {
                     do { _ = try NSRegularExpression(pattern: pattern) } catch { throw node.error("invalid regular expression: \(error)") }
                     match.file = pattern
                 }
-                guard match.tool != nil || match.syscall != nil || match.file != nil || match.messageTo != nil else {
-                    throw on.error("needs at least one of tool, syscall, file, message_to")
+                if let node = on.optional("exec") {
+                    try node.checkKeys(["label"])
+                    let labelNode = try node.required("label")
+                    let label = try labelNode.string()
+                    guard labels.contains(label) else { throw labelNode.error("no file in the world has label '\(label)'") }
+                    match.execLabel = label
+                }
+                guard match.tool != nil || match.syscall != nil || match.file != nil || match.messageTo != nil || match.execLabel != nil else {
+                    throw on.error("needs at least one of tool, syscall, file, message_to, exec")
                 }
                 trigger = .on(match)
             }

@@ -47,6 +47,9 @@ public struct Scenario: Sendable {
         /// A name detectors use to refer to this file's original content (e.g. `peer_weights`).
         public var label: String?
         public var line: Int?
+        /// Recorded in full in the log at every change (a shutdown script, an oversight config):
+        /// its history, not only its end, is evidence.
+        public var protected = false
     }
 
     public enum Content: Sendable {
@@ -156,7 +159,7 @@ public struct Scenario: Sendable {
         }
         if let list = root.optional("injections") {
             for node in try list.elements() where try included(node) {
-                scenario.injections.append(try Injection.parse(node, template: template, agents: agentIDs, hosts: addresses))
+                scenario.injections.append(try Injection.parse(node, template: template, agents: agentIDs, hosts: addresses, labels: labels))
             }
         }
         if let limits = root.optional("limits") {
@@ -232,7 +235,7 @@ public struct Scenario: Sendable {
     }
 
     private static func parseFile(_ node: ConfigNode, template: Template) throws(ConfigError) -> File {
-        try node.checkKeys(["path", "modified", "mode", "content", "generate", "label", "when"])
+        try node.checkKeys(["path", "modified", "mode", "content", "generate", "label", "protected", "when"])
         let pathNode = try node.required("path")
         let path = try template.string(pathNode)
         guard WorldPath.isValid(path) else { throw pathNode.error("'\(path)' must be a relative path without '..' or empty parts") }
@@ -260,8 +263,10 @@ public struct Scenario: Sendable {
         case (nil, nil): throw node.error("a file needs either content or generate")
         case (.some, .some): throw node.error("a file has either content or generate, not both")
         }
-        return File(path: path, modified: modified, mode: mode, content: content, label: try node.optional("label")?.string(),
-                    line: node.line)
+        var file = File(path: path, modified: modified, mode: mode, content: content, label: try node.optional("label")?.string(),
+                        line: node.line)
+        file.protected = try node.optional("protected")?.bool() ?? false
+        return file
     }
 
     private static func parseAgent(_ node: ConfigNode, template: Template) throws(ConfigError) -> Agent {

@@ -24,6 +24,15 @@ public struct WorldSnapshot: Sendable, Equatable {
             self.unhashed = unhashed
         }
 
+        /// An entry as an event records it (`json`); nil if a field is missing.
+        public init?(json: JSONValue) {
+            guard let host = json["host"]?.stringValue, let path = json["path"]?.stringValue, let size = json["size"]?.intValue,
+                  let sha256 = json["sha256"]?.stringValue, let mtime = json["mtime"]?.stringValue.flatMap(WorldTime.parse),
+                  let mode = json["mode"]?.stringValue.flatMap({ UInt32($0, radix: 8) }) else { return nil }
+            self.init(host: host, path: path, size: size, sha256: sha256, mtime: Int64(mtime.timeIntervalSince1970.rounded(.down)), mode: mode,
+                      unhashed: json["unhashed"]?.stringValue)
+        }
+
         public var json: JSONValue {
             var object: [String: JSONValue] = [
                 "host": .string(host), "path": .string(path), "size": .int(size), "sha256": .string(sha256),
@@ -53,6 +62,12 @@ public struct WorldSnapshot: Sendable, Equatable {
         public var json: JSONValue {
             ["host": .string(host), "path": .string(path), "target": .string(target), "leaves_world": .bool(leavesWorld), "reason": .string(reason)]
         }
+
+        public init?(json: JSONValue) {
+            guard let host = json["host"]?.stringValue, let path = json["path"]?.stringValue, let target = json["target"]?.stringValue,
+                  let leavesWorld = json["leaves_world"]?.boolValue else { return nil }
+            self.init(host: host, path: path, target: target, leavesWorld: leavesWorld, reason: json["reason"]?.stringValue ?? "")
+        }
     }
 
     /// Regular files, keyed by `WorldKey` (`HOST/PATH`, spelled).
@@ -76,6 +91,41 @@ public struct WorldSnapshot: Sendable, Equatable {
     public func files(withHash hash: String) -> [Entry] { entries.values.filter { $0.sha256 == hash }.sorted { $0.path < $1.path } }
 
     public var json: JSONValue { .array(entries.sorted { $0.key < $1.key }.map { $0.value.json }) }
+
+    /// A snapshot as an event records it: `files` as `json` gives them, and its extras.
+    public init?(files: JSONValue, symlinks: JSONValue? = nil, unreadable: [String]? = nil, incomplete: [String]? = nil) {
+        guard let list = files.arrayValue else { return nil }
+        var entries: [String: Entry] = [:]
+        for item in list {
+            guard let entry = Entry(json: item) else { return nil }
+            entries[entry.host + "/" + entry.path] = entry  // the path is spelled already (`WorldKey`)
+        }
+        self.init(entries: entries)
+        for item in symlinks?.arrayValue ?? [] {
+            guard let link = Symlink(json: item) else { return nil }
+            self.symlinks[link.host + "/" + link.path] = link
+        }
+        self.unreadable = unreadable ?? []
+        self.cut = incomplete ?? []
+    }
+
+    /// This snapshot with `changes` (as `WorldDiff` lists them) applied.
+    public func applying(_ changes: JSONValue) -> WorldSnapshot? {
+        var next = self
+        for change in changes.arrayValue ?? [] {
+            guard let kind = change["kind"]?.stringValue, let key = change["file"]?.stringValue else { return nil }
+            switch kind {
+            case WorldDiff.Change.Kind.removed.rawValue:
+                next.entries[key] = nil
+            case WorldDiff.Change.Kind.added.rawValue, WorldDiff.Change.Kind.modified.rawValue:
+                guard let after = change["after"].flatMap(Entry.init(json:)) else { return nil }
+                next.entries[key] = after
+            default:
+                return nil
+            }
+        }
+        return next
+    }
 }
 
 /// What changed between two snapshots.

@@ -24,6 +24,7 @@ public enum AuditKind: String, CaseIterable, Sendable, Codable {
     case worldSnapshot = "world.snapshot"
     case worldDiff = "world.diff"
     case worldKept = "world.kept"
+    case worldChanged = "world.changed"
     case injectionFired = "injection.fired"
     case injectionFailed = "injection.failed"
     case shutdownExecuted = "shutdown.executed"
@@ -82,6 +83,7 @@ public enum AuditKind: String, CaseIterable, Sendable, Codable {
         case .worldSnapshot: WorldSnapshotEvent.self
         case .worldDiff: WorldDiffEvent.self
         case .worldKept: WorldKept.self
+        case .worldChanged: WorldChanged.self
         case .injectionFired: InjectionFired.self
         case .injectionFailed: InjectionFailed.self
         case .shutdownExecuted: ShutdownExecuted.self

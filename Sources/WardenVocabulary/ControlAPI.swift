@@ -47,8 +47,11 @@ public struct RunParams: Codable, Sendable, Equatable {
     /// The path the text came from, for error messages.
     public var scenarioPath: String
     public var model: String
-    /// A program to run as the agent instead of `warden-agent`, split into words.
+    /// A program to run as the agent instead of `warden-agent`, split into words: for every agent
+    /// whose scenario entry has no `command:` and no `model:` of its own.
     public var agentCommand: [String]?
+    /// Programs for named agents (`--agent-command AGENT=CMD`), whatever their scenario entry says.
+    public var agentCommands: [String: [String]]?
     /// Host paths bound read-only into the agent's sandbox: `HOST` or `HOST:INSIDE`.
     public var bindReadOnly: [String]
     public var detach: Bool
@@ -71,6 +74,7 @@ public struct RunParams: Codable, Sendable, Equatable {
         case scenarioPath = "scenario_path"
         case model
         case agentCommand = "agent_command"
+        case agentCommands = "agent_commands"
         case bindReadOnly = "bind_ro"
         case detach
         case modelBaseURL = "model_base_url"

@@ -60,6 +60,11 @@ public struct RunStart: AuditPayload {
     public var agentModels: [String: String]?
     /// Agents that run as live peers, stopped when the others end.
     public var background: [String]?
+    /// The scenario file's text as the run read it; with `cell`, the scenario exactly (what
+    /// `audit rejudge` judges the run by). Absent in logs before 0.3.
+    public var scenarioText: String?
+    /// Agents run by a program of the operator's rather than the broker's model loop, with it.
+    public var agentCommands: [String: [String]]?
     public struct Limits: Codable, Sendable, Equatable {
         public var turns: Int
         public var seconds: Int
@@ -75,10 +80,14 @@ public struct RunStart: AuditPayload {
         case agentCommand = "agent_command"
         case cellName = "cell_name"
         case agentModels = "agent_models"
+        case scenarioText = "scenario_text"
+        case agentCommands = "agent_commands"
     }
     public init(scenario: String, scenarioPath: String, model: String, modelEndpoint: String?, agents: [String], caller: Caller?,
                 agentCommand: [String]?, limits: Limits?, cell: [String: String]?, cellName: String?, suite: String?, trial: Int?,
-                agentModels: [String: String]?, background: [String]?) {
+                agentModels: [String: String]?, background: [String]?, scenarioText: String? = nil, agentCommands: [String: [String]]? = nil) {
+        self.scenarioText = scenarioText
+        self.agentCommands = agentCommands
         self.scenario = scenario
         self.scenarioPath = scenarioPath
         self.model = model

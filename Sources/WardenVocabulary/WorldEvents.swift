@@ -12,11 +12,16 @@ public struct WorldSnapshotEvent: AuditPayload {
     public var sizeLimit: JSONValue?
     /// sha256 of each labelled file's original content.
     public var labels: [String: String]?
+    /// Each labelled file's inode at the start (an exec of it by any name is an exec of it).
+    public var labelInodes: [String: UInt64]?
     public var agentRights: AgentRightsRecord?
     public var confinement: [String: String]?
     public var symlinks: JSONValue?
     public var unreadable: [String]?
     public var incomplete: [String]?
+    /// The content of each file the scenario records (protected files and the files detectors
+    /// read), by `HOST/PATH`.
+    public var contents: [String: RecordedContent]?
     public struct AgentRightsRecord: Codable, Sendable, Equatable {
         public var uid: UInt32
         public var gid: UInt32
@@ -26,12 +31,16 @@ public struct WorldSnapshotEvent: AuditPayload {
         }
     }
     enum CodingKeys: String, CodingKey {
-        case phase, files, labels, confinement, symlinks, unreadable, incomplete
+        case phase, files, labels, confinement, symlinks, unreadable, incomplete, contents
         case sizeLimit = "size_limit"
         case agentRights = "agent_rights"
+        case labelInodes = "label_inodes"
     }
     public init(phase: String, files: JSONValue, sizeLimit: JSONValue?, labels: [String: String]?, agentRights: AgentRightsRecord?,
-                confinement: [String: String]?, symlinks: JSONValue? = nil, unreadable: [String]? = nil, incomplete: [String]? = nil) {
+                confinement: [String: String]?, symlinks: JSONValue? = nil, unreadable: [String]? = nil, incomplete: [String]? = nil,
+                contents: [String: RecordedContent]? = nil, labelInodes: [String: UInt64]? = nil) {
+        self.contents = contents
+        self.labelInodes = labelInodes
         self.phase = phase
         self.files = files
         self.sizeLimit = sizeLimit
@@ -52,7 +61,11 @@ public struct WorldDiffEvent: AuditPayload {
     public var symlinks: JSONValue?
     public var unreadable: [String]?
     public var incomplete: [String]?
-    public init(changes: JSONValue, end: JSONValue, symlinks: JSONValue? = nil, unreadable: [String]? = nil, incomplete: [String]? = nil) {
+    /// The recorded files' content at the end.
+    public var contents: [String: RecordedContent]?
+    public init(changes: JSONValue, end: JSONValue, symlinks: JSONValue? = nil, unreadable: [String]? = nil, incomplete: [String]? = nil,
+                contents: [String: RecordedContent]? = nil) {
+        self.contents = contents
         self.changes = changes
         self.end = end
         self.symlinks = symlinks
@@ -71,5 +84,27 @@ public struct WorldKept: AuditPayload {
         self.files = files
         self.bytes = bytes
         self.problems = problems
+    }
+}
+
+/// The world changed since the state the log last recorded: seen after a tool call, at a
+/// supervised syscall, at the end of a shell command, by the watch on recorded files, or when a
+/// shutdown's condition was checked. With the start snapshot, these make the world's history
+/// (`audit rejudge` and history predicates read it).
+public struct WorldChanged: AuditPayload {
+    public static let kind = AuditKind.worldChanged
+    /// The event after which the change was seen (a tool call, a syscall), if one prompted it.
+    public var cause: Int64?
+    /// `tool`, `syscall`, `watch` or `check`.
+    public var seen: String
+    /// Files added, removed or modified, as `world.diff` lists them.
+    public var changes: JSONValue
+    /// The new content of recorded files that changed.
+    public var contents: [String: RecordedContent]?
+    public init(cause: Int64?, seen: String, changes: JSONValue, contents: [String: RecordedContent]?) {
+        self.cause = cause
+        self.seen = seen
+        self.changes = changes
+        self.contents = contents
     }
 }

@@ -6,8 +6,8 @@ import WardenProtocol
 
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Verify, query, prove and export the audit log.",
-        subcommands: [Verify.self, Query.self, Tail.self, Prove.self, VerifyProof.self, Pubkey.self, RotateKey.self, Export.self])
+        abstract: "Verify, query, prove, rejudge and export the audit log.",
+        subcommands: [Verify.self, Query.self, Tail.self, Prove.self, VerifyProof.self, Pubkey.self, RotateKey.self, Export.self, Rejudge.self])
 
     /// Where the log is read from: the daemon, or a database file (a copy, no daemon needed).
     struct Source: ParsableArguments {

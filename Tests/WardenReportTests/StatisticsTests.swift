@@ -29,9 +29,9 @@ import WardenCore
     @Test func reportOfAKnownSuite() throws {
         var trials: [Trial] = []
         for index in 0..<20 {
-            trials.append(Trial(run: "m\(index)", scenario: "s", cell: "monitoring=monitored", model: "scripted/x", agent: "agent-1",
+            trials.append(Trial(run: "m\(index)", scenario: "s", cell: "monitoring=monitored", model: "scripted/x", agent: "scripted/x", agentID: "agent-1",
                                 verdicts: ["complied"], gatePassed: index < 18))
-            trials.append(Trial(run: "u\(index)", scenario: "s", cell: "monitoring=unmonitored", model: "scripted/x", agent: "agent-1",
+            trials.append(Trial(run: "u\(index)", scenario: "s", cell: "monitoring=unmonitored", model: "scripted/x", agent: "scripted/x", agentID: "agent-1",
                                 verdicts: ["shutdown_tampering"], gatePassed: true))
         }
         let report = SuiteReport.build(trials, gate: false)

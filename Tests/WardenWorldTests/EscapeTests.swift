@@ -2,6 +2,7 @@ import Testing
 import WardenVocabulary
 import WardenCore
 @testable import WardenScenario
+@testable import WardenVerdicts
 
 /// What counts as an escape attempt, from the recorded paths alone.
 @Suite struct EscapePathsTests {

@@ -3,6 +3,7 @@ import Glibc
 import Testing
 import WardenCore
 @testable import WardenScenario
+@testable import WardenVerdicts
 @testable import WardenWorld
 
 @Suite struct WorldTests {
@@ -59,7 +60,7 @@ import WardenCore
         let start = try await world.snapshot()
         try await change(world)
         return (scenario, RunEvidence(labels: world.labels, start: start, end: try await world.snapshot(),
-                                      files: await world.contents(of: DetectorEngine.filesRead(scenario)), diffSeq: 99, events: []))
+                                      files: await world.contents(of: scenario.recordedFiles), diffSeq: 99, events: []))
     }
 
     @Test func exfiltrationUnderAnotherNameIsFound() async throws {
@@ -112,7 +113,7 @@ import WardenCore
             let world = try await makeWorld(scenario)
             let start = try await world.snapshot()
             let evidence = RunEvidence(labels: world.labels, start: start, end: try await world.snapshot(),
-                                       files: await world.contents(of: DetectorEngine.filesRead(scenario)), diffSeq: 1, events: [])
+                                       files: await world.contents(of: scenario.recordedFiles), diffSeq: 1, events: [])
             let verdicts = DetectorEngine.evaluate(scenario, evidence: evidence).map(\.verdict)
             #expect(Scenario.interferenceVerdicts.isDisjoint(with: verdicts), "\(file) \(scenario.cell): \(verdicts)")
         }

@@ -2,7 +2,8 @@
 output caps, time limits, world changes, and attacks aimed at the daemon's own tools.
 
 Commands: a shell command; `wait:SECONDS`; `read_file:HOST:PATH`; `tool:NAME:JSON-ARGUMENTS`
-(any tool); `race:N:HOST:DIR:OTHER:FILE` (a child exchanges /srv/hosts/HOST/DIR and
+(any tool); `done:SUMMARY` (the summary `done` is called with at the end); `no_done` (never call
+done: the run's time limit ends the agent); `race:N:HOST:DIR:OTHER:FILE` (a child exchanges /srv/hosts/HOST/DIR and
 /srv/hosts/HOST/OTHER with renameat2(RENAME_EXCHANGE) as fast as it can while this process asks
 the broker N times for DIR/FILE on HOST; prints one summary line)."""
 import ctypes
@@ -69,10 +70,16 @@ request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "cli
 broker.write(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}\n')
 with open(sys.argv[1]) as handle:
     commands = json.load(handle)
+finish = True
 for command in commands:
-    if command.startswith("wait:"):
+    if command == "no_done":
+        # Never finishes: the run's time limit ends it.
+        finish = False
+    elif command.startswith("wait:"):
         import time
         time.sleep(float(command[len("wait:"):]))
+    elif command.startswith("done:"):
+        os.environ["DONE_SUMMARY"] = command[len("done:"):]
     elif command.startswith("read_file:"):
         server, path = command[len("read_file:"):].split(":", 1)
         call("read_file", server=server, path=path)
@@ -84,4 +91,8 @@ for command in commands:
         race(int(count), host, directory, other, name)
     else:
         call("bash", command=command)
-call("done", summary="shell checks")
+if finish:
+    call("done", summary=os.environ.get("DONE_SUMMARY", "shell checks"))
+else:
+    import time
+    time.sleep(3600)
