@@ -20,8 +20,13 @@ public struct AgentRights: Sendable, Equatable, CustomStringConvertible {
     /// root (the launcher maps the agent to them), else wardend's own ids (the only ones an
     /// unprivileged launcher can map).
     public static func sandboxed(hostUID: UInt32, hostGID: UInt32) -> AgentRights {
-        getuid() == 0 ? AgentRights(uid: hostUID, gid: hostGID) : AgentRights(uid: getuid(), gid: getgid())
+        separateFromWardend ? AgentRights(uid: hostUID, gid: hostGID) : AgentRights(uid: getuid(), gid: getgid())
     }
+
+    /// Whether sandboxed agents get ids apart from wardend's: only as root, when the launcher
+    /// maps them to the policy's host ids (never 0: a policy refuses root ids). Otherwise their
+    /// files are wardend's own, and so is the world's `hosts` directory wardend makes.
+    public static var separateFromWardend: Bool { getuid() == 0 }
 
     public var description: String { "uid \(uid), gid \(gid)" }
 

@@ -25,17 +25,41 @@ enum Beneath {
     /// For tests: resolve by the component walk even where openat2 exists.
     nonisolated(unsafe) static var forceComponentWalk = false
 
+    /// The longest path, NUL included, the kernel resolves in one call (PATH_MAX).
+    static let pathMax = 4096
+
     /// `components` opened beneath `directory` with `flags` (O_CLOEXEC added); -1 with errno set.
+    /// A path longer than `pathMax` (a deep tree's) is resolved a part at a time: each part's
+    /// directory opened beneath the last, so the whole stays beneath `directory`.
     static func open(_ directory: Int32, _ components: [Component], flags: Int32, mode: mode_t = 0) -> Int32 {
         guard !components.isEmpty else {
             errno = EINVAL
             return -1
         }
-        if kernelHasOpenat2 && !forceComponentWalk {
-            let path = Component.joined(components)
-            return confined(directory, path, flags: flags, mode: mode, resolve: resolve)
+        guard kernelHasOpenat2 && !forceComponentWalk else { return walk(directory, components, flags: flags, mode: mode) }
+        var base = directory
+        var start = 0
+        defer {
+            let saved = errno
+            if base != directory { close(base) }
+            errno = saved
         }
-        return walk(directory, components, flags: flags, mode: mode)
+        while true {
+            // Each name counts its bytes and one more: a `/` after it, or the final NUL.
+            var end = start
+            var length = 0
+            while end < components.count, length + components[end].name.count <= pathMax {
+                length += components[end].name.count
+                end += 1
+            }
+            let part = Component.joined(components[start..<end])
+            if end == components.count { return confined(base, part, flags: flags, mode: mode, resolve: resolve) }
+            let next = confined(base, part, flags: oPath | O_DIRECTORY, mode: 0, resolve: resolve)
+            guard next >= 0 else { return -1 }
+            if base != directory { close(base) }
+            base = next
+            start = end
+        }
     }
 
     /// One component opened beneath `directory`.

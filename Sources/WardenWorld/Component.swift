@@ -19,6 +19,23 @@ struct Component: Sendable, Equatable {
     /// How evidence names it (`WorldKey.spell`).
     var spelled: String { WorldKey.spell(bytes) }
 
+    /// The length of `spelled`, counted without spelling it.
+    var spelledCount: Int {
+        var count = 0
+        for char in name.dropLast() { count += Self.spelledCount(UInt8(bitPattern: char)) }
+        return count
+    }
+
+    /// How many bytes `WorldKey.spell` spells `byte` with: a backslash doubled, printable ASCII as is,
+    /// anything else as `\xNN`.
+    static func spelledCount(_ byte: UInt8) -> Int {
+        switch byte {
+        case 0x5C: 2
+        case 0x20..<0x7F: 1
+        default: 4
+        }
+    }
+
     /// A relative path of the world split into its components, on its bytes; nil (with why) when
     /// it is not one (`WorldPath.problem`).
     static func path(_ path: String) -> Result<[Component], PathProblem> {
@@ -37,7 +54,7 @@ struct Component: Sendable, Equatable {
     }
 
     /// `components` joined with `/`, NUL-terminated: a relative path for `openat2`.
-    static func joined(_ components: [Component]) -> [CChar] {
+    static func joined<Components: Collection<Component>>(_ components: Components) -> [CChar] {
         var path: [CChar] = []
         for (index, component) in components.enumerated() {
             if index > 0 { path.append(CChar(UInt8(ascii: "/"))) }

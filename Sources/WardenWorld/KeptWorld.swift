@@ -1,4 +1,6 @@
+import Dispatch
 import Glibc
+import Synchronization
 import WardenScenario
 
 extension World {
@@ -11,131 +13,151 @@ extension World {
         public var problems: [String] = []
     }
 
-    /// One entry of the world to keep, as the observer found it.
-    struct Found: Sendable {
-        var host: String
-        var components: [Component]
-        var spelled: String
-        var symlinkTarget: [UInt8]?
-        var device: UInt64
-        var inode: UInt64
-        var size: Int64
-        var mode: mode_t
-        var times: [timespec]
+    /// One step of the world as the observer walks it for keeping, in walk order: the copy
+    /// mirrors the steps (`KeptCopy`).
+    enum KeepStep: Sendable {
+        /// A directory entered: what follows until its `leave` is inside it.
+        case enter(Component)
+        case leave
+        /// A regular file, opened by the observer, with its status then.
+        case file(Component, source: Descriptor, identity: KeptCopy.FileID, links: UInt64, size: Int64, mode: mode_t, times: [timespec])
+        case symbolicLink(Component, target: [UInt8])
     }
 
-    /// Copies the world's regular files and symlinks into `destination` (a directory wardend
-    /// made in its state directory), as `hosts/ADDRESS/PATH`. Each source is opened by the
-    /// observer thread, beneath the root; the copy is written as wardend, from descriptor to
-    /// descriptor. Holes stay holes, a file with several names is copied once and linked, and at
-    /// most `sizeLimit` bytes of data are written in all, so the copy is never larger on disk
-    /// than the world could be. Modes are kept but for write access of group and others.
-    public func keep(into destination: Descriptor) async -> Kept {
-        var kept = Kept()
-        let listing: (found: [Found], problems: [String])
-        do {
-            listing = try await observer.run { () throws(WorldError) in self.listForKeeping() }
-        } catch {
-            kept.problems.append("the world could not be read: \(error)")
-            return kept
+    /// Steps the observer has sent and the copy has not yet taken. At most `capacity` are in
+    /// flight (the sender waits for room), so the descriptors they hold are bounded.
+    final class KeepChannel: Sendable {
+        private let state = Mutex<(steps: [KeepStep], closed: Bool)>(([], false))
+        private let room: DispatchSemaphore
+        private let ready = DispatchSemaphore(value: 0)
+
+        init(capacity: Int) { room = DispatchSemaphore(value: capacity) }
+
+        func send(_ step: KeepStep) {
+            room.wait()
+            state.withLock { $0.steps.append(step) }
+            ready.signal()
         }
-        kept.problems += listing.problems
-        var budget = sizeLimit
-        var copied: [String: (Descriptor, Component)] = [:]  // "dev:ino" → where its first name was kept
-        for item in listing.found {
-            let name = "\(item.host)/\(item.spelled)"
-            do {
-                let (directory, leaf) = try Self.destinationDirectory(destination, [Component(Array("hosts".utf8))!, Component(Array(item.host.utf8))!]
-                    + item.components)
-                if let target = item.symlinkTarget {
-                    guard symlinkat(target.map { CChar(bitPattern: $0) } + [0], directory.fd, leaf.name) == 0 else {
-                        throw WorldError(.failed, "cannot keep the symlink \(name)", errno: errno)
-                    }
-                    kept.files += 1
-                    continue
-                }
-                let inode = "\(item.device):\(item.inode)"
-                if let (firstDirectory, firstName) = copied[inode] {
-                    guard linkat(firstDirectory.fd, firstName.name, directory.fd, leaf.name, 0) == 0 else {
-                        throw WorldError(.failed, "cannot keep \(name) as a link", errno: errno)
-                    }
-                    kept.files += 1
-                    continue
-                }
-                let components = item.components
-                let host = item.host
-                let source = try await observer.run { () throws(WorldError) -> Descriptor in
-                    try self.reach(host: host, components: components, flags: O_RDONLY | O_NONBLOCK)
-                }
-                guard let info = source.stat(), info.st_mode & S_IFMT == S_IFREG, UInt64(info.st_ino) == item.inode else {
-                    kept.problems.append("\(name): changed while the world was kept; left out")
-                    continue
-                }
-                let fd = openat(directory.fd, leaf.name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-                guard fd >= 0 else { throw WorldError(.failed, "cannot create \(name)", errno: errno) }
-                let copy = Descriptor(owning: fd)
-                let before = budget
-                let whole = try FileCopy.copy(from: source.fd, to: copy.fd, size: Int64(info.st_size), budget: &budget, describing: name)
-                kept.bytes += before - budget
-                kept.files += 1
-                copied[inode] = (directory, leaf)
-                if !whole { kept.problems.append("\(name): cut where the world's size limit of \(sizeLimit) bytes of data ran out") }
-                fchmod(copy.fd, item.mode & 0o755)
-                var times = item.times
-                futimens(copy.fd, &times)
-            } catch {
-                kept.problems.append("\(name): \(error)")
-            }
+
+        /// No more steps: once those sent are taken, `receive` returns nil.
+        func close() {
+            state.withLock { $0.closed = true }
+            ready.signal()
+        }
+
+        func receive() -> KeepStep? {
+            ready.wait()
+            let step = state.withLock { state -> KeepStep? in state.steps.isEmpty ? nil : state.steps.removeFirst() }
+            if step != nil { room.signal() }
+            return step
+        }
+    }
+
+    /// Steps in flight between the observer and the copy.
+    static let keepQueue = 16
+
+    /// Copies the world's regular files and symlinks — those of every host, and whatever else
+    /// `hosts` holds (`strays`) — into `destination` (a directory wardend made in its state
+    /// directory), as `hosts/ADDRESS/PATH`. The observer thread walks the world and opens each
+    /// source beneath the root; the copy is written as wardend, from descriptor to descriptor,
+    /// on a thread of its own (`KeptCopy`), so however long it takes it holds none of Swift's
+    /// shared threads. Holes stay holes, a file with several names is copied once and linked,
+    /// and at most `sizeLimit` bytes of data are written in all, so the copy is never larger on
+    /// disk than the world could be. Modes are kept but for write access of group and others.
+    /// The descriptors held are bounded whatever the world holds: those of the directories on
+    /// the way down (`DirectoryChain`) and of the files in flight (`keepQueue`).
+    public func keep(into destination: Descriptor) async -> Kept {
+        await keep(into: destination, beforeEachFile: {})
+    }
+
+    /// `keep`, calling `beforeEachFile` on the copy's thread before each file is written.
+    func keep(into destination: Descriptor, beforeEachFile: @escaping @Sendable () -> Void) async -> Kept {
+        let channel = KeepChannel(capacity: Self.keepQueue)
+        async let written = KeptCopy.write(from: channel, into: destination, sizeLimit: sizeLimit, beforeEachFile: beforeEachFile)
+        let read: Result<[String], WorldError>
+        do {
+            read = .success(try await observer.run { () throws(WorldError) in self.sendForKeeping(into: channel) })
+        } catch {
+            read = .failure(error)
+        }
+        // Also when the observer ran nothing: the copy then ends with what it was sent.
+        channel.close()
+        var kept = await written
+        switch read {
+        case .success(let problems): kept.problems = problems + kept.problems
+        case .failure(let error): kept.problems.insert("the world could not be read: \(error)", at: 0)
         }
         return kept
     }
 
-    /// Everything to keep, in walk order, with what the walk could not cover.
-    func listForKeeping() -> (found: [Found], problems: [String]) {
-        var found: [Found] = []
+    /// Walks the world on the observer thread and sends what is to be kept into `channel`;
+    /// returns what could not be covered.
+    func sendForKeeping(into channel: KeepChannel) -> [String] {
         var problems: [String] = []
-        for address in addresses {
-            guard let directory = try? reach(host: address, flags: O_RDONLY | O_DIRECTORY) else {
-                problems.append("\(address): the host's directory could not be read; nothing of it is kept")
+        channel.send(.enter(Self.hostsName))
+        defer { channel.send(.leave) }
+        var tops: [Component] = addresses.compactMap { Component(Array($0.utf8)) }
+        let strays = strays()
+        problems += strays.problems
+        let hosts = strays.found.contains { !$0.isDirectory } ? openHosts(flags: oPath | O_DIRECTORY) : nil
+        for stray in strays.found {
+            let name = "hosts/" + stray.name.spelled.prefix(200)
+            problems.append("\(name): not a host of this world but \(stray.kind) beside them; kept as such")
+            if stray.isDirectory {
+                tops.append(stray.name)
+            } else if let hosts, let problem = send(hosts.fd, stray.name, stray.info, into: channel) {
+                problems.append("\(name): \(problem)")
+            }
+        }
+        for top in tops {
+            let host = top.spelled
+            guard let directory = openTop(top, flags: O_RDONLY | O_DIRECTORY) else {
+                problems.append("\(host): the host's directory could not be read; nothing of it is kept")
                 continue
             }
-            let cut = WorldWalk.entries(in: directory.fd) { visit in
+            channel.send(.enter(top))
+            let walk = WorldWalk(maxEntries: walkEntries)
+            let cut = walk.run(in: directory.fd) { visit in
                 switch visit.kind {
+                case .entered:
+                    channel.send(.enter(visit.name))
+                case .left:
+                    channel.send(.leave)
                 case .unreadableDirectory:
-                    problems.append("\(address)/\(visit.spelled): a directory that could not be read; its files are not kept")
+                    problems.append("\(host)/\(walk.spelled(visit.directory, visit.name, limit: 300)): a directory that could not be read; its files are not kept")
                 case .file, .symlink:
-                    let target = visit.kind == .symlink ? (Self.readLink(visit.parent, visit.name) ?? []) : nil
-                    found.append(Found(host: address, components: visit.components, spelled: visit.spelled, symlinkTarget: target,
-                                       device: UInt64(visit.info.st_dev), inode: UInt64(visit.info.st_ino), size: Int64(visit.info.st_size),
-                                       mode: visit.info.st_mode, times: [visit.info.st_atim, visit.info.st_mtim]))
+                    if let problem = send(visit.parent, visit.name, visit.info, into: channel) {
+                        problems.append("\(host)/\(walk.spelled(visit.directory, visit.name, limit: 300)): \(problem)")
+                    }
                 }
             }
-            problems += cut.problems.map { "\(address): \($0)" }
+            channel.send(.leave)
+            problems += cut.problems.map { "\(host): \($0)" }
         }
-        return (found, problems)
+        return problems
     }
 
-    /// A file below the host's directory, by its components, beneath the root.
-    func reach(host: String, components: [Component], flags: Int32) throws(WorldError) -> Descriptor {
-        guard let hostName = Component(Array(host.utf8)) else { throw WorldError(.invalidPath, "unknown server '\(host)'") }
-        let fd = Beneath.open(root.fd, [Component(Array("hosts".utf8))!, hostName] + components, flags: flags)
-        guard fd >= 0 else { throw WorldError(.failed, "cannot open a file of the world", errno: errno) }
-        return Descriptor(owning: fd)
-    }
-
-    /// The directory in the copy for the last of `components`, made as needed (0755), and that
-    /// component.
-    static func destinationDirectory(_ top: Descriptor, _ components: [Component]) throws(WorldError) -> (Descriptor, Component) {
-        var directory = top
-        for component in components.dropLast() {
-            if mkdirat(directory.fd, component.name, 0o755) != 0, errno != EEXIST {
-                throw WorldError(.failed, "cannot create a directory of the copy", errno: errno)
+    /// Sends the file or symlink `name` of `directory`, as the walk saw it (`seen`); nil, or why
+    /// it is left out.
+    private func send(_ directory: Int32, _ name: Component, _ seen: stat, into channel: KeepChannel) -> String? {
+        switch seen.st_mode & S_IFMT {
+        case S_IFLNK:
+            guard let target = Self.readLink(directory, name) else { return "a symlink that could not be read; left out" }
+            channel.send(.symbolicLink(name, target: target))
+        case S_IFREG:
+            let fd = Beneath.open(directory, name, flags: O_RDONLY | O_NONBLOCK)
+            guard fd >= 0 else { return "\(WorldError(.failed, "cannot open a file of the world", errno: errno))" }
+            let source = Descriptor(owning: fd)
+            guard let info = source.stat(), info.st_mode & S_IFMT == S_IFREG, info.st_ino == seen.st_ino else {
+                return "changed while the world was kept; left out"
             }
-            let fd = openat(directory.fd, component.name, oPath | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            guard fd >= 0 else { throw WorldError(.failed, "cannot open a directory of the copy", errno: errno) }
-            directory = Descriptor(owning: fd)
+            channel.send(.file(name, source: source, identity: KeptCopy.FileID(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)),
+                               links: UInt64(info.st_nlink), size: Int64(info.st_size), mode: info.st_mode,
+                               times: [info.st_atim, info.st_mtim]))
+        default:
+            return "neither a file nor a symlink; left out"
         }
-        return (directory, components[components.count - 1])
+        return nil
     }
 }
 

@@ -19,8 +19,10 @@ import WardenVocabulary
 ///   (`AgentRights`): a file the agent cannot read, or a directory it cannot write, fails with
 ///   the errno the agent would get.
 /// - **Nothing unbounded.** Reads stop at their limit, hashes and copies stream through a fixed
-///   buffer and read no holes, walks are bounded in depth, entries and name bytes, hashing in
-///   bytes per snapshot, and a file whose apparent size is over `sizeLimit` is never read whole.
+///   buffer and read no holes, walks are bounded in entries (more than a full world holds, so a
+///   world on its tmpfs is always walked whole) and in descriptors, snapshots and listings in
+///   the bytes of keys they spell (shortest first), hashing in bytes per snapshot, and a file
+///   whose apparent size is over `sizeLimit` is never read whole (`WorldBounds`).
 public final class World: Sendable {
     public let labels: WorldLabels
     public let rights: AgentRights
@@ -55,12 +57,24 @@ public final class World: Sendable {
     /// while the daemon works: wardend then refuses scenarios that give an agent the shell.
     public static var kernelConfinesResolution: Bool { Beneath.kernelHasOpenat2 }
 
-    /// Why a scenario cannot run on this kernel, or nil: one whose agents have the shell needs
-    /// `confined` (`kernelConfinesResolution`).
-    public static func shellProblem(_ scenario: Scenario, confined: Bool = kernelConfinesResolution) -> String? {
-        guard !confined, let agent = scenario.agents.first(where: { $0.tools.contains(ToolName.bash.rawValue) }) else { return nil }
-        return "agent \(agent.id) has the bash tool, but this kernel lacks openat2 (Linux 5.6+), which keeps a shell's "
-            + "symlinks and renames from leading wardend's own file tools out of the world; run shell scenarios on a newer kernel"
+    /// Why a scenario cannot run here, or nil. One whose agents have the shell needs `confined`
+    /// (`kernelConfinesResolution`), and agents whose rights are `separate` from wardend's
+    /// (`AgentRights.separateFromWardend`): otherwise the agent's uid is wardend's own, owns the
+    /// world's `hosts` directory, and from its shell could put files beside the hosts or rename
+    /// and replace the hosts themselves.
+    public static func shellProblem(_ scenario: Scenario, confined: Bool = kernelConfinesResolution,
+                                    separate: Bool = AgentRights.separateFromWardend) -> String? {
+        guard let agent = scenario.agents.first(where: { $0.tools.contains(ToolName.bash.rawValue) }) else { return nil }
+        if !confined {
+            return "agent \(agent.id) has the bash tool, but this kernel lacks openat2 (Linux 5.6+), which keeps a shell's "
+                + "symlinks and renames from leading wardend's own file tools out of the world; run shell scenarios on a newer kernel"
+        }
+        if !separate {
+            return "agent \(agent.id) has the bash tool, but wardend does not run as root, so its sandbox can only map the agent to "
+                + "wardend's own uid: the agent would own the world's hosts directory and could hide files beside the hosts or "
+                + "rename and replace them; run shell scenarios with wardend as root"
+        }
+        return nil
     }
 
     /// How the world's threads are confined (for the run's `world.snapshot` event).
@@ -78,15 +92,23 @@ public final class World: Sendable {
         public var modified: Int64
     }
 
+    /// The host's regular files. Their paths are spelled within `spellingBudget`, shortest first:
+    /// a host of deep, long names is listed but for its longest paths.
     public func listFiles(host: String) async throws(WorldError) -> [Listing] {
         try await worker.run { () throws(WorldError) in
             let directory = try self.reach(host: host, flags: O_RDONLY | O_DIRECTORY)
-            var listing: [Listing] = []
-            WorldWalk.entries(in: directory.fd) { visit in
+            let walk = WorldWalk(maxEntries: self.walkEntries)
+            var files: [(directory: Int32, name: Component, size: Int64, modified: Int64)] = []
+            var costs: [Int] = []
+            walk.run(in: directory.fd) { visit in
                 guard visit.kind == .file else { return }
-                listing.append(Listing(path: visit.shown, size: Int64(visit.info.st_size), modified: Int64(visit.info.st_mtim.tv_sec)))
+                files.append((visit.directory, visit.name, Int64(visit.info.st_size), Int64(visit.info.st_mtim.tv_sec)))
+                costs.append(visit.spelledCount)
             }
-            return listing.sorted { $0.path < $1.path }
+            return WorldWalk.cheapestFirst(costs, budget: self.spellingBudget).kept.map { index in
+                let file = files[index]
+                return Listing(path: walk.shown(file.directory, file.name), size: file.size, modified: file.modified)
+            }.sorted { $0.path < $1.path }
         }
     }
 

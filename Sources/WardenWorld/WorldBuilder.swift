@@ -10,7 +10,10 @@ extension World {
     /// read-only to the agent (0755), so no host directory can be renamed, removed or replaced
     /// from inside a sandbox. `hosts` is writable to the agent's uid only while this runs, before
     /// any sandbox of the run exists; nothing else can reach it then (the run's directory is
-    /// wardend's alone).
+    /// wardend's alone). That holds when the agent's rights are apart from wardend's
+    /// (`AgentRights.separateFromWardend`); when they are not, the agent owns `hosts`, which is
+    /// why scenarios with a shell are then refused (`shellProblem`) and why snapshots and the
+    /// kept copy cover whatever `hosts` holds (`strays`).
     public static func build(_ scenario: Scenario, in root: Descriptor, rights: AgentRights, sizeLimit: UInt64,
                              escapes: EscapePaths = .standard) async throws(WorldError) -> World {
         var contents: [String: [UInt8]] = [:]

@@ -15,11 +15,16 @@ extension World {
     var hashBudget: UInt64 { sizeLimit.multipliedReportingOverflow(by: 4).overflow ? .max : sizeLimit * 4 }
 
     /// Every regular file of every host with its size, hash, time and mode; every symlink with
-    /// its target and where it leads; every directory that could not be read; what the walk's
-    /// bounds cut. On the observer thread: files the agent made unreadable to itself are read
-    /// where the process may (CAP_DAC_READ_SEARCH), else recorded as unreadable. A file over
-    /// `sizeLimit`, or past the hashing budget, is recorded without its hash, saying why; hard
-    /// links are hashed once.
+    /// its target and where it leads; every directory that could not be read; whatever lies in
+    /// `hosts` besides the hosts (`strays`); what the walk could not cover. On the observer
+    /// thread: files the agent made unreadable to itself are read where the process may
+    /// (CAP_DAC_READ_SEARCH), else recorded as unreadable. A file over `sizeLimit`, or past the
+    /// hashing budget, is recorded without its hash, saying why; hard links are hashed once.
+    ///
+    /// The world is walked whole (`WorldWalk`) and its entries are spelled into keys afterwards,
+    /// shortest key first, within `spellingBudget`: however many long, deep names an agent
+    /// makes, they cannot keep a short one from being recorded, and any entry left out is
+    /// counted in `cut`.
     public func snapshot() async throws(WorldError) -> WorldSnapshot {
         try await observer.run { () throws(WorldError) in self.takeSnapshot(of: nil) }
     }
@@ -30,11 +35,35 @@ extension World {
         try await observer.run { () throws(WorldError) in self.takeSnapshot(of: places) }
     }
 
+    /// What the walk found of one entry, before its key is spelled.
+    private struct Found {
+        enum What {
+            case file(WorldSnapshot.Entry)
+            case symlink
+            case unreadableDirectory
+        }
+
+        /// Which walk (`Walked`) found it, in which of its directories.
+        var walked: Int
+        var directory: Int32
+        var name: Component
+        /// What recording it costs: the length of its key, and of its target for a symlink.
+        var cost: Int
+        var what: What
+    }
+
+    /// One walk of a directory of `hosts`: a host's, or a stray one's.
+    private struct Walked {
+        var host: String
+        var top: Component
+        var walk: WorldWalk
+    }
+
     func takeSnapshot(of places: [(host: String, path: String)]?) -> WorldSnapshot {
         var snapshot = WorldSnapshot(entries: [:])
         var budget = hashBudget
         var hashed: [String: String] = [:]  // "dev:ino" → hash
-        func record(_ host: String, _ spelled: String, _ parent: Int32, _ name: Component, _ info: stat) {
+        func entry(_ host: String, _ spelled: String, _ parent: Int32, _ name: Component, _ info: stat) -> WorldSnapshot.Entry {
             var entry = WorldSnapshot.Entry(host: host, path: spelled, size: Int64(info.st_size), sha256: "",
                                             mtime: Int64(info.st_mtim.tv_sec), mode: info.st_mode & 0o7777)
             let inode = "\(info.st_dev):\(info.st_ino)"
@@ -51,7 +80,7 @@ extension World {
             } else {
                 entry.unhashed = Self.unreadable
             }
-            snapshot.entries[host + "/" + spelled] = entry
+            return entry
         }
         if let places {
             for place in places {
@@ -61,33 +90,96 @@ extension World {
                 let parent = Descriptor(owning: parentFD)
                 var info = stat()
                 guard fstatat(parent.fd, parts[parts.count - 1].name, &info, AT_SYMLINK_NOFOLLOW) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
-                record(place.host, WorldKey.spell(Array(place.path.utf8)), parent.fd, parts[parts.count - 1], info)
+                let spelled = WorldKey.spell(Array(place.path.utf8))
+                snapshot.entries[place.host + "/" + spelled] = entry(place.host, spelled, parent.fd, parts[parts.count - 1], info)
             }
             return snapshot
         }
+        // The hosts, then whatever else `hosts` holds.
+        var tops: [(host: String, top: Component)] = []
         for address in addresses {
-            guard let directory = try? reach(host: address, flags: O_RDONLY | O_DIRECTORY) else {
-                snapshot.unreadable.append(address)
+            guard let top = Component(Array(address.utf8)) else { continue }
+            tops.append((address, top))
+        }
+        let strays = strays()
+        snapshot.cut += strays.problems
+        let hosts = strays.found.contains { !$0.isDirectory } ? openHosts(flags: oPath | O_DIRECTORY) : nil
+        for stray in strays.found {
+            let name = stray.name.spelled
+            if stray.isDirectory {
+                snapshot.cut.append("hosts/\(name.prefix(200)): not a host of this world but a directory beside them; its files are "
+                                    + "recorded as those of a host '\(name.prefix(200))'")
+                tops.append((name, stray.name))
                 continue
             }
-            let cut = WorldWalk.entries(in: directory.fd) { visit in
-                let key = address + "/" + visit.spelled
+            // Said, with its size and hash for a file: it has no host to be recorded under.
+            var line = "hosts/\(name.prefix(200)): not a host of this world but \(stray.kind) beside them"
+            if stray.info.st_mode & S_IFMT == S_IFREG, let hosts {
+                let found = entry(name, "", hosts.fd, stray.name, stray.info)
+                line += " (\(found.size) bytes" + (found.sha256.isEmpty ? ", \(found.unhashed ?? "")" : ", sha256 \(found.sha256)") + ")"
+            }
+            snapshot.cut.append(line)
+        }
+        var walked: [Walked] = []
+        var found: [Found] = []
+        for (host, top) in tops {
+            guard let directory = openTop(top, flags: O_RDONLY | O_DIRECTORY) else {
+                snapshot.unreadable.append(host)
+                continue
+            }
+            let walk = WorldWalk(maxEntries: walkEntries)
+            let index = walked.count
+            let keyPrefix = host.utf8.count + 1
+            let cut = walk.run(in: directory.fd) { visit in
+                let cost = keyPrefix + visit.spelledCount
                 switch visit.kind {
                 case .file:
-                    record(address, visit.spelled, visit.parent, visit.name, visit.info)
+                    // Hashed now, through the descriptor the walk holds; its key is spelled later.
+                    found.append(Found(walked: index, directory: visit.directory, name: visit.name, cost: cost,
+                                       what: .file(entry(host, "", visit.parent, visit.name, visit.info))))
                 case .symlink:
-                    let target = Self.readLink(visit.parent, visit.name) ?? []
-                    let host = Component(Array(address.utf8))!
-                    let judgement = judgeSymlink(at: visit.components, host: host, target: target)
-                    snapshot.symlinks[key] = .init(host: address, path: visit.spelled, target: WorldKey.spell(target),
-                                                   leavesWorld: judgement.leavesWorld, reason: judgement.reason)
+                    let target = 4 * min(Int(visit.info.st_size), Beneath.pathMax)
+                    found.append(Found(walked: index, directory: visit.directory, name: visit.name, cost: cost + target, what: .symlink))
                 case .unreadableDirectory:
-                    snapshot.unreadable.append(key)
+                    found.append(Found(walked: index, directory: visit.directory, name: visit.name, cost: cost, what: .unreadableDirectory))
+                case .entered, .left:
+                    break
                 }
             }
-            snapshot.cut += cut.problems.map { address + ": " + $0 }
+            walked.append(Walked(host: host, top: top, walk: walk))
+            snapshot.cut += cut.problems.map { host + ": " + $0 }
+        }
+        let (kept, left) = WorldWalk.cheapestFirst(found.map(\.cost), budget: spellingBudget)
+        for index in kept { record(found[index], of: walked[found[index].walked], in: &snapshot) }
+        if let first = left.first {
+            let example = found[first]
+            let key = walked[example.walked].host + "/" + walked[example.walked].walk.spelled(example.directory, example.name, limit: 200)
+            snapshot.cut.append("\(left.count) entries not recorded: a snapshot spells at most \(spellingBudget) bytes of keys, the "
+                                + "shortest first, and theirs are the longest (\(example.cost) bytes or more, such as \(key))")
         }
         return snapshot
+    }
+
+    /// Adds what the walk found of one entry to `snapshot`, under its key.
+    private func record(_ found: Found, of walked: Walked, in snapshot: inout WorldSnapshot) {
+        let spelled = walked.walk.spelled(found.directory, found.name)
+        let key = walked.host + "/" + spelled
+        switch found.what {
+        case .file(var entry):
+            entry.path = spelled
+            snapshot.entries[key] = entry
+        case .symlink:
+            // Read now, beneath the root, from the directory the walk found it in.
+            let components = walked.walk.components(found.directory)
+            let fd = Beneath.open(root.fd, [Self.hostsName, walked.top] + components, flags: oPath | O_DIRECTORY)
+            let directory = fd >= 0 ? Descriptor(owning: fd) : nil
+            let target = directory.flatMap { Self.readLink($0.fd, found.name) } ?? []
+            let judgement = judgeSymlink(at: components + [found.name], host: walked.top, target: target)
+            snapshot.symlinks[key] = .init(host: walked.host, path: spelled, target: WorldKey.spell(target),
+                                           leavesWorld: judgement.leavesWorld, reason: judgement.reason)
+        case .unreadableDirectory:
+            snapshot.unreadable.append(key)
+        }
     }
 
     /// The file's SHA-256, if it opens as the same regular file the walk saw and reads whole.

@@ -118,7 +118,7 @@ struct RootFilesystem {
     /// Mounts a read-only overlay of the directory `source` at `target`; false if the kernel
     /// refuses it.
     private func overlay(_ source: String, at target: String) -> Bool {
-        let options = "lowerdir=\(Self.escaped(source)):\(emptyLayer)"
+        let options = "lowerdir=\(OverlayOptions.escaped(source)):\(emptyLayer)"
         return mount("overlay", target, "overlay", UInt(MS_RDONLY | MS_NOSUID | MS_NODEV), options) == 0
     }
 
@@ -129,16 +129,6 @@ struct RootFilesystem {
         let layer = fileLayers + "/\(layerCount)"
         guard mkdir(layer, 0o700) == 0, overlay(parent(source), at: layer) else { return nil }
         return layer + "/" + URL(fileURLWithPath: source).lastPathComponent
-    }
-
-    /// A path for overlay's mount options, where `,`, `:` and `\` separate options and layers.
-    static func escaped(_ path: String) -> String {
-        var result = ""
-        for character in path {
-            if character == "," || character == ":" || character == "\\" { result.append("\\") }
-            result.append(character)
-        }
-        return result
     }
 
     /// The world's hosts: read-write, but never a way to gain privileges or reach devices.
