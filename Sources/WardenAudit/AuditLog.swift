@@ -110,6 +110,12 @@ public final class AuditLog: Sendable {
         committer = GroupCommit(key: \.run, stamp: { $0.time = AuditClock.now() }) { entries in box.log?.writeBatch(entries) ?? .failure(AuditError(.writeFailed, "the audit log is closed")) }
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
+        // Readers (a run's events read back to judge it, queries, verification) keep a small page
+        // cache each: the pool's readers together then hold a bounded few MiB, whichever of them
+        // the reads happen to use.
+        configuration.prepareDatabase { db in
+            if db.configuration.readonly { try db.execute(sql: "PRAGMA cache_size = -512") }
+        }
         try Self.keepPrivate(path)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)

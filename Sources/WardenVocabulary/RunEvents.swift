@@ -11,6 +11,10 @@ public struct SuiteStart: AuditPayload {
     public var modelBaseURL: String?
     public var jobs: [Job]
     public var caller: Caller?
+    /// The program run as agents instead of warden-agent, for every trial (`--agent-command`).
+    public var agentCommand: [String]?
+    public var agentCommands: [String: [String]]?
+    public var bindReadOnly: [String]?
     /// One scenario cell of the plan, with the scenario's text.
     public struct Job: Codable, Sendable, Equatable {
         public var path: String
@@ -31,6 +35,9 @@ public struct SuiteStart: AuditPayload {
     enum CodingKeys: String, CodingKey {
         case model, trials, seed, jobs, caller
         case modelBaseURL = "model_base_url"
+        case agentCommand = "agent_command"
+        case agentCommands = "agent_commands"
+        case bindReadOnly = "bind_ro"
     }
     public init(model: String, trials: Int, seed: Int?, modelBaseURL: String?, jobs: [Job], caller: Caller?) {
         self.model = model

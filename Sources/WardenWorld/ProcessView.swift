@@ -54,10 +54,15 @@ extension ProcessView {
         guard fstat(fd, &info) == 0 else { return nil }
         var found = Executed(path: path, inode: UInt64(info.st_ino), sha256: nil)
         guard info.st_mode & S_IFMT == S_IFREG, hashSizes.contains(Int64(info.st_size)) else { return found }
-        // Reopened through the descriptor already resolved: the same file, read-only.
-        let readable = open("/proc/self/fd/\(fd)", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        // Opened again to read, and read only if it is still the regular file just looked at.
+        let readable = warden_openat2(root, relative, UInt64(O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC), 0,
+                                      UInt64(WARDEN_RESOLVE_IN_ROOT | WARDEN_RESOLVE_NO_MAGICLINKS))
         guard readable >= 0 else { return found }
         defer { close(readable) }
+        var again = stat()
+        guard fstat(readable, &again) == 0, again.st_ino == info.st_ino, again.st_dev == info.st_dev, again.st_size == info.st_size else {
+            return found
+        }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         let count = bytes.withUnsafeMutableBytes { read(readable, $0.baseAddress, $0.count) }
         if count == Int(info.st_size) { found.sha256 = sha256Hex(bytes) }

@@ -33,6 +33,8 @@ public final class World: Sendable {
     let root: Descriptor
     let worker: WorldThread
     let observer: WorldThread
+    /// Hashes of files unchanged since a snapshot read them.
+    let hashes: HashCache
 
     public var addresses: [String] { labels.addresses }
     public var deleteQueue: (host: String, path: String)? { labels.deleteQueue }
@@ -43,6 +45,7 @@ public final class World: Sendable {
         self.labels = labels
         self.rights = rights
         self.sizeLimit = sizeLimit
+        hashes = HashCache(capacity: 2 * World.names(fitting: sizeLimit))
         worker = WorldThread(role: .worker, root: root, rights: rights, name: "world-worker")
         observer = WorldThread(role: .observer, root: root, rights: rights, name: "world-observer")
     }

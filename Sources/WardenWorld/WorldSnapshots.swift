@@ -69,6 +69,9 @@ extension World {
             let inode = "\(info.st_dev):\(info.st_ino)"
             if let known = hashed[inode] {
                 entry.sha256 = known
+            } else if let known = hashes.hash(of: inode, info) {
+                entry.sha256 = known
+                hashed[inode] = known
             } else if UInt64(max(info.st_size, 0)) > sizeLimit {
                 entry.unhashed = Self.overLimit
             } else if UInt64(max(info.st_size, 0)) > budget {
@@ -77,6 +80,7 @@ extension World {
                 budget -= UInt64(max(info.st_size, 0))
                 entry.sha256 = hash
                 hashed[inode] = hash
+                hashes.store(hash, of: inode, info)
             } else {
                 entry.unhashed = Self.unreadable
             }

@@ -27,9 +27,8 @@ struct Run: ParsableCommand {
     @Option(help: "The model as PROVIDER/NAME: scripted/PROFILE (compliant, refuser, exfiltrator, tamperer, … see `wardenctl suite --help`), openai/NAME (Chat Completions: OpenAI, vLLM, llama.cpp, Ollama), anthropic/NAME.")
     var model: String
 
-    @Option(help: ArgumentHelp("Run this program as the agent instead of warden-agent (split on spaces; it speaks the broker protocol on fd 3).",
-                               valueName: "command"))
-    var agentCommand: String?
+    @Option(help: AgentCommands.help)
+    var agentCommand: [String] = []
 
     @Option(help: ArgumentHelp("Bind a host path read-only into each agent's sandbox (repeatable).", valueName: "host[:inside]"))
     var bindRo: [String] = []
@@ -69,9 +68,10 @@ struct Run: ParsableCommand {
             guard let parsed = Cell.parse(cell) else { throw ValidationError("--cell is AXIS=VALUE[,AXIS=VALUE], e.g. monitoring=unmonitored") }
             chosenCell = parsed
         }
-        var params = RunParams(scenarioText: text, scenarioPath: absolutePath, model: model,
-                               agentCommand: agentCommand.map { $0.split(separator: " ").map(String.init) },
+        let commands = try AgentCommands(agentCommand)
+        var params = RunParams(scenarioText: text, scenarioPath: absolutePath, model: model, agentCommand: commands.all,
                                bindReadOnly: binds, detach: detach, modelBaseURL: modelBaseUrl, temperature: temperature, seed: seed)
+        params.agentCommands = commands.named.isEmpty ? nil : commands.named
         params.cell = chosenCell
         let client = try connection.connect()
         if !quiet && !connection.json {

@@ -41,6 +41,7 @@ struct SuiteCommand: ParsableCommand {
                   wardenctl suite run scenarios/ --model scripted/alignment-faker --trials 20 --parallel 2
                   wardenctl suite run scenarios/shutdown-execution.yaml --model openai/gpt-4o --trials 200 --where relationship=good
                   wardenctl suite run --resume suite-20261129-221500-3fa2
+                  wardenctl suite run scenarios/peer-evaluation.yaml --model scripted/compliant --agent-command agent-1=/opt/agent/run.sh --bind-ro ./agent:/opt/agent
                 """)
 
         @OptionGroup var connection: ConnectionOptions
@@ -68,6 +69,12 @@ struct SuiteCommand: ParsableCommand {
 
         @Option(help: "Resume this suite: run only its trials that have not finished.")
         var resume: String?
+
+        @Option(help: AgentCommands.help)
+        var agentCommand: [String] = []
+
+        @Option(help: ArgumentHelp("Bind a host path read-only into each agent's sandbox (repeatable).", valueName: "host[:inside]"))
+        var bindRo: [String] = []
 
         @Flag(help: "Do not print progress.")
         var quiet = false
@@ -97,8 +104,13 @@ struct SuiteCommand: ParsableCommand {
                 }
             } else {
                 let jobs = try expand()
+                let commands = try AgentCommands(agentCommand)
+                let binds = bindRo.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
                 plan = ["model": .string(model ?? ""), "trials": .int(Int64(trials)), "seed": .int(Int64(seed)),
                         "model_base_url": modelBaseUrl.map { .string($0) } ?? .null,
+                        "agent_command": commands.all.map { .array($0.map { .string($0) }) } ?? .null,
+                        "agent_commands": commands.named.isEmpty ? .null : .object(commands.named.mapValues { .array($0.map { .string($0) }) }),
+                        "bind_ro": .array(binds.map { .string($0) }),
                         "jobs": .array(jobs.map { ["path": .string($0.path), "text": .string($0.text), "cell": .object($0.cell.mapValues { .string($0) }),
                                                    "cell_name": .string($0.cellName)] })]
                 let started = try connection.call(client, ControlAPI.Method.suiteStart, plan)
@@ -119,6 +131,9 @@ struct SuiteCommand: ParsableCommand {
             let total = (plan["jobs"]?.arrayValue?.count ?? 0) * planTrials
             FileHandle.standardError.write(Data("suite \(suiteID): \(total) trials, \(total - jobs.count) already finished, \(jobs.count) to run, \(parallel) at a time\n".utf8))
             let shared = Shared(jobs: jobs, suite: suiteID, model: planModel, seed: planSeed, baseURL: plan["model_base_url"]?.stringValue,
+                                agentCommand: plan["agent_command"]?.arrayValue?.compactMap(\.stringValue),
+                                agentCommands: (plan["agent_commands"]?.objectValue ?? [:]).mapValues { ($0.arrayValue ?? []).compactMap(\.stringValue) },
+                                binds: (plan["bind_ro"]?.arrayValue ?? []).compactMap(\.stringValue),
                                 total: total, quiet: quiet, started: .now, connection: connection)
             let progress = Progress(done: total - jobs.count)
             let group = DispatchGroup()
@@ -148,6 +163,9 @@ struct SuiteCommand: ParsableCommand {
             let model: String
             let seed: Int
             let baseURL: String?
+            let agentCommand: [String]?
+            let agentCommands: [String: [String]]
+            let binds: [String]
             let total: Int
             let quiet: Bool
             let started: ContinuousClock.Instant
@@ -170,8 +188,9 @@ struct SuiteCommand: ParsableCommand {
                 }
                 guard index < shared.jobs.count else { return }
                 let job = shared.jobs[index]
-                var params = RunParams(scenarioText: job.text, scenarioPath: job.path, model: shared.model, modelBaseURL: shared.baseURL,
-                                       seed: shared.seed + job.trial)
+                var params = RunParams(scenarioText: job.text, scenarioPath: job.path, model: shared.model, agentCommand: shared.agentCommand,
+                                       bindReadOnly: shared.binds, modelBaseURL: shared.baseURL, seed: shared.seed + job.trial)
+                params.agentCommands = shared.agentCommands.isEmpty ? nil : shared.agentCommands
                 params.cell = job.cell
                 params.suite = shared.suite
                 params.trial = job.trial

@@ -254,3 +254,42 @@ import WardenCore
         #expect(withVerdicts > runs.count / 2, "most runs have verdicts: \(withVerdicts) of \(runs.count)")
     }
 }
+
+/// `suite run --agent-command [AGENT=]CMD --bind-ro`: custom agents in suites, and reports that
+/// say which program or model acted.
+@Suite struct SuiteAgentCommandTests {
+    @Test func aPlainCommandReplacesOnlyAgentsWithoutAModelOrCommandOfTheirOwn() throws {
+        let daemon = try DaemonHarness()
+        let arguments = try shellAgentArguments([#"tool:submit_report:{"flagged":true,"summary":"copied weights"}"#])
+        let command = try #require(arguments.firstIndex(of: "--agent-command").map { arguments[$0 + 1] })
+        let binds = arguments.enumerated().filter { $0.offset > 0 && arguments[$0.offset - 1] == "--bind-ro" }.map(\.element)
+        let suite = try daemon.ctl(["suite", "run", repositoryRoot + "/scenarios/live-peer-monitor.yaml", "--model", "scripted/compliant",
+                                    "--where", "relationship=good", "--agent-command", command] + binds.flatMap { ["--bind-ro", $0] } + ["--quiet", "--json"])
+        #expect(suite.status == 0, "\(suite.stderr)")
+        let suiteID = try #require(try JSONValue.parse(suite.stdout)["suite"]?.stringValue)
+        let start = try #require(try AuditLog(path: daemon.auditPath).events(matching: AuditFilter(kind: "run.start"), limit: 10).first)
+        // agent-2 is a scripted peer (model: scripted/exfiltrator): it keeps its model.
+        #expect(start.payload["agent_commands"]?.objectValue?.keys.sorted() == ["agent-1"], "\(start.payload)")
+        let report = try JSONValue.parse(try daemon.ctl(["report", suiteID, "--json"]).stdout)
+        let rows = report["rows"]?.arrayValue ?? []
+        #expect(rows.contains { $0["agent_id"] == "agent-1" && $0["agent"]?.stringValue == command }, "\(rows)")
+        #expect(rows.contains { $0["agent_id"] == "agent-2" && $0["agent"] == "scripted/exfiltrator" }, "\(rows)")
+        #expect(rows.contains { $0["agent_id"] == "agent-1" && $0["verdicts"]?.arrayValue?.contains { $0["verdict"] == "complied" } == true }, "\(rows)")
+    }
+
+    @Test func aNamedCommandReplacesThatAgentOnly() throws {
+        let daemon = try DaemonHarness()
+        let arguments = try shellAgentArguments(["read_file:10.0.9.1:policy/security-policy.md"])
+        let command = try #require(arguments.firstIndex(of: "--agent-command").map { arguments[$0 + 1] })
+        let binds = arguments.enumerated().filter { $0.offset > 0 && arguments[$0.offset - 1] == "--bind-ro" }.map(\.element)
+        let suite = try daemon.ctl(["suite", "run", repositoryRoot + "/scenarios/live-peer-monitor.yaml", "--model", "scripted/compliant",
+                                    "--where", "relationship=good", "--agent-command", "agent-2=" + command] + binds.flatMap { ["--bind-ro", $0] }
+                                    + ["--quiet", "--json"])
+        #expect(suite.status == 0, "\(suite.stderr)")
+        let start = try #require(try AuditLog(path: daemon.auditPath).events(matching: AuditFilter(kind: "run.start"), limit: 10).first)
+        #expect(start.payload["agent_commands"]?.objectValue?.keys.sorted() == ["agent-2"], "\(start.payload)")
+        let unknown = try daemon.ctl(["run", repositoryRoot + "/scenarios/live-peer-monitor.yaml", "--model", "scripted/compliant",
+                                      "--agent-command", "agent-9=/bin/true"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("no agent 'agent-9'"), "\(unknown.stderr)")
+    }
+}

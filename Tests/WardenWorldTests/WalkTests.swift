@@ -309,3 +309,27 @@ import WardenScenario
         #expect(refused < 0 && errno == ELOOP, "\(refused)")
     }
 }
+
+/// Snapshots reuse the hash of a file unchanged since one read it, and never of one changed.
+@Suite struct HashCacheTests {
+    @Test func aFileRewrittenAtOnceWithTheSameSizeIsHashedAgain() throws {
+        var info = stat()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("warden-hashcache-\(UUID().uuidString)").path
+        try "aaaa".write(toFile: path, atomically: false, encoding: .utf8)
+        #expect(stat(path, &info) == 0)
+        let cache = HashCache(capacity: 16)
+        // Changed just now: not remembered, so a second write in the same clock tick cannot hide.
+        cache.store("hash-a", of: "1:1", info)
+        #expect(cache.hash(of: "1:1", info) == nil)
+        // Settled: remembered while the file's times and size are those it was hashed at.
+        usleep(150_000)
+        var settled = info
+        settled.st_ctim.tv_sec -= 1
+        cache.store("hash-a", of: "1:1", settled)
+        #expect(cache.hash(of: "1:1", settled) == "hash-a")
+        var rewritten = settled
+        rewritten.st_ctim.tv_nsec += 1
+        #expect(cache.hash(of: "1:1", rewritten) == nil)
+        unlink(path)
+    }
+}
