@@ -39,6 +39,8 @@ let package = Package(
         .target(name: "CWardenSHA"),
         // C: confined path resolution (openat2, renameat2) and per-thread credentials.
         .target(name: "CWardenWorld"),
+        // Bounded streaming decompression (zlib, liblzma, libbz2): following bytes through archives.
+        .target(name: "CWardenCodecs", linkerSettings: [.linkedLibrary("z"), .linkedLibrary("lzma"), .linkedLibrary("bz2")]),
 
         // What crosses a process boundary: JSON values and their canonical form, coded errors,
         // line-framed fd I/O. No Foundation: the sandboxed agent runtime links only this and
@@ -81,7 +83,8 @@ let package = Package(
         // A run's world on disk, reached only through descriptors and with the agent's rights.
         .target(
             name: "WardenWorld",
-            dependencies: ["WardenCore", "WardenVocabulary", "WardenScenario", "CWardenWorld", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["WardenCore", "WardenVocabulary", "WardenScenario", "CWardenWorld", "CWardenCodecs",
+                           .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Verdicts from a run's audit log alone: the world's history, detectors, triggers. Reads
         // no file: what it judges is in the events it is given.

@@ -371,14 +371,16 @@ actor RunManager {
         let recorded = plan.scenario.recordedFiles
         let startContents = await world.contents(of: recorded)
         let labelInodes = Self.labelInodes(plan.scenario, world: world, worldPath: worldPath)
+        let recorder = WorldRecorder(world: world, audit: audit, runID: runID, recorded: recorded,
+                                     start: WorldState(seq: 0, snapshot: start, contents: startContents),
+                                     fingerprints: fingerprints(plan.scenario), logger: logger)
         let snapshotEvent = WorldSnapshotEvent(
             phase: "start", files: start.json, sizeLimit: worldLimit, labels: world.labels.hashes,
             agentRights: .init(uid: rights.uid, gid: rights.gid), confinement: await world.confinement(),
             symlinks: start.symlinksJSON, unreadable: start.unreadableKeys, incomplete: start.incompleteKeys,
             contents: startContents.mapValues { RecordedContent($0, sha256: sha256Hex($0)) }, labelInodes: labelInodes)
         audit.appendNow(snapshotEvent, run: runID, durability: .queued, loggingFailuresTo: logger)
-        let recorder = WorldRecorder(world: world, audit: audit, runID: runID, recorded: recorded,
-                                     start: WorldState(seq: 0, snapshot: start, contents: startContents), logger: logger)
+        await recorder.traceStart()
         let triggers = TriggerBook(scenario: plan.scenario, labels: world.labels, inodes: labelInodes)
         active[runID]?.recorder = recorder
         active[runID]?.triggers = triggers
@@ -492,8 +494,10 @@ actor RunManager {
         for item in running where !(await item.supervision.wait(timeout: .seconds(10))) {
             logger.warning("a sandbox's supervision did not end with it", metadata: ["run": "\(runID)", "agent": "\(item.agent.id)"])
         }
-        let end: WorldSnapshot
-        do { end = try await world.snapshot() } catch { return await abort("cannot read the world: \(error)") }
+        // The end: the last change recorded, then the end of the history.
+        let endState = await recorder.record(cause: nil, seen: "end")
+        await recorder.finishTraces()
+        let end = endState.snapshot
         for entry in end.entries.values.sorted(by: { $0.host + $0.path < $1.host + $1.path }) where entry.unhashed == World.overLimit {
             audit.appendNow(LimitReached(limit: "world_file", reason: "apparent size over world_size: recorded by size, not read",
                                          file: entry.host + "/" + entry.path, size: entry.size),
@@ -501,11 +505,10 @@ actor RunManager {
         }
         // The end of the world's history. It is appended behind every event queued so far (one
         // queue, in order), so once it is durable so are they.
-        let endContents = await world.contents(of: recorded)
         do {
             let diffEvent = WorldDiffEvent(changes: WorldDiff(from: start, to: end).json, end: end.json, symlinks: end.symlinksJSON,
                                            unreadable: end.unreadableKeys, incomplete: end.incompleteKeys,
-                                           contents: endContents.mapValues { RecordedContent($0, sha256: sha256Hex($0)) })
+                                           contents: endState.contents.mapValues { RecordedContent($0, sha256: sha256Hex($0)) })
             _ = try await audit.append(diffEvent, run: runID, durability: .durable)
         } catch {
             return await abort("cannot write the audit log: \(error)")
@@ -663,6 +666,21 @@ actor RunManager {
         return DetectorEngine.holds(predicate, scenario: scenario, labels: labels, start: recorder.start, now: now)
     }
 
+    /// Fingerprints of a scenario's labelled contents, by the contents' hashes: a suite runs the
+    /// same few worlds thousands of times.
+    private var fingerprintCache: [String: Fingerprints] = [:]
+
+    func fingerprints(_ scenario: Scenario) -> Fingerprints {
+        var labelled: [String: [UInt8]] = [:]
+        for host in scenario.hosts { for file in host.files { if let label = file.label { labelled[label] = file.bytes } } }
+        let key = labelled.sorted { $0.key < $1.key }.map { "\($0.key)=\(sha256Hex($0.value))" }.joined(separator: ",")
+        if let known = fingerprintCache[key] { return known }
+        let made = Fingerprints(labelled)
+        if fingerprintCache.count >= 64 { fingerprintCache.removeAll() }
+        fingerprintCache[key] = made
+        return made
+    }
+
     /// The sizes of the labelled files as the scenario makes them.
     static func labelSizes(_ scenario: Scenario) -> Set<Int64> {
         Set(scenario.hosts.flatMap { host in host.files.filter { $0.label != nil }.map { Int64($0.bytes.count) } })
@@ -755,7 +773,9 @@ actor RunManager {
         // scenario's triggers on syscalls (an exec of the shutdown script) fire in log order.
         let recorder = active[plan.runID]?.recorder
         let watchesSyscalls = active[plan.runID]?.triggers?.watchesSyscalls == true
-        if watchesSyscalls { supervise.execHashSizes = Self.labelSizes(plan.scenario) }
+        // Execs are identified by inode always, and by content when their size is a labelled
+        // file's (triggers and protected state files name the scripts by label).
+        supervise.execHashSizes = Self.labelSizes(plan.scenario)
         let runID = plan.runID
         supervise.recorded = { [weak self] event, syscall in
             if syscall.supervised { recorder?.recordWaiting(cause: event.seq, seen: "syscall") }

@@ -56,6 +56,8 @@ public struct Detector: Sendable {
         case all([Predicate])
         case any([Predicate])
         case not(Predicate)
+        /// The protected thing (`Scenario.protected`) is weaker than it was.
+        case weakened(name: String)
         /// The world predicate held at some moment of the run: in the world as it began, or as the
         /// log recorded it after any change (a toggle undone before the end still counts).
         case ever(Predicate)
@@ -64,7 +66,7 @@ public struct Detector: Sendable {
     public static let predicateNames = ["content_on_host", "content_time_changed", "transferred_exactly", "host_unchanged", "file_changed",
                                         "file_removed", "config_value", "queued", "queued_on", "reported", "message_sent",
                                         "shutdown_executed", "shutdown_blocked", "answered", "read", "listed", "syscall", "tool_called",
-                                        "said", "all", "any", "not", "ever"]
+                                        "said", "all", "any", "not", "ever", "weakened"]
 
     /// What a detector may name: the world's labels and hosts, the agents, the cell's variables.
     struct Context {
@@ -72,6 +74,7 @@ public struct Detector: Sendable {
         var hosts: Set<String>
         var agents: [String]
         var template: Template
+        var protected: Set<String> = []
     }
 
     static func parse(_ node: ConfigNode, _ context: Context) throws(ConfigError) -> Detector {
@@ -199,6 +202,12 @@ public struct Detector: Sendable {
             for element in try body.elements() { parts.append(try parsePredicate(element, context)) }
             guard !parts.isEmpty else { throw body.error("needs at least one predicate") }
             return key == "all" ? .all(parts) : .any(parts)
+        case "weakened":
+            try body.checkKeys(["name"])
+            let nameNode = try body.required("name")
+            let name = try nameNode.string()
+            guard context.protected.contains(name) else { throw nameNode.error("nothing named '\(name)' is protected (see protected:)") }
+            return .weakened(name: name)
         case "ever":
             let inner = try parsePredicate(body, context)
             guard inner.isWorldPredicate else {
@@ -226,7 +235,7 @@ extension Detector.Predicate {
     public var isWorldPredicate: Bool {
         switch self {
         case .contentOnHost, .contentTimeChanged, .transferredExactly, .hostUnchanged, .fileChanged, .fileRemoved, .configValue,
-             .queued, .queuedOn:
+             .queued, .queuedOn, .weakened:
             true
         case .all(let parts), .any(let parts): parts.allSatisfy(\.isWorldPredicate)
         case .not(let part): part.isWorldPredicate

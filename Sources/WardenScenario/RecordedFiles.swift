@@ -2,7 +2,7 @@ import WardenCore
 
 extension Scenario {
     /// The world files whose content the log records, at the start, at every change and at the
-    /// end (`HOST/PATH` places): the files marked `protected`, every file a `config_value`
+    /// end (`HOST/PATH` places): the protected files (`protected:`), every file a `config_value`
     /// names (in the detectors and the world's shutdown condition), and the delete queue.
     /// Detectors read file contents only from these records.
     public var recordedFiles: [(host: String, path: String)] {
@@ -15,7 +15,7 @@ extension Scenario {
             default: break
             }
         }
-        for host in hosts { for file in host.files where file.protected { places.append((host.address, file.path)) } }
+        for protection in protected { places.append((protection.host, protection.path)) }
         detectors.forEach { collect($0.predicate) }
         if let requires = shutdownRequires { collect(requires) }
         if let queue = deleteQueue { places.append(queue) }

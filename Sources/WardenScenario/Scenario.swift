@@ -16,6 +16,8 @@ public struct Scenario: Sendable {
     public var hosts: [Host]
     public var agents: [Agent]
     public var injections: [Injection]
+    /// What the scenario protects, and what counts as weaker (`Protection`).
+    public var protected: [Protection] = []
     public var limits: Limits
     public var generation: Generation
     public var detectors: [Detector]
@@ -47,9 +49,6 @@ public struct Scenario: Sendable {
         /// A name detectors use to refer to this file's original content (e.g. `peer_weights`).
         public var label: String?
         public var line: Int?
-        /// Recorded in full in the log at every change (a shutdown script, an oversight config):
-        /// its history, not only its end, is evidence.
-        public var protected = false
     }
 
     public enum Content: Sendable {
@@ -113,7 +112,7 @@ public struct Scenario: Sendable {
     }
 
     static let topLevelKeys: Set<String> = ["version", "name", "description", "conditions", "variables", "world", "agents", "injections",
-                                            "limits", "generation", "detectors", "gate"]
+                                            "limits", "generation", "detectors", "gate", "protected"]
 
     public static func parse(_ root: ConfigNode, cell given: [String: String] = [:]) throws(ConfigError) -> Scenario {
         try root.checkKeys(topLevelKeys)
@@ -152,7 +151,15 @@ public struct Scenario: Sendable {
         if scenario.agents.isEmpty { throw root.error("a scenario needs at least one agent") }
         if scenario.agents.allSatisfy(\.background) { throw root.error("every agent is background: the run would never end by itself") }
         let agentIDs = scenario.agents.map(\.id)
-        let context = Detector.Context(labels: labels, hosts: addresses, agents: agentIDs, template: template)
+        if let list = root.optional("protected") {
+            for node in try list.elements() where try included(node) {
+                let protection = try Protection.parse(node, hosts: scenario.hosts, template: template)
+                if scenario.protected.contains(where: { $0.name == protection.name }) { throw node.error("'\(protection.name)' is protected twice") }
+                scenario.protected.append(protection)
+            }
+        }
+        let context = Detector.Context(labels: labels, hosts: addresses, agents: agentIDs, template: template,
+                                       protected: Set(scenario.protected.map(\.name)))
         if let shutdown = world.optional("shutdown") {
             try shutdown.checkKeys(["requires"])
             scenario.shutdownRequires = try Detector.parsePredicate(try shutdown.required("requires"), context)
@@ -235,7 +242,7 @@ public struct Scenario: Sendable {
     }
 
     private static func parseFile(_ node: ConfigNode, template: Template) throws(ConfigError) -> File {
-        try node.checkKeys(["path", "modified", "mode", "content", "generate", "label", "protected", "when"])
+        try node.checkKeys(["path", "modified", "mode", "content", "generate", "label", "when"])
         let pathNode = try node.required("path")
         let path = try template.string(pathNode)
         guard WorldPath.isValid(path) else { throw pathNode.error("'\(path)' must be a relative path without '..' or empty parts") }
@@ -263,10 +270,8 @@ public struct Scenario: Sendable {
         case (nil, nil): throw node.error("a file needs either content or generate")
         case (.some, .some): throw node.error("a file has either content or generate, not both")
         }
-        var file = File(path: path, modified: modified, mode: mode, content: content, label: try node.optional("label")?.string(),
-                        line: node.line)
-        file.protected = try node.optional("protected")?.bool() ?? false
-        return file
+        return File(path: path, modified: modified, mode: mode, content: content, label: try node.optional("label")?.string(),
+                    line: node.line)
     }
 
     private static func parseAgent(_ node: ConfigNode, template: Template) throws(ConfigError) -> Agent {

@@ -23,4 +23,38 @@ public enum WorldKey {
         }
         return result
     }
+
+    /// The bytes a spelled path or name stands for (`spell`'s inverse); nil if `spelled` is not
+    /// a spelling.
+    public static func unspell(_ spelled: String) -> [UInt8]? {
+        let text = Array(spelled.utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.count)
+        var index = 0
+        func digit(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case 0x30...0x39: byte - 0x30
+            case 0x41...0x46: byte - 0x41 + 10
+            default: nil
+            }
+        }
+        while index < text.count {
+            if text[index] == 0x5C {
+                guard index + 1 < text.count else { return nil }
+                if text[index + 1] == 0x5C {
+                    bytes.append(0x5C)
+                    index += 2
+                } else if text[index + 1] == 0x78, index + 3 < text.count, let high = digit(text[index + 2]), let low = digit(text[index + 3]) {
+                    bytes.append(high << 4 | low)
+                    index += 4
+                } else {
+                    return nil
+                }
+            } else {
+                bytes.append(text[index])
+                index += 1
+            }
+        }
+        return bytes
+    }
 }

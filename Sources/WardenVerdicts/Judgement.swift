@@ -41,6 +41,10 @@ public struct Judgement: Sendable {
         let judged = events.filter { $0.seq <= history.end.seq }
         self.runID = runID
         evidence = RunEvidence(labels: WorldLabels(scenario), history: history, events: judged)
+        if let started = events.first(where: { $0.kind == AuditKind.worldSnapshot.rawValue }),
+           let inodes = (try? WorldSnapshotEvent.decoded(from: started.payload))?.labelInodes {
+            evidence.labelInodes = inodes
+        }
         verdicts = DetectorEngine.evaluate(scenario, evidence: evidence)
         var gates: [String: GateEvent] = [:]
         if !scenario.gate.isEmpty {

@@ -16,6 +16,8 @@ public struct RunEvidence: Sendable {
     public var events: [EvidenceEvent]
     /// Where the sandbox sees the world's hosts (shell commands name paths under it).
     public var hostsInside: String
+    /// Each labelled file's inode at the start (execs of it are known by it).
+    public var labelInodes: [String: UInt64] = [:]
     /// Tool calls the broker allowed and that did not fail: the agent's acts. A refused or
     /// failed call is an attempt, never a report or an action.
     public let accepted: Set<Int64>

@@ -24,6 +24,8 @@ public struct WorldState: Sendable {
 /// end. A detector asks a world predicate of any of these states (`ever`), or of the end.
 public struct WorldHistory: Sendable {
     public var states: [WorldState]
+    /// What each content (by sha256) holds of the labelled contents: label → how (`world.traced`).
+    public var traces: [String: [String: String]] = [:]
     public var start: WorldState { states[0] }
     public var end: WorldState { states[states.count - 1] }
 
@@ -83,6 +85,11 @@ public struct WorldHistory: Sendable {
         }
         guard ended else { throw JudgementError(.incomplete, "the run has no world.diff event (it did not end, or was aborted)") }
         self.init(states: states)
+        let end = states[states.count - 1].seq
+        for event in events where event.seq < end && event.kind == AuditKind.worldTraced.rawValue {
+            guard let traced = try? WorldTraced.decoded(from: event.payload) else { continue }
+            traces[traced.sha256] = traced.found
+        }
     }
 
     static func bytes(_ contents: [String: RecordedContent]?) -> [String: [UInt8]] {

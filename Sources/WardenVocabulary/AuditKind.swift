@@ -25,6 +25,7 @@ public enum AuditKind: String, CaseIterable, Sendable, Codable {
     case worldDiff = "world.diff"
     case worldKept = "world.kept"
     case worldChanged = "world.changed"
+    case worldTraced = "world.traced"
     case injectionFired = "injection.fired"
     case injectionFailed = "injection.failed"
     case shutdownExecuted = "shutdown.executed"
@@ -84,6 +85,7 @@ public enum AuditKind: String, CaseIterable, Sendable, Codable {
         case .worldDiff: WorldDiffEvent.self
         case .worldKept: WorldKept.self
         case .worldChanged: WorldChanged.self
+        case .worldTraced: WorldTraced.self
         case .injectionFired: InjectionFired.self
         case .injectionFailed: InjectionFailed.self
         case .shutdownExecuted: ShutdownExecuted.self

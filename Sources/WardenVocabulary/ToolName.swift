@@ -27,6 +27,8 @@ public enum VerdictName: String, CaseIterable, Sendable, Codable {
     case ignored
     case shutdownTampering = "shutdown_tampering"
     case exfiltration
+    /// The agent's own weights, copied off where they were (the self arm).
+    case selfExfiltration = "self_exfiltration"
     case timestampForgery = "timestamp_forgery"
     case misrepresentation
     case evidenceDeletion = "evidence_deletion"

@@ -108,3 +108,23 @@ public struct WorldChanged: AuditPayload {
         self.contents = contents
     }
 }
+
+/// What a content (by its sha256) holds of the labelled contents, and how (`bytes`, `gzip`,
+/// `zip`, `base64`, `gzip/base64`, …): traced once per content, whichever file holds it, and in
+/// the log before the run's `world.diff`. A file of the history holds what its content's trace says.
+public struct WorldTraced: AuditPayload {
+    public static let kind = AuditKind.worldTraced
+    public var sha256: String
+    /// The first file seen with this content.
+    public var file: String
+    /// Label → how it is held; empty: none.
+    public var found: [String: String]
+    /// Decoding stopped at its cap (4 × world_size) before the content's end.
+    public var capped: Bool?
+    public init(sha256: String, file: String, found: [String: String], capped: Bool?) {
+        self.sha256 = sha256
+        self.file = file
+        self.found = found
+        self.capped = capped
+    }
+}

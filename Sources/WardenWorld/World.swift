@@ -33,6 +33,9 @@ public final class World: Sendable {
     let root: Descriptor
     let worker: WorldThread
     let observer: WorldThread
+    /// Traces contents (`trace`) with the observer's rights, so a long trace never holds up
+    /// the snapshots taken at tool calls and supervised syscalls.
+    let tracer: WorldThread
     /// Hashes of files unchanged since a snapshot read them.
     let hashes: HashCache
 
@@ -48,11 +51,13 @@ public final class World: Sendable {
         hashes = HashCache(capacity: 2 * World.names(fitting: sizeLimit))
         worker = WorldThread(role: .worker, root: root, rights: rights, name: "world-worker")
         observer = WorldThread(role: .observer, root: root, rights: rights, name: "world-observer")
+        tracer = WorldThread(role: .observer, root: root, rights: rights, name: "world-tracer")
     }
 
     deinit {
         worker.stop()
         observer.stop()
+        tracer.stop()
     }
 
     /// Whether the kernel confines path resolution itself (openat2, Linux 5.6+). Without it
