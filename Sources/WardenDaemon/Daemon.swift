@@ -37,6 +37,13 @@ public struct Daemon: Sendable {
     private func serve() async throws {
         warden_configure_malloc()
         let notifier = SystemdNotifier()
+        // What this process may do, said before anything is written: refused without what every
+        // sandbox needs, warned once for each optional capability it lacks.
+        let privileges = DaemonPrivileges.probe()
+        if let refusal = privileges.refusal { throw DaemonError(.privileges, refusal) }
+        for capability in privileges.missing where !capability.required && capability.name != "CAP_SYS_NICE" {
+            logger.warning("wardend lacks \(capability.name): \(capability.without)")
+        }
         // Before anything else in the state directory is read or written: one daemon per directory.
         let lock = try StateLock.acquire(configuration.stateDirectory)
         defer { withExtendedLifetime(lock) {} }

@@ -6,6 +6,8 @@ public enum DaemonErrorCode: String, Sendable {
     case scenario = "daemon.scenario"
     case run = "daemon.run"
     case notFound = "daemon.not_found"
+    /// wardend lacks a capability every sandbox needs.
+    case privileges = "daemon.privileges"
 }
 
 /// Errors of the daemon, with what to do about them.

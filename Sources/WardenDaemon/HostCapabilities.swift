@@ -26,6 +26,6 @@ enum HostCapabilities {
             ("landlock", landlock > 0 ? "ABI \(landlock)" : "unavailable"),
             ("cgroup", cgroup),
             ("openat2", World.kernelConfinesResolution ? "available" : "unavailable: scenarios with the bash tool are refused"),
-        ].map { ($0.0, JSONValue.string($0.1)) }))
+        ].map { ($0.0, JSONValue.string($0.1)) } + [("unavailable", JSONValue.object(DaemonPrivileges.probe().unavailable.mapValues { .string($0) }))]))
     }
 }

@@ -272,19 +272,23 @@ struct Launcher {
         if available <= 0 { return "not required by policy; unavailable" }
         let read = systemBinds + spec.binds.map(\.target)
         let write = ["/tmp", "/dev/shm"] + spec.writableBinds.map(\.target)
-        var failedPath: UnsafePointer<CChar>?
+        // The failing path is copied out while the C strings it points into still exist.
+        var failed: (path: String?, errno: Int32) = (nil, 0)
         let abi = withCStrings(read) { readPointers in
             withCStrings(write) { writePointers in
                 withCStrings(["/dev"]) { devicePointers in
                     withCStrings(["/proc"]) { procPointers in
-                        warden_landlock_restrict(readPointers, Int32(read.count), writePointers, Int32(write.count), devicePointers, 1,
-                                                 procPointers, 1, &failedPath)
+                        var failedPath: UnsafePointer<CChar>?
+                        let abi = warden_landlock_restrict(readPointers, Int32(read.count), writePointers, Int32(write.count), devicePointers, 1,
+                                                           procPointers, 1, &failedPath)
+                        if abi < 0 { failed = (failedPath.map { String(cString: $0) }, errno) }
+                        return abi
                     }
                 }
             }
         }
         if abi < 0 {
-            throw LaunchFailure(step: "apply Landlock\(failedPath.map { " (at \(String(cString: $0)))" } ?? "")", errno: errno)
+            throw LaunchFailure(step: "apply Landlock\(failed.path.map { " (at \($0))" } ?? "")", errno: failed.errno)
         }
         return "ABI \(abi)"
     }

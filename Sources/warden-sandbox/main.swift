@@ -33,6 +33,11 @@ let usage = """
     could not be executed.
     """
 
+// The sandbox's own directories (mount points, /tmp, /dev) get the modes the launcher gives
+// them, whatever umask started it: a service's UMask=0077 would otherwise leave them closed to
+// the sandbox's unprivileged user.
+umask(0o022)
+
 func die(_ message: String) -> Never {
     FileHandle.standardError.write(Data("warden-sandbox: \(message)\n".utf8))
     exit(125)

@@ -22,7 +22,11 @@ struct Status: ParsableCommand {
             print("memory: \(resident / 1024) KiB anonymous resident\(inUse), of which SQLite \(sqlite / 1024) KiB")
         }
         if let host = result["host"]?.objectValue {
-            print("host: " + host.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.stringValue ?? "?")" }.joined(separator: "; "))
+            print("host: " + host.filter { $0.key != "unavailable" }.sorted { $0.key < $1.key }
+                .map { "\($0.key) \($0.value.stringValue ?? "?")" }.joined(separator: "; "))
+            for (capability, lost) in (host["unavailable"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
+                print("unavailable: without \(capability), \(lost.stringValue ?? "")")
+            }
         }
     }
 }

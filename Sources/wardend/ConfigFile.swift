@@ -32,6 +32,11 @@ struct ConfigFile {
     static func load(_ path: String?) throws(ConfigError) -> ConfigFile {
         let file = path ?? defaultPath
         if path == nil, !FileManager.default.fileExists(atPath: file) { return ConfigFile() }
+        // A file of comments only (the packaged example) sets nothing.
+        if let text = FileManager.default.contents(atPath: file).map({ String(decoding: $0, as: UTF8.self) }),
+           text.split(separator: "\n").allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty || $0.trimmingCharacters(in: .whitespaces).hasPrefix("#") }) {
+            return ConfigFile()
+        }
         let root = try ConfigNode.load(contentsOf: file)
         try root.checkKeys(["state_dir", "socket", "policy_dir", "control_group", "credentials", "request_timeout", "standby_launchers",
                             "audit_limits"])

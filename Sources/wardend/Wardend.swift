@@ -101,7 +101,11 @@ struct Wardend: AsyncParsableCommand {
             throw ValidationError("warden-agent not found next to wardend or on PATH; pass --agent")
         }
         let keys: ModelCredentials
-        do { keys = try ModelCredentials.load(file: credentials ?? file.credentials) } catch { throw ValidationError(error.message) }
+        // Under systemd the keys come as a credential (LoadCredential=model-keys:FILE), which
+        // only this service can read, in $CREDENTIALS_DIRECTORY.
+        let credential = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"].map { $0 + "/model-keys" }
+            .flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
+        do { keys = try ModelCredentials.load(file: credentials ?? file.credentials ?? credential) } catch { throw ValidationError(error.message) }
         var configuration = DaemonConfiguration(
             stateDirectory: absolute(stateDir ?? file.stateDir ?? ControlAPI.defaultStateDirectory),
             socketPath: absolute(socket ?? file.socket ?? ControlAPI.defaultSocketPath), policiesDirectory: absolute(policies),
