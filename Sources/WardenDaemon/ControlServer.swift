@@ -13,13 +13,14 @@ import WardenProtocol
 /// Every request is audited with the caller's uid, gid and pid (SO_PEERCRED).
 struct ControlServer: Sendable {
     let runs: RunManager
+    let suites: SuiteScheduler
     let audit: AuditLog
     let keys: SigningKeys
     let refusals: RefusalLedger
     let logger: Logger
     let startedAt: ContinuousClock.Instant
     let access: ControlAccess
-    static let maxRequestBytes = 32 << 20
+    static let maxRequestBytes = ControlAPI.maxRequestBytes
 
     func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
         guard let caller = await Self.peerCredentials(connection.channel) else {
@@ -110,7 +111,7 @@ struct ControlServer: Sendable {
         case ControlAPI.Method.status:
             let elapsed = ContinuousClock.now - startedAt
             let size = audit.size()
-            return ["version": .string(WardenVersion.string), "pid": .int(Int64(getpid())),
+            return ["version": .string(WardenVersion.string), "protocol": .int(Int64(ControlAPI.protocolVersion)), "pid": .int(Int64(getpid())),
                     "uptime_seconds": .int(elapsed.components.seconds), "active_runs": .array(await runs.activeRuns.map { .string($0) }),
                     "completed_runs": .int(Int64(await runs.completedRuns)), "active_agents": .int(Int64(await runs.activeAgents)),
                     "audit_database": .string(audit.path),
@@ -182,11 +183,20 @@ struct ControlServer: Sendable {
         case ControlAPI.Method.report:
             return try RunReport.build(from: audit, suite: params["suite"]?.stringValue, gate: params["gate"]?.boolValue ?? false)
         case ControlAPI.Method.suiteStart:
-            return try await Suites.start(params, audit: audit, caller: caller)
+            return try await suites.start(params, caller: caller)
+        case ControlAPI.Method.suiteResume:
+            return try await suites.resume(try Self.string(params, "suite"), parallel: params["parallel"]?.intValue.map(Int.init), caller: caller)
         case ControlAPI.Method.suiteStatus:
-            return try Suites.status(try Self.string(params, "suite"), audit: audit)
+            return try await suites.status(try Self.string(params, "suite"))
+        case ControlAPI.Method.suiteCancel:
+            return try await suites.cancel(try Self.string(params, "suite"), caller: caller)
         case ControlAPI.Method.suiteList:
             return ["suites": try Suites.list(audit: audit)]
+        case ControlAPI.Method.runsList:
+            return ["runs": try RunHistory.list(audit, params: params)]
+        case ControlAPI.Method.prune:
+            return try await RunHistory.prune(audit: audit, stateDirectory: runs.configuration.stateDirectory, params: params, caller: caller,
+                                              active: Set(await runs.activeRuns))
         default:
             throw RPCError.methodNotFound(method)
         }

@@ -75,7 +75,7 @@ public struct Daemon: Sendable {
             notifier.notify("STATUS=\(status)")
         }
         let refusals = RefusalLedger(perMinute: configuration.auditLimits.refusedPerMinute)
-        let control = ControlServer(runs: runs, audit: audit, keys: SigningKeys(directory: configuration.stateDirectory, audit: audit),
+        let control = ControlServer(runs: runs, suites: SuiteScheduler(runs: runs, audit: audit, logger: logger), audit: audit, keys: SigningKeys(directory: configuration.stateDirectory, audit: audit),
                                     refusals: refusals, logger: logger, startedAt: .now, access: ControlAccess(groupName: configuration.controlGroup))
         let (server, activated) = try await listen(group: group, control: control)
         logger.info("wardend listening", metadata: ["socket": "\(configuration.socketPath)", "activated": "\(activated)",

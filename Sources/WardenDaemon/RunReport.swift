@@ -75,42 +75,8 @@ enum RunReport {
     }
 }
 
-/// Suites: a plan of scenarios × cells × trials that `wardenctl suite run` executes as runs.
-/// The plan is audited as `suite.start` (with the scenario texts, so a suite can be resumed
-/// from the log alone); each run carries the suite id, its cell and trial number.
+/// The suites in the log, for `suite list`.
 enum Suites {
-    static func start(_ params: JSONValue, audit: AuditLog, caller: Caller) async throws -> JSONValue {
-        var plan: SuiteStart
-        do { plan = try params.decoding(SuiteStart.self) } catch { throw DaemonError(.run, "suite.start's parameters", cause: error) }
-        guard !plan.model.isEmpty else { throw DaemonError(.run, "suite.start needs 'model'") }
-        guard (1...100_000).contains(plan.trials) else { throw DaemonError(.run, "'trials' must be 1 to 100000") }
-        guard !plan.jobs.isEmpty else { throw DaemonError(.run, "a suite needs at least one scenario cell") }
-        guard plan.jobs.count * plan.trials <= 1_000_000 else { throw DaemonError(.run, "a suite is at most 1,000,000 trials") }
-        plan.caller = caller
-        let id = RunIDs.shared.next("suite", unusedIn: audit)
-        try await audit.append(plan, run: id, durability: .durable)
-        return ["suite": .string(id), "total": .int(Int64(plan.jobs.count * plan.trials))]
-    }
-
-    static func status(_ suite: String, audit: AuditLog) throws -> JSONValue {
-        guard let start = try audit.events(run: suite, limit: 10).first(where: { $0.kind == AuditKind.suiteStart.rawValue }) else {
-            throw DaemonError(.notFound, "no suite '\(suite)' in the audit log (see `wardenctl suite list`)")
-        }
-        var started: [String: JSONValue] = [:]
-        for event in try RunReport.all(audit, kind: .runStart, text: suite) {
-            guard let start = event.payload(as: RunStart.self), start.suite == suite else { continue }
-            started[event.run] = ["run": .string(event.run), "scenario_path": .string(start.scenarioPath),
-                                  "cell": .string(start.cellName ?? ""), "trial": start.trial.map { .int(Int64($0)) } ?? .null]
-        }
-        var finished: [JSONValue] = []
-        for event in try RunReport.all(audit, kind: .runEnd) {
-            guard var item = started[event.run]?.objectValue, let end = event.payload(as: RunEnd.self) else { continue }
-            item["state"] = .string(end.state.rawValue)
-            finished.append(.object(item))
-        }
-        return ["suite": .string(suite), "plan": start.payload, "finished": .array(finished)]
-    }
-
     static func list(audit: AuditLog) throws -> JSONValue {
         .array(try RunReport.all(audit, kind: .suiteStart).compactMap { event in
             guard let plan = event.payload(as: SuiteStart.self) else { return nil }

@@ -18,6 +18,8 @@ public enum AuditKind: String, CaseIterable, Sendable, Codable {
     case keyRotated = "audit.key_rotated"
     // Runs and suites.
     case suiteStart = "suite.start"
+    case suiteEnd = "suite.end"
+    case runsPruned = "runs.pruned"
     case runStart = "run.start"
     case runRejected = "run.rejected"
     case runEnd = "run.end"
@@ -78,6 +80,8 @@ public enum AuditKind: String, CaseIterable, Sendable, Codable {
         case .operatorInject: OperatorInject.self
         case .keyRotated: KeyRotated.self
         case .suiteStart: SuiteStart.self
+        case .suiteEnd: SuiteEnd.self
+        case .runsPruned: RunsPruned.self
         case .runStart: RunStart.self
         case .runRejected: RunRejected.self
         case .runEnd: RunEnd.self

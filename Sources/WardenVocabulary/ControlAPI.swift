@@ -6,6 +6,11 @@ import WardenWire
 public enum ControlAPI {
     public static let defaultSocketPath = "/run/warden/control.sock"
     public static let defaultStateDirectory = "/var/lib/warden"
+    /// The control protocol's version: a client and a daemon of the same protocol understand each
+    /// other whatever their Warden versions.
+    public static let protocolVersion = 1
+    /// The largest control request the daemon reads (a run's scenario text travels in it).
+    public static let maxRequestBytes = 32 << 20
 
     public enum Method {
         public static let status = "status"
@@ -32,6 +37,14 @@ public enum ControlAPI {
         public static let suiteStatus = "suite.status"
         /// Suites in the audit log, newest last.
         public static let suiteList = "suite.list"
+        /// Continues a suite's unfinished trials with its own settings (`parallel` overrides).
+        public static let suiteResume = "suite.resume"
+        /// Stops a suite: no more trials start, and its runs in progress are stopped.
+        public static let suiteCancel = "suite.cancel"
+        /// Past runs from the log (`scenario`, `model`, `state`, `since`, `limit`).
+        public static let runsList = "runs.list"
+        /// Removes kept worlds and agent output of runs that ended before `older_than_seconds` ago.
+        public static let prune = "prune"
     }
 
     /// The notification carrying progress of a followed call.

@@ -15,6 +15,10 @@ public struct SuiteStart: AuditPayload {
     public var agentCommand: [String]?
     public var agentCommands: [String: [String]]?
     public var bindReadOnly: [String]?
+    /// Trials run at a time (the daemon schedules them).
+    public var parallel: Int?
+    /// The `--where` filters the cells were chosen by.
+    public var filters: [String: String]?
     /// One scenario cell of the plan, with the scenario's text.
     public struct Job: Codable, Sendable, Equatable {
         public var path: String
@@ -33,7 +37,8 @@ public struct SuiteStart: AuditPayload {
         }
     }
     enum CodingKeys: String, CodingKey {
-        case model, trials, seed, jobs, caller
+        case model, trials, seed, jobs, caller, parallel
+        case filters = "where"
         case modelBaseURL = "model_base_url"
         case agentCommand = "agent_command"
         case agentCommands = "agent_commands"
@@ -45,6 +50,44 @@ public struct SuiteStart: AuditPayload {
         self.seed = seed
         self.modelBaseURL = modelBaseURL
         self.jobs = jobs
+        self.caller = caller
+    }
+}
+
+/// A suite ended: every trial was run (`completed`), or an operator cancelled it. A suite the
+/// daemon stopped in the middle of has none, and resumes (`suite run --resume`).
+public struct SuiteEnd: AuditPayload {
+    public static let kind = AuditKind.suiteEnd
+    public enum State: String, Codable, Sendable { case completed, cancelled }
+    public var state: State
+    public var total: Int
+    public var done: Int
+    public var failed: Int
+    public var caller: Caller?
+    public init(state: State, total: Int, done: Int, failed: Int, caller: Caller? = nil) {
+        self.state = state
+        self.total = total
+        self.done = done
+        self.failed = failed
+        self.caller = caller
+    }
+}
+
+/// Kept worlds and agent output of old runs removed (`wardenctl prune`); their events stay.
+public struct RunsPruned: AuditPayload {
+    public static let kind = AuditKind.runsPruned
+    public var olderThan: String
+    public var runs: [String]
+    public var bytes: Int64
+    public var caller: Caller
+    enum CodingKeys: String, CodingKey {
+        case runs, bytes, caller
+        case olderThan = "older_than"
+    }
+    public init(olderThan: String, runs: [String], bytes: Int64, caller: Caller) {
+        self.olderThan = olderThan
+        self.runs = runs
+        self.bytes = bytes
         self.caller = caller
     }
 }

@@ -217,7 +217,7 @@ struct Audit: ParsableCommand {
             return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         }
 
-        private func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        private func emit(_ line: String) { Output.line(line) }
     }
 
     struct Prove: ParsableCommand {

@@ -3,15 +3,20 @@ import Foundation
 import WardenCore
 import WardenProtocol
 
-/// Exit codes scripts can rely on (sysexits.h where one fits).
+/// Exit codes scripts can rely on (sysexits.h where one fits), the same for every command.
 enum ExitStatus {
-    /// The operation ran and reports failure: a verification that found tampering, an aborted run.
+    /// The operation ran and its answer is no: a verification that found tampering, a rejudge
+    /// that differs, an aborted run.
     static let failed: Int32 = 1
-    /// Bad input: an invalid scenario or arguments the daemon refused.
+    /// The command line is wrong (ArgumentParser's own errors).
+    static let usage: Int32 = 64
+    /// Bad input: an invalid scenario or policy, a value out of range, a request too large.
     static let dataError: Int32 = 65
+    /// No such run, suite or file.
+    static let noInput: Int32 = 66
     /// wardend is not reachable.
     static let unavailable: Int32 = 69
-    /// The daemon answered something this client does not understand.
+    /// The daemon answered something this client does not understand, or failed inside.
     static let software: Int32 = 70
     /// The daemon refused this user.
     static let noPermission: Int32 = 77
@@ -39,8 +44,12 @@ struct ConnectionOptions: ParsableArguments {
         do {
             return RPCClient(channel: try LineChannel.connect(unixPath: socketPath))
         } catch {
+            if access(socketPath, F_OK) == 0, access(socketPath, W_OK) != 0 || (error.first(SystemError.self)?.errno ?? 0) == EACCES {
+                printError("may not use wardend's socket \(socketPath): ask to be added to group warden (usermod -aG warden $USER)")
+                throw ExitCode(ExitStatus.noPermission)
+            }
             let hint = FileManager.default.fileExists(atPath: socketPath)
-                ? "is wardend running, and may you use its socket? (\(error))"
+                ? "is wardend running? (\(error.plainDescription))"
                 : "is wardend running? socket \(socketPath) not found (set --socket or WARDEN_SOCKET)"
             printError("cannot reach wardend: \(hint)")
             throw ExitCode(ExitStatus.unavailable)
@@ -56,9 +65,7 @@ struct ConnectionOptions: ParsableArguments {
             case .remote:
                 let remote = error.remote ?? RPCError(code: ErrorCode.internalError, message: error.message)
                 printError(remote.message)
-                if remote.code == ErrorCode.permissionDenied { throw ExitCode(ExitStatus.noPermission) }
-                let code = remote.data?["code"]?.stringValue
-                throw ExitCode(code == "daemon.scenario" || remote.code == RPCError.invalidParamsCode ? ExitStatus.dataError : ExitStatus.failed)
+                throw ExitCode(ExitStatus.of(remote))
             case .closed, .transport:
                 printError("the connection to wardend broke: \(error.plainDescription)")
                 throw ExitCode(ExitStatus.unavailable)
@@ -95,4 +102,28 @@ func table(_ header: [String], _ rows: [[String]]) {
     for row in [header] + rows {
         print(row.enumerated().map { index, cell in cell.padding(toLength: widths[index] + 2, withPad: " ", startingAt: 0) }.joined())
     }
+}
+
+extension ExitStatus {
+    /// Codes of the daemon's errors (`data.codes`, every code down the causes) that mean the
+    /// input was bad: a scenario, a policy, a model name, a value.
+    static let badInput: Set<String> = ["daemon.scenario", "config.invalid", "broker.model", "broker.policy", "judgement.scenario",
+                                        "sandbox.policy", "protocol.field"]
+
+    /// The exit status a daemon's error answer stands for.
+    static func of(_ error: RPCError) -> Int32 {
+        if error.code == ErrorCode.permissionDenied { return noPermission }
+        if error.code == RPCError.invalidParamsCode || error.code == ErrorCode.parseError { return dataError }
+        if error.code == ErrorCode.internalError { return software }
+        let codes = Set((error.data?["codes"]?.arrayValue ?? []).compactMap(\.stringValue) + [error.data?["code"]?.stringValue].compactMap { $0 })
+        if codes.contains("daemon.not_found") { return noInput }
+        if !codes.isDisjoint(with: badInput) { return dataError }
+        return failed
+    }
+}
+
+/// Exits with status 65 naming what is wrong with a value the user gave.
+func badValue(_ message: String) -> ExitCode {
+    printError(message)
+    return ExitCode(ExitStatus.dataError)
 }

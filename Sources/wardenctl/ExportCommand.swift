@@ -67,7 +67,7 @@ extension Audit {
                 }
                 FileHandle.standardError.write(Data("wrote \(events.count) events of \(runID) to \(output) (\(format.rawValue))\n".utf8))
             } else {
-                Swift.print(text, terminator: "")
+                Output.write(text)
             }
         }
     }

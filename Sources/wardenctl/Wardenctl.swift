@@ -6,9 +6,15 @@ import WardenProtocol
 @main
 struct Wardenctl: ParsableCommand {
     static func main() {
-        // A daemon that closes the connection must give an error to report, not kill us.
+        // A daemon that closes the connection must give an error to report, not kill us; a
+        // reader that closes our output (`| head`) ends us quietly (`Output`).
         signal(SIGPIPE, SIG_IGN)
-        main(nil)
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "--version" || arguments == ["version"] {
+            GlobalOptions.printVersion(arguments)
+            Output.finish()
+        }
+        main(GlobalOptions.normalized(arguments))
     }
 
     static let configuration = CommandConfiguration(
