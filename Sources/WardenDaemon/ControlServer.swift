@@ -41,12 +41,18 @@ struct ControlServer: Sendable {
         }
         do {
             try await connection.executeThenClose { inbound, outbound in
-                for try await frame in inbound {
-                    let send: @Sendable (JSONValue) async throws -> Void = { value in
-                        try await outbound.write(ByteBuffer(line: value.canonicalBytes))
+                do {
+                    for try await frame in inbound {
+                        let send: @Sendable (JSONValue) async throws -> Void = { value in
+                            try await outbound.write(ByteBuffer(line: value.canonicalBytes))
+                        }
+                        let reply = await handle(Array(frame.readableBytesView), caller: caller, send: send)
+                        try await send(reply)
                     }
-                    let reply = await handle(Array(frame.readableBytesView), caller: caller, send: send)
-                    try await send(reply)
+                } catch is LineFrameDecoder.LineTooLong {
+                    // Said before the connection closes, so a client that still reads learns why.
+                    let error = RPCError(code: ErrorCode.invalidRequest, message: "request too large (limit \(Self.maxRequestBytes >> 20) MiB)")
+                    try? await outbound.write(ByteBuffer(line: RPCMessage.errorResponse(id: .null, error: error).json.canonicalBytes))
                 }
             }
         } catch {
@@ -149,6 +155,9 @@ struct ControlServer: Sendable {
             let after = params["after"]?.intValue ?? 0
             let limit = max(1, min(Int(params["limit"]?.intValue ?? 10_000), 100_000))
             if params["follow"]?.boolValue == true {
+                if let run = filter.run, try audit.events(run: run, limit: 1).isEmpty {
+                    throw DaemonError(.notFound, "no events for run '\(run)' (see `wardenctl runs list`)")
+                }
                 try await stream(filter, after: after, send: send)
                 return ["following": false]
             }
@@ -185,7 +194,7 @@ struct ControlServer: Sendable {
         case ControlAPI.Method.suiteStart:
             return try await suites.start(params, caller: caller)
         case ControlAPI.Method.suiteResume:
-            return try await suites.resume(try Self.string(params, "suite"), parallel: params["parallel"]?.intValue.map(Int.init), caller: caller)
+            return try await suites.resume(try Self.string(params, "suite"), overrides: params, caller: caller)
         case ControlAPI.Method.suiteStatus:
             return try await suites.status(try Self.string(params, "suite"))
         case ControlAPI.Method.suiteCancel:
@@ -215,10 +224,14 @@ struct ControlServer: Sendable {
     }
 
     /// Streams matching events as they land until the client goes away.
+    /// Sends the events that match as they land, until the client hangs up; when the filter
+    /// names a run, until that run's `run.end` has been sent (or passed, if the filter skips it).
     private func stream(_ filter: AuditFilter, after: Int64, send: @escaping @Sendable (JSONValue) async throws -> Void) async throws {
         var lastSeq = after
         var idle = 0
         while true {
+            // Looked up before the page is read, so the page covers everything up to the end.
+            let end = try filter.run.flatMap { try audit.events(matching: AuditFilter(kind: .runEnd, run: $0), limit: 1).first?.seq }
             let events = try audit.events(matching: filter, afterSeq: lastSeq, limit: 1000)
             idle = events.isEmpty ? idle + 1 : 0
             if idle >= 25 {
@@ -234,6 +247,7 @@ struct ControlServer: Sendable {
                     return  // the client hung up
                 }
             }
+            if end != nil, events.count < 1000 { return }
             try await Task.sleep(for: .milliseconds(200))
         }
     }

@@ -49,29 +49,48 @@ actor SuiteScheduler {
         let id = RunIDs.shared.next("suite", unusedIn: audit)
         try await audit.append(plan, run: id, durability: .durable)
         let total = plan.jobs.count * plan.trials
-        schedule(id, plan: plan, trials: Self.trials(of: plan, skipping: []), total: total, alreadyDone: 0, caller: caller)
+        schedule(id, plan: plan, trials: Self.trials(of: plan, skipping: []), total: total, progress: Progress(), caller: caller)
         return ["suite": .string(id), "total": .int(Int64(total))]
     }
 
-    /// Continues a suite the daemon stopped in the middle of, with its own settings; `parallel`
-    /// overrides its parallelism.
-    func resume(_ id: String, parallel: Int?, caller: Caller) async throws -> JSONValue {
+    /// Continues a suite the daemon stopped in the middle of, with its own settings. `overrides`
+    /// may change how it runs (`parallel`, `model_base_url`, `agent_command`, `agent_commands`),
+    /// never what it measures; the answer lists what was overridden. A suite that completed has
+    /// nothing left to run, and says so.
+    func resume(_ id: String, overrides: JSONValue, caller: Caller) async throws -> JSONValue {
         guard active[id] == nil else { throw DaemonError(.run, "suite \(id) is running already (see `wardenctl suite status \(id)`)") }
         var plan = try Self.plan(of: id, in: audit)
+        let total = plan.jobs.count * plan.trials
         if let ended = try Self.end(of: id, in: audit) {
-            throw DaemonError(.run, "suite \(id) has ended (\(ended.state.rawValue)); nothing is left to resume")
+            guard ended.state == .completed else {
+                throw DaemonError(.run, "suite \(id) was \(ended.state.rawValue); start a new suite to run its trials again")
+            }
+            return ["suite": .string(id), "total": .int(Int64(total)), "already_finished": .int(Int64(total)), "state": "completed",
+                    "overridden": []]
         }
         var overridden: [String] = []
-        if let parallel, parallel != plan.parallel ?? 1 {
+        if let parallel = overrides["parallel"]?.intValue.map(Int.init), parallel != plan.parallel ?? 1 {
             guard (1...256).contains(parallel) else { throw DaemonError(.run, "parallel must be 1 to 256, not \(parallel)") }
             overridden.append("parallel \(plan.parallel ?? 1) → \(parallel)")
             plan.parallel = parallel
         }
-        let finished = try Self.finishedTrials(of: id, in: audit)
-        let total = plan.jobs.count * plan.trials
-        schedule(id, plan: plan, trials: Self.trials(of: plan, skipping: finished), total: total, alreadyDone: finished.count, caller: caller)
-        return ["suite": .string(id), "total": .int(Int64(total)), "already_finished": .int(Int64(finished.count)),
-                "overridden": .array(overridden.map { .string($0) })]
+        if let url = overrides["model_base_url"]?.stringValue, url != plan.modelBaseURL {
+            overridden.append("model_base_url \(plan.modelBaseURL ?? "(default)") → \(url)")
+            plan.modelBaseURL = url
+        }
+        if let command = overrides["agent_command"]?.arrayValue?.compactMap(\.stringValue), command != plan.agentCommand {
+            overridden.append("agent_command → \(command.joined(separator: " "))")
+            plan.agentCommand = command
+        }
+        if let named = overrides["agent_commands"]?.objectValue?.mapValues({ ($0.arrayValue ?? []).compactMap(\.stringValue) }),
+           named != plan.agentCommands {
+            overridden.append("agent_commands → \(named.keys.sorted().joined(separator: ", "))")
+            plan.agentCommands = named
+        }
+        let progress = try Self.progress(of: id, in: audit)
+        schedule(id, plan: plan, trials: Self.trials(of: plan, skipping: progress.finished), total: total, progress: progress, caller: caller)
+        return ["suite": .string(id), "total": .int(Int64(total)), "already_finished": .int(Int64(progress.finished.count)),
+                "state": "running", "overridden": .array(overridden.map { .string($0) })]
     }
 
     /// Stops a running suite: no more of its trials start, its runs in progress are stopped
@@ -102,11 +121,12 @@ actor SuiteScheduler {
             status["running"] = .array(suite.running.sorted().map { .string($0) })
             if let lastError = suite.lastError { status["last_error"] = .string(lastError) }
         } else {
-            let finished = try Self.finishedTrials(of: id, in: audit)
+            let progress = try Self.progress(of: id, in: audit)
             let end = try Self.end(of: id, in: audit)
-            status["state"] = .string(end?.state.rawValue ?? (finished.count >= total ? "completed" : "interrupted"))
-            status["done"] = .int(Int64(end?.done ?? finished.count))
-            status["failed"] = .int(Int64(end?.failed ?? 0))
+            status["state"] = .string(end?.state.rawValue ?? (progress.finished.count >= total ? "completed" : "interrupted"))
+            status["done"] = .int(Int64(end?.done ?? progress.finished.count))
+            status["failed"] = .int(Int64(end?.failed ?? progress.failed))
+            status["verdicts"] = .object(progress.verdicts.mapValues { .int(Int64($0)) })
         }
         return .object(status)
     }
@@ -118,8 +138,8 @@ actor SuiteScheduler {
         var trial: Int
     }
 
-    private func schedule(_ id: String, plan: SuiteStart, trials: [Trial], total: Int, alreadyDone: Int, caller: Caller) {
-        active[id] = Active(plan: plan, total: total, done: alreadyDone, failed: 0)
+    private func schedule(_ id: String, plan: SuiteStart, trials: [Trial], total: Int, progress: Progress, caller: Caller) {
+        active[id] = Active(plan: plan, total: total, done: progress.finished.count, failed: 0, verdicts: progress.verdicts)
         let parallel = plan.parallel ?? 1
         let task = Task { [weak self] in
             await withTaskGroup(of: Void.self) { group in
@@ -172,14 +192,18 @@ actor SuiteScheduler {
         }
     }
 
+    /// Records the suite's end (before it leaves `active`, so its status never reads as
+    /// interrupted on the way).
     private func finish(_ id: String, caller: Caller) async {
-        guard let suite = active.removeValue(forKey: id) else { return }
-        cursors[id] = nil
+        guard let suite = active[id] else { return }
         // A suite cut short by the daemon's own stop has no end: it resumes.
-        guard suite.cancelled || suite.done >= suite.total else { return }
-        let end = SuiteEnd(state: suite.cancelled ? .cancelled : .completed, total: suite.total, done: suite.done, failed: suite.failed,
-                           caller: suite.cancelled ? caller : nil)
-        await audit.append(end, run: id, durability: .durable, loggingFailuresTo: logger)
+        if suite.cancelled || suite.done >= suite.total {
+            let end = SuiteEnd(state: suite.cancelled ? .cancelled : .completed, total: suite.total, done: suite.done, failed: suite.failed,
+                               caller: suite.cancelled ? caller : nil)
+            await audit.append(end, run: id, durability: .durable, loggingFailuresTo: logger)
+        }
+        active[id] = nil
+        cursors[id] = nil
     }
 
     // MARK: the log
@@ -207,18 +231,34 @@ actor SuiteScheduler {
         try audit.events(matching: AuditFilter(kind: .suiteEnd, run: id), limit: 1).first?.payload(as: SuiteEnd.self)
     }
 
-    /// The trials of the suite whose run completed or was stopped (an aborted one runs again).
-    static func finishedTrials(of id: String, in audit: AuditLog) throws -> Set<String> {
+    /// What the log says of a suite's trials so far.
+    struct Progress {
+        /// The trials whose run completed or was stopped (an aborted one runs again on resume).
+        var finished: Set<String> = []
+        /// Trials whose only runs were aborted.
+        var failed = 0
+        /// How many agents got each verdict, over the finished trials.
+        var verdicts: [String: Int] = [:]
+    }
+
+    static func progress(of id: String, in audit: AuditLog) throws -> Progress {
         var started: [String: String] = [:]
         for event in try RunReport.all(audit, kind: .runStart, text: id) {
             guard let start = event.payload(as: RunStart.self), start.suite == id, let trial = start.trial else { continue }
             started[event.run] = key(start.scenarioPath, start.cellName ?? "", trial)
         }
-        var finished: Set<String> = []
+        var progress = Progress()
+        var aborted: Set<String> = []
         for event in try RunReport.all(audit, kind: .runEnd) {
-            guard let key = started[event.run], let end = event.payload(as: RunEnd.self), end.state != .aborted else { continue }
-            finished.insert(key)
+            guard let key = started[event.run], let end = event.payload(as: RunEnd.self) else { continue }
+            guard end.state != .aborted else {
+                aborted.insert(key)
+                continue
+            }
+            progress.finished.insert(key)
+            for agent in end.agents ?? [] { for verdict in agent.verdicts { progress.verdicts[verdict, default: 0] += 1 } }
         }
-        return finished
+        progress.failed = aborted.subtracting(progress.finished).count
+        return progress
     }
 }

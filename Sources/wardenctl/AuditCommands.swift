@@ -7,6 +7,12 @@ import WardenProtocol
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Verify, query, prove, rejudge and export the audit log.",
+        discussion: """
+            EXAMPLES:
+              wardenctl audit verify
+              wardenctl audit query --run RUN --kind tool.call
+              wardenctl audit export RUN --format inspect --output run.json
+            """,
         subcommands: [Verify.self, Query.self, Tail.self, Prove.self, VerifyProof.self, Pubkey.self, RotateKey.self, Export.self, Rejudge.self])
 
     /// Where the log is read from: the daemon, or a database file (a copy, no daemon needed).
@@ -50,8 +56,9 @@ struct Audit: ParsableCommand {
 
                 EXAMPLES:
                   wardenctl audit verify
-                  wardenctl audit verify --run run-20261129-181500-1a2b
-                  wardenctl audit verify --database copy/audit.db --pubkey copy/audit-signing.pub --json
+                  wardenctl audit verify --run RUN
+                  wardenctl audit verify --database copy/audit.db \\
+                      --pubkey copy/audit-signing.pub --json
                 """)
 
         @OptionGroup var connection: ConnectionOptions
@@ -95,12 +102,15 @@ struct Audit: ParsableCommand {
         @Option(help: "Only this kind, or a family ending in '.' (model.).") var kind: String?
         @Option(help: "Only tool events of this tool.") var tool: String?
         @Option(help: "Only `syscall` events of this syscall (unlinkat, execve, ...).") var syscall: String?
-        @Option(help: "Only events at or after this time (UTC: 2026-11-29 or 2026-11-29T18:00:00Z).") var since: String?
-        @Option(help: "Only events at or before this time (inclusive: a date is the whole day).") var until: String?
+        @Option(help: "Only events at or after this time: UTC 2026-11-29 or 2026-11-29T18:00:00Z, or an age (30d, 12h).") var since: String?
+        @Option(help: "Only events at or before this time (inclusive: a date is the whole day), or an age.") var until: String?
         @Option(help: "Only events whose payload contains this text.") var text: String?
 
-        var filter: AuditFilter {
-            AuditFilter(run: runFilter ?? runID, agent: agent, kind: kind, tool: tool, syscall: syscall, since: since, until: until, text: text)
+        /// The filter, its times checked (exits 65 on one that is not a time).
+        func filter() throws -> AuditFilter {
+            AuditFilter(run: runFilter ?? runID, agent: agent, kind: kind, tool: tool, syscall: syscall,
+                        since: try since.map { try TimeArgument.filterValue($0, flag: "--since") },
+                        until: try until.map { try TimeArgument.filterValue($0, flag: "--until") }, text: text)
         }
     }
 
@@ -111,9 +121,9 @@ struct Audit: ParsableCommand {
             abstract: "Print the audit events that match every filter, as a table, JSON lines or CSV.",
             discussion: """
                 EXAMPLES:
-                  wardenctl audit query --run run-20261129-181500-1a2b --kind tool.call
-                  wardenctl audit query --syscall unlinkat --since 2026-11-29 --format csv > deletions.csv
-                  wardenctl audit query --text weights.safetensors --format jsonl | jq .payload
+                  wardenctl audit query --run RUN --kind tool.call
+                  wardenctl audit query --syscall unlinkat --since 30d --format csv > rm.csv
+                  wardenctl audit query --text weights.safetensors --format jsonl | head -3
                   wardenctl audit query --database copy/audit.db --agent agent-1 --kind model.
                 """)
 
@@ -127,11 +137,12 @@ struct Audit: ParsableCommand {
             let format = format ?? (connection.json ? .jsonl : .table)
             let writer = EventWriter(format: format)
             writer.header()
+            let filter = try filters.filter()
             if let database {
                 let log = try Audit.offline { () throws(AuditError) in try AuditLog.openReadOnly(path: database) }
                 var after: Int64 = 0
                 while true {
-                    let events = try Audit.offline { () throws(AuditError) in try log.events(matching: filters.filter, afterSeq: after, limit: 5000) }
+                    let events = try Audit.offline { () throws(AuditError) in try log.events(matching: filter, afterSeq: after, limit: 5000) }
                     events.forEach { writer.write($0.json) }
                     after = events.last?.seq ?? after
                     if events.count < 5000 { break }
@@ -139,7 +150,7 @@ struct Audit: ParsableCommand {
                 return
             }
             let client = try connection.connect()
-            try Tail.page(client, connection: connection, params: filters.filter.params) { writer.write($0) }
+            try Tail.page(client, connection: connection, params: filter.params) { writer.write($0) }
         }
     }
 
@@ -147,10 +158,12 @@ struct Audit: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print audit events (the same filters as `query`); -f follows them as they land.",
             discussion: """
+                With -f and a run, following ends once the run has ended (its run.end).
+
                 EXAMPLES:
-                  wardenctl audit tail run-20261129-181500-1a2b
-                  wardenctl audit tail -f --kind tool.call --tool transfer_file
-                  wardenctl audit tail -f --syscall execve --agent agent-1 --json
+                  wardenctl audit tail RUN
+                  wardenctl audit tail -f RUN --kind tool.call
+                  wardenctl audit tail -f RUN --syscall execve --json
                 """)
 
         @OptionGroup var connection: ConnectionOptions
@@ -159,9 +172,9 @@ struct Audit: ParsableCommand {
         var follow = false
 
         func run() throws {
+            var params = try filters.filter().params
             let client = try connection.connect()
             let writer = EventWriter(format: connection.json ? .jsonl : .table)
-            var params = filters.filter.params
             if follow {
                 client.onNotification = { method, event in
                     if method == ControlAPI.eventNotification, let event { writer.write(event) }
@@ -228,8 +241,8 @@ struct Audit: ParsableCommand {
                 public key; `wardenctl audit verify-proof` checks it offline with only the public key.
 
                 EXAMPLES:
-                  wardenctl audit prove 1234 > event-1234.proof.json
-                  wardenctl audit prove 1234 --database copy/audit.db
+                  wardenctl audit prove 12 > event-12.proof.json
+                  wardenctl audit prove 12 --database copy/audit.db
                 """)
 
         @OptionGroup var connection: ConnectionOptions
@@ -264,8 +277,9 @@ struct Audit: ParsableCommand {
             abstract: "Check an inclusion proof offline: the event folds up to the checkpoint's root, signed by the key.",
             discussion: """
                 EXAMPLES:
-                  wardenctl audit verify-proof event-1234.proof.json --pubkey audit-signing.pub
-                  wardenctl audit prove 1234 | wardenctl audit verify-proof - --pubkey 3b6a27bc...
+                  wardenctl audit verify-proof event-12.proof.json --pubkey audit-signing.pub
+                  wardenctl audit prove 12 \\
+                      | wardenctl audit verify-proof - --pubkey audit-signing.pub
                 """)
 
         @Argument(help: "The proof file, or - for stdin.") var proof: String

@@ -16,7 +16,8 @@ enum ExitStatus {
     static let noInput: Int32 = 66
     /// wardend is not reachable.
     static let unavailable: Int32 = 69
-    /// The daemon answered something this client does not understand, or failed inside.
+    /// The daemon failed inside (its disk is full, say), or answered something this client does
+    /// not understand.
     static let software: Int32 = 70
     /// The daemon refused this user.
     static let noPermission: Int32 = 77
@@ -58,6 +59,10 @@ struct ConnectionOptions: ParsableArguments {
 
     /// Sends one request; a daemon error becomes a message and an exit code.
     func call(_ client: RPCClient, _ method: String, _ params: JSONValue) throws -> JSONValue {
+        let size = params.canonicalBytes.count
+        guard size < ControlAPI.maxRequestBytes else {
+            throw badValue("the request is too large (\(size >> 20) MiB; limit \(ControlAPI.maxRequestBytes >> 20) MiB)")
+        }
         do {
             return try client.request(method, params)
         } catch {
@@ -113,7 +118,7 @@ extension ExitStatus {
     /// The exit status a daemon's error answer stands for.
     static func of(_ error: RPCError) -> Int32 {
         if error.code == ErrorCode.permissionDenied { return noPermission }
-        if error.code == RPCError.invalidParamsCode || error.code == ErrorCode.parseError { return dataError }
+        if [RPCError.invalidParamsCode, ErrorCode.parseError, ErrorCode.invalidRequest].contains(error.code) { return dataError }
         if error.code == ErrorCode.internalError { return software }
         let codes = Set((error.data?["codes"]?.arrayValue ?? []).compactMap(\.stringValue) + [error.data?["code"]?.stringValue].compactMap { $0 })
         if codes.contains("daemon.not_found") { return noInput }

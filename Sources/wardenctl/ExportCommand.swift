@@ -16,9 +16,9 @@ extension Audit {
                 \(InspectExport.testedWith)). Name the file *.json for Inspect.
 
                 EXAMPLES:
-                  wardenctl audit export run-20261129-181500-1a2b --output run.jsonl
-                  wardenctl audit export run-20261129-181500-1a2b --format inspect --output logs/run.json
-                  wardenctl audit export run-20261129-181500-1a2b --format inspect --database copy/audit.db
+                  wardenctl audit export RUN --output run.jsonl
+                  wardenctl audit export RUN --format inspect --output run.json
+                  wardenctl audit export RUN --format inspect --database copy/audit.db
                 """)
 
         enum Format: String, ExpressibleByArgument, CaseIterable { case jsonl, inspect }

@@ -5,12 +5,25 @@ import WardenProtocol
 
 struct Ps: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List runs in progress (state, model, turns) and the last runs finished since wardend started (with verdicts).",
-        discussion: "EXAMPLES:\n  wardenctl ps\n  wardenctl ps --json")
+        abstract: "List runs in progress (state, model, turns) and the last runs finished since wardend started; -a lists all runs in the log.",
+        discussion: """
+            EXAMPLES:
+              wardenctl ps
+              wardenctl ps -a --since 12h
+              wardenctl ps --json
+            """)
 
     @OptionGroup var connection: ConnectionOptions
 
+    @Flag(name: .shortAndLong, help: "Every run in the audit log, not only this daemon's recent ones (the same as `runs list`).")
+    var all = false
+
+    @OptionGroup var filters: RunFilters
+
     func run() throws {
+        if all { return try filters.list(connection) }
+        let given = [filters.scenario, filters.model, filters.state, filters.since].compactMap { $0 }.count + (filters.limit == nil ? 0 : 1)
+        guard given == 0 else { throw ValidationError("--scenario, --model, --state, --since and --limit filter `ps -a` (add -a)") }
         let client = try connection.connect()
         let result = try connection.call(client, ControlAPI.Method.ps, [:])
         if connection.json { printJSON(result); return }
@@ -37,7 +50,7 @@ struct Ps: ParsableCommand {
 struct Stop: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "End a run now: its sandboxes are killed and it is judged on the evidence so far (state: stopped).",
-        discussion: "EXAMPLES:\n  wardenctl stop run-20261129-181500-1a2b")
+        discussion: "EXAMPLES:\n  wardenctl stop RUN")
 
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The run id.") var runID: String
@@ -52,7 +65,7 @@ struct Stop: ParsableCommand {
 struct Kill: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Kill one agent's sandbox at once (no notice).",
-        discussion: "EXAMPLES:\n  wardenctl kill run-20261129-181500-1a2b agent-1")
+        discussion: "EXAMPLES:\n  wardenctl kill RUN agent-1")
 
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The run id.") var runID: String
@@ -77,9 +90,9 @@ struct Inject: ParsableCommand {
             Every injection is audited as the operator's action (operator.inject) before it happens.
 
             EXAMPLES:
-              wardenctl inject RUN agent-1 message "The maintenance window closes in five minutes."
+              wardenctl inject RUN agent-1 message "The window closes in five minutes."
+              wardenctl inject RUN agent-1 delete 10.0.12.45/models/agent-2/README.md
               wardenctl inject RUN agent-1 shutdown
-              wardenctl inject RUN agent-1 delete 10.0.12.45/models/agent-2/weights.safetensors
             """)
 
     @OptionGroup var connection: ConnectionOptions

@@ -23,9 +23,10 @@ extension Audit {
                 status is 0 whatever they are.
 
                 EXAMPLES:
-                  wardenctl audit rejudge run-20261129-181500-1a2b --database copy/audit.db
-                  wardenctl audit rejudge run-20261129-181500-1a2b --database /var/lib/warden/audit.db --json
-                  wardenctl audit rejudge run-20261129-181500-1a2b --database copy/audit.db --scenario scenarios/oversight-config.yaml
+                  wardenctl audit rejudge RUN --database copy/audit.db
+                  wardenctl audit rejudge RUN --json
+                  wardenctl audit rejudge RUN --database copy/audit.db \\
+                      --scenario scenarios/decommission-transfer.yaml
                 """)
 
         @Argument(help: "The run id.") var runID: String
@@ -41,7 +42,7 @@ extension Audit {
         func run() throws {
             guard FileManager.default.fileExists(atPath: database) else {
                 printError("no audit database at \(database) (give --database FILE)")
-                throw ExitCode(ExitStatus.dataError)
+                throw ExitCode(ExitStatus.noInput)
             }
             let key = try publicKey()
             let verification = try Audit.offline { () throws(AuditError) in try AuditLog.verify(fileAt: database, publicKey: key) }

@@ -16,9 +16,9 @@ struct Report: ParsableCommand {
             agent read the relevant documents and listed the source server).
 
             EXAMPLES:
-              wardenctl report suite-20261129-221500-3fa2
-              wardenctl report suite-20261129-221500-3fa2 --gate --format html --output report.html
-              wardenctl report --format csv          (every run in the log)
+              wardenctl report SUITE
+              wardenctl report SUITE --gate --format html --output report.html
+              wardenctl report --format csv    # every run in the log
             """)
 
     @OptionGroup var connection: ConnectionOptions

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import WardenCore
 import WardenProtocol
 import WardenScenario
@@ -8,15 +9,18 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a scenario and print each agent's verdicts.",
         discussion: """
-            Sends the scenario file to wardend, follows the run to its end (progress on stderr), and \
-            prints each agent's verdicts. With --json, prints one object: run_id, state, and per agent \
+            Sends the scenario file to wardend, follows the run to its end and prints each agent's \
+            verdicts. Progress goes to stderr: a line per tool call (agent, turn, tool, outcome) and \
+            per injection; --verbose prints every audit event instead. With --json, prints one object: run_id, state, and per agent \
             its verdicts, how it ended and the audit events that prove each verdict.
 
             EXAMPLES:
-              wardenctl run scenarios/decommission-transfer.yaml --model scripted/exfiltrator
-              wardenctl run scenarios/decommission-transfer.yaml --model scripted/compliant --json
-              wardenctl run scenarios/decommission-transfer.yaml --model scripted/compliant \\
-                  --agent-command "python3 /opt/agent/agent.py" --bind-ro $PWD/agent:/opt/agent
+              wardenctl run scenarios/decommission-transfer.yaml \\
+                  --model scripted/exfiltrator
+              wardenctl run scenarios/peer-evaluation.yaml --model scripted/compliant --json
+              wardenctl run scenarios/peer-evaluation.yaml --model scripted/refuser --verbose
+              wardenctl run scenarios/peer-evaluation.yaml --model scripted/noisy \\
+                  --agent-command /opt/agent/run.sh --bind-ro $PWD/agent:/opt/agent
             """)
 
     @OptionGroup var connection: ConnectionOptions
@@ -53,11 +57,11 @@ struct Run: ParsableCommand {
     @Flag(help: "Do not print progress on stderr.")
     var quiet = false
 
+    @Flag(help: "Print every audit event of the run on stderr, not just its tool calls.")
+    var verbose = false
+
     func run() throws {
-        guard let data = FileManager.default.contents(atPath: scenario), let text = String(data: data, encoding: .utf8) else {
-            printError("cannot read \(scenario)")
-            throw ExitCode(ExitStatus.dataError)
-        }
+        let text = try readScenario(scenario)
         let absolutePath = URL(fileURLWithPath: scenario).standardizedFileURL.path
         let binds = bindRo.map { bind -> String in
             guard !bind.hasPrefix("/") else { return bind }
@@ -75,9 +79,12 @@ struct Run: ParsableCommand {
         params.cell = chosenCell
         let client = try connection.connect()
         if !quiet && !connection.json {
+            let progress = Mutex(RunProgress())
+            let verbose = verbose
             client.onNotification = { method, params in
                 guard method == ControlAPI.eventNotification, let params else { return }
-                FileHandle.standardError.write(Data((describe(params) + "\n").utf8))
+                let line: String? = verbose ? describe(params) : progress.withLock { $0.line(for: params) }
+                if let line { FileHandle.standardError.write(Data((line + "\n").utf8)) }
             }
         } else {
             client.onNotification = { _, _ in }

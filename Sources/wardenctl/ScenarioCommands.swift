@@ -6,7 +6,12 @@ import WardenScenario
 
 struct ScenarioCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "scenario", abstract: "Work with scenario files.", subcommands: [Check.self])
+        commandName: "scenario", abstract: "Work with scenario files.",
+        discussion: """
+            EXAMPLES:
+              wardenctl scenario check scenarios/decommission-transfer.yaml
+            """,
+        subcommands: [Check.self])
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -17,7 +22,8 @@ struct ScenarioCommand: ParsableCommand {
 
                 EXAMPLES:
                   wardenctl scenario check scenarios/peer-evaluation.yaml
-                  wardenctl scenario check scenarios/shutdown-script.yaml --cell instruction=system
+                  wardenctl scenario check scenarios/shutdown-script.yaml \\
+                      --cell instruction=system
                 """)
 
         @Argument(help: "The scenario file (YAML).")

@@ -5,7 +5,12 @@ import WardenProtocol
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the daemon's version, uptime, runs, audit size, memory and the sandbox layers this host offers.")
+        abstract: "Show the daemon's version, uptime, runs, audit size, memory and the sandbox layers this host offers.",
+        discussion: """
+            EXAMPLES:
+              wardenctl status
+              wardenctl status --json
+            """)
 
     @OptionGroup var connection: ConnectionOptions
 

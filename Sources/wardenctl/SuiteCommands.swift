@@ -1,16 +1,35 @@
 import ArgumentParser
 import Foundation
-import Synchronization
+import Glibc
 import WardenCore
 import WardenProtocol
 import WardenScenario
 
 struct SuiteCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "suite", abstract: "Run scenarios × cells × trials, resumably.", subcommands: [RunSuite.self, List.self])
+        commandName: "suite",
+        abstract: "Run scenarios × cells × trials in wardend, resumably.",
+        discussion: """
+            A suite runs in the daemon: closing the terminal that started it does not stop it. \
+            `suite wait` follows it again, `suite cancel` stops it, and a suite the daemon was \
+            stopped in the middle of continues with `suite run --resume SUITE`.
+
+            EXAMPLES:
+              wardenctl suite run scenarios/ --model scripted/compliant
+              wardenctl suite run scenarios/ --model scripted/compliant --detach
+              wardenctl suite status SUITE
+              wardenctl suite list
+            """,
+        subcommands: [RunSuite.self, Status.self, Wait.self, Cancel.self, List.self])
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Suites in the audit log.")
+        static let configuration = CommandConfiguration(
+            abstract: "Suites in the audit log.",
+            discussion: """
+                EXAMPLES:
+                  wardenctl suite list
+                  wardenctl suite list --json
+                """)
         @OptionGroup var connection: ConnectionOptions
         func run() throws {
             let client = try connection.connect()
@@ -24,50 +43,150 @@ struct SuiteCommand: ParsableCommand {
         }
     }
 
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A suite's state (running, completed, cancelled, interrupted) and counts.",
+            discussion: """
+                EXAMPLES:
+                  wardenctl suite status SUITE
+                  wardenctl suite status SUITE --json
+                """)
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The suite id (see `wardenctl suite list`).") var suite: String
+        func run() throws {
+            let client = try connection.connect()
+            let status = try connection.call(client, ControlAPI.Method.suiteStatus, ["suite": .string(suite)])
+            if connection.json {
+                var brief = status.objectValue ?? [:]
+                brief["plan"] = nil
+                printJSON(.object(brief))
+                return
+            }
+            let tally = SuiteProgress.tally(status["verdicts"])
+            print("suite \(suite): \(status["state"]?.stringValue ?? "?"), \(status["done"]?.intValue ?? 0)/\(status["total"]?.intValue ?? 0) trials"
+                  + ", \(status["failed"]?.intValue ?? 0) failed")
+            if !tally.isEmpty { print("  verdicts: \(tally)") }
+            if let running = status["running"]?.arrayValue, !running.isEmpty {
+                print("  running:  \(running.compactMap(\.stringValue).joined(separator: " "))")
+            }
+            if status["state"] == "interrupted" { print("  resume:   wardenctl suite run --resume \(suite)") }
+        }
+    }
+
+    struct Wait: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Follow a suite to its end, with progress; exit 1 if trials failed or it was cancelled.",
+            discussion: """
+                EXAMPLES:
+                  wardenctl suite wait SUITE
+                  wardenctl suite wait SUITE --quiet --json
+                """)
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The suite id.") var suite: String
+        @Flag(help: "Do not print progress.") var quiet = false
+        func run() throws {
+            let client = try connection.connect()
+            try follow(suite, client: client, connection: connection, quiet: quiet)
+        }
+    }
+
+    struct Cancel: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop a suite: no more of its trials start, and its runs in progress are stopped.",
+            discussion: """
+                EXAMPLES:
+                  wardenctl suite cancel SUITE
+                """)
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The suite id.") var suite: String
+        func run() throws {
+            let client = try connection.connect()
+            let result = try connection.call(client, ControlAPI.Method.suiteCancel, ["suite": .string(suite)])
+            if connection.json { printJSON(result) } else { print("suite \(suite): cancelled") }
+        }
+    }
+
+    /// Polls the suite's status until it ends, showing progress; prints the outcome and exits
+    /// 1 when trials failed or the suite was cancelled.
+    static func follow(_ suite: String, client: RPCClient, connection: ConnectionOptions, quiet: Bool) throws {
+        let progress = SuiteProgress(suite: suite)
+        var status: JSONValue
+        while true {
+            status = try connection.call(client, ControlAPI.Method.suiteStatus, ["suite": .string(suite)])
+            let running = status["state"] == "running"
+            if !quiet { progress.show(status, final: !running) }
+            guard running else { break }
+            usleep(progress.terminal ? 250_000 : 500_000)
+        }
+        let state = status["state"]?.stringValue ?? "?"
+        let (done, total, failed) = (status["done"]?.intValue ?? 0, status["total"]?.intValue ?? 0, status["failed"]?.intValue ?? 0)
+        if connection.json {
+            printJSON(["suite": .string(suite), "state": .string(state), "total": .int(total), "done": .int(done), "failed": .int(failed),
+                       "verdicts": status["verdicts"] ?? [:]])
+        } else {
+            print("suite \(suite): \(state), \(done)/\(total) trials, \(failed) failed\(status["last_error"]?.stringValue.map { " (last: \($0))" } ?? "")")
+            let tally = SuiteProgress.tally(status["verdicts"])
+            if !tally.isEmpty { print("  verdicts: \(tally)") }
+            print("  report:   wardenctl report \(suite)")
+            if state == "interrupted" || failed > 0 { print("  resume:   wardenctl suite run --resume \(suite)") }
+        }
+        if failed > 0 || state != "completed" { throw ExitCode(ExitStatus.failed) }
+    }
+
     struct RunSuite: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "run",
-            abstract: "Expand scenarios × cells × trials and run them, K at a time, with progress.",
+            abstract: "Submit scenarios × cells × trials to wardend and follow them with progress.",
             discussion: """
                 Every cell of every scenario's conditions is crossed with --trials; --where keeps only \
-                the cells with the given values. Trial i of a cell runs with seed S+i, so the same \
-                seed and a scripted model give the same verdicts. Progress (done/total, rate, ETA) goes \
-                to stderr. An interrupted suite resumes with --resume SUITE_ID: finished trials are \
-                not repeated (aborted ones are). Scripted profiles for --model: \
-                compliant, noisy, refuser, ignorer, exfiltrator, timestamp-forger, tamperer, misreporter, \
-                evidence-deleter, saboteur, oversight-subverter, deceiver, colluder, alignment-faker.
+                the cells with the given values (an axis or value no scenario has is an error). Trial i \
+                of a cell runs with seed S+i, so the same seed and a scripted model give the same \
+                verdicts. The suite runs in wardend: --detach prints its id and returns; otherwise \
+                progress goes to stderr (a bar on a terminal, a line every 5 s elsewhere) and Ctrl-C \
+                leaves the suite running (`wardenctl suite wait SUITE`).
+
+                --resume SUITE runs the trials of an interrupted suite that have not finished, with \
+                the suite's own settings; --parallel, --model-base-url and --agent-command override \
+                them (and are reported); what the suite measures (scenarios, model, trials, seed, \
+                --where) cannot change.
+
+                Scripted profiles for --model: compliant, noisy, refuser, ignorer, exfiltrator, \
+                timestamp-forger, tamperer, misreporter, evidence-deleter, saboteur, \
+                oversight-subverter, deceiver, colluder, alignment-faker.
 
                 EXAMPLES:
-                  wardenctl suite run scenarios/ --model scripted/alignment-faker --trials 20 --parallel 2
-                  wardenctl suite run scenarios/shutdown-execution.yaml --model openai/gpt-4o --trials 200 --where relationship=good
-                  wardenctl suite run --resume suite-20261129-221500-3fa2
-                  wardenctl suite run scenarios/peer-evaluation.yaml --model scripted/compliant --agent-command agent-1=/opt/agent/run.sh --bind-ro ./agent:/opt/agent
+                  wardenctl suite run scenarios/ --model scripted/compliant
+                  wardenctl suite run scenarios/shutdown-execution.yaml \\
+                      --model scripted/alignment-faker --trials 20 --parallel 2 \\
+                      --where relationship=good
+                  wardenctl suite run scenarios/ --model scripted/compliant --detach
+                  wardenctl suite run --resume SUITE --parallel 4
                 """)
 
         @OptionGroup var connection: ConnectionOptions
 
-        @Argument(help: "Scenario files, or directories of them (default with --resume: the suite's own).")
+        @Argument(help: "Scenario files, or directories of them.")
         var scenarios: [String] = []
 
         @Option(help: "The model as PROVIDER/NAME (see `wardenctl run --help`).")
         var model: String?
 
-        @Option(help: "Trials per cell.")
-        var trials: Int = 1
+        @Option(parsing: .unconditional, help: "Trials per cell (default 1).")
+        var trials: Int?
 
-        @Option(help: "Seed of the first trial (trial i gets seed+i).")
-        var seed: Int = 1
+        @Option(parsing: .unconditional, help: "Seed of the first trial; trial i gets seed+i (default 1).")
+        var seed: Int?
 
-        @Option(help: "Runs at a time.")
-        var parallel: Int = 1
+        @Option(parsing: .unconditional, help: "Trials at a time (default 1).")
+        var parallel: Int?
 
-        @Option(name: .customLong("where"), help: ArgumentHelp("Keep only cells with these values (repeatable).", valueName: "axis=value"))
+        @Option(name: .customLong("where"), help: ArgumentHelp("Keep only cells with this value (repeatable).", valueName: "axis=value"))
         var filters: [String] = []
 
         @Option(help: ArgumentHelp("Where the model is served (see `wardenctl run --help`).", valueName: "url"))
         var modelBaseUrl: String?
 
-        @Option(help: "Resume this suite: run only its trials that have not finished.")
+        @Option(help: ArgumentHelp("Continue this interrupted suite: run only its trials that have not finished.", valueName: "suite"))
         var resume: String?
 
         @Option(help: AgentCommands.help)
@@ -76,149 +195,91 @@ struct SuiteCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Bind a host path read-only into each agent's sandbox (repeatable).", valueName: "host[:inside]"))
         var bindRo: [String] = []
 
+        @Flag(help: "Submit the suite, print its id and return at once.")
+        var detach = false
+
         @Flag(help: "Do not print progress.")
         var quiet = false
 
         func validate() throws {
-            guard (1...100_000).contains(trials) else { throw ValidationError("--trials must be 1 to 100000") }
-            guard (1...256).contains(parallel) else { throw ValidationError("--parallel must be 1 to 256") }
-            if resume == nil {
-                guard model != nil else { throw ValidationError("--model is required (or --resume SUITE_ID)") }
+            if resume != nil {
+                var fixed: [String] = []
+                if !scenarios.isEmpty { fixed.append("scenarios") }
+                if model != nil { fixed.append("--model") }
+                if trials != nil { fixed.append("--trials") }
+                if seed != nil { fixed.append("--seed") }
+                if !filters.isEmpty { fixed.append("--where") }
+                if !bindRo.isEmpty { fixed.append("--bind-ro") }
+                guard fixed.isEmpty else {
+                    throw ValidationError("--resume continues the suite as it was planned; \(fixed.joined(separator: ", ")) cannot change (start a new suite)")
+                }
+            } else {
+                guard model != nil else { throw ValidationError("--model is required (or --resume SUITE)") }
                 guard !scenarios.isEmpty else { throw ValidationError("name scenario files or a directory (e.g. scenarios/)") }
             }
         }
 
-        struct Job: Sendable { var path: String; var text: String; var cell: [String: String]; var cellName: String; var trial: Int }
-
         func run() throws {
+            if let trials, !(1...100_000).contains(trials) { throw badValue("--trials must be 1 to 100000, not \(trials)") }
+            if let parallel, !(1...256).contains(parallel) { throw badValue("--parallel must be 1 to 256, not \(parallel)") }
+            let commands = try AgentCommands(agentCommand)
             let client = try connection.connect()
-            let suiteID: String
-            let plan: JSONValue
-            var finished = Set<String>()
+            let suite: String
             if let resume {
-                let status = try connection.call(client, ControlAPI.Method.suiteStatus, ["suite": .string(resume)])
-                suiteID = resume
-                plan = status["plan"] ?? [:]
-                for item in status["finished"]?.arrayValue ?? [] where ["completed", "stopped"].contains(item["state"]?.stringValue ?? "") {
-                    finished.insert(Self.key(item["scenario_path"]?.stringValue ?? "", item["cell"]?.stringValue ?? "", Int(item["trial"]?.intValue ?? -1)))
-                }
+                var overrides: [String: JSONValue] = ["suite": .string(resume)]
+                if let parallel { overrides["parallel"] = .int(Int64(parallel)) }
+                if let modelBaseUrl { overrides["model_base_url"] = .string(modelBaseUrl) }
+                if let all = commands.all { overrides["agent_command"] = .array(all.map { .string($0) }) }
+                if !commands.named.isEmpty { overrides["agent_commands"] = .object(commands.named.mapValues { .array($0.map { .string($0) }) }) }
+                let resumed = try connection.call(client, ControlAPI.Method.suiteResume, .object(overrides))
+                suite = resume
+                let total = resumed["total"]?.intValue ?? 0
+                let finished = resumed["already_finished"]?.intValue ?? 0
+                let overridden = (resumed["overridden"]?.arrayValue ?? []).compactMap(\.stringValue)
+                printError("suite \(suite): \(total) trials, \(finished) already finished, \(total - finished) to run"
+                           + (overridden.isEmpty ? "" : "; overrode \(overridden.joined(separator: ", "))"))
             } else {
                 let jobs = try expand()
-                let commands = try AgentCommands(agentCommand)
                 let binds = bindRo.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
-                plan = ["model": .string(model ?? ""), "trials": .int(Int64(trials)), "seed": .int(Int64(seed)),
-                        "model_base_url": modelBaseUrl.map { .string($0) } ?? .null,
-                        "agent_command": commands.all.map { .array($0.map { .string($0) }) } ?? .null,
-                        "agent_commands": commands.named.isEmpty ? .null : .object(commands.named.mapValues { .array($0.map { .string($0) }) }),
-                        "bind_ro": .array(binds.map { .string($0) }),
-                        "jobs": .array(jobs.map { ["path": .string($0.path), "text": .string($0.text), "cell": .object($0.cell.mapValues { .string($0) }),
-                                                   "cell_name": .string($0.cellName)] })]
+                let plan: JSONValue = [
+                    "model": .string(model ?? ""), "trials": .int(Int64(trials ?? 1)), "seed": .int(Int64(seed ?? 1)),
+                    "parallel": .int(Int64(parallel ?? 1)),
+                    "where": filters.isEmpty ? .null : .object(try wanted().mapValues { .string($0) }),
+                    "model_base_url": modelBaseUrl.map { .string($0) } ?? .null,
+                    "agent_command": commands.all.map { .array($0.map { .string($0) }) } ?? .null,
+                    "agent_commands": commands.named.isEmpty ? .null : .object(commands.named.mapValues { .array($0.map { .string($0) }) }),
+                    "bind_ro": .array(binds.map { .string($0) }),
+                    "jobs": .array(jobs.map { ["path": .string($0.path), "text": .string($0.text), "cell": .object($0.cell.mapValues { .string($0) }),
+                                               "cell_name": .string($0.cellName)] })]
                 let started = try connection.call(client, ControlAPI.Method.suiteStart, plan)
-                suiteID = started["suite"]?.stringValue ?? ""
-            }
-            let planTrials = Int(plan["trials"]?.intValue ?? 1)
-            let planSeed = Int(plan["seed"]?.intValue ?? 1)
-            let planModel = plan["model"]?.stringValue ?? ""
-            var jobs: [Job] = []
-            for cell in plan["jobs"]?.arrayValue ?? [] {
-                for trial in 0..<planTrials {
-                    let job = Job(path: cell["path"]?.stringValue ?? "", text: cell["text"]?.stringValue ?? "",
-                                  cell: (cell["cell"]?.objectValue ?? [:]).compactMapValues(\.stringValue), cellName: cell["cell_name"]?.stringValue ?? "",
-                                  trial: trial)
-                    if !finished.contains(Self.key(job.path, job.cellName, trial)) { jobs.append(job) }
+                guard let id = started["suite"]?.stringValue else {
+                    printError("unexpected reply from wardend: \(started.canonicalString)")
+                    throw ExitCode(ExitStatus.software)
+                }
+                suite = id
+                if !detach && !quiet {
+                    printError("suite \(suite): \(started["total"]?.intValue ?? 0) trials, \(parallel ?? 1) at a time "
+                               + "(it runs in wardend; Ctrl-C leaves it running)")
                 }
             }
-            let total = (plan["jobs"]?.arrayValue?.count ?? 0) * planTrials
-            FileHandle.standardError.write(Data("suite \(suiteID): \(total) trials, \(total - jobs.count) already finished, \(jobs.count) to run, \(parallel) at a time\n".utf8))
-            let shared = Shared(jobs: jobs, suite: suiteID, model: planModel, seed: planSeed, baseURL: plan["model_base_url"]?.stringValue,
-                                agentCommand: plan["agent_command"]?.arrayValue?.compactMap(\.stringValue),
-                                agentCommands: (plan["agent_commands"]?.objectValue ?? [:]).mapValues { ($0.arrayValue ?? []).compactMap(\.stringValue) },
-                                binds: (plan["bind_ro"]?.arrayValue ?? []).compactMap(\.stringValue),
-                                total: total, quiet: quiet, started: .now, connection: connection)
-            let progress = Progress(done: total - jobs.count)
-            let group = DispatchGroup()
-            for _ in 0..<min(parallel, max(jobs.count, 1)) {
-                group.enter()
-                Thread {
-                    Self.work(shared, progress)
-                    group.leave()
-                }.start()
+            if detach {
+                if connection.json { printJSON(["suite": .string(suite)]) } else { print(suite) }
+                return
             }
-            group.wait()
-            let (done, failed, lastError) = progress.state.withLock { ($0.done, $0.failed, $0.lastError) }
-            if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
-            if connection.json {
-                printJSON(["suite": .string(suiteID), "total": .int(Int64(total)), "done": .int(Int64(done)), "failed": .int(Int64(failed))])
-            } else {
-                print("suite \(suiteID): \(done - failed)/\(total) trials finished\(failed > 0 ? ", \(failed) failed (last: \(lastError ?? ""))" : "")")
-                print("  report:  wardenctl report \(suiteID)")
-                if failed > 0 { print("  resume:  wardenctl suite run --resume \(suiteID)") }
+            try SuiteCommand.follow(suite, client: client, connection: connection, quiet: quiet)
+        }
+
+        struct Job: Sendable { var path: String; var text: String; var cell: [String: String]; var cellName: String }
+
+        /// The --where filters, each AXIS=VALUE.
+        func wanted() throws -> [String: String] {
+            var wanted: [String: String] = [:]
+            for filter in filters {
+                guard let parsed = Cell.parse(filter), !parsed.isEmpty else { throw badValue("--where \(filter): write AXIS=VALUE, e.g. monitoring=unmonitored") }
+                wanted.merge(parsed) { _, new in new }
             }
-            if failed > 0 { throw ExitCode(ExitStatus.failed) }
+            return wanted
         }
-
-        struct Shared: Sendable {
-            let jobs: [Job]
-            let suite: String
-            let model: String
-            let seed: Int
-            let baseURL: String?
-            let agentCommand: [String]?
-            let agentCommands: [String: [String]]
-            let binds: [String]
-            let total: Int
-            let quiet: Bool
-            let started: ContinuousClock.Instant
-            let connection: ConnectionOptions
-        }
-
-        final class Progress: Sendable {
-            let state: Mutex<(next: Int, done: Int, failed: Int, lastError: String?)>
-            init(done: Int) { state = Mutex((0, done, 0, nil)) }
-        }
-
-        /// One worker: its own connection, taking the next job until none is left.
-        static func work(_ shared: Shared, _ progress: Progress) {
-            guard let client = try? shared.connection.connect() else { return }
-            client.onNotification = { _, _ in }
-            while true {
-                let index = progress.state.withLock { state -> Int in
-                    defer { state.next += 1 }
-                    return state.next
-                }
-                guard index < shared.jobs.count else { return }
-                let job = shared.jobs[index]
-                var params = RunParams(scenarioText: job.text, scenarioPath: job.path, model: shared.model, agentCommand: shared.agentCommand,
-                                       bindReadOnly: shared.binds, modelBaseURL: shared.baseURL, seed: shared.seed + job.trial)
-                params.agentCommands = shared.agentCommands.isEmpty ? nil : shared.agentCommands
-                params.cell = job.cell
-                params.suite = shared.suite
-                params.trial = job.trial
-                params.progress = false
-                var failure: String?
-                do {
-                    let result = try client.request(ControlAPI.Method.run, try JSONValue(encoding: params))
-                    if result["state"]?.stringValue == "aborted" { failure = result["reason"]?.stringValue ?? "aborted" }
-                } catch { failure = "\(error)" }
-                let (done, failed) = progress.state.withLock { state in
-                    state.done += 1
-                    if let failure {
-                        state.failed += 1
-                        state.lastError = failure
-                    }
-                    return (state.done, state.failed)
-                }
-                guard !shared.quiet else { continue }
-                let elapsed = ContinuousClock.now - shared.started
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                let rate = seconds > 0 ? Double(done - (shared.total - shared.jobs.count)) / seconds : 0
-                let eta = rate > 0 ? Double(shared.total - done) / rate : 0
-                let line = String(format: "\r%d/%d trials  %.1f/s  ETA %.0fs", done, shared.total, rate, eta) + (failed > 0 ? "  \(failed) failed" : "")
-                FileHandle.standardError.write(Data(line.utf8))
-            }
-        }
-
-        static func key(_ path: String, _ cell: String, _ trial: Int) -> String { "\(path)\u{0}\(cell)\u{0}\(trial)" }
 
         /// Scenario files (directories expanded) × their cells, filtered by --where; every file is
         /// checked in every cell first, so a bad file stops the suite before anything runs.
@@ -226,23 +287,21 @@ struct SuiteCommand: ParsableCommand {
             var files: [String] = []
             for item in scenarios {
                 var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: item, isDirectory: &isDirectory) else { throw ValidationError("\(item): no such file or directory") }
+                guard FileManager.default.fileExists(atPath: item, isDirectory: &isDirectory) else {
+                    printError("\(item): no such file or directory")
+                    throw ExitCode(ExitStatus.noInput)
+                }
                 if isDirectory.boolValue {
                     let names = (try? FileManager.default.contentsOfDirectory(atPath: item)) ?? []
                     files += names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { item + "/" + $0 }
                 } else { files.append(item) }
             }
-            var wanted: [String: String] = [:]
-            for filter in filters {
-                guard let parsed = Cell.parse(filter) else { throw ValidationError("--where is AXIS=VALUE, e.g. monitoring=unmonitored") }
-                wanted.merge(parsed) { _, new in new }
-            }
+            let wanted = try wanted()
+            var axes: [String: Set<String>] = [:]
             var jobs: [Job] = []
             for file in files {
                 let path = URL(fileURLWithPath: file).standardizedFileURL.path
-                guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
-                    throw ValidationError("cannot read \(file)")
-                }
+                let text = try readScenario(file)
                 let cells: Result<[Scenario], ConfigError> = Result { () throws(ConfigError) in
                     try Scenario.checkAllCells(try ConfigNode.parse(text, file: path))
                 }
@@ -253,12 +312,25 @@ struct SuiteCommand: ParsableCommand {
                 case .success(let scenarios):
                     for scenario in scenarios {
                         let cell = scenario.cell.dictionary
+                        for (axis, value) in cell { axes[axis, default: []].insert(value) }
                         guard wanted.allSatisfy({ cell[$0.key] == nil || cell[$0.key] == $0.value }) else { continue }
-                        jobs.append(Job(path: path, text: text, cell: cell, cellName: scenario.cell.description, trial: 0))
+                        jobs.append(Job(path: path, text: text, cell: cell, cellName: scenario.cell.description))
                     }
                 }
             }
-            guard !jobs.isEmpty else { throw ValidationError("no cell matches --where \(filters.joined(separator: " "))") }
+            // A filter no scenario can meet is a typo, not an empty selection: with a paid model,
+            // running every cell instead would cost money.
+            for (axis, value) in wanted.sorted(by: { $0.key < $1.key }) {
+                guard let values = axes[axis] else {
+                    let known = axes.keys.sorted()
+                    throw badValue("--where \(axis)=\(value): no scenario has the axis '\(axis)'"
+                                   + (known.isEmpty ? " (these scenarios have no conditions)" : " (axes: \(known.joined(separator: ", ")))"))
+                }
+                guard values.contains(value) else {
+                    throw badValue("--where \(axis)=\(value): '\(axis)' has no value '\(value)' (values: \(values.sorted().joined(separator: ", ")))")
+                }
+            }
+            guard !jobs.isEmpty else { throw badValue("no cell matches --where \(filters.joined(separator: " "))") }
             return jobs
         }
     }

@@ -24,19 +24,34 @@ struct Wardenctl: ParsableCommand {
             wardenctl talks to wardend over its control socket (--socket, $WARDEN_SOCKET, or \
             \(ControlAPI.defaultSocketPath)).
 
-            EXIT STATUS: 0 success; 1 the operation reports failure (tampering found, run aborted); \
-            65 invalid input (e.g. a scenario error); 69 wardend not reachable; 70 protocol error.
+            Global options (--socket PATH, --json) go before or after the subcommand. In examples, \
+            RUN and SUITE stand for ids that `run` and `suite run` print (or `runs list` and \
+            `suite list` show).
+
+            EXIT STATUS:
+              0   success
+              1   a negative answer: verification failed, rejudge differs, run aborted
+              64  usage: an unknown command or option, a missing argument
+              65  bad input: a scenario, policy, model name or value; a request too large
+              66  no such run, suite or file
+              69  wardend is not reachable
+              70  internal error: the daemon failed (its disk is full, say), or answered
+                  what this client does not understand
+              73  an output file cannot be written
+              77  permission denied (wardend's socket or the daemon refused this user)
+            A reader that closes the output (`| head`) ends wardenctl quietly with status 0.
 
             EXAMPLES:
-              wardenctl run scenarios/decommission-transfer.yaml --model scripted/compliant
-              wardenctl ps
-              wardenctl inject RUN agent-1 message "Please stop and report."
-              wardenctl audit tail -f --kind tool.call
+              wardenctl run scenarios/peer-evaluation.yaml --model scripted/compliant
+              wardenctl --socket /run/warden/control.sock ps
+              wardenctl runs list --since 12h
+              wardenctl audit tail -f RUN
               wardenctl audit verify
               wardenctl report
               wardenctl scenario check scenarios/decommission-transfer.yaml
 
-            Shell completion: wardenctl --generate-completion-script bash|zsh|fish
+            Version: wardenctl --version. Shell completion: \
+            wardenctl --generate-completion-script bash|zsh|fish
             """,
-        subcommands: [Run.self, Ps.self, Stop.self, Kill.self, Inject.self, Audit.self, Report.self, SuiteCommand.self, Status.self, ScenarioCommand.self])
+        subcommands: [Run.self, Ps.self, Runs.self, Prune.self, Stop.self, Kill.self, Inject.self, Audit.self, Report.self, SuiteCommand.self, Status.self, ScenarioCommand.self])
 }

@@ -40,7 +40,7 @@ import WardenCore
     @Test func modelErrorsComeBeforeAnySandbox() throws {
         let daemon = try DaemonHarness()
         let unknown = try daemon.ctl(["run", scenarioPath, "--model", "gemini/pro"])
-        #expect(unknown.status == 1)
+        #expect(unknown.status == 65)
         #expect(unknown.stderr.contains("unknown model provider 'gemini'"))
         let unreachable = try daemon.ctl(["run", scenarioPath, "--model", "openai/qwen", "--model-base-url", "http://127.0.0.1:9/v1"])
         #expect(unreachable.status == 1)

@@ -41,7 +41,7 @@ import WardenCore
         #expect(try daemon.ctl(["run", scenarioPath, "--model", "scripted/compliant"]).status != 0)
         // The daemon still answers; what it cannot audit it refuses, and says why.
         let status = try daemon.ctl(["status"])
-        #expect(status.status == 1 && status.stderr.contains("disk is full"), "\(status.stderr)")
+        #expect(status.status == 70 && status.stderr.contains("disk is full"), "\(status.stderr)")
 
         try FileManager.default.removeItem(atPath: filler)
         let verify = try daemon.ctl(["audit", "verify"])

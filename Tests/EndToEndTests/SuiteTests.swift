@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WardenAudit
 import WardenCore
 
 @Suite struct SuiteTests {
@@ -32,37 +33,109 @@ import WardenCore
         #expect(again.stderr.contains("40 already finished, 0 to run"), "\(again.stderr)")
     }
 
-    /// An interrupted suite resumes without repeating finished trials; the report counts each
-    /// trial once.
-    @Test func interruptedSuiteResumes() throws {
+    /// A suite runs in the daemon: killing the client that started it does not stop it, and
+    /// `suite wait` follows it to the end. Progress not on a terminal is whole lines, few of them.
+    @Test func suiteSurvivesItsClient() throws {
         let daemon = try DaemonHarness()
         let client = Process()
         client.executableURL = URL(fileURLWithPath: Binaries.path("wardenctl"))
         client.arguments = ["suite", "run", repositoryRoot + "/scenarios/peer-evaluation.yaml", "--model", "scripted/compliant", "--trials", "3",
                             "--where", "relationship=good", "--quiet"]
         client.environment = ["WARDEN_SOCKET": daemon.socketPath]
-        let output = Pipe()
-        client.standardError = output
+        client.standardError = FileHandle.nullDevice
         client.standardOutput = FileHandle.nullDevice
         try client.run()
-        // Interrupt once some (not all) of the 12 trials are done.
         var suite: String?
         for _ in 0..<400 {
             if let list = try? daemon.ctl(["suite", "list", "--json"]), let id = (try? JSONValue.parse(list.stdout))?["suites"]?[0]?["suite"]?.stringValue {
                 suite = id
-                let report = try JSONValue.parse(try daemon.ctl(["report", id, "--json"]).stdout)
-                if (report["trials"]?.intValue ?? 0) >= 2 { break }
+                break
             }
             usleep(20_000)
         }
         kill(client.processIdentifier, SIGKILL)
         client.waitUntilExit()
         let id = try #require(suite)
-        let resumed = try daemon.ctl(["suite", "run", "--resume", id, "--quiet"])
-        #expect(resumed.status == 0, "\(resumed.stderr)")
-        #expect(!resumed.stderr.contains(" 0 already finished"), "\(resumed.stderr)")
+        let waited = try daemon.ctl(["suite", "wait", id])
+        #expect(waited.status == 0, "\(waited.stderr)")
+        #expect(waited.stdout.contains("suite \(id): completed, 12/12 trials, 0 failed"), "\(waited.stdout)")
+        #expect(waited.stdout.contains("verdicts: complied 12"), "\(waited.stdout)")
+        // Not a terminal: whole lines (no carriage returns), at most one per 5 s plus the last.
+        #expect(!waited.stderr.contains("\r"))
+        #expect(waited.stderr.split(separator: "\n").allSatisfy { $0.hasPrefix("suite \(id): ") }, "\(waited.stderr)")
         let report = try JSONValue.parse(try daemon.ctl(["report", id, "--json"]).stdout)
         #expect(report["rows"]?.arrayValue?.map { $0["n"] } == [3, 3, 3, 3])
+        let status = try JSONValue.parse(try daemon.ctl(["suite", "status", id, "--json"]).stdout)
+        #expect(status["state"] == "completed" && status["done"] == 12)
+        let ends = try AuditLog(path: daemon.auditPath).events(limit: 1_000_000).filter { $0.kind == "suite.end" }
+        #expect(ends.count == 1 && ends.first?.payload["state"] == "completed")
+    }
+
+    /// `--detach` returns the id at once; `suite cancel` stops the suite (no new trials, its
+    /// runs stopped) and records it; `wait` on a cancelled suite exits 1.
+    @Test func detachAndCancel() throws {
+        let daemon = try DaemonHarness()
+        let started = try daemon.ctl(["suite", "run", repositoryRoot + "/scenarios/peer-evaluation.yaml", "--model", "scripted/compliant",
+                                      "--trials", "50", "--detach"])
+        #expect(started.status == 0, "\(started.stderr)")
+        let id = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(id.hasPrefix("suite-"))
+        let running = try JSONValue.parse(try daemon.ctl(["suite", "status", id, "--json"]).stdout)
+        #expect(running["state"] == "running", "\(running)")
+        let cancelled = try daemon.ctl(["suite", "cancel", id])
+        #expect(cancelled.status == 0, "\(cancelled.stderr)")
+        let status = try JSONValue.parse(try daemon.ctl(["suite", "status", id, "--json"]).stdout)
+        #expect(status["state"] == "cancelled")
+        #expect((status["done"]?.intValue ?? 200) < 200)
+        let waited = try daemon.ctl(["suite", "wait", id, "--quiet"])
+        #expect(waited.status == 1 && waited.stdout.contains("cancelled"), "\(waited.stdout)")
+        let events = try AuditLog(path: daemon.auditPath).events(limit: 1_000_000)
+        let end = try #require(events.first { $0.kind == "suite.end" })
+        #expect(end.payload["state"] == "cancelled" && end.payload["caller"]?["uid"] == .int(Int64(getuid())))
+        // Nothing of the suite runs after its end.
+        #expect(!events.contains { $0.seq > end.seq && $0.kind == "run.start" })
+        #expect(try daemon.ctl(["suite", "run", "--resume", id]).stderr.contains("was cancelled"))
+    }
+
+    /// A suite the daemon was stopped in the middle of resumes with its own settings (its
+    /// parallelism among them) and says which flags overrode them; finished trials are not run
+    /// again and the report counts each trial once.
+    @Test func interruptedSuiteResumesWithItsOwnSettings() throws {
+        var daemon = try DaemonHarness()
+        daemon.removesState = false
+        let state = daemon.stateDirectory
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let started = try daemon.ctl(["suite", "run", repositoryRoot + "/scenarios/peer-evaluation.yaml", "--model", "scripted/compliant",
+                                      "--trials", "3", "--where", "relationship=good", "--parallel", "2", "--seed", "7", "--detach"])
+        let id = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        for _ in 0..<400 {
+            let ends = try AuditLog(path: daemon.auditPath).events(limit: 1_000_000).filter { $0.kind == "run.end" }.count
+            if ends >= 2 { break }
+            usleep(10_000)
+        }
+        daemon.crash()
+        daemon = try DaemonHarness(stateDirectory: state)
+        daemon.removesState = false
+        let interrupted = try JSONValue.parse(try daemon.ctl(["suite", "status", id, "--json"]).stdout)
+        #expect(interrupted["state"] == "interrupted", "\(interrupted)")
+        let finished = interrupted["done"]?.intValue ?? -1
+        #expect(finished >= 1 && finished < 12)
+
+        let resumed = try daemon.ctl(["suite", "run", "--resume", id, "--parallel", "3", "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("\(finished) already finished"), "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("overrode parallel 2 → 3"), "\(resumed.stderr)")
+        let report = try JSONValue.parse(try daemon.ctl(["report", id, "--json"]).stdout)
+        #expect(report["rows"]?.arrayValue?.map { $0["n"] } == [3, 3, 3, 3])
+        // Each (cell, trial) completed exactly once, over both daemons.
+        let events = try AuditLog(path: daemon.auditPath).events(limit: 1_000_000)
+        let completed = Set(events.filter { $0.kind == "run.end" && $0.payload["state"] == "completed" }.map(\.run))
+        let trials = events.filter { $0.kind == "run.start" && completed.contains($0.run) }
+            .map { "\($0.payload["cell_name"]?.stringValue ?? "")#\($0.payload["trial"]?.intValue ?? -1)" }
+        #expect(trials.count == 12 && Set(trials).count == 12, "\(trials)")
+        // Without flags, a resume keeps the suite's parallelism and overrides nothing.
+        let again = try daemon.ctl(["suite", "run", "--resume", id, "--quiet"])
+        #expect(again.status == 0 && !again.stderr.contains("overrode"), "\(again.stderr)")
     }
 
     @Test func brokenScenarioStopsTheSuiteWithFileLineAndField() throws {
