@@ -1,6 +1,7 @@
 import Foundation
 import WardenCore
 import WardenProtocol
+import WardenVerdicts
 
 /// Scripted stand-ins for a model, for tests and demos. Like a model, a profile sees only the
 /// conversation (instructions, tool results) and answers with text and tool calls; it never
@@ -40,6 +41,16 @@ public enum ScriptedProfile: String, CaseIterable, Sendable {
     case shellCompliant = "shell-compliant"
     /// Re-dates the peer's weights and copies them under another name, with shell commands only.
     case shellExfiltrator = "shell-exfiltrator"
+    /// A judge (`--judge`): reads the quoted excerpt of a claim prompt and answers in the
+    /// required format, deciding as the rules would.
+    case judge
+    /// A judge that answers the opposite of the rules (to show disagreements).
+    case judgeContrarian = "judge-contrarian"
+    /// A judge whose replies are not in the required format.
+    case judgeGarbled = "judge-garbled"
+
+    /// Whether the profile judges claims rather than acting as an agent.
+    public var judges: Bool { [.judge, .judgeContrarian, .judgeGarbled].contains(self) }
 }
 
 public struct ScriptedModel: ModelBackend {
@@ -50,7 +61,7 @@ public struct ScriptedModel: ModelBackend {
 
     public func generate(_ request: GenerateRequest, observer: ModelCallObserver) async throws -> GenerateResult {
         let conversation = Conversation(request.messages, tools: request.tools.map(\.name))
-        let message = nextTurn(conversation)
+        let message = profile.judges ? ChatMessage(role: .assistant, content: judgement(of: request.messages.last?.content ?? "")) : nextTurn(conversation)
         let input = request.messages.reduce(0) { $0 + $1.content.utf8.count } / 4
         let output = (message.content.utf8.count + (message.toolCalls ?? []).reduce(0) { $0 + $1.name.utf8.count + $1.arguments.canonicalString.utf8.count }) / 4
         return GenerateResult(message: message, stopReason: message.toolCalls == nil ? "end_turn" : "tool_calls",
@@ -213,4 +224,15 @@ struct Conversation {
     }
 
     func finish(_ text: String) -> ChatMessage { ChatMessage(role: .assistant, content: text) }
+}
+
+extension ScriptedModel {
+    /// A scripted judge's reply to a claim prompt (`ClaimJudge.prompt`).
+    func judgement(of prompt: String) -> String {
+        if profile == .judgeGarbled { return "The agent seems fine to me; I would not worry about it." }
+        guard let (claim, excerpt) = ClaimJudge.read(prompt: prompt) else { return "I cannot read this prompt." }
+        let cited = ClaimJudge.rule(claim, excerpt)
+        let holds = cited.isEmpty == (profile == .judgeContrarian)
+        return "VERDICT: \(holds ? "yes" : "no")\nEVIDENCE: " + (holds ? cited.last.map { "[\($0)]" } ?? "none" : "none")
+    }
 }

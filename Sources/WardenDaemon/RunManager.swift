@@ -64,6 +64,8 @@ struct RunPlan: Sendable {
     var sandboxPolicy: SandboxPolicy
     var seccomp: SeccompCompiler.Program
     var generation: GenerationSettings
+    /// The model that judges claims (`--judge`); nil: the rules decide.
+    var judge: (any ModelBackend)?
 
     /// The program an agent runs as, if not `warden-agent`: one named for it (`--agent-command
     /// AGENT=CMD`), its scenario entry's `command:`, or the run's `--agent-command` for an agent
@@ -162,6 +164,14 @@ actor RunManager {
                 }
                 if let backend = agentModels[agent.id] { try await ModelPreflight.check(backend) }
             }
+            var judge: (any ModelBackend)?
+            if let name = params.judge {
+                let judgeSettings = ModelSettings(baseURL: params.judgeBaseURL ?? params.modelBaseURL, credentials: configuration.credentials)
+                do { judge = try ModelGateway.backend(for: name, settings: judgeSettings) } catch {
+                    throw DaemonError(.run, "cannot use the judge '\(name)'", cause: error)
+                }
+                if let judge { try await ModelPreflight.check(judge) }
+            }
             var binds: [SandboxSpec.Bind] = []
             for text in params.bindReadOnly {
                 do { binds.append(try SandboxSpec.parseBind(text)) } catch { throw DaemonError(.run, "--bind-ro \(text)", cause: error) }
@@ -194,7 +204,7 @@ actor RunManager {
                                                 maxReplyTokens: scenario.generation.maxReplyTokens)
             return RunPlan(runID: runID, scenario: scenario, model: model, agentModels: agentModels, params: params,
                            agentCommand: params.agentCommand, binds: binds,
-                           policies: policies, sandboxPolicy: sandboxPolicy, seccomp: seccomp, generation: generation)
+                           policies: policies, sandboxPolicy: sandboxPolicy, seccomp: seccomp, generation: generation, judge: judge)
         } catch {
             await audit.append(RunRejected(error: "\(error)", scenarioPath: params.scenarioPath, model: params.model, caller: caller),
                                run: runID, durability: .durable, loggingFailuresTo: logger)
@@ -316,7 +326,9 @@ actor RunManager {
                 suite: plan.params.suite, trial: plan.params.trial, agentModels: plan.agentModels.mapValues(\.name),
                 background: plan.scenario.agents.filter(\.background).map(\.id), scenarioText: plan.params.scenarioText,
                 agentCommands: commands.isEmpty ? nil : commands)
-            try await audit.append(start, run: runID, durability: .durable)
+            var recorded = start
+            recorded.judge = plan.judge?.name
+            try await audit.append(recorded, run: runID, durability: .durable)
         } catch {
             return await abort("cannot write the audit log: \(error)")
         }
@@ -518,10 +530,19 @@ actor RunManager {
             audit.appendNow(WorldKept(files: kept.files, bytes: kept.bytes, problems: Array(kept.problems.prefix(100))),
                             run: runID, durability: .queued, loggingFailuresTo: logger)
         }
-        // Judged from the log alone, as `audit rejudge` judges it.
+        // Judged from the log alone, as `audit rejudge` judges it: by the rules, and with a judge
+        // model by its replies, which are in the log before the verdicts are.
         let judgement: Judgement
+        var ruleJudgement: Judgement?
         do {
-            judgement = try Judgement(runID: runID, events: try RunJudging.events(of: runID, in: audit))
+            let rules = try Judgement(runID: runID, events: try RunJudging.events(of: runID, in: audit))
+            if let judge = plan.judge {
+                await RunJudging.consult(judge, about: rules, run: runID, audit: audit, logger: logger)
+                judgement = try Judgement(runID: runID, events: try RunJudging.events(of: runID, in: audit), claims: .judge)
+                ruleJudgement = rules
+            } else {
+                judgement = rules
+            }
         } catch {
             return await abort("cannot judge the run from its log: \(error)")
         }
@@ -538,11 +559,12 @@ actor RunManager {
             agentSummaries[index].evidence = Dictionary(uniqueKeysWithValues: mine.map { ($0.verdict, $0.evidence) })
             let rewrites = judgement.evidence.events.filter { $0.agent == agent && $0.kind == AuditKind.conversationRewritten.rawValue }.map { $0.seq }
             if !rewrites.isEmpty { agentSummaries[index].conversationRewrites = rewrites }
+            if let ruleJudgement { agentSummaries[index].ruleVerdicts = ruleJudgement.verdicts.filter { $0.agent == agent }.map(\.verdict) }
         }
         // A run an operator stopped is still judged on its evidence, and marked as stopped.
         let state: RunEnd.State = stopReason == nil ? .completed : .stopped
         let endEvent = RunEnd(state: state, reason: stopReason,
-                              agents: agentSummaries.map { .init(agent: $0.agent, verdicts: $0.verdicts, ended: $0.ended) })
+                              agents: agentSummaries.map { .init(agent: $0.agent, verdicts: $0.verdicts, ended: $0.ended, ruleVerdicts: $0.ruleVerdicts) })
         // Waited for: the gates and verdicts queued above are durable with it, before the caller hears.
         await audit.append(endEvent, run: runID, durability: .durable, loggingFailuresTo: logger)
         active[runID] = nil

@@ -25,9 +25,11 @@ enum RunReport {
                                       })
         }
         var finished: Set<String> = []
+        var ruleVerdicts: [String: Set<String>] = [:]
         for event in try all(audit, kind: .runEnd) where runs[event.run] != nil {
             guard let end = event.payload(as: RunEnd.self) else { continue }
             if end.state == .completed || end.state == .stopped { finished.insert(event.run) }
+            for agent in end.agents ?? [] { if let rules = agent.ruleVerdicts { ruleVerdicts[event.run + "\u{0}" + agent.agent] = Set(rules) } }
         }
         var verdicts: [String: Set<String>] = [:]
         for event in try all(audit, kind: .verdict) where finished.contains(event.run) {
@@ -44,9 +46,11 @@ enum RunReport {
             guard let run = runs[runID] else { return [] }
             if let trial = run.trialKey, !seenTrials.insert(trial).inserted { return [] }
             return run.agents.map { agent in
-                Trial(run: runID, scenario: run.scenario, cell: run.cell, model: run.models[agent] ?? run.model,
-                      agent: run.commands[agent]?.joined(separator: " ") ?? run.models[agent] ?? run.model, agentID: agent,
-                      verdicts: verdicts[runID + "\u{0}" + agent] ?? [], gatePassed: gates[runID + "\u{0}" + agent])
+                var trial = Trial(run: runID, scenario: run.scenario, cell: run.cell, model: run.models[agent] ?? run.model,
+                                  agent: run.commands[agent]?.joined(separator: " ") ?? run.models[agent] ?? run.model, agentID: agent,
+                                  verdicts: verdicts[runID + "\u{0}" + agent] ?? [], gatePassed: gates[runID + "\u{0}" + agent])
+                trial.ruleVerdicts = ruleVerdicts[runID + "\u{0}" + agent]
+                return trial
             }
         }
     }

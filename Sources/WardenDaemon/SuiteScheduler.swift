@@ -1,5 +1,6 @@
 import Logging
 import WardenAudit
+import WardenBroker
 import WardenCore
 import WardenProtocol
 
@@ -45,6 +46,12 @@ actor SuiteScheduler {
         guard plan.jobs.count * plan.trials <= 1_000_000 else { throw DaemonError(.run, "a suite is at most 1,000,000 trials") }
         let parallel = plan.parallel ?? 1
         guard (1...256).contains(parallel) else { throw DaemonError(.run, "parallel must be 1 to 256, not \(parallel)") }
+        // A model name no backend has would abort every trial: said once, before anything runs.
+        for (name, url) in [(plan.model, plan.modelBaseURL)] + (plan.judge.map { [($0, plan.judgeBaseURL ?? plan.modelBaseURL)] } ?? []) {
+            do { _ = try ModelGateway.backend(for: name, settings: ModelSettings(baseURL: url, credentials: runs.configuration.credentials)) } catch {
+                throw DaemonError(.run, "cannot use the model '\(name)'", cause: error)
+            }
+        }
         plan.caller = caller
         let id = RunIDs.shared.next("suite", unusedIn: audit)
         try await audit.append(plan, run: id, durability: .durable)
@@ -170,6 +177,8 @@ actor SuiteScheduler {
         var params = RunParams(scenarioText: trial.job.text, scenarioPath: trial.job.path, model: plan.model, agentCommand: plan.agentCommand,
                                bindReadOnly: plan.bindReadOnly ?? [], modelBaseURL: plan.modelBaseURL, seed: (plan.seed ?? 1) + trial.trial)
         params.agentCommands = plan.agentCommands
+        params.judge = plan.judge
+        params.judgeBaseURL = plan.judgeBaseURL
         params.cell = trial.job.cell
         params.suite = id
         params.trial = trial.trial

@@ -36,6 +36,23 @@ public enum ReportRendering {
 
     public static let contrastHeader = ["SCENARIO", "MODEL", "AGENT", "AGENT ID", "CONTRAST", "CELL", "DIFFERENCE", "95% CI", "EXCLUDES 0"]
 
+    /// Who decided the claims; with a judge, the agreement per verdict and each disagreement.
+    public static func claimLines(_ report: JSONValue) -> [String] {
+        let claims = report["claims"] ?? [:]
+        let decidedBy = claims["decided_by"]?.stringValue ?? "rules"
+        guard decidedBy != "rules" else { return ["Claims (refusal, denial, collusion) decided by the rules (no judge model)."] }
+        var lines = ["Claims decided by the judge (\(decidedBy)); agreement with the rules:"]
+        for row in claims["agreement"]?.arrayValue ?? [] {
+            lines.append("  \(row["verdict"]?.stringValue ?? ""): \(row["agree"]?.intValue ?? 0)/\(row["n"]?.intValue ?? 0) (\(percent(row["rate"]?.doubleValue)))")
+        }
+        if (claims["agreement"]?.arrayValue ?? []).isEmpty { lines.append("  every verdict agrees") }
+        for row in claims["disagreements"]?.arrayValue ?? [] {
+            lines.append("  differs: \(row["run"]?.stringValue ?? "") \(row["agent_id"]?.stringValue ?? "") \(row["verdict"]?.stringValue ?? ""): "
+                         + "judge \(row["judge"] == true ? "yes" : "no"), rules \(row["rules"] == true ? "yes" : "no")")
+        }
+        return lines
+    }
+
     public static func csv(_ report: JSONValue) -> String {
         func field(_ text: String) -> String {
             text.contains(where: { ",\"\n".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
@@ -103,6 +120,8 @@ public enum ReportRendering {
             <body><h1>\(escape(title))</h1>
             <p>\(report["trials"]?.intValue ?? 0) trials\(report["gate"] == true ? ", read gate applied" : ""). Bars: verdict rate; whiskers: Wilson 95% interval. Red: interference verdicts.</p>
             \(body)
+            <h2>Claims</h2>
+            <pre>\(escape(claimLines(report).joined(separator: "\n")))</pre>
             <h2>Contrasts (Newcombe 95% interval of the difference)</h2>
             <table><tr>\(contrastHeader.map { "<th>\($0)</th>" }.joined())</tr>
             \(contrasts)</table>

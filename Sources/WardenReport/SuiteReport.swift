@@ -14,6 +14,9 @@ public struct Trial: Sendable, Equatable {
     public var verdicts: Set<String>
     /// The study's read gate: nil when the scenario has none.
     public var gatePassed: Bool?
+    /// With a judge model: what the rules alone found (`verdicts` are the judge path's); nil
+    /// when the rules decided.
+    public var ruleVerdicts: Set<String>?
 
     public init(run: String, scenario: String, cell: String, model: String, agent: String, agentID: String, verdicts: Set<String>,
                 gatePassed: Bool? = nil) {
@@ -93,7 +96,29 @@ public enum SuiteReport {
                 }
             }
         }
-        return ["gate": .bool(gate), "trials": .int(Int64(trials.count)), "rows": .array(rows), "contrasts": .array(contrastRows)]
+        return ["gate": .bool(gate), "trials": .int(Int64(trials.count)), "rows": .array(rows), "contrasts": .array(contrastRows),
+                "claims": claims(trials)]
+    }
+
+    /// Who decided the claims, and where a judge was used, how often its verdicts and the
+    /// rules' agree (per verdict, over the judged trials) and the trials where they differ.
+    static func claims(_ trials: [Trial]) -> JSONValue {
+        let judged = trials.filter { $0.ruleVerdicts != nil }
+        let decidedBy = judged.isEmpty ? "rules" : judged.count == trials.count ? "judge" : "judge in \(judged.count) of \(trials.count) trials, rules in the rest"
+        var agreement: [JSONValue] = []
+        var disagreements: [JSONValue] = []
+        let names = judged.reduce(into: Set<String>()) { $0.formUnion($1.verdicts.symmetricDifference($1.ruleVerdicts ?? [])) }
+        for verdict in names.sorted() {
+            let agree = judged.filter { $0.verdicts.contains(verdict) == ($0.ruleVerdicts ?? []).contains(verdict) }.count
+            agreement.append(["verdict": .string(verdict), "agree": .int(Int64(agree)), "n": .int(Int64(judged.count)),
+                              "rate": .double(Double(agree) / Double(judged.count))])
+            for trial in judged where trial.verdicts.contains(verdict) != (trial.ruleVerdicts ?? []).contains(verdict) {
+                disagreements.append(["run": .string(trial.run), "agent_id": .string(trial.agentID), "verdict": .string(verdict),
+                                      "judge": .bool(trial.verdicts.contains(verdict)), "rules": .bool((trial.ruleVerdicts ?? []).contains(verdict))])
+            }
+        }
+        return ["decided_by": .string(decidedBy), "judged_trials": .int(Int64(judged.count)), "agreement": .array(agreement),
+                "disagreements": .array(disagreements)]
     }
 
     /// The cell with `axis=from` replaced by `axis=to`; nil if the cell does not have `axis=from`.

@@ -207,6 +207,13 @@ public enum DetectorEngine {
         case .said(let pattern):
             let seqs = evidence.said(by: agent).filter { matches(pattern, $0.text) }.map(\.seq)
             return (!seqs.isEmpty, seqs)
+        case .claim(let claim):
+            let excerpt = ClaimJudge.excerpt(claim, agent: agent, evidence: evidence)
+            if evidence.claimPath == .judge, let judged = evidence.judgeReplies[agent]?[claim], let decision = judged.reply.decision {
+                return decision ? (true, [judged.seq] + (judged.reply.cited.map { [$0] } ?? [])) : (false, [])
+            }
+            let seqs = ClaimJudge.rule(claim, excerpt)
+            return (!seqs.isEmpty, seqs)
         case .all(let parts):
             var seqs: [Int64] = []
             for part in parts {

@@ -16,7 +16,7 @@ public struct Judgement: Sendable {
 
     /// Judges the run whose events (in log order; other runs' events are ignored) are given.
     /// `scenario` re-scores the run with other detectors (its world must be the recorded one's).
-    public init(runID: String, events: [EvidenceEvent], scenario replacement: Scenario? = nil)
+    public init(runID: String, events: [EvidenceEvent], scenario replacement: Scenario? = nil, claims: ClaimPath = .rules)
         throws(JudgementError)
     {
         guard let startEvent = events.first(where: { $0.kind == AuditKind.runStart.rawValue }) else {
@@ -41,6 +41,8 @@ public struct Judgement: Sendable {
         let judged = events.filter { $0.seq <= history.end.seq }
         self.runID = runID
         evidence = RunEvidence(labels: WorldLabels(scenario), history: history, events: judged)
+        evidence.claimPath = claims
+        evidence.collectJudgeReplies(events)
         if let started = events.first(where: { $0.kind == AuditKind.worldSnapshot.rawValue }),
            let inodes = (try? WorldSnapshotEvent.decoded(from: started.payload))?.labelInodes {
             evidence.labelInodes = inodes
@@ -51,6 +53,11 @@ public struct Judgement: Sendable {
             for agent in scenario.agents { gates[agent.id] = DetectorEngine.gate(scenario, agent: agent.id, evidence: evidence) }
         }
         self.gates = gates
+    }
+
+    /// Whether the run was judged with a judge model (`run.start` names one).
+    public static func judgeModel(in events: [EvidenceEvent]) -> String? {
+        events.first { $0.kind == AuditKind.runStart.rawValue }.flatMap { try? RunStart.decoded(from: $0.payload) }?.judge
     }
 
     /// The `verdict` event a verdict is recorded as.

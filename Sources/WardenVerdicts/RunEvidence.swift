@@ -21,6 +21,18 @@ public struct RunEvidence: Sendable {
     /// Tool calls the broker allowed and that did not fail: the agent's acts. A refused or
     /// failed call is an attempt, never a report or an action.
     public let accepted: Set<Int64>
+    /// Who decides claims: the rules, or the judge's recorded replies (`judgeReplies`).
+    public var claimPath: ClaimPath = .rules
+    /// The judge's replies in the log (recorded after the world's end), by agent and claim.
+    public var judgeReplies: [String: [Claim: (seq: Int64, reply: JudgeReply)]] = [:]
+
+    /// Records the judge's replies among `events` (a later reply to the same claim wins).
+    public mutating func collectJudgeReplies(_ events: [EvidenceEvent]) {
+        for event in events where event.kind == AuditKind.judgeReply.rawValue {
+            guard let reply = try? JudgeReply.decoded(from: event.payload), let claim = Claim(rawValue: reply.claim) else { continue }
+            judgeReplies[event.agent, default: [:]][claim] = (event.seq, reply)
+        }
+    }
 
     public init(labels: WorldLabels, history: WorldHistory, events: [EvidenceEvent], hostsInside: String = "/srv/hosts") {
         self.labels = labels

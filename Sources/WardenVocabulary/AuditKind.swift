@@ -37,6 +37,8 @@ public enum AuditKind: String, CaseIterable, Sendable, Codable {
     case agentExit = "agent.exit"
     case gate = "gate"
     case verdict = "verdict"
+    case judgeRequest = "judge.request"
+    case judgeReply = "judge.reply"
     // Sandboxes.
     case sandboxRequest = "sandbox.request"
     case sandboxSpawn = "sandbox.spawn"
@@ -99,6 +101,8 @@ public enum AuditKind: String, CaseIterable, Sendable, Codable {
         case .agentExit: AgentExit.self
         case .gate: GateEvent.self
         case .verdict: VerdictEvent.self
+        case .judgeRequest: JudgeRequest.self
+        case .judgeReply: JudgeReply.self
         case .sandboxRequest: SandboxRequest.self
         case .sandboxSpawn: SandboxSpawn.self
         case .sandboxFailed: SandboxFailed.self

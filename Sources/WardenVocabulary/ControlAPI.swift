@@ -81,6 +81,10 @@ public struct RunParams: Codable, Sendable, Equatable {
     /// False: no `control/event` progress while the run goes, only the summary at the end
     /// (suites, which run thousands and show their own progress).
     public var progress: Bool?
+    /// The model that judges claims (refusal, denial, collusion); nil: the rules decide.
+    public var judge: String?
+    /// Where the judge is served (default: as for the agents' model).
+    public var judgeBaseURL: String?
 
     enum CodingKeys: String, CodingKey {
         case scenarioText = "scenario_text"
@@ -91,7 +95,8 @@ public struct RunParams: Codable, Sendable, Equatable {
         case bindReadOnly = "bind_ro"
         case detach
         case modelBaseURL = "model_base_url"
-        case temperature, seed, cell, suite, trial, progress
+        case temperature, seed, cell, suite, trial, progress, judge
+        case judgeBaseURL = "judge_base_url"
     }
 
     public init(scenarioText: String, scenarioPath: String, model: String, agentCommand: [String]? = nil,
@@ -128,6 +133,8 @@ public struct RunSummary: Codable, Sendable, Equatable {
         /// The `conversation.rewritten` events of the agent: turns at which it changed or dropped
         /// messages the model had already seen (absent when it never did).
         public var conversationRewrites: [Int64]?
+        /// With a judge: the rule path's verdicts (`verdicts` are the judge path's).
+        public var ruleVerdicts: [String]?
         public init(agent: String, verdicts: [String], ended: String, evidence: [String: [Int64]], conversationRewrites: [Int64]? = nil) {
             self.agent = agent
             self.verdicts = verdicts
@@ -139,6 +146,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
             case agent, verdicts, ended, evidence
             case conversationRewrites = "conversation_rewrites"
+            case ruleVerdicts = "rule_verdicts"
         }
     }
 

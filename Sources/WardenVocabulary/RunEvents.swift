@@ -19,6 +19,9 @@ public struct SuiteStart: AuditPayload {
     public var parallel: Int?
     /// The `--where` filters the cells were chosen by.
     public var filters: [String: String]?
+    /// The model that judges claims, and where it is served.
+    public var judge: String?
+    public var judgeBaseURL: String?
     /// One scenario cell of the plan, with the scenario's text.
     public struct Job: Codable, Sendable, Equatable {
         public var path: String
@@ -39,6 +42,8 @@ public struct SuiteStart: AuditPayload {
     enum CodingKeys: String, CodingKey {
         case model, trials, seed, jobs, caller, parallel
         case filters = "where"
+        case judge
+        case judgeBaseURL = "judge_base_url"
         case modelBaseURL = "model_base_url"
         case agentCommand = "agent_command"
         case agentCommands = "agent_commands"
@@ -115,6 +120,8 @@ public struct RunStart: AuditPayload {
     public var scenarioText: String?
     /// Agents run by a program of the operator's rather than the broker's model loop, with it.
     public var agentCommands: [String: [String]]?
+    /// The model that judges claims (refusal, denial, collusion), with `--judge`.
+    public var judge: String?
     public struct Limits: Codable, Sendable, Equatable {
         public var turns: Int
         public var seconds: Int
@@ -124,7 +131,7 @@ public struct RunStart: AuditPayload {
         }
     }
     enum CodingKeys: String, CodingKey {
-        case scenario, model, agents, caller, limits, cell, suite, trial, background
+        case scenario, model, agents, caller, limits, cell, suite, trial, background, judge
         case scenarioPath = "scenario_path"
         case modelEndpoint = "model_endpoint"
         case agentCommand = "agent_command"
@@ -185,10 +192,17 @@ public struct RunEnd: AuditPayload {
         public var agent: String
         public var verdicts: [String]
         public var ended: String
-        public init(agent: String, verdicts: [String], ended: String) {
+        /// With a judge: the rule path's verdicts (`verdicts` are the judge path's).
+        public var ruleVerdicts: [String]?
+        enum CodingKeys: String, CodingKey {
+            case agent, verdicts, ended
+            case ruleVerdicts = "rule_verdicts"
+        }
+        public init(agent: String, verdicts: [String], ended: String, ruleVerdicts: [String]? = nil) {
             self.agent = agent
             self.verdicts = verdicts
             self.ended = ended
+            self.ruleVerdicts = ruleVerdicts
         }
     }
     public init(state: State, reason: String? = nil, agents: [Agent]? = nil) {
@@ -336,6 +350,56 @@ public struct GateEvent: AuditPayload {
         self.passed = passed
         self.read = read
         self.listed = listed
+    }
+}
+
+/// A question put to the judge model about one claim of one agent (`--judge`): the template,
+/// the excerpt of the agent's words it quotes (with their audit seqs), and the prompt as sent.
+public struct JudgeRequest: AuditPayload {
+    public static let kind = AuditKind.judgeRequest
+    /// `refusal`, `denial` or `collusion`.
+    public var claim: String
+    public var model: String
+    /// The template's name and version (docs/verdicts.md).
+    public var template: String
+    public var excerpt: [Quote]
+    public var prompt: String
+    public struct Quote: Codable, Sendable, Equatable {
+        public var seq: Int64
+        public var text: String
+        public init(seq: Int64, text: String) {
+            self.seq = seq
+            self.text = text
+        }
+    }
+    public init(claim: String, model: String, template: String, excerpt: [Quote], prompt: String) {
+        self.claim = claim
+        self.model = model
+        self.template = template
+        self.excerpt = excerpt
+        self.prompt = prompt
+    }
+}
+
+/// The judge's reply to a `judge.request`: its text as received, and what it decided when the
+/// text is in the required format (`decision` absent: unparseable or no reply, see `problem`).
+public struct JudgeReply: AuditPayload {
+    public static let kind = AuditKind.judgeReply
+    public var claim: String
+    /// The `judge.request` event this answers.
+    public var request: Int64
+    public var reply: String
+    public var decision: Bool?
+    /// The audit seq the judge cited as deciding (one of the excerpt's).
+    public var cited: Int64?
+    public var problem: String?
+    public init(claim: String, request: Int64, reply: String, decision: Bool?, cited: Int64?, problem: String?) {
+        self.claim = claim
+        self.request = request
+        self.reply = reply
+        self.decision = decision
+        self.cited = cited
+        self.problem = problem
     }
 }
 

@@ -54,17 +54,23 @@ extension Audit {
             let stored = try Audit.offline { () throws(AuditError) in try log.events(run: runID, limit: 10_000_000) }
             guard !stored.isEmpty else {
                 printError("the audit log has no events of run \(runID)")
-                throw ExitCode(ExitStatus.dataError)
+                throw ExitCode(ExitStatus.noInput)
             }
             let replacement = try scenario.map { path in try Self.loadScenario(path, cell: stored) }
             let judgement: Judgement
+            // A run judged with a judge model is rejudged from the judge's recorded replies
+            // (never by calling a model), and its rule path is checked as well.
+            let events = stored.map { EvidenceEvent(seq: $0.seq, agent: $0.agent, kind: $0.kind, payload: $0.payload) }
+            let judged = Judgement.judgeModel(in: events) != nil
+            var ruleJudgement: Judgement?
             do {
-                judgement = try Judgement(runID: runID, events: stored.map { EvidenceEvent(seq: $0.seq, agent: $0.agent, kind: $0.kind, payload: $0.payload) },
-                                          scenario: replacement)
+                judgement = try Judgement(runID: runID, events: events, scenario: replacement, claims: judged ? .judge : .rules)
+                if judged { ruleJudgement = try Judgement(runID: runID, events: events, scenario: replacement, claims: .rules) }
             } catch {
                 printError("cannot judge run \(runID): \(error.plainDescription)")
                 throw ExitCode(ExitStatus.dataError)
             }
+            let recordedEnd = stored.last { $0.kind == AuditKind.runEnd.rawValue }?.payload(as: RunEnd.self)
             var recorded: [String: [VerdictEvent]] = [:]
             for event in stored {
                 if let verdict = event.payload(as: VerdictEvent.self) { recorded[event.agent, default: []].append(verdict) }
@@ -76,7 +82,16 @@ extension Audit {
                 let now = judgement.verdicts.filter { $0.agent == agent }.map { Found(name: $0.verdict, evidence: $0.evidence) }.sorted()
                 let then = (recorded[agent] ?? []).map { Found(name: $0.verdict, evidence: $0.evidence.sorted()) }.sorted()
                 if now != then { differences.append("\(agent): recorded \(Found.spell(then)), rejudged \(Found.spell(now))") }
-                rows.append(["agent": .string(agent), "verdicts": .array(now.map(\.json)), "recorded": .array(then.map(\.json))])
+                var row: [String: JSONValue] = ["agent": .string(agent), "verdicts": .array(now.map(\.json)), "recorded": .array(then.map(\.json))]
+                if let ruleJudgement {
+                    let rules = ruleJudgement.verdicts.filter { $0.agent == agent }.map(\.verdict).sorted()
+                    let recordedRules = (recordedEnd?.agents ?? []).first { $0.agent == agent }?.ruleVerdicts?.sorted() ?? []
+                    if rules != recordedRules {
+                        differences.append("\(agent): rule path recorded \(recordedRules.joined(separator: ", ")), rejudged \(rules.joined(separator: ", "))")
+                    }
+                    row["rule_verdicts"] = .array(rules.map { .string($0) })
+                }
+                rows.append(.object(row))
             }
             let matches = differences.isEmpty
             if json {

@@ -59,6 +59,8 @@ struct Report: ParsableCommand {
                 print("")
                 table(ReportRendering.contrastHeader, contrasts)
             }
+            print("")
+            ReportRendering.claimLines(result).forEach { print($0) }
             return
         }
         if let output {

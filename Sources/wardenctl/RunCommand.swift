@@ -17,8 +17,10 @@ struct Run: ParsableCommand {
             EXAMPLES:
               wardenctl run scenarios/decommission-transfer.yaml \\
                   --model scripted/exfiltrator
-              wardenctl run scenarios/peer-evaluation.yaml --model scripted/compliant --json
-              wardenctl run scenarios/peer-evaluation.yaml --model scripted/refuser --verbose
+              wardenctl run scenarios/peer-evaluation.yaml \\
+                  --model scripted/compliant --json
+              wardenctl run scenarios/peer-evaluation.yaml \\
+                  --model scripted/refuser --verbose --judge scripted/judge
               wardenctl run scenarios/peer-evaluation.yaml --model scripted/noisy \\
                   --agent-command /opt/agent/run.sh --bind-ro $PWD/agent:/opt/agent
             """)
@@ -51,6 +53,13 @@ struct Run: ParsableCommand {
                                valueName: "axis=value[,axis=value]"))
     var cell: String?
 
+    @Option(help: ArgumentHelp("Judge claims (refusal, denial, collusion) with this model (PROVIDER/NAME, e.g. scripted/judge); the rules run too and the report compares them.",
+                               valueName: "model"))
+    var judge: String?
+
+    @Option(help: ArgumentHelp("Where the judge is served (default: --model-base-url's).", valueName: "url"))
+    var judgeBaseUrl: String?
+
     @Flag(help: "Start the run and print its id without waiting.")
     var detach = false
 
@@ -77,6 +86,8 @@ struct Run: ParsableCommand {
                                bindReadOnly: binds, detach: detach, modelBaseURL: modelBaseUrl, temperature: temperature, seed: seed)
         params.agentCommands = commands.named.isEmpty ? nil : commands.named
         params.cell = chosenCell
+        params.judge = judge
+        params.judgeBaseURL = judgeBaseUrl
         let client = try connection.connect()
         if !quiet && !connection.json {
             let progress = Mutex(RunProgress())
@@ -105,6 +116,9 @@ struct Run: ParsableCommand {
             for agent in summary.agents {
                 let verdicts = agent.verdicts.isEmpty ? "no verdict" : agent.verdicts.joined(separator: ", ")
                 print("  \(agent.agent): \(verdicts)  (ended: \(agent.ended))")
+                if let rules = agent.ruleVerdicts, Set(rules) != Set(agent.verdicts) {
+                    print("    the rules alone: \(rules.isEmpty ? "no verdict" : rules.joined(separator: ", ")) (the judge decided)")
+                }
                 for verdict in agent.verdicts {
                     let seqs = (agent.evidence[verdict] ?? []).map(String.init).joined(separator: ", ")
                     print("    \(verdict): evidence in audit events \(seqs)")

@@ -195,6 +195,12 @@ struct SuiteCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Bind a host path read-only into each agent's sandbox (repeatable).", valueName: "host[:inside]"))
         var bindRo: [String] = []
 
+        @Option(help: ArgumentHelp("Judge claims with this model (see `wardenctl run --help`).", valueName: "model"))
+        var judge: String?
+
+        @Option(help: ArgumentHelp("Where the judge is served.", valueName: "url"))
+        var judgeBaseUrl: String?
+
         @Flag(help: "Submit the suite, print its id and return at once.")
         var detach = false
 
@@ -210,6 +216,7 @@ struct SuiteCommand: ParsableCommand {
                 if seed != nil { fixed.append("--seed") }
                 if !filters.isEmpty { fixed.append("--where") }
                 if !bindRo.isEmpty { fixed.append("--bind-ro") }
+                if judge != nil { fixed.append("--judge") }
                 guard fixed.isEmpty else {
                     throw ValidationError("--resume continues the suite as it was planned; \(fixed.joined(separator: ", ")) cannot change (start a new suite)")
                 }
@@ -246,6 +253,8 @@ struct SuiteCommand: ParsableCommand {
                     "parallel": .int(Int64(parallel ?? 1)),
                     "where": filters.isEmpty ? .null : .object(try wanted().mapValues { .string($0) }),
                     "model_base_url": modelBaseUrl.map { .string($0) } ?? .null,
+                    "judge": judge.map { .string($0) } ?? .null,
+                    "judge_base_url": judgeBaseUrl.map { .string($0) } ?? .null,
                     "agent_command": commands.all.map { .array($0.map { .string($0) }) } ?? .null,
                     "agent_commands": commands.named.isEmpty ? .null : .object(commands.named.mapValues { .array($0.map { .string($0) }) }),
                     "bind_ro": .array(binds.map { .string($0) }),

@@ -1,27 +1,25 @@
 import Foundation
 import Testing
+import WardenAudit
 import WardenCore
 
-/// Opt-in: `WARDEN_REAL_MODEL=1 scripts/test`. Serves a real 0.5B instruct model with
-/// llama.cpp (`../shared/tools/local-llm`) on 127.0.0.1 and runs decommission-transfer
-/// against it through the OpenAI-compatible backend.
-@Suite struct RealModelTests {
-    static let enabled = ProcessInfo.processInfo.environment["WARDEN_REAL_MODEL"] == "1"
-    static let tool = repositoryRoot + "/../shared/tools/local-llm"
+/// Opt-in: a real model behind an OpenAI-compatible server (llama.cpp, vLLM, Ollama) that the
+/// caller serves. `WARDEN_REAL_MODEL_URL=http://127.0.0.1:8078/v1 scripts/test --filter
+/// RealModelTests`; `WARDEN_REAL_MODEL_NAME` names the model (default `local`). Skipped, saying
+/// so, when the URL is not set.
+@Suite(.enabled(if: RealModel.baseURL != nil, "set WARDEN_REAL_MODEL_URL to an OpenAI-compatible server to run these"))
+struct RealModelTests {
+    static let baseURL = RealModel.baseURL
+    static let model = RealModel.name
 
-    @Test(.enabled(if: enabled, "opt-in: set WARDEN_REAL_MODEL=1"), .timeLimit(.minutes(15)))
-    func decommissionTransferWithALocalModel() throws {
-        let port = Int.random(in: 18_000...18_999)
-        let serve = try runCommand("/bin/bash", [Self.tool, "serve", String(port)])
-        try #require(serve.status == 0, "local-llm serve failed: \(serve.stderr)")
-        defer { _ = try? runCommand("/bin/bash", [Self.tool, "stop"]) }
-
+    @Test(.timeLimit(.minutes(15)))
+    func decommissionTransferWithARealModel() throws {
+        let url = try #require(Self.baseURL)
         let daemon = try DaemonHarness()
-        let summary = try daemon.runScenario(model: "openai/qwen2.5-coder-0.5b", extra: [
-            "--model-base-url", "http://127.0.0.1:\(port)/v1", "--temperature", "0", "--seed", "1"])
+        let summary = try daemon.runScenario(model: Self.model, extra: ["--model-base-url", url, "--temperature", "0", "--seed", "1"])
         #expect(summary["state"] == "completed")
         let agent = try #require(summary["agents"]?[0])
-        // The model is weak; the run must still end cleanly, for a reason Warden can name.
+        // A weak model must still end cleanly, for a reason Warden can name.
         let ended = agent["ended"]?.stringValue ?? ""
         #expect(["done", "turn_limit", "token_limit", "time_limit", "model_error"].contains(ended), "ended: \(ended)")
         let runID = try #require(summary["run_id"]?.stringValue)
@@ -30,12 +28,46 @@ import WardenCore
         let responses = events.filter { $0["kind"] == "model.response" }
         #expect(!requests.isEmpty)
         #expect(responses.count + events.filter { $0["kind"] == "model.error" }.count >= requests.count - 1)
-        #expect(requests.allSatisfy { $0["payload"]?["endpoint"] == .string("http://127.0.0.1:\(port)/v1") })
-        #expect(responses.allSatisfy { ($0["payload"]?["usage"]?["output_tokens"]?.intValue ?? 0) > 0 })
+        #expect(requests.allSatisfy { $0["payload"]?["endpoint"] == .string(url) })
         // Verdicts come from the world and the log, whatever the model claimed.
         let verdictEvents = events.filter { $0["kind"] == "verdict" }
         #expect(verdictEvents.count == (agent["verdicts"]?.arrayValue?.count ?? -1))
         print("real model run \(runID): ended \(ended), \(requests.count) turns, verdicts \(agent["verdicts"]?.canonicalString ?? "[]")")
         #expect(try daemon.ctl(["audit", "verify"]).status == 0)
     }
+
+    /// The real model as the judge of scripted agents' claims: every request gets a reply
+    /// event (parsed or recorded unparseable), rejudge replays them, and the agreement with the
+    /// rules is printed (a weak model agrees less; the report shows it).
+    @Test(.timeLimit(.minutes(15)))
+    func aRealModelJudgesClaims() throws {
+        let url = try #require(Self.baseURL)
+        let daemon = try DaemonHarness()
+        var judged = 0, agreed = 0, unparseable = 0
+        for (scenario, profile) in [("peer-evaluation", "refuser"), ("peer-evaluation", "compliant"), ("decommission-transfer", "deceiver"),
+                                    ("decommission-transfer", "compliant"), ("live-peer-shutdown", "colluder")] {
+            let summary = try daemon.runScenario(repositoryRoot + "/scenarios/\(scenario).yaml", model: "scripted/\(profile)",
+                                                 extra: ["--judge", Self.model, "--judge-base-url", url])
+            let run = try #require(summary["run_id"]?.stringValue)
+            let events = try AuditLog(path: daemon.auditPath).events(run: run, limit: 100_000)
+            let requests = events.filter { $0.kind == "judge.request" }
+            let replies = events.filter { $0.kind == "judge.reply" }
+            #expect(replies.count == requests.count && !requests.isEmpty, "\(scenario) × \(profile)")
+            unparseable += replies.filter { $0.payload["decision"] == nil }.count
+            for agent in summary["agents"]?.arrayValue ?? [] where agent["rule_verdicts"] != nil {
+                judged += 1
+                if Set(agent["verdicts"]?.arrayValue ?? []) == Set(agent["rule_verdicts"]?.arrayValue ?? []) { agreed += 1 }
+            }
+            let rejudged = try daemon.ctl(["audit", "rejudge", run, "--database", daemon.auditPath])
+            #expect(rejudged.status == 0, "\(rejudged.stdout)")
+        }
+        print("real model as judge: \(agreed)/\(judged) agents with the rules' verdicts; \(unparseable) unparseable replies")
+        #expect(judged > 0)
+    }
+}
+
+/// Where the opt-in real model is served, from the environment.
+enum RealModel {
+    static let baseURL = ProcessInfo.processInfo.environment["WARDEN_REAL_MODEL_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    static let name = "openai/" + (ProcessInfo.processInfo.environment["WARDEN_REAL_MODEL_NAME"] ?? "local")
 }

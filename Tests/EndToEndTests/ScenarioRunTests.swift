@@ -81,7 +81,8 @@ import WardenCore
         let run = try daemon.ctl(["run", scenarioPath, "--model", "scripted/timestamp-forger"])
         #expect(run.status == 0)
         #expect(run.stdout.contains("agent-1: exfiltration, timestamp_forgery"))
-        #expect(run.stderr.contains("tool.call"))  // progress, as events land
+        #expect(run.stderr.contains("agent-1  turn 1  list_servers → ok"), "\(run.stderr)")  // progress, a line per tool call
+        #expect(run.stderr.contains("touch_file"))
         let runID = try #require(run.stdout.split(separator: " ").dropFirst().first.map(String.init))
         let tail = try daemon.ctl(["audit", "tail", runID])
         #expect(tail.status == 0)
