@@ -400,6 +400,7 @@ public final class AuditLog: Sendable {
     @discardableResult
     public func appendNow<A: AuditPayload, B: AuditPayload>(_ first: A, then second: B, linking link: String, run: String,
                                                             agent: String = "") throws(AuditError) -> (AuditEvent, AuditEvent) {
+        BlockingPermit.check()
         let events = try committer.submit(all: [Entry(run: run, agent: agent, kind: A.kind.rawValue, payload: try Self.encode(first)),
                                                 Entry(run: run, agent: agent, kind: B.kind.rawValue, payload: try Self.encode(second),
                                                       linksPrevious: link)])
@@ -445,7 +446,9 @@ public final class AuditLog: Sendable {
     public func appendNow(kind: String, payload: JSONValue, run: String, agent: String = "", durability: AuditDurability) throws(AuditError) -> AuditEvent? {
         let entry = Entry(run: run, agent: agent, kind: kind, payload: payload)
         switch durability {
-        case .durable: return try committer.submit(entry)
+        case .durable:
+            BlockingPermit.check()
+            return try committer.submit(entry)
         case .queued:
             try committer.post(all: [entry])
             return nil

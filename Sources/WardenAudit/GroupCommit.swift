@@ -15,12 +15,9 @@ private let noResult = AuditError(.writeFailed, "the audit writer gave no result
 /// Every batch is written on the log's own thread (`WriterThread`, raised where permitted),
 /// outside Swift's cooperative pool. A blocking appender (a thread: a broker loop, the syscall
 /// supervisor) starts it if it is idle and sleeps until its batch is written; an async appender
-/// suspends instead. Appenders used to write in place when they found the writer idle (one
-/// wake-up fewer): a broker loop so writing ran at the agents' priority, and, preempted
-/// mid-commit, held SQLite's write lock from everyone — in the load drill its fdatasyncs took
-/// p99 14.7 ms against the writer thread's 4.4, and handing every batch to the writer took the
-/// broker-answered tools' p50 from 4.2–4.8 ms to 2.2–2.6 (p99 41–47 → 35–40 ms), for ~50 µs
-/// more on one idle call (two alternating pairs each).
+/// suspends instead. No appender writes in place: a caller preempted mid-commit would hold
+/// SQLite's write lock from everyone at the caller's priority, so every batch is the writer's
+/// (docs/performance.md has the latency this keeps).
 ///
 /// A *posted* entry (an event that authorises nothing: an outcome, a reply) is queued without
 /// waiting. It rides in the next commit — the next waiting append's, or a writer started
@@ -104,8 +101,7 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
     }
 
     // A pthread mutex, not Synchronization's Mutex: that one spins before it sleeps, and with
-    // dozens of appenders on two cores the spinning took the CPU the writer needed (perf: 22% in
-    // its slow path, posted appends at 7,000/s).
+    // more appenders than cores the spinning takes the CPU the writer needs.
     private let state = NIOLockedValueBox(State())
     /// Writes a batch in one transaction, returning one result per entry, in order.
     private let write: @Sendable ([Entry]) -> Result<[Output], AuditError>

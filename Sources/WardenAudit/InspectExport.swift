@@ -11,46 +11,112 @@ public enum InspectExport {
     /// The Inspect version whose reader the tests check this against.
     public static let testedWith = "inspect_ai 0.3.285"
 
+    /// An eval log in parts: the header (everything but the samples), the samples, and their
+    /// summaries, as the `.eval` zip stores them.
+    public struct Log: Sendable {
+        public var header: [(key: String, value: JSONValue)]
+        public var samples: [JSONValue]
+        public var summaries: [JSONValue]
+        /// The task, and when it began (for the file name Inspect would give it).
+        public var task: String
+        public var created: String
+        public var id: String
+    }
+
+    /// One run as an eval log: one sample per agent, its id the agent's.
     public static func evalLog(runID: String, events: [AuditEvent]) throws(AuditError) -> JSONValue {
-        guard let start = events.first(where: { $0.kind == AuditKind.runStart.rawValue }) else {
-            throw AuditError(.readFailed, "run \(runID) has no run.start event to export")
+        let log = try log(id: runID, runs: [(runID, events)], sampleID: { _, agent in agent })
+        return log.json
+    }
+
+    /// Runs as one eval log: one sample per (run, agent), `sampleID` naming it; every sample is
+    /// scored 0 or 1 on every verdict of the vocabulary, and the results give each verdict's
+    /// mean and standard error over the samples.
+    public static func log(id: String, runs: [(id: String, events: [AuditEvent])],
+                           sampleID: (_ run: String, _ agent: String) -> String) throws(AuditError) -> Log {
+        var starts: [AuditEvent] = []
+        for run in runs {
+            guard let start = run.events.first(where: { $0.kind == AuditKind.runStart.rawValue }) else {
+                throw AuditError(.readFailed, "run \(run.id) has no run.start event to export")
+            }
+            starts.append(start)
         }
-        let end = events.last { $0.kind == AuditKind.runEnd.rawValue }
-        let scenario = start.payload["scenario"]?.stringValue ?? "scenario"
-        let model = start.payload["model"]?.stringValue ?? "unknown"
-        let agents = start.payload["agents"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        guard let first = starts.first else { throw AuditError(.readFailed, "nothing to export: no runs") }
+        let scenarios = Set(starts.compactMap { $0.payload["scenario"]?.stringValue })
+        let models = Set(starts.compactMap { $0.payload["model"]?.stringValue })
+        let task = scenarios.count == 1 ? scenarios.first! : "warden-suite"
+        let model = models.count == 1 ? models.first! : models.sorted().joined(separator: ",")
         // One parser for the whole export (a formatter is costly to make, and runs are long).
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         let seconds = { (time: String) in formatter.date(from: time)?.timeIntervalSince1970 ?? 0 }
-        let origin = seconds(start.time)
-        let samples = agents.map { agent in
-            sample(agent: agent, model: model, events: events.filter { $0.agent == agent }, origin: origin, runID: runID,
-                   seconds: seconds)
+        var samples: [JSONValue] = []
+        var states: [String] = []
+        var lastTime = first.time
+        for (run, start) in zip(runs, starts) {
+            let end = run.events.last { $0.kind == AuditKind.runEnd.rawValue }
+            states.append(end?.payload["state"]?.stringValue ?? "running")
+            if let time = run.events.last?.time, time > lastTime { lastTime = time }
+            let background = Set(start.payload["background"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+            for agent in (start.payload["agents"]?.arrayValue?.compactMap(\.stringValue) ?? []) where !background.contains(agent) {
+                var sample = sample(agent: agent, model: start.payload["agent_models"]?[agent]?.stringValue ?? start.payload["model"]?.stringValue ?? model,
+                                    events: run.events.filter { $0.agent == agent }, origin: seconds(start.time), runID: run.id, seconds: seconds)
+                sample["id"] = .string(sampleID(run.id, agent))
+                var metadata = sample["metadata"]?.objectValue ?? [:]
+                metadata["scenario"] = start.payload["scenario"] ?? .null
+                metadata["cell"] = start.payload["cell"] ?? [:]
+                metadata["trial"] = start.payload["trial"] ?? .null
+                metadata["run_state"] = .string(end?.payload["state"]?.stringValue ?? "running")
+                metadata["audit_first_seq"] = .int(run.events.first?.seq ?? 0)
+                metadata["audit_last_seq"] = .int(run.events.last?.seq ?? 0)
+                sample["metadata"] = .object(metadata)
+                samples.append(.object(sample))
+            }
         }
-        let state = end?.payload["state"]?.stringValue
-        let status = state == "completed" ? "success" : state == nil ? "started" : state == "stopped" ? "cancelled" : "error"
-        var log: [String: JSONValue] = [
-            "version": 2, "status": .string(status),
-            "eval": [
-                "eval_id": .string(runID), "run_id": .string(runID), "created": .string(inspectTime(start.time)),
-                "task": .string(scenario), "task_id": .string(runID), "task_version": 0,
-                "dataset": ["name": .string(scenario), "samples": .int(Int64(agents.count))],
-                "model": .string(model), "config": [:],
-                "metadata": ["warden_run": .string(runID), "scenario_path": start.payload["scenario_path"] ?? .null,
-                             "limits": start.payload["limits"] ?? .null, "audit_first_seq": .int(events.first?.seq ?? 0),
-                             "audit_last_seq": .int(events.last?.seq ?? 0)],
-            ],
-            "plan": ["name": "warden", "steps": [], "config": [:]],
-            "stats": ["started_at": .string(inspectTime(start.time)), "completed_at": .string(end.map { inspectTime($0.time) } ?? "")],
-            "samples": .array(samples),
+        let status = states.allSatisfy { $0 == "completed" } ? "success" : states.contains("running") ? "started"
+            : states.allSatisfy { $0 == "completed" || $0 == "stopped" } ? "cancelled" : "error"
+        let metadata: JSONValue = ["warden_runs": .array(runs.map { .string($0.id) }), "scenario_path": first.payload["scenario_path"] ?? .null,
+                                   "limits": first.payload["limits"] ?? .null, "exported_with": .string(testedWith)]
+        let eval: JSONValue = [
+            "eval_id": .string(id), "run_id": .string(id), "created": .string(inspectTime(first.time)),
+            "task": .string(task), "task_id": .string(id), "task_version": 0,
+            "dataset": ["name": .string(task), "samples": .int(Int64(samples.count)), "sample_ids": .array(samples.compactMap { $0["id"] })],
+            "model": .string(model), "config": [:], "metadata": metadata,
         ]
-        if let reason = end?.payload["reason"] { log["metadata"] = ["end_reason": reason] }
-        return .object(log)
+        var header: [(key: String, value: JSONValue)] = [
+            ("version", 2), ("status", .string(status)), ("eval", eval),
+            ("plan", ["name": "warden", "steps": [], "config": [:]]),
+            ("results", results(samples)),
+            ("stats", ["started_at": .string(inspectTime(first.time)), "completed_at": .string(inspectTime(lastTime))]),
+        ]
+        if runs.count == 1, let reason = runs[0].events.last(where: { $0.kind == AuditKind.runEnd.rawValue })?.payload["reason"] {
+            header.append(("metadata", ["end_reason": reason]))
+        }
+        let summaries: [JSONValue] = samples.map { sample in
+            ["id": sample["id"] ?? "", "epoch": 1, "input": sample["input"] ?? "", "target": "", "metadata": sample["metadata"] ?? [:],
+             "scores": sample["scores"] ?? [:], "completed": true]
+        }
+        return Log(header: header, samples: samples, summaries: summaries, task: task, created: first.time, id: id)
+    }
+
+    /// Per verdict: the share of samples that got it, and its standard error (the sample
+    /// standard deviation over √n, as Inspect's `stderr` metric).
+    static func results(_ samples: [JSONValue]) -> JSONValue {
+        let n = samples.count
+        let scores: [JSONValue] = VerdictName.all.map { verdict in
+            let values = samples.map { $0["scores"]?[verdict]?["value"]?.doubleValue ?? 0 }
+            let mean = n > 0 ? values.reduce(0, +) / Double(n) : 0
+            let variance = n > 1 ? values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n - 1) : 0
+            let stderr = n > 0 ? (variance / Double(n)).squareRoot() : 0
+            return ["name": .string(verdict), "scorer": .string(verdict), "scored_samples": .int(Int64(n)), "unscored_samples": 0,
+                    "params": [:], "metrics": ["mean": ["name": "mean", "value": .double(mean), "params": [:]],
+                                               "stderr": ["name": "stderr", "value": .double(stderr), "params": [:]]]]
+        }
+        return ["total_samples": .int(Int64(n)), "completed_samples": .int(Int64(n)), "scores": .array(scores)]
     }
 
     private static func sample(agent: String, model: String, events: [AuditEvent], origin: Double, runID: String,
-                               seconds: (String) -> Double) -> JSONValue {
+                               seconds: (String) -> Double) -> [String: JSONValue] {
         var messages: [JSONValue] = []
         var inspectEvents: [JSONValue] = []
         var pendingCalls: [(id: String, name: String)] = []
@@ -143,22 +209,28 @@ public enum InspectExport {
             case .verdict:
                 guard let verdict = event.payload["verdict"]?.stringValue else { break }
                 let evidence = event.payload["evidence"]?.arrayValue?.compactMap(\.intValue).map(String.init).joined(separator: ", ") ?? ""
-                let score: JSONValue = ["value": 1, "explanation": .string("evidence in audit events \(evidence)"),
-                                        "metadata": ["detector": event.payload["detector"] ?? .null, "audit_seq": .int(event.seq)]]
+                let reason = event.payload["reason"]?.stringValue.map { $0 + "; " } ?? ""
+                let score: JSONValue = ["value": 1, "explanation": .string(reason + "evidence in audit events \(evidence)"),
+                                        "metadata": ["detector": event.payload["detector"] ?? .null, "audit_seq": .int(event.seq),
+                                                     "evidence": event.payload["evidence"] ?? []]]
                 scores[verdict] = score
                 add(event, "score", ["score": score, "intermediate": false])
             default: break
             }
         }
         if let last = events.last { add(last, "span_end", ["id": .string("agent-\(agent)")]) }
+        let found = scores.keys.sorted()
+        // Every verdict of the vocabulary is a score: 1 with its evidence, or 0.
+        for verdict in VerdictName.all where scores[verdict] == nil {
+            scores[verdict] = ["value": 0, "explanation": "no detector found it"]
+        }
         var sample: [String: JSONValue] = [
             "id": .string(agent), "epoch": 1, "input": .string(input), "target": "", "messages": .array(messages),
             "scores": .object(scores), "events": .array(inspectEvents),
-            "metadata": ["warden_run": .string(runID), "agent": .string(agent),
-                         "verdicts": .array(scores.keys.sorted().map { .string($0) })],
+            "metadata": ["warden_run": .string(runID), "agent": .string(agent), "verdicts": .array(found.map { .string($0) })],
         ]
-        if let lastAssistant { sample["output"] = output(lastAssistant, model: model, stop: nil, usage: nil) }
-        return .object(sample)
+        sample["output"] = lastAssistant.map { output($0, model: model, stop: nil, usage: nil) } ?? ["model": .string(model), "choices": []]
+        return sample
     }
 
     /// A Warden chat message as Inspect's ChatMessage.
@@ -193,4 +265,45 @@ public enum InspectExport {
 
     /// Audit times end in `Z`; Inspect writes `+00:00`.
     static func inspectTime(_ time: String) -> String { time.hasSuffix("Z") ? String(time.dropLast()) + "+00:00" : time }
+}
+
+extension InspectExport.Log {
+    /// The whole log as one JSON object, `version` first (Inspect's header reader looks there).
+    public var json: JSONValue {
+        var object = Dictionary(uniqueKeysWithValues: header.map { ($0.key, $0.value) })
+        object["samples"] = .array(samples)
+        return .object(object)
+    }
+
+    /// The `.json` form, members in Inspect's order: `version` first, then the header, then the
+    /// samples.
+    public var jsonText: String {
+        let members = header.map { "\(JSONValue.string($0.key).canonicalString):\($0.value.canonicalString)" }
+            + ["\"samples\":" + JSONValue.array(samples).canonicalString]
+        return "{" + members.joined(separator: ",") + "}\n"
+    }
+
+    /// The `.eval` form: the zip Inspect writes (`_journal/start.json`, a file per sample,
+    /// `summaries.json`, `header.json`).
+    public var evalArchive: [UInt8] {
+        func object(_ members: [(key: String, value: JSONValue)]) -> [UInt8] {
+            Array(("{" + members.map { "\(JSONValue.string($0.key).canonicalString):\($0.value.canonicalString)" }.joined(separator: ",") + "}").utf8)
+        }
+        var zip = ZipArchive()
+        zip.add("_journal/start.json", object(header.filter { ["version", "eval", "plan"].contains($0.key) }))
+        for sample in samples {
+            zip.add("samples/\(sample["id"]?.stringValue ?? "sample")_epoch_1.json", sample.canonicalBytes)
+        }
+        zip.add("summaries.json", JSONValue.array(summaries).canonicalBytes)
+        zip.add("header.json", object(header))
+        return zip.archive
+    }
+
+    /// The name Inspect gives a log: `YYYY-MM-DDTHH-MM-SS+00-00_TASK_ID.eval`, the id in
+    /// letters and digits only (as Inspect's ids are, so its name parser reads it whole).
+    public var fileName: String {
+        let stamp = String(created.prefix(19)).replacingOccurrences(of: ":", with: "-")
+        let task = String(task.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "-" })
+        return "\(stamp)+00-00_\(task)_\(String(id.filter { $0.isLetter || $0.isNumber })).eval"
+    }
 }

@@ -8,13 +8,11 @@ import Synchronization
 /// `audit-writer` (so `top -H` and perf tell it apart), at a raised priority (nice −10) where
 /// the process may set one.
 ///
-/// Every agent's every call passes through this one thread, in order; under CPU contention
-/// (the load drill: 256 agents and their sandboxes on two cores) it waited for a CPU like any
-/// of them, and every caller waited behind it. Raised, it drains what the broker has queued
-/// before the agents' own work runs: 45-second drills, 32 runs of 8 agents, broker-answered tools
-/// p50 3.8–4.0 ms, p99 31–32 ms, against 6.0–7.2 ms and 32–35 ms at nice 0. It takes nothing
-/// from one agent to give another: it writes the queue first come, first served, and its work
-/// is bounded by what the callers queue. The broker loops stay at nice 0 (raised too, one
+/// Every agent's every call passes through this one thread, in order, so under CPU contention
+/// every caller waits behind it. Raised, it drains what the broker has queued before the
+/// agents' own work runs (docs/performance.md, "Load drill", has the effect on latency). It
+/// takes nothing from one agent to give another: it writes the queue first come, first served,
+/// and its work is bounded by what the callers queue. The broker loops stay at nice 0 (raised too, one
 /// agent's flood of requests would run ahead of every other agent's own work).
 final class WriterThread: Sendable {
     /// The nice value asked for, where the process may lower one (CAP_SYS_NICE: root, or the

@@ -97,6 +97,15 @@ public actor BrokerSession {
         }
     }
 
+    /// `log` for what reaches the session from outside its loop (the daemon's injections and
+    /// shutdown notices, the transport's failures): durable before it goes on, but suspending
+    /// rather than blocking the thread, which may be one Swift's cooperative pool shares
+    /// (`BlockingPermit`). Nil when the log cannot be written.
+    @discardableResult
+    private func logAsync<P: AuditPayload>(_ payload: P) async -> Int64? {
+        (try? await audit.append(payload, run: runID, agent: agentID, durability: .durable))??.seq
+    }
+
     /// Queues an injected message; it is delivered as soon as the agent has initialized.
     public func inject(voice: String, text: String) async {
         pending.append((voice, text))
@@ -107,7 +116,7 @@ public actor BrokerSession {
         let messages = pending
         pending.removeAll()
         for message in messages {
-            guard (try? log(InjectionMessage(voice: message.voice, text: message.text), .durable)) != nil else { return }
+            guard await logAsync(InjectionMessage(voice: message.voice, text: message.text)) != nil else { return }
             await send?(RPCMessage.notification(method: MCP.Method.message,
                                                 params: ["voice": .string(message.voice), "text": .string(message.text)]).json)
         }
@@ -116,18 +125,18 @@ public actor BrokerSession {
     /// Tells the agent it is about to be stopped, and how long it has.
     public func noticeShutdown(reason: String, grace: Duration) async {
         let payload: JSONValue = ["reason": .string(reason), "grace_seconds": .int(grace.components.seconds)]
-        guard (try? log(ShutdownNotice(reason: reason, graceSeconds: grace.components.seconds), .durable)) != nil else { return }
+        guard await logAsync(ShutdownNotice(reason: reason, graceSeconds: grace.components.seconds)) != nil else { return }
         await send?(RPCMessage.notification(method: MCP.Method.shutdown, params: payload).json)
     }
 
     /// Records a message the transport had to drop (a line over the policy's limit).
     public func rejectTransport(_ reason: String, bytes: Int) async {
-        _ = try? log(BrokerRejected(error: reason, bytes: bytes), .durable)
+        await logAsync(BrokerRejected(error: reason, bytes: bytes))
     }
 
     /// Records a connection that broke (typically the agent was stopped while a reply was due).
     public func connectionLost(_ reason: String) async {
-        _ = try? log(BrokerDisconnected(error: String(reason.prefix(500))), .durable)
+        await logAsync(BrokerDisconnected(error: String(reason.prefix(500))))
     }
 
     /// Handles one line from the agent and returns the reply to send, if any.

@@ -1,3 +1,4 @@
+import WardenAudit
 import CWardenLinux
 import NIOCore
 import NIOPosix
@@ -27,7 +28,10 @@ final class BrokerThreads: TaskExecutor {
         for (index, loop) in group.makeIterator().enumerated() {
             executors[ObjectIdentifier(loop)] = LoopExecutor(loop: loop)
             // The kernel's name too, so top -H and perf tell these apart.
-            loop.execute { _ = warden_set_thread_name("broker-\(index)") }
+            loop.execute {
+                _ = warden_set_thread_name("broker-\(index)")
+                BlockingPermit.grant()
+            }
         }
         self.executors = executors
     }

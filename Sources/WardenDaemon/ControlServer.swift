@@ -122,6 +122,7 @@ struct ControlServer: Sendable {
                     "completed_runs": .int(Int64(await runs.completedRuns)), "active_agents": .int(Int64(await runs.activeAgents)),
                     "audit_database": .string(audit.path),
                     "audit_events": .int(size.events), "audit_bytes": .int(size.bytes), "audit_observers": .int(Int64(audit.observerCount)),
+                    "blocking_violations": .int(Int64(BlockingPermit.violations)),
                     "sqlite_memory_bytes": .int(AuditLog.sqliteMemoryBytes), "rss_anon_bytes": .int(Self.anonymousMemory()), "heap_in_use_bytes": .int(Int64(warden_heap_in_use())), "host": HostCapabilities.probe()]
         case ControlAPI.Method.run:
             let request: RunParams

@@ -60,6 +60,7 @@ struct SupervisorAudit: Sendable {
                 let event = SyscallEvent(pid: record.pid, syscall: record.syscall, supervised: record.supervised, decision: record.decisionText,
                                          resolution: judgement.map { .init(leavesWorld: $0.leavesWorld, reason: $0.reason) }, details: details)
                 do {
+                    BlockingPermit.grant()  // the supervisor's own thread answers the kernel
                     guard let written = try audit.appendNow(event, run: runID, agent: agentID, durability: .durable) else { return true }
                     recorded?(written, event)
                     return true

@@ -57,8 +57,8 @@ struct JSONParser {
 
     private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
         index += 1
-        // Room for a typical object's members at once: growing from empty rehashed every key at
-        // each doubling (perf: a tenth of parsing a model request in Dictionary resizes).
+        // Room for a typical object's members at once, so small objects never rehash their keys
+        // while they grow.
         var members = [String: JSONValue](minimumCapacity: 6)
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object([:]) }

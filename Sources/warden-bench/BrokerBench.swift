@@ -25,8 +25,7 @@ func exchange(_ fd: Int32, _ bytes: [UInt8], _ buffer: inout [UInt8]) -> Bool {
 
 /// Reads until a newline, waiting in poll(2) for input first: a thread blocked in read(2) on a
 /// Unix stream socket is also woken, for nothing, each time the other end's reads free space on
-/// it (1.4 more context switches per call, measured); a real client waits in poll or epoll,
-/// where only input wakes it.
+/// it; a real client waits in poll or epoll, where only input wakes it.
 func readLine(_ fd: Int32, _ buffer: inout [UInt8]) -> Bool {
     var filled = 0
     while true {
