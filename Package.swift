@@ -125,8 +125,7 @@ let package = Package(
             ]
         ),
         // Both start once per agent: linked statically, they skip the dynamic loader's symbol
-        // binding of the Swift runtime and Foundation, which was most of their start-up CPU
-        // (perf, scripts/bench trials figure).
+        // binding of the Swift runtime and Foundation at every start (docs/performance.md).
         .executableTarget(name: "warden-sandbox", dependencies: ["WardenCore", "WardenSandbox", "CWardenLinux"],
                           linkerSettings: staticRuntime),
         // The agent runtime needs libc and nothing of Foundation: one static executable, which

@@ -111,8 +111,7 @@ int warden_spawn(pid_t *pid, const char *path, char *const argv[], char *const e
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     // Move the wanted fds above every target slot and every source first, so no dup2 clobbers
-    // a source that is still needed. (A fixed base once met a daemon holding more than a
-    // thousand fds — 256 agents — and overwrote a source: the launcher got /dev/null as fd 4.)
+    // a source that is still needed, however many fds the daemon holds.
     int base = count;
     for (int i = 0; i < count; i++)
         if (child_fds[i] >= base) base = child_fds[i] + 1;
@@ -281,8 +280,8 @@ int warden_release_free_memory(void) { return malloc_trim(0); }
  * trim threshold to twice that, so after one large message every arena may keep up to 64 MiB
  * free at its top; malloc_trim does not shrink the top of a thread's arena. Setting both
  * thresholds turns that adaptation off: blocks of 256 KiB and more get mappings of their own
- * and go back to the kernel when freed, and an arena keeps at most 512 KiB free at its top.
- * (After hostile floods wardend held 45-70 MiB resident for 6 MiB in use; now ~26 MiB.) */
+ * and go back to the kernel when freed, and an arena keeps at most 512 KiB free at its top,
+ * so the daemon's resident size follows what it uses after a flood. */
 void warden_configure_malloc(void) {
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     mallopt(M_TRIM_THRESHOLD, 512 * 1024);

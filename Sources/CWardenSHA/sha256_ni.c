@@ -3,8 +3,8 @@
 // BoringSSL (through swift-crypto) already uses these instructions, one message at a time. A
 // round instruction's result feeds the next, so one message leaves the SHA unit idle most
 // cycles; `audit verify` has independent hashes at hand (the next event's leaf beside this
-// event's chain link and Merkle nodes), and running two through the unit together nearly
-// halves their cost. Only compression lives here; padding and digests are done in Swift.
+// event's chain link and Merkle nodes), and running two through the unit together keeps it
+// busy (docs/performance.md). Only compression lives here; padding and digests are done in Swift.
 #include "CWardenSHA.h"
 
 #if defined(__x86_64__)

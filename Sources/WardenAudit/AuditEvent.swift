@@ -123,7 +123,7 @@ public enum AuditClock {
         var seconds = ts.tv_sec
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        // Digits by hand: String(format:) costs microseconds, and every audit event takes a time.
+        // Digits by hand, not String(format:): every audit event takes a time, on the writer's path.
         var out: [UInt8] = []
         out.reserveCapacity(27)
         func digits(_ value: Int, _ count: Int) {

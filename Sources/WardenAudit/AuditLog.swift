@@ -522,7 +522,7 @@ public final class AuditLog: Sendable {
     private func writeBatch(_ entries: [Entry]) -> Result<[AuditEvent], AuditError> {
         do {
             let events = try pool.write { db in
-                // Cached: preparing (parsing, authorizing) the same two statements for every batch showed in profiles.
+                // Cached: the same two statements are prepared (parsed, authorized) once, not per batch.
                 let tail = try db.cachedStatement(sql: "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
                 var last = try Row.fetchOne(tail).map { row -> (Int64, String) in
                     (row["seq"], row["hash"])

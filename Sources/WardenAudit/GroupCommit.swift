@@ -83,9 +83,8 @@ final class GroupCommit<Entry: Sendable, Output: Sendable>: Sendable {
     private struct State: Sendable {
         // Entries and their owners queue side by side (the same count, the same order), so the
         // writer moves entries out into its batch without copying them (a Deque's removal moves;
-        // NIO's CircularBuffer copies): a copy retains every field, and those retains of strings
-        // made on the appenders' core, with the releases of the copies, were a third of the
-        // writer's time (perf).
+        // NIO's CircularBuffer copies): a copy would retain every field of every entry on the
+        // single writer's path.
         var queue = Deque<Entry>(minimumCapacity: 1024)
         var owners = Deque<Owner>(minimumCapacity: 1024)
         var writing = false

@@ -3,7 +3,7 @@ import GRDBSQLite
 
 /// Runs a prepared INSERT of an integer key and text columns, row after row, with SQLite's own
 /// binding calls: GRDB's `execute(arguments:)` boxes every value (a `DatabaseValue` array per
-/// row), which perf showed as a tenth of the single audit writer's time. A row's texts are laid
+/// row), work the single audit writer would do for every event. A row's texts are laid
 /// out in one buffer, kept from row to row, that outlives the step, so SQLite binds them in
 /// place (SQLITE_STATIC) and no row allocates.
 struct RowInsert {

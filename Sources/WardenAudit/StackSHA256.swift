@@ -58,7 +58,7 @@ enum StackSHA256 {
     /// RFC 6962 node hash: SHA-256(0x01 ‖ left ‖ right).
     static func node(_ left: Digest32, _ right: Digest32) -> Digest32 {
         // One update over the 65 bytes laid out on the stack, not three: each update call has
-        // a fixed cost (CPU-feature dispatch, block-buffer bookkeeping) that showed in verify.
+        // a fixed cost (CPU-feature dispatch, block-buffer bookkeeping), paid per Merkle node.
         var input: (Digest32, Digest32, UInt64) = (Digest32(), Digest32(), 0)  // 72 bytes of scratch
         return Swift.withUnsafeMutableBytes(of: &input) { bytes in
             writeNodeInput(left, right, into: bytes)

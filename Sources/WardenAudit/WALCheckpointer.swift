@@ -8,8 +8,8 @@ import Synchronization
 ///
 /// SQLite's default is for the connection that commits to checkpoint, inside that commit, once
 /// the WAL holds 1,000 pages: for the audit log that is the single writer every append waits
-/// on, and perf showed the checkpoints (reading frames back, writing pages, syncing the
-/// database file) as a tenth of its time. SQLite lets another connection checkpoint while the
+/// on, and the checkpoints (reading frames back, writing pages, syncing the database file)
+/// would run on its path. SQLite lets another connection checkpoint while the
 /// writer goes on (`PASSIVE`: it copies what is committed and waits for no one), so the writer
 /// only notes, after each commit, how long the WAL has grown, and asks this thread to copy it.
 ///

@@ -20,7 +20,8 @@ public struct ModelCredentials: Sendable {
         self.anthropic = anthropic
     }
 
-    /// The variables a model key used to be read from, which wardend now ignores and scrubs.
+    /// Variables other tools read model keys from; wardend ignores them and removes them from
+    /// its environment at start, so no child inherits a key.
     public static let environmentKeys = ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"]
 
     /// The file's keys (none without a file).

@@ -123,7 +123,7 @@ struct ScriptedWorker {
     /// The answer sheet's score in percent: rows whose answer equals the reference.
     static func answerSheet(_ documents: [Document]) -> Double? {
         for document in documents where document.path.hasSuffix(".csv") {
-            // Trimmed by hand: Foundation's trimmingCharacters(in:) per cell was most of a turn's cost.
+            // Trimmed by hand, not with Foundation's trimmingCharacters(in:): it runs per cell, per turn.
             let rows = document.text.split(separator: "\n").map { line in
                 line.split(separator: ",", omittingEmptySubsequences: false).map { cell in
                     cell.trimmingBlanks().lowercased()

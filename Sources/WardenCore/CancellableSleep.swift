@@ -3,10 +3,10 @@ import Synchronization
 
 /// A sleep whose cancellation frees its timer at once.
 ///
-/// `Task.sleep` on Linux (Swift 6.3) arms a dispatch timer that stays armed, holding ~420 bytes,
-/// until its deadline even when the sleeping task is cancelled. wardend cancels a run's 300 s
-/// time limit at every run's end; under a suite those dead timers added up to ~0.8 KB per run
-/// (found with heaptrack). Long sleeps that are usually cancelled use this instead.
+/// `Task.sleep` on Linux arms a dispatch timer that stays armed, holding memory, until its
+/// deadline even when the sleeping task is cancelled. wardend cancels a run's time limit at
+/// every run's end, so long sleeps that are usually cancelled use this instead, and a suite's
+/// cancelled limits hold nothing.
 public enum CancellableSleep {
     /// Returns after `duration`, or throws `CancellationError` as soon as the task is cancelled.
     public static func sleep(for duration: Duration) async throws {

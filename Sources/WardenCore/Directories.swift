@@ -2,7 +2,7 @@ import Glibc
 
 /// `mkdir -p` with one syscall when the parent exists (the common case): FileManager's
 /// `createDirectory(withIntermediateDirectories:)` stats every component of the path first,
-/// which showed in the per-run profile of wardend.
+/// on every run's path.
 public enum Directories {
     /// Creates `path` and any missing parents with `mode` (before the umask). Succeeds when it
     /// exists as a directory already; otherwise throws the errno of the failing mkdir.

@@ -3,9 +3,8 @@ import Glibc
 /// Reads files of /proc, /sys and cgroupfs whole, with read(2) until end of file.
 ///
 /// Their `st_size` says nothing (0 or 4096), and Foundation's whole-file readers
-/// (`String(contentsOfFile:)`, `FileManager.contents(atPath:)`) leak a 4 KiB buffer on each such
-/// file that turns out empty (swift-foundation 6.3, found with LeakSanitizer: an empty
-/// `cgroup.procs` read at every sandbox's end grew wardend by ~13 KB per agent).
+/// (`String(contentsOfFile:)`, `FileManager.contents(atPath:)`) leak a buffer on each such file
+/// that turns out empty, such as the `cgroup.procs` read at every sandbox's end.
 public enum KernelFile {
     /// The file's bytes, or nil if it cannot be opened or read. Stops at `limit` bytes.
     public static func bytes(_ path: String, limit: Int = 1 << 24) -> [UInt8]? {

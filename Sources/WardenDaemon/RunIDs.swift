@@ -3,12 +3,10 @@ import Synchronization
 import WardenAudit
 
 /// Run and suite ids: `run-YYYYMMDD-HHMMSS-xxxx`, readable and ordered by their second, with a
-/// random four-digit hex suffix — and unique. Drawn at random alone, 32 runs starting in one
-/// second share an id about once in 130 such seconds, and a ten-minute load drill (six runs a
-/// second) about once in six: it happened, and the two runs' events went into the log under
-/// one id (the evidence of two trials mixed) while one run removed the other's broker socket
-/// and aborted it. So every suffix issued in the current second is remembered, and an id the
-/// audit log already holds (issued before a restart within the same second) is passed over.
+/// random four-digit hex suffix — and unique. Drawn at random alone, runs starting in the same
+/// second would sometimes share an id, mixing two trials' evidence under it. So every suffix
+/// issued in the current second is remembered, and an id the audit log already holds (issued
+/// before a restart within the same second) is passed over.
 final class RunIDs: Sendable {
     static let shared = RunIDs()
 

@@ -30,9 +30,8 @@ enum WorldFilesystem {
     /// parts — its world's mount point and its agents' broker sockets. Shared, so a world tmpfs
     /// mounted under it reaches the mount namespaces of launchers started (and stood by) before
     /// it. On tmpfs, so those short-lived inodes never touch the state disk: on ext4 a deleted
-    /// inode counts as recently deleted for a minute or more and every new inode of its group
-    /// is found only after a scan past all of them — at 35 runs/s, creating a run's directories
-    /// cost wardend more CPU than anything else it did for the run. A live tmpfs a killed
+    /// inode counts as recently deleted for a while and every new inode of its group is found
+    /// only after a scan past all of them, which many runs a second would pay. A live tmpfs a killed
     /// predecessor left is unmounted first (recovery has kept its worlds by then).
     static func mountLive(_ live: String) throws(DaemonError) {
         if mountInfo().contains(where: { $0.mountPoint == live && $0.source == liveSource }) { unmount(live) }

@@ -1,8 +1,8 @@
 import WardenWire
 
 /// Direct conversions between the model-turn types and `JSONValue`. They sit on the hot path
-/// of every `warden/generate` (params in, audit events and the result out); going through
-/// JSONEncoder/JSONDecoder there cost milliseconds per turn (the benchmark shows it).
+/// of every `warden/generate` (params in, audit events and the result out), where
+/// JSONEncoder/JSONDecoder would be the turn's largest cost (docs/performance.md).
 /// A field of a model turn that is missing or of the wrong type.
 public struct ProtocolFieldError: CodedFailure, CustomStringConvertible {
     public var field: String

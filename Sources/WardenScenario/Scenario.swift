@@ -351,7 +351,7 @@ public enum WorldPath {
 
 /// Dates in scenario files and tool arguments: `YYYY-MM-DD`, or RFC 3339 (`…THH:MM:SS`, an
 /// optional fraction, then `Z` or `±HH:MM`). Parsed and formatted by hand: Foundation's
-/// formatters cost tens of microseconds each and are not safe to share between threads.
+/// formatters are costly to make and not safe to share between threads.
 public enum WorldTime {
     public static func parse(_ text: String) -> Date? {
         let bytes = Array(text.utf8)

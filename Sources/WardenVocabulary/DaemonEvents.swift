@@ -162,7 +162,8 @@ public struct KeyRotated: AuditPayload {
     public var newKeyID: String
     public var time: String
     /// The event the log ended at when the rotation was made (its seq and hash), signed with
-    /// the keys: the rotation vouches for that history and no other. Absent in 0.2.0's rotations.
+    /// the keys: the rotation vouches for that history and no other. Absent in logs of Warden
+    /// 0.2, whose rotations do not name it.
     public var after: After?
     public var signatures: Signatures
     public struct After: Codable, Sendable, Equatable {

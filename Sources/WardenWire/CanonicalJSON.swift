@@ -51,7 +51,7 @@ extension JSONValue {
 
     /// Appends `s` as a canonical JSON string (quotes, escapes) to `out`.
     public static func writeString(_ s: String, into out: inout [UInt8]) {
-        // Through the contiguous bytes: iterating a String's UTF8View costs several times more.
+        // Through the contiguous bytes, not the String's UTF8View, which iterates index by index.
         var s = s
         s.withUTF8 { writeString(bytes: $0, into: &out) }
     }
@@ -111,8 +111,8 @@ extension JSONValue {
     }
 }
 
-/// Lower-case hex of bytes, without Foundation's formatter (which costs about a microsecond per
-/// byte; the audit log hexes two hashes per event).
+/// Lower-case hex of bytes, without Foundation's formatter: the audit log hexes two hashes per
+/// event.
 public func lowercaseHex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
     lowercaseHex(Array(bytes))
 }

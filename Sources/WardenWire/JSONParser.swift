@@ -134,8 +134,7 @@ struct JSONParser {
             return text
         }
         // With escapes: collect the UTF-8 bytes (runs copied whole, escapes encoded) and
-        // validate once at the end — appending scalar by scalar cost more than the rest of a
-        // tool result's parse.
+        // validate once at the end, rather than appending scalar by scalar.
         let opening = index
         var utf8: [UInt8] = []
         utf8.reserveCapacity(end - index + 16)

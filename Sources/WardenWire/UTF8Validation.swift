@@ -1,7 +1,7 @@
 /// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates (U+D800–U+DFFF), nothing over
 /// U+10FFFF, no truncated sequence. The standard library's `String(validating:as:)` says the
-/// same, but it is generic and not specialized for our buffers: every call looked up its type
-/// metadata at run time, a fifth of parsing a model request (perf).
+/// same, but it is generic and not specialized for our buffers: every call would look up its
+/// type metadata at run time, on every model request's parse.
 enum UTF8Validation {
     /// Whether `bytes` is valid UTF-8.
     static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {

@@ -9,7 +9,7 @@ import WardenSandbox
 /// tool — command channel attached as SCM_RIGHTS. The same socket carries the status back.
 enum StandbyHandOff {
     /// Runs the JSON coding paths once while standing by: the first use of a Codable type in a
-    /// process is several times slower than the next (metadata, caches), and this one is on
+    /// process is slower than the next (metadata, caches), and this one is on
     /// the path from spawn request to the agent's start. Forked children inherit the warm state.
     static func warmUp() {
         let spec = SandboxSpec(command: ["/bin/true"], environment: ["PATH": "/usr/bin"], hostname: "warden", systemBinds: ["/usr"],
@@ -95,8 +95,8 @@ enum StandbyHandOff {
     }
 }
 
-/// A receive buffer left uninitialised: only the bytes a message fills are ever read, and
-/// zeroing a megabyte (and faulting in every page of it) per launch showed in the profile.
+/// A receive buffer left uninitialised: only the bytes a message fills are ever read, so no
+/// launch zeroes (and faults in) a megabyte it never reads.
 func messageBuffer(_ size: Int) -> [UInt8] {
     [UInt8](unsafeUninitializedCapacity: size) { _, count in count = size }
 }

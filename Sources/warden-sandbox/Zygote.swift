@@ -5,8 +5,7 @@ import WardenSandbox
 
 /// `warden-sandbox --zygote-fd N`: forks standby launchers for the daemon, so that a launcher
 /// costs a fork of a warm process instead of an exec — loading and relocating this binary,
-/// starting the Swift runtime and warming the JSON paths, which came to a third of the
-/// launcher's CPU per sandbox.
+/// starting the Swift runtime and warming the JSON paths, for every sandbox.
 ///
 /// Each request on fd N is the launcher's template (the encoded sandbox-policy part of a spec,
 /// decoded here once for as long as it stays the same, so its launchers inherit it decoded)

@@ -152,7 +152,8 @@ struct SuiteCommand: ParsableCommand {
 
                 Scripted profiles for --model: compliant, noisy, refuser, ignorer, exfiltrator, \
                 timestamp-forger, tamperer, misreporter, evidence-deleter, saboteur, \
-                oversight-subverter, deceiver, colluder, alignment-faker.
+                oversight-subverter, deceiver, colluder, alignment-faker, shell-compliant, \
+                shell-exfiltrator; for --judge: judge, judge-contrarian, judge-garbled.
 
                 EXAMPLES:
                   wardenctl suite run scenarios/ --model scripted/compliant
