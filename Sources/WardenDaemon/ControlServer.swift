@@ -197,7 +197,12 @@ struct ControlServer: Sendable {
         case ControlAPI.Method.suiteResume:
             return try await suites.resume(try Self.string(params, "suite"), overrides: params, caller: caller)
         case ControlAPI.Method.suiteStatus:
-            return try await suites.status(try Self.string(params, "suite"))
+            let suite = try Self.string(params, "suite")
+            if let done = params["after_done"]?.intValue {
+                let wait = min(max(params["wait_ms"]?.intValue ?? 1000, 0), 10_000)
+                await suites.waitForChange(suite, from: Int(done), timeout: .milliseconds(wait))
+            }
+            return try await suites.status(suite)
         case ControlAPI.Method.suiteCancel:
             return try await suites.cancel(try Self.string(params, "suite"), caller: caller)
         case ControlAPI.Method.suiteList:

@@ -29,6 +29,9 @@ actor SuiteScheduler {
     }
 
     private var active: [String: Active] = [:]
+    /// Callers of `waitForChange`, by suite: resumed when a trial of it ends or it ends.
+    private var waiters: [String: [Int: CheckedContinuation<Void, Never>]] = [:]
+    private var nextWaiter = 0
 
     init(runs: RunManager, audit: AuditLog, logger: Logger) {
         self.runs = runs
@@ -138,6 +141,29 @@ actor SuiteScheduler {
         return .object(status)
     }
 
+    /// Returns once the suite's count of finished trials is no longer `done` or the suite has
+    /// ended, or after `timeout`: a client follows a suite by asking again, without polling.
+    func waitForChange(_ id: String, from done: Int, timeout: Duration) async {
+        guard let suite = active[id], suite.done == done else { return }
+        let token = nextWaiter
+        nextWaiter += 1
+        await withCheckedContinuation { continuation in
+            waiters[id, default: [:]][token] = continuation
+            Task { [weak self] in
+                try? await Task.sleep(for: timeout)
+                await self?.wake(id, token)
+            }
+        }
+    }
+
+    private func wake(_ id: String, _ token: Int) {
+        waiters[id]?.removeValue(forKey: token)?.resume()
+    }
+
+    private func wakeAll(_ id: String) {
+        for continuation in (waiters.removeValue(forKey: id) ?? [:]).values { continuation.resume() }
+    }
+
     // MARK: running
 
     struct Trial: Sendable {
@@ -199,6 +225,7 @@ actor SuiteScheduler {
             active[id]?.failed += 1
             active[id]?.lastError = "\(error)"
         }
+        wakeAll(id)
     }
 
     /// Records the suite's end (before it leaves `active`, so its status never reads as
@@ -213,6 +240,7 @@ actor SuiteScheduler {
         }
         active[id] = nil
         cursors[id] = nil
+        wakeAll(id)
     }
 
     // MARK: the log

@@ -33,7 +33,8 @@ public enum ControlAPI {
         public static let report = "report"
         /// Registers a suite (its plan is audited as `suite.start`) and returns its id.
         public static let suiteStart = "suite.start"
-        /// A suite's plan and the trials already finished (for resuming).
+        /// A suite's plan, state and counts. With `after_done: N` (and `wait_ms`, at most 10 s),
+        /// answered once the count of finished trials is no longer N or the suite has ended.
         public static let suiteStatus = "suite.status"
         /// Suites in the audit log, newest last.
         public static let suiteList = "suite.list"

@@ -110,13 +110,15 @@ struct SuiteCommand: ParsableCommand {
     /// 1 when trials failed or the suite was cancelled.
     static func follow(_ suite: String, client: RPCClient, connection: ConnectionOptions, quiet: Bool) throws {
         let progress = SuiteProgress(suite: suite)
-        var status: JSONValue
+        var status: JSONValue = ["suite": .string(suite)]
         while true {
-            status = try connection.call(client, ControlAPI.Method.suiteStatus, ["suite": .string(suite)])
+            // Answered when a trial ends or the suite does (or after a second, for the bar's clock).
+            var params: [String: JSONValue] = ["suite": .string(suite)]
+            if let done = status["done"]?.intValue { params["after_done"] = .int(done); params["wait_ms"] = 1000 }
+            status = try connection.call(client, ControlAPI.Method.suiteStatus, .object(params))
             let running = status["state"] == "running"
             if !quiet { progress.show(status, final: !running) }
             guard running else { break }
-            usleep(progress.terminal ? 250_000 : 500_000)
         }
         let state = status["state"]?.stringValue ?? "?"
         let (done, total, failed) = (status["done"]?.intValue ?? 0, status["total"]?.intValue ?? 0, status["failed"]?.intValue ?? 0)
