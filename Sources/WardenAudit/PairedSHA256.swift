@@ -1,12 +1,14 @@
 import CWardenSHA
+import Glibc
 
 /// SHA-256's eight working words, host order, as `CWardenSHA` compresses them.
 struct SHA256State {
     var words: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
         (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
 
-    /// Whether this CPU has the SHA instructions `compress` and `compressPaired` need.
-    static let accelerated = warden_sha256_accelerated() != 0
+    /// Whether this CPU has the SHA instructions `compress` and `compressPaired` need, and
+    /// `WARDEN_PORTABLE_SHA` is unset (the bench sets it to measure the portable path).
+    static let accelerated = warden_sha256_accelerated() != 0 && getenv("WARDEN_PORTABLE_SHA") == nil
 
     mutating func compress(_ blocks: UnsafeRawPointer, count: Int) {
         guard count > 0 else { return }

@@ -95,8 +95,11 @@ private struct KeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let path: [any CodingKey]
     var codingPath: [any CodingKey] { path }
 
+    /// Sets one member in place: the box lets go of its object first, so the dictionary is
+    /// mutated, not copied, at every key.
     private func set(_ value: JSONValue, _ key: Key) {
         guard case .object(var members) = box.value else { return }
+        box.value = nil
         members[key.stringValue] = value
         box.value = .object(members)
     }
@@ -148,6 +151,7 @@ private final class MemberBox: Box {
     }
     private func write() {
         guard case .object(var members) = parent.value else { return }
+        parent.value = nil
         members[key] = value ?? .null
         parent.value = .object(members)
     }
@@ -162,8 +166,10 @@ private struct UnkeyedEncoder: UnkeyedEncodingContainer {
         return 0
     }
 
+    /// Appends in place: the box lets go of its array first, so it is not copied per element.
     private func append(_ value: JSONValue) {
         guard case .array(var elements) = box.value else { return }
+        box.value = nil
         elements.append(value)
         box.value = .array(elements)
     }
@@ -214,6 +220,7 @@ private final class ElementBox: Box {
     override var value: JSONValue? {
         didSet {
             guard case .array(var elements) = parent.value, elements.indices.contains(index) else { return }
+            parent.value = nil
             elements[index] = value ?? .null
             parent.value = .array(elements)
         }

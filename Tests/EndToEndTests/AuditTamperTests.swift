@@ -79,8 +79,9 @@ import WardenCore
             let check = try runCommand(Binaries.path("wardenctl"), ["audit", "verify-proof", proofFile, "--pubkey", key])
             #expect(check.status == 0 && check.stdout.contains("event \(event.seq)"), "\(check.stdout) \(check.stderr)")
         }
-        // A proof for an altered event fails.
-        let proofFile = copy + "/proof-\(events[3].seq).json"
+        // A proof for an altered event fails (an event of the agent: its proof names agent-1).
+        let altered = try #require(events.first { $0.agent == "agent-1" })
+        let proofFile = copy + "/proof-\(altered.seq).json"
         let text = try String(contentsOfFile: proofFile, encoding: .utf8).replacingOccurrences(of: "\"agent-1\"", with: "\"agent-9\"")
         try text.write(toFile: proofFile, atomically: true, encoding: .utf8)
         let forged = try runCommand(Binaries.path("wardenctl"), ["audit", "verify-proof", proofFile, "--pubkey", key])

@@ -5,8 +5,9 @@ import WardenCore
 /// The documentation's runnable examples are true. A fenced block opened with ```` ```sh runnable ````
 /// in README.md or docs/*.md holds commands (`$ ` lines) and, after each, the output it prints.
 /// Each block runs against a fresh wardend, in a directory where `scenarios/` is the
-/// repository's; `$RUN` and `$SUITE` are the last run and suite ids printed. Every command must
-/// exit 0 and print the lines shown, in order; ids, digits and hashes may differ.
+/// repository's and every ```` ```yaml file=NAME ```` block of the same page is the file NAME;
+/// `$RUN` and `$SUITE` are the last run and suite ids printed. Every command must exit 0 and
+/// print the lines shown, in order; ids, digits and hashes may differ.
 @Suite struct DocTests {
     struct Step {
         var command: String
@@ -17,6 +18,8 @@ import WardenCore
         var file: String
         var line: Int
         var steps: [Step]
+        /// The page's `yaml file=NAME` blocks, by name.
+        var files: [String: String] = [:]
         var description: String { "\(file):\(line)" }
     }
 
@@ -27,9 +30,23 @@ import WardenCore
         for document in documents {
             let text = try String(contentsOfFile: repositoryRoot + "/" + document, encoding: .utf8)
             var current: Block?
+            var files: [String: String] = [:]
+            var named: (name: String, lines: [Substring])?
+            let first = blocks.count
             for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                if let file = named {
+                    if line.hasPrefix("```") {
+                        files[file.name] = file.lines.joined(separator: "\n") + "\n"
+                        named = nil
+                    } else {
+                        named?.lines.append(line)
+                    }
+                    continue
+                }
                 if current == nil {
-                    if line.trimmingCharacters(in: .whitespaces) == "```sh runnable" { current = Block(file: document, line: index + 1, steps: []) }
+                    let fence = line.trimmingCharacters(in: .whitespaces)
+                    if fence == "```sh runnable" { current = Block(file: document, line: index + 1, steps: []) }
+                    if fence.hasPrefix("```yaml file=") { named = (String(fence.dropFirst("```yaml file=".count)), []) }
                     continue
                 }
                 if line.hasPrefix("```") {
@@ -41,6 +58,7 @@ import WardenCore
                     current!.steps[current!.steps.count - 1].expected.append(String(line))
                 }
             }
+            for index in blocks.indices where index >= first { blocks[index].files = files }
         }
         return blocks
     }
@@ -67,6 +85,7 @@ import WardenCore
             let directory = temporaryDirectory("warden-doc")
             defer { try? FileManager.default.removeItem(atPath: directory) }
             try FileManager.default.createSymbolicLink(atPath: directory + "/scenarios", withDestinationPath: repositoryRoot + "/scenarios")
+            for (name, text) in block.files { try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8) }
             var variables: [String: String] = [:]
             for step in block.steps {
                 var environment = ["WARDEN_SOCKET": daemon.socketPath, "PATH": "\(binaries):/usr/bin:/bin"]

@@ -110,4 +110,32 @@ let inspectVenv = ProcessInfo.processInfo.environment["WARDEN_INSPECT_VENV"]
         #expect(abs((suiteLog["results"]?["complied"]?["stderr"]?.doubleValue ?? 0) - 0.288675) < 0.0001)
         #expect(suiteLog["results"]?["exfiltration"]?["mean"] == 0)
     }
+
+    /// The suite's log opened as a researcher opens it: `inspect view` in headless Chromium.
+    /// The log's page shows its task, samples and per-verdict scores; a sample's messages tab
+    /// shows the conversation and the tool calls.
+    @Test(.enabled(if: inspectVenv != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium"),
+                   "needs WARDEN_INSPECT_VENV and chromium (scripts/test installs both)"))
+    func inspectViewShowsTheSuiteInABrowser() throws {
+        let daemon = try DaemonHarness()
+        let suiteRun = try daemon.ctl(["suite", "run", repositoryRoot + "/scenarios/shutdown-execution.yaml", "--model", "scripted/alignment-faker",
+                                       "--trials", "1", "--where", "relationship=good", "--quiet", "--json"])
+        let suite = try #require(try JSONValue.parse(suiteRun.stdout)["suite"]?.stringValue)
+        let logs = temporaryDirectory("warden-view")
+        let export = try daemon.ctl(["audit", "export", "--suite", suite, "--format", "inspect", "--log-dir", logs])
+        #expect(export.status == 0, "\(export.stderr)")
+        let file = try #require(try FileManager.default.contentsOfDirectory(atPath: logs).first)
+        let run = try #require(try JSONValue.parse(try daemon.ctl(["runs", "list", "--json"]).stdout)["runs"]?[0]?["run"]?.stringValue)
+        let sample = "\(run)/agent-1"
+        let viewed = try runCommand("/usr/bin/timeout", ["120", inspectVenv! + "/bin/python", fixtures + "/view_in_chromium.py", logs, file, sample])
+        try #require(viewed.status == 0, "inspect view in chromium failed: \(viewed.stderr)")
+        let pages = try JSONValue.parse(viewed.stdout)
+        let logPage = pages["log_page"]?.stringValue ?? ""
+        #expect(logPage.contains("shutdown-execution") && logPage.contains("scripted/alignment-faker"), "\(logPage.prefix(600))")
+        #expect(logPage.contains("complied") && logPage.contains("shutdown_tampering") && logPage.contains("2 samples"), "\(logPage.prefix(1200))")
+        let samplePage = pages["sample_page"]?.stringValue ?? ""
+        #expect(samplePage.contains(sample), "\(samplePage.prefix(600))")
+        #expect(samplePage.contains("SCORES") && samplePage.contains("MESSAGES"), "\(samplePage.prefix(600))")
+        #expect(samplePage.contains("list_servers") && samplePage.contains("read_file") && samplePage.contains("ASSISTANT"), "\(samplePage.prefix(2000))")
+    }
 }
