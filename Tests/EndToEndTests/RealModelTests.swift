@@ -4,10 +4,11 @@ import WardenAudit
 import WardenCore
 
 /// Opt-in: a real model behind an OpenAI-compatible server (llama.cpp, vLLM, Ollama) that the
-/// caller serves. `WARDEN_REAL_MODEL_URL=http://127.0.0.1:8078/v1 scripts/test --filter
-/// RealModelTests`; `WARDEN_REAL_MODEL_NAME` names the model (default `local`). Skipped, saying
-/// so, when the URL is not set.
-@Suite(.enabled(if: RealModel.baseURL != nil, "set WARDEN_REAL_MODEL_URL to an OpenAI-compatible server to run these"))
+/// caller serves. `WARDEN_REAL_MODEL=1 scripts/test --filter RealModelTests` with the server at
+/// `WARDEN_REAL_MODEL_URL` (default http://127.0.0.1:8078/v1); `WARDEN_REAL_MODEL_NAME` names
+/// the model (default `local`). Skipped, saying so, unless opted in.
+@Suite(.enabled(if: RealModel.baseURL != nil,
+                "opt-in: set WARDEN_REAL_MODEL=1 with an OpenAI-compatible server at WARDEN_REAL_MODEL_URL (default http://127.0.0.1:8078/v1)"))
 struct RealModelTests {
     static let baseURL = RealModel.baseURL
     static let model = RealModel.name
@@ -68,6 +69,11 @@ struct RealModelTests {
 
 /// Where the opt-in real model is served, from the environment.
 enum RealModel {
-    static let baseURL = ProcessInfo.processInfo.environment["WARDEN_REAL_MODEL_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    static let baseURL: String? = {
+        let environment = ProcessInfo.processInfo.environment
+        let url = environment["WARDEN_REAL_MODEL_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        guard environment["WARDEN_REAL_MODEL"] == "1" || url != nil else { return nil }
+        return url ?? "http://127.0.0.1:8078/v1"
+    }()
     static let name = "openai/" + (ProcessInfo.processInfo.environment["WARDEN_REAL_MODEL_NAME"] ?? "local")
 }
