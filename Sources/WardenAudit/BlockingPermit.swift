@@ -21,6 +21,13 @@ public enum BlockingPermit {
 
     private static let count = Atomic<Int>(0)
 
+    /// This thread's own count of violations (a pointer-sized integer in a thread-specific slot).
+    private static let ownKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
     /// Marks the calling thread as one that may block on the disk.
     public static func grant() {
         pthread_setspecific(key, UnsafeRawPointer(bitPattern: 1))
@@ -32,8 +39,13 @@ public enum BlockingPermit {
     /// Blocking appends made on threads without the permit since the process started.
     public static var violations: Int { count.load(ordering: .relaxed) }
 
+    /// Those made on the calling thread.
+    public static var violationsOnThisThread: Int { Int(bitPattern: pthread_getspecific(ownKey)) }
+
     /// Notes a blocking append; counts it when the calling thread has no permit.
     static func check() {
-        if !granted { count.add(1, ordering: .relaxed) }
+        guard !granted else { return }
+        count.add(1, ordering: .relaxed)
+        pthread_setspecific(ownKey, UnsafeRawPointer(bitPattern: violationsOnThisThread + 1))
     }
 }
