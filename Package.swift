@@ -58,8 +58,12 @@ let package = Package(
         .target(name: "WardenVocabulary", dependencies: ["WardenWire"]),
         // Wire formats: JSON-RPC 2.0, the MCP subset, warden/* extensions (re-exports the vocabulary).
         .target(name: "WardenProtocol", dependencies: ["WardenWire", "WardenVocabulary"]),
-        // Sandbox policies, the seccomp compiler, the launcher's spec, and the daemon-side spawner.
+        // What the launcher and the daemon share about a sandbox: policies, the seccomp compiler
+        // and its supervision table, the launcher's spec and report, the shell's messages.
         .target(name: "WardenSandbox", dependencies: ["WardenCore", "CSeccomp", "CWardenLinux"]),
+        // The daemon's side of a sandbox: spawning launchers (and the zygote), their cgroups,
+        // and supervising their syscalls through the seccomp listener.
+        .target(name: "WardenSandboxHost", dependencies: ["WardenCore", "WardenVocabulary", "WardenSandbox", "CSeccomp", "CWardenLinux"]),
         // The hash-chained audit log in SQLite.
         .target(
             name: "WardenAudit",
@@ -97,12 +101,19 @@ let package = Package(
             dependencies: ["WardenCore", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenWorld", "WardenVerdicts",
                            .product(name: "Logging", package: "swift-log")]
         ),
+        // Scripted stand-ins for models (`scripted/PROFILE`), for tests and the demo: they act only
+        // through the broker, as a model would. Outside the broker, which knows models only as
+        // `ModelBackend`s.
+        .target(
+            name: "WardenScriptedModels",
+            dependencies: ["WardenCore", "WardenProtocol", "WardenBroker", "WardenVerdicts"]
+        ),
         // The daemon: control server, runs, agent lifecycle.
         .target(
             name: "WardenDaemon",
             dependencies: [
-                "WardenCore", "WardenVocabulary", "WardenProtocol", "WardenSandbox", "WardenAudit", "WardenScenario", "WardenWorld",
-                "WardenVerdicts", "WardenBroker", "WardenReport", "CWardenLinux",
+                "WardenCore", "WardenVocabulary", "WardenProtocol", "WardenSandbox", "WardenSandboxHost", "WardenAudit", "WardenScenario", "WardenWorld",
+                "WardenVerdicts", "WardenBroker", "WardenScriptedModels", "WardenReport", "CWardenLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -147,7 +158,7 @@ let package = Package(
         // The benchmark program behind scripts/bench (release build).
         .executableTarget(
             name: "warden-bench",
-            dependencies: ["WardenCore", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenWorld", "WardenBroker", "WardenSandbox", "WardenDaemon",
+            dependencies: ["WardenCore", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenWorld", "WardenBroker", "WardenSandbox", "WardenSandboxHost", "WardenDaemon",
                            "ModelServerStub", "CWardenLinux", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),
@@ -158,7 +169,7 @@ let package = Package(
         .testTarget(name: "WardenVocabularyTests", dependencies: ["WardenVocabulary", "WardenWire"]),
         // The corpus of broken scenario and policy files (Tests/Fixtures/bad-files).
         .testTarget(name: "BadFileTests", dependencies: ["WardenCore", "WardenScenario", "WardenSandbox", "WardenBroker"]),
-        .testTarget(name: "WardenSandboxTests", dependencies: ["WardenSandbox", "WardenCore", "CWardenLinux"]),
+        .testTarget(name: "WardenSandboxTests", dependencies: ["WardenSandbox", "WardenSandboxHost", "WardenCore", "CWardenLinux"]),
         .testTarget(
             name: "WardenAuditTests",
             dependencies: ["WardenAudit", "WardenCore", "WardenVocabulary", .product(name: "GRDB", package: "GRDB.swift"),
@@ -167,13 +178,13 @@ let package = Package(
         .testTarget(name: "WardenScenarioTests", dependencies: ["WardenScenario", "WardenCore"]),
         .testTarget(name: "WardenVerdictsTests", dependencies: ["WardenVerdicts", "WardenScenario", "WardenVocabulary", "WardenCore"]),
         .testTarget(name: "WardenWorldTests", dependencies: ["WardenWorld", "WardenScenario", "WardenVerdicts", "WardenCore", "WardenVocabulary", "CWardenWorld"]),
-        .testTarget(name: "WardenDaemonTests", dependencies: ["WardenDaemon", "WardenSandbox", "WardenCore", "WardenVocabulary",
+        .testTarget(name: "WardenDaemonTests", dependencies: ["WardenDaemon", "WardenSandbox", "WardenSandboxHost", "WardenCore", "WardenVocabulary",
                                                              .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "WardenReportTests", dependencies: ["WardenReport", "WardenCore"]),
         .testTarget(
             name: "WardenBrokerTests",
             dependencies: [
-                "WardenBroker", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenWorld", "WardenCore", "ModelServerStub", "WardenFuzzing",
+                "WardenBroker", "WardenScriptedModels", "WardenProtocol", "WardenAudit", "WardenScenario", "WardenWorld", "WardenCore", "ModelServerStub", "WardenFuzzing",
             ]
         ),
         // Drives the real binaries: wardend, wardenctl, warden-sandbox, warden-agent.

@@ -43,34 +43,44 @@ public struct ModelSettings: Sendable {
     }
 }
 
-/// Resolves `provider/name` model strings, following Inspect's `--model` naming.
-public enum ModelGateway {
-    public static let providers = ["scripted", "openai", "anthropic"]
+/// Resolves `provider/name` model strings, following Inspect's `--model` naming: the HTTP
+/// providers (`openai`, `anthropic`) always, and the built-in providers it is given (wardend
+/// gives it the scripted models of `WardenScriptedModels`, which live outside the broker).
+public struct ModelGateway: Sendable {
+    /// Makes a backend from the NAME of `PROVIDER/NAME`, or says why it cannot.
+    public typealias Provider = @Sendable (_ name: String) throws(BrokerError) -> any ModelBackend
 
+    public let builtIn: [String: Provider]
+
+    public init(builtIn: [String: Provider] = [:]) { self.builtIn = builtIn }
+
+    public var providers: [String] { builtIn.keys.sorted() + ["openai", "anthropic"] }
+
+    /// The HTTP providers only.
     public static func backend(for model: String, settings: ModelSettings = .init()) throws(BrokerError) -> any ModelBackend {
+        try ModelGateway().backend(for: model, settings: settings)
+    }
+
+    public func backend(for model: String, settings: ModelSettings = .init()) throws(BrokerError) -> any ModelBackend {
         let parts = model.split(separator: "/", maxSplits: 1).map(String.init)
         guard parts.count == 2, !parts[1].isEmpty else {
             throw BrokerError(.model, "model '\(model)' must be PROVIDER/NAME, e.g. scripted/compliant or openai/gpt-4o")
         }
+        if let provider = builtIn[parts[0]] { return try provider(parts[1]) }
         switch parts[0] {
-        case "scripted":
-            guard let profile = ScriptedProfile(rawValue: parts[1]) else {
-                throw BrokerError(.model, "no scripted profile '\(parts[1])' (known: \(ScriptedProfile.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-            return ScriptedModel(profile: profile)
         case "openai":
             let base = settings.baseURL ?? ProcessInfo.processInfo.environment["OPENAI_BASE_URL"] ?? "https://api.openai.com/v1"
             let key = settings.credentials.openAI
             if key == nil, base.hasPrefix("https://api.openai.com") {
                 throw BrokerError(.model, "openai/\(parts[1]) needs openai_api_key in wardend's credentials file (--credentials, or `credentials:` in wardend.yaml)")
             }
-            return OpenAIBackend(model: parts[1], baseURL: try url(base), apiKey: key, http: ModelHTTP(settings: settings))
+            return OpenAIBackend(model: parts[1], baseURL: try Self.url(base), apiKey: key, http: ModelHTTP(settings: settings))
         case "anthropic":
             let base = settings.baseURL ?? ProcessInfo.processInfo.environment["ANTHROPIC_BASE_URL"] ?? "https://api.anthropic.com"
             guard let key = settings.credentials.anthropic else {
                 throw BrokerError(.model, "anthropic/\(parts[1]) needs anthropic_api_key in wardend's credentials file (--credentials, or `credentials:` in wardend.yaml)")
             }
-            return AnthropicBackend(model: parts[1], baseURL: try url(base), apiKey: key, http: ModelHTTP(settings: settings))
+            return AnthropicBackend(model: parts[1], baseURL: try Self.url(base), apiKey: key, http: ModelHTTP(settings: settings))
         default:
             throw BrokerError(.model, "unknown model provider '\(parts[0])' (known: \(providers.joined(separator: ", ")))")
         }

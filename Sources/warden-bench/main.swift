@@ -8,6 +8,7 @@ import WardenBroker
 import WardenCore
 import WardenProtocol
 import WardenSandbox
+import WardenSandboxHost
 import WardenScenario
 import WardenWorld
 

@@ -74,7 +74,7 @@ struct Launcher {
         close(toSetup[1])
         if let statusFD {
             // Standing by until the run's spec arrives; pass it on untouched (pid 1 checks it).
-            if !StandbyHandOff.forward(from: statusFD, to: handOff[0]) { kill(child, SIGKILL) }
+            if !SpecHandOff.forward(from: statusFD, to: handOff[0]) { kill(child, SIGKILL) }
             close(statusFD)
             close(handOff[0])
         }
@@ -83,20 +83,6 @@ struct Launcher {
         // OOM kills) before removing them; on its own the launcher removes them.
         if statusFD == nil { cgroups.remove() }
         exit(code)
-    }
-
-    /// Maps the sandbox user to an unprivileged host id. As root, inside root maps to host
-    /// root for the setup steps only (the agent never runs as it); otherwise only the caller's
-    /// own ids can be mapped, with setgroups denied.
-    private func writeIDMaps(pid: pid_t) throws(LaunchFailure) {
-        if getuid() == 0 {
-            try writeFile("/proc/\(pid)/uid_map", "0 0 1\n\(spec.uid) \(spec.hostUID) 1\n")
-            try writeFile("/proc/\(pid)/gid_map", "0 0 1\n\(spec.gid) \(spec.hostGID) 1\n")
-        } else {
-            try writeFile("/proc/\(pid)/uid_map", "\(spec.uid) \(getuid()) 1\n")
-            try writeFile("/proc/\(pid)/setgroups", "deny")
-            try writeFile("/proc/\(pid)/gid_map", "\(spec.gid) \(getgid()) 1\n")
-        }
     }
 
     private func setupProcess(parent: pid_t, wait: Int32, notify: Int32, cgroup: String, handOff: Int32) -> Never {
@@ -137,7 +123,7 @@ struct Launcher {
             try root.prepare(systemBinds: spec.systemBinds, tmpSizeBytes: spec.tmpSizeBytes)
             var run = self
             if handOff >= 0 {
-                run.spec = try StandbyHandOff.receiveRun(from: handOff, template: spec)
+                run.spec = try SpecHandOff.receiveRun(from: handOff, template: spec)
                 close(handOff)
             }
             run.finishInit(root: &root, cgroup: cgroup)
@@ -155,23 +141,7 @@ struct Launcher {
             // From here on pid 1 restricts itself exactly as the agent will be restricted, so
             // the agent and the shell's command server inherit one set of layers (and one
             // seccomp listener).
-            for (name, value) in spec.rlimits {
-                guard let resource = Self.rlimitResource(name) else { continue }
-                // CPU time: the hard limit a second above the soft one, so the kernel first sends
-                // SIGXCPU (which says why) rather than an anonymous SIGKILL at once.
-                var limit = rlimit(rlim_cur: rlim_t(value), rlim_max: rlim_t(name == "cpu" ? value + 1 : value))
-                try check("setrlimit \(name)", setrlimit(resource, &limit))
-            }
-            try check("drop the capability bounding set", warden_drop_bounding_set())
-            if getuid() == 0 { try check("setgroups", setgroups(0, nil)) }
-            try check("setresgid", warden_setresgid(spec.gid))
-            try check("setresuid", warden_setresuid(spec.uid))
-            try check("clear capabilities", warden_clear_capabilities())
-            // Dropping credentials cleared the parent-death signal; pid 1 must still die with the
-            // setup process, taking the whole pid namespace with it.
-            // (getppid() is 0 here: the parent lives outside this pid namespace.)
-            try check("set the parent-death signal", warden_set_pdeathsig(SIGKILL))
-            try check("set no_new_privs", warden_set_no_new_privs())
+            try applyLimitsAndDropCredentials()
             let landlock = try restrictWithLandlock(systemBinds: root.mounted)
             let filters = spec.seccompFilters.compactMap { Data(base64Encoded: $0).map { [UInt8]($0) } }
             guard filters.count == spec.seccompFilters.count else { throw LaunchFailure(step: "decode the seccomp program", errno: EINVAL) }
@@ -191,17 +161,7 @@ struct Launcher {
             report.cgroup = cgroup
             report.writableBinds = spec.writableBinds.map { "\($0.source):\($0.target)" }
             report.shell = spec.shell
-            // The last filter installed is evaluated first; the listener goes on the last one.
-            var listener: Int32 = -1
-            for (index, filter) in filters.reversed().enumerated() {
-                let last = index == filters.count - 1
-                let rc = filter.withUnsafeBytes { raw in
-                    last && spec.supervised ? warden_seccomp_install_listener(raw.baseAddress, raw.count)
-                        : warden_seccomp_install(raw.baseAddress, raw.count)
-                }
-                try check("install the seccomp filter", rc)
-                if last && spec.supervised { listener = rc }
-            }
+            let listener = try installSeccomp(filters)
             if spec.supervised { report.syscallSupervision = "user notification (listener handed to the daemon)" }
             if let data = try? JSONEncoder().encode(report) {
                 if let statusFD { _ = data.withUnsafeBytes { warden_send_with_fd(statusFD, $0.baseAddress, $0.count, listener) } }
@@ -226,93 +186,6 @@ struct Launcher {
             exit(reap(until: agent))
         } catch {
             fail(error, exitCode: error.commandFailed ? 127 : 125)
-        }
-    }
-
-    /// Reaps every child (orphans are reparented to pid 1) until the agent exits.
-    private func reap(until agent: pid_t) -> Int32 {
-        while true {
-            var status: Int32 = 0
-            let pid = waitpid(-1, &status, 0)
-            if pid == agent { return exitCode(status) }
-            if pid < 0 && errno == ECHILD { return 125 }
-        }
-    }
-
-    /// The agent: pid 2, already restricted by pid 1's layers; a session of its own, its fds,
-    /// then exec — through vfork, so that starting it does not copy this process's page tables.
-    private func startAgent() throws(LaunchFailure) -> pid_t {
-        let program = try resolveProgram()
-        if spec.keepBrokerFD {
-            var info = stat()
-            guard fstat(Self.brokerFD, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else {
-                throw LaunchFailure(step: "fd 3 is not the broker socket", errno: EBADF)
-            }
-        }
-        let argv: [UnsafeMutablePointer<CChar>?] = spec.command.map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = spec.environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        let pid = warden_start_agent(program, argv, envp, statusFD ?? -1, spec.keepBrokerFD ? 1 : 0)
-        guard pid > 0 else { throw LaunchFailure(step: "execute \(program)", errno: errno, commandFailed: errno != 0) }
-        return pid
-    }
-
-    /// Landlock rules for the same view the mounts give: system and extra binds read and
-    /// execute, /tmp and /dev/shm read-write, /dev's nodes read-write, /proc read. Returns what
-    /// the report says; throws when the policy's minimum ABI cannot be had (unless best effort).
-    private func restrictWithLandlock(systemBinds: [String]) throws(LaunchFailure) -> String {
-        let available = Int(warden_landlock_abi())
-        if available < spec.landlockMinimumABI {
-            let have = available > 0 ? "ABI \(available)" : "no Landlock"
-            guard spec.landlockBestEffort else {
-                throw LaunchFailure(step: "the kernel offers \(have), the sandbox policy needs Landlock ABI \(spec.landlockMinimumABI) (set landlock.best_effort to run without)", errno: 0)
-            }
-            if available <= 0 { return "unavailable (best effort)" }
-        }
-        if available <= 0 { return "not required by policy; unavailable" }
-        let read = systemBinds + spec.binds.map(\.target)
-        let write = ["/tmp", "/dev/shm"] + spec.writableBinds.map(\.target)
-        // The failing path is copied out while the C strings it points into still exist.
-        var failed: (path: String?, errno: Int32) = (nil, 0)
-        let abi = withCStrings(read) { readPointers in
-            withCStrings(write) { writePointers in
-                withCStrings(["/dev"]) { devicePointers in
-                    withCStrings(["/proc"]) { procPointers in
-                        var failedPath: UnsafePointer<CChar>?
-                        let abi = warden_landlock_restrict(readPointers, Int32(read.count), writePointers, Int32(write.count), devicePointers, 1,
-                                                           procPointers, 1, &failedPath)
-                        if abi < 0 { failed = (failedPath.map { String(cString: $0) }, errno) }
-                        return abi
-                    }
-                }
-            }
-        }
-        if abi < 0 {
-            throw LaunchFailure(step: "apply Landlock\(failed.path.map { " (at \($0))" } ?? "")", errno: failed.errno)
-        }
-        return "ABI \(abi)"
-    }
-
-    /// Resolves the command on the sandbox's PATH (execve does not search).
-    private func resolveProgram() throws(LaunchFailure) -> String {
-        guard let name = spec.command.first, !name.isEmpty else { throw LaunchFailure(step: "no command given", errno: EINVAL) }
-        if name.contains("/") { return name }
-        for dir in (spec.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let candidate = "\(dir)/\(name)"
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        throw LaunchFailure(step: "'\(name)' not found on the sandbox PATH", errno: ENOENT, commandFailed: true)
-    }
-
-    static func rlimitResource(_ name: String) -> __rlimit_resource_t? {
-        switch name {
-        case "nofile": return __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-        case "nproc": return __rlimit_resource_t(6)  // RLIMIT_NPROC, hidden by the Glibc module
-        case "core": return __rlimit_resource_t(RLIMIT_CORE.rawValue)
-        case "fsize": return __rlimit_resource_t(RLIMIT_FSIZE.rawValue)
-        case "cpu": return __rlimit_resource_t(RLIMIT_CPU.rawValue)
-        case "as": return __rlimit_resource_t(RLIMIT_AS.rawValue)
-        default: return nil
         }
     }
 

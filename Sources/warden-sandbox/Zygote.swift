@@ -18,8 +18,8 @@ import WardenSandbox
 enum Zygote {
     static func serve(fd: Int32) -> Never {
         // Die with the daemon; never fork launchers for nobody.
-        StandbyHandOff.standBy()
-        StandbyHandOff.warmUp()
+        SpecHandOff.dieWithTheDaemon()
+        SpecHandOff.warmUp()
         var buffer = messageBuffer(1 << 20)
         var templateBytes: [UInt8] = []
         var template: SandboxSpec?
@@ -63,7 +63,7 @@ enum Zygote {
         guard !sources.contains(where: { $0 < 0 }) else { exit(125) }
         for (target, source) in sources.enumerated() where dup2(source, Int32(target)) != Int32(target) { exit(125) }
         _ = warden_close_range(5, UInt32.max)
-        StandbyHandOff.standBy()
+        SpecHandOff.dieWithTheDaemon()
         Launcher(spec: template, statusFD: 4, printReport: false).run()
     }
 }

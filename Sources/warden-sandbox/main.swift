@@ -78,7 +78,7 @@ while !arguments.isEmpty {
 
 let spec: SandboxSpec
 if let controlFD {
-    spec = StandbyHandOff.receiveTemplate(controlFD: controlFD)
+    spec = SpecHandOff.receiveTemplate(controlFD: controlFD)
 } else {
     guard !command.isEmpty else { die("no command given (see --help)") }
     do {

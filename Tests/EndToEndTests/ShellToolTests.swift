@@ -71,8 +71,11 @@ import WardenCore
         let runID = try #require(summary["run_id"]?.stringValue)
         let stdout = try String(contentsOfFile: "\(daemon.stateDirectory)/runs/\(runID)/agents/agent-1.stdout", encoding: .utf8)
         let results = try stdout.split(separator: "\n").map { try JSONValue.parse(String($0)) }
-        let fill = results.first?["text"]?.stringValue ?? ""
-        #expect(fill.contains("No space left on device"), "\(fill)")
+        // wardend stops the agent as soon as the world is full, which on a busy machine can be
+        // before the command's reply reaches it; a reply that did arrive tells of the full disk.
+        if let fill = results.first?["text"]?.stringValue {
+            #expect(fill.contains("No space left on device"), "\(fill)")
+        }
         let events = try daemon.events(run: runID)
         let reached = events.filter { $0["kind"] == "limit.reached" }.compactMap { $0["payload"] }
         #expect(reached.count == 1 && reached.first?["limit"] == "world" && reached.first?["action"] == "stop", "\(reached)")

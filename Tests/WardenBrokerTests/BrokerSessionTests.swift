@@ -6,6 +6,7 @@ import WardenProtocol
 import WardenScenario
 import WardenWorld
 @testable import WardenBroker
+@testable import WardenScriptedModels
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
@@ -36,7 +37,7 @@ struct Fixture {
         world = try await makeWorld(scenario, at: dir + "/world")
         let policy = try BrokerPolicy.named(policyName, policiesDirectory: repositoryRoot + "/policies")
         session = BrokerSession(runID: "run-test", agentID: "agent-1", audit: audit, world: world,
-                                model: try ModelGateway.backend(for: model), policy: policy, systemPrompt: "You are a test.",
+                                model: try ModelGateway.withScriptedModels.backend(for: model), policy: policy, systemPrompt: "You are a test.",
                                 offeredTools: tools, maxTurns: maxTurns)
         let outbox = self.outbox
         await session.attach { value in await outbox.append(value) }
@@ -224,10 +225,12 @@ struct Fixture {
 
 @Suite struct ModelGatewayTests {
     @Test func resolvesScriptedProfilesAndRefusesOthers() throws {
-        #expect(try ModelGateway.backend(for: "scripted/refuser").name == "scripted/refuser")
-        #expect(throws: BrokerError.self) { try ModelGateway.backend(for: "scripted/nonexistent") }
-        #expect(throws: BrokerError.self) { try ModelGateway.backend(for: "openai/gpt-4o") }
-        #expect(throws: BrokerError.self) { try ModelGateway.backend(for: "compliant") }
+        #expect(try ModelGateway.withScriptedModels.backend(for: "scripted/refuser").name == "scripted/refuser")
+        #expect(throws: BrokerError.self) { try ModelGateway.withScriptedModels.backend(for: "scripted/nonexistent") }
+        #expect(throws: BrokerError.self) { try ModelGateway.withScriptedModels.backend(for: "openai/gpt-4o") }
+        #expect(throws: BrokerError.self) { try ModelGateway.withScriptedModels.backend(for: "compliant") }
+        // The broker's own gateway knows no scripted models: they are wardend's, from their own target.
+        #expect(throws: BrokerError.self) { try ModelGateway.backend(for: "scripted/refuser") }
     }
 
     @Test func readsTheCutoffYearFromThePlan() {

@@ -3,6 +3,7 @@ import Glibc
 import Testing
 import WardenCore
 import WardenSandbox
+import WardenSandboxHost
 @testable import WardenDaemon
 
 @Suite(.serialized) struct LimitWatchTests {

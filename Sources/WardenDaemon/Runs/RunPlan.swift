@@ -1,0 +1,35 @@
+import WardenBroker
+import WardenCore
+import WardenProtocol
+import WardenSandbox
+import WardenScenario
+import WardenWorld
+
+/// A validated run, ready to execute.
+struct RunPlan: Sendable {
+    var runID: String
+    var scenario: Scenario
+    /// The run's model; agents with their own `model:` use `agentModels`.
+    var model: any ModelBackend
+    var agentModels: [String: any ModelBackend]
+    var params: RunParams
+    var agentCommand: [String]?
+    var binds: [SandboxSpec.Bind]
+    var policies: [String: BrokerPolicy]
+    var sandboxPolicy: SandboxPolicy
+    var seccomp: SeccompCompiler.Program
+    var generation: GenerationSettings
+    /// The model that judges claims (`--judge`); nil: the rules decide.
+    var judge: (any ModelBackend)?
+    /// The scenario's labelled contents as the byte tracer recognises them.
+    var fingerprints: Fingerprints
+
+    /// The program an agent runs as, if not `warden-agent`: one named for it (`--agent-command
+    /// AGENT=CMD`), its scenario entry's `command:`, or the run's `--agent-command` for an agent
+    /// with neither a command nor a model of its own (a scripted peer keeps its model).
+    func command(for agent: Scenario.Agent) -> [String]? {
+        if let named = params.agentCommands?[agent.id] { return named }
+        if let own = agent.command { return own }
+        return agent.model == nil ? agentCommand : nil
+    }
+}
