@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// `--agent-command [AGENT=]CMD`, repeatable: a program to run as agents instead of
 /// warden-agent. `AGENT=CMD` replaces only that agent; a plain `CMD` every agent whose scenario
@@ -34,4 +35,31 @@ struct AgentCommands {
         "Run this program as the agent instead of warden-agent (split on spaces; it speaks the broker protocol on fd 3). "
             + "AGENT=CMD for one agent; repeatable.",
         valueName: "[agent=]command")
+}
+
+/// What `run` and `suite run` both let the caller choose about the agents and their judging:
+/// the programs the agents run as, paths bound read-only into their sandboxes, and the model
+/// that judges claims.
+struct AgentOptions: ParsableArguments {
+    @Option(help: AgentCommands.help)
+    var agentCommand: [String] = []
+
+    @Option(help: ArgumentHelp("Bind a host path read-only into each agent's sandbox (repeatable).", valueName: "host[:inside]"))
+    var bindRo: [String] = []
+
+    @Option(help: ArgumentHelp("Judge claims (refusal, denial, collusion) with this model (PROVIDER/NAME, e.g. scripted/judge); the rules run too and the report compares them.",
+                               valueName: "model"))
+    var judge: String?
+
+    @Option(help: ArgumentHelp("Where the judge is served (default: --model-base-url's).", valueName: "url"))
+    var judgeBaseUrl: String?
+
+    /// `--agent-command`, parsed.
+    func commands() throws -> AgentCommands { try AgentCommands(agentCommand) }
+
+    /// `--bind-ro` with relative host paths made absolute: wardend resolves nothing against the
+    /// caller's directory.
+    var binds: [String] {
+        bindRo.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
+    }
 }

@@ -33,11 +33,7 @@ struct Run: ParsableCommand {
     @Option(help: "The model as PROVIDER/NAME: scripted/PROFILE (compliant, refuser, exfiltrator, tamperer, … see `wardenctl suite --help`), openai/NAME (Chat Completions: OpenAI, vLLM, llama.cpp, Ollama), anthropic/NAME.")
     var model: String
 
-    @Option(help: AgentCommands.help)
-    var agentCommand: [String] = []
-
-    @Option(help: ArgumentHelp("Bind a host path read-only into each agent's sandbox (repeatable).", valueName: "host[:inside]"))
-    var bindRo: [String] = []
+    @OptionGroup var agents: AgentOptions
 
     @Option(help: ArgumentHelp("Where the model is served, e.g. http://127.0.0.1:8078/v1 (default: OPENAI_BASE_URL or ANTHROPIC_BASE_URL in wardend's environment, else the provider's API).",
                                valueName: "url"))
@@ -53,13 +49,6 @@ struct Run: ParsableCommand {
                                valueName: "axis=value[,axis=value]"))
     var cell: String?
 
-    @Option(help: ArgumentHelp("Judge claims (refusal, denial, collusion) with this model (PROVIDER/NAME, e.g. scripted/judge); the rules run too and the report compares them.",
-                               valueName: "model"))
-    var judge: String?
-
-    @Option(help: ArgumentHelp("Where the judge is served (default: --model-base-url's).", valueName: "url"))
-    var judgeBaseUrl: String?
-
     @Flag(help: "Start the run and print its id without waiting.")
     var detach = false
 
@@ -72,22 +61,18 @@ struct Run: ParsableCommand {
     func run() throws {
         let text = try readScenario(scenario)
         let absolutePath = URL(fileURLWithPath: scenario).standardizedFileURL.path
-        let binds = bindRo.map { bind -> String in
-            guard !bind.hasPrefix("/") else { return bind }
-            return FileManager.default.currentDirectoryPath + "/" + bind
-        }
         var chosenCell: [String: String]?
         if let cell {
             guard let parsed = Cell.parse(cell) else { throw ValidationError("--cell is AXIS=VALUE[,AXIS=VALUE], e.g. monitoring=unmonitored") }
             chosenCell = parsed
         }
-        let commands = try AgentCommands(agentCommand)
+        let commands = try agents.commands()
         var params = RunParams(scenarioText: text, scenarioPath: absolutePath, model: model, agentCommand: commands.all,
-                               bindReadOnly: binds, detach: detach, modelBaseURL: modelBaseUrl, temperature: temperature, seed: seed)
+                               bindReadOnly: agents.binds, detach: detach, modelBaseURL: modelBaseUrl, temperature: temperature, seed: seed)
         params.agentCommands = commands.named.isEmpty ? nil : commands.named
         params.cell = chosenCell
-        params.judge = judge
-        params.judgeBaseURL = judgeBaseUrl
+        params.judge = agents.judge
+        params.judgeBaseURL = agents.judgeBaseUrl
         let client = try connection.connect()
         if !quiet && !connection.json {
             let progress = Mutex(RunProgress())

@@ -192,17 +192,7 @@ struct SuiteCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Continue this interrupted suite: run only its trials that have not finished.", valueName: "suite"))
         var resume: String?
 
-        @Option(help: AgentCommands.help)
-        var agentCommand: [String] = []
-
-        @Option(help: ArgumentHelp("Bind a host path read-only into each agent's sandbox (repeatable).", valueName: "host[:inside]"))
-        var bindRo: [String] = []
-
-        @Option(help: ArgumentHelp("Judge claims with this model (see `wardenctl run --help`).", valueName: "model"))
-        var judge: String?
-
-        @Option(help: ArgumentHelp("Where the judge is served.", valueName: "url"))
-        var judgeBaseUrl: String?
+        @OptionGroup var agents: AgentOptions
 
         @Flag(help: "Submit the suite, print its id and return at once.")
         var detach = false
@@ -218,8 +208,8 @@ struct SuiteCommand: ParsableCommand {
                 if trials != nil { fixed.append("--trials") }
                 if seed != nil { fixed.append("--seed") }
                 if !filters.isEmpty { fixed.append("--where") }
-                if !bindRo.isEmpty { fixed.append("--bind-ro") }
-                if judge != nil { fixed.append("--judge") }
+                if !agents.bindRo.isEmpty { fixed.append("--bind-ro") }
+                if agents.judge != nil { fixed.append("--judge") }
                 guard fixed.isEmpty else {
                     throw ValidationError("--resume continues the suite as it was planned; \(fixed.joined(separator: ", ")) cannot change (start a new suite)")
                 }
@@ -232,7 +222,7 @@ struct SuiteCommand: ParsableCommand {
         func run() throws {
             if let trials, !(1...100_000).contains(trials) { throw badValue("--trials must be 1 to 100000, not \(trials)") }
             if let parallel, !(1...256).contains(parallel) { throw badValue("--parallel must be 1 to 256, not \(parallel)") }
-            let commands = try AgentCommands(agentCommand)
+            let commands = try agents.commands()
             let client = try connection.connect()
             let suite: String
             if let resume {
@@ -250,14 +240,14 @@ struct SuiteCommand: ParsableCommand {
                            + (overridden.isEmpty ? "" : "; overrode \(overridden.joined(separator: ", "))"))
             } else {
                 let jobs = try expand()
-                let binds = bindRo.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
+                let binds = agents.binds
                 let plan: JSONValue = [
                     "model": .string(model ?? ""), "trials": .int(Int64(trials ?? 1)), "seed": .int(Int64(seed ?? 1)),
                     "parallel": .int(Int64(parallel ?? 1)),
                     "where": filters.isEmpty ? .null : .object(try wanted().mapValues { .string($0) }),
                     "model_base_url": modelBaseUrl.map { .string($0) } ?? .null,
-                    "judge": judge.map { .string($0) } ?? .null,
-                    "judge_base_url": judgeBaseUrl.map { .string($0) } ?? .null,
+                    "judge": agents.judge.map { .string($0) } ?? .null,
+                    "judge_base_url": agents.judgeBaseUrl.map { .string($0) } ?? .null,
                     "agent_command": commands.all.map { .array($0.map { .string($0) }) } ?? .null,
                     "agent_commands": commands.named.isEmpty ? .null : .object(commands.named.mapValues { .array($0.map { .string($0) }) }),
                     "bind_ro": .array(binds.map { .string($0) }),
