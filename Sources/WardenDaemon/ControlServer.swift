@@ -20,6 +20,7 @@ struct ControlServer: Sendable {
     let logger: Logger
     let startedAt: ContinuousClock.Instant
     let access: ControlAccess
+    let inspect: InspectSandboxes
     static let maxRequestBytes = ControlAPI.maxRequestBytes
 
     func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
@@ -212,6 +213,9 @@ struct ControlServer: Sendable {
         case ControlAPI.Method.prune:
             return try await RunHistory.prune(audit: audit, stateDirectory: runs.configuration.stateDirectory, params: params, caller: caller,
                                               active: Set(await runs.activeRuns))
+        case ControlAPI.Method.sandboxOpen, ControlAPI.Method.sandboxStage, ControlAPI.Method.sandboxExec, ControlAPI.Method.sandboxReadFile,
+             ControlAPI.Method.sandboxWriteFile, ControlAPI.Method.sandboxClose:
+            return try await InspectControl.handle(method, params: params, caller: caller, sandboxes: inspect)
         default:
             throw RPCError.methodNotFound(method)
         }

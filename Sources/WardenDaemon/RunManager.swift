@@ -106,6 +106,8 @@ actor RunManager {
         var stopReason: String?
         /// Agents wardend stopped at a limit (`on_limit: stop`), with their `ended` reason.
         var limitStops: [String: String] = [:]
+        /// Each agent's command channel (agents with the `bash` tool): Inspect acts through it.
+        var shells: [String: ShellChannel] = [:]
     }
 
     private var active: [String: ActiveRun] = [:]
@@ -818,7 +820,11 @@ actor RunManager {
             try? await listener.channel.close()
             throw error
         }
-        if wantsShell { await session.attach(shell: ShellChannel(fd: shellPair[0])) }
+        if wantsShell {
+            let channel = ShellChannel(fd: shellPair[0])
+            active[plan.runID]?.shells[agent.id] = channel
+            await session.attach(shell: channel)
+        }
         try audit.appendNow(SandboxSpawn(pid: process.pid, layers: try JSONValue(encoding: process.report)), run: plan.runID, agent: agent.id,
                             durability: .queued)
         let daemonEnd = pair[0]
@@ -856,6 +862,13 @@ actor RunManager {
             throw DaemonError(.notFound, "run \(run) has no running agent '\(agent)' (agents: \(active.agents.keys.sorted().joined(separator: ", ")))")
         }
         return found
+    }
+
+    /// A running agent's command channel and the run's world recorder, for an Inspect sandbox
+    /// that acts as that agent (InspectSandboxes); nil until its sandbox has started.
+    func inspectAgent(run: String, agent: String) -> (shell: ShellChannel, recorder: WorldRecorder?)? {
+        guard let shell = active[run]?.shells[agent], active[run]?.agents[agent] != nil else { return nil }
+        return (shell, active[run]?.recorder)
     }
 
     /// Ends a run now: every sandbox is killed, and the run is judged on what happened so far.

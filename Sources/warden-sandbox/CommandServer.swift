@@ -23,6 +23,10 @@ struct CommandServer {
             let n = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { exit(0) }
+            if SandboxOps.isFramed(first: buffer[0]) {
+                if !OpServer(socket: socket, environment: environment).serve(first: Array(buffer[0..<n])) { exit(0) }
+                continue
+            }
             let reply: ShellReply
             if let request = try? JSONDecoder().decode(ShellRequest.self, from: Data(buffer[0..<n])) {
                 reply = execute(request)
