@@ -1,4 +1,6 @@
-from pydantic import BaseModel, Field
+from typing import Any
+
+from pydantic import BaseModel, field_validator
 
 
 class WardenSandboxConfig(BaseModel, frozen=True):
@@ -13,9 +15,15 @@ class WardenSandboxConfig(BaseModel, frozen=True):
     policy: str | None = None
     scenario: str | None = None
     agent: str | None = None
-    cell: dict[str, str] = Field(default_factory=dict)
-    """The scenario cell (`axis: value`); missing axes take their first value."""
+    cell: tuple[tuple[str, str], ...] = ()
+    """The scenario cell, `{axis: value}` (kept as pairs, so the config stays hashable as
+    Inspect needs); missing axes take their first value."""
     peer_model: str | None = None
     """A Warden model (e.g. `scripted/compliant`) for the scenario's other agents without one."""
     socket: str | None = None
     """wardend's control socket (default: `WARDEN_SOCKET`, else /run/warden/control.sock)."""
+
+    @field_validator("cell", mode="before")
+    @classmethod
+    def _cell_pairs(cls, value: Any) -> Any:
+        return tuple(sorted(value.items())) if isinstance(value, dict) else value

@@ -77,7 +77,7 @@ class WardenSandboxEnvironment(SandboxEnvironment):
             if settings.agent:
                 params["agent"] = settings.agent
             if settings.cell:
-                params["cell"] = settings.cell
+                params["cell"] = dict(settings.cell)
             if settings.peer_model:
                 params["peer_model"] = settings.peer_model
         elif settings.policy:
