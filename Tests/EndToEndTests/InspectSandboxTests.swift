@@ -79,6 +79,8 @@ let inspectSandboxPackage: Bool = {
         #expect(events.contains { $0["kind"] == "sandbox.spawn" } && events.contains { $0["kind"] == "syscall" })
         let verify = try daemon.ctl(["audit", "verify"])
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        // docs/architecture.md, "Concurrency": no blocking append on the cooperative pool.
+        #expect(try daemon.status()["blocking_violations"] == 0)
     }
 
     /// Inspect's own conformance checks (inspect_ai.util._sandbox.self_check), through the
@@ -105,6 +107,7 @@ let inspectSandboxPackage: Bool = {
         #expect(events.contains { $0["kind"] == "inspect.write_file" && $0["payload"]?["bytes"] == .int(50 << 20) })
         #expect(events.allSatisfy { !($0["kind"]?.stringValue ?? "").hasPrefix("inspect.") || $0["payload"]?["inspect"]?["task"] == "warden_self_check" })
         #expect(try daemon.ctl(["audit", "verify"]).status == 0)
+        #expect(try daemon.status()["blocking_violations"] == 0)
     }
 
     /// `sandbox="warden"` with no config: a scripted model's bash and python tool calls run in a
