@@ -124,7 +124,8 @@ struct ControlServer: Sendable {
                     "audit_database": .string(audit.path),
                     "audit_events": .int(size.events), "audit_bytes": .int(size.bytes), "audit_observers": .int(Int64(audit.observerCount)),
                     "blocking_violations": .int(Int64(BlockingPermit.violations)),
-                    "sqlite_memory_bytes": .int(AuditLog.sqliteMemoryBytes), "rss_anon_bytes": .int(Self.anonymousMemory()), "heap_in_use_bytes": .int(Int64(warden_heap_in_use())), "host": HostCapabilities.probe()]
+                    "sqlite_memory_bytes": .int(AuditLog.sqliteMemoryBytes), "rss_anon_bytes": .int(Self.anonymousMemory()), "heap_in_use_bytes": .int(Int64(warden_heap_in_use())), "host": HostCapabilities.probe(),
+                    "inspect_sandboxes": .array(await inspect.openSandboxes.map { .string($0) })]
         case ControlAPI.Method.run:
             let request: RunParams
             do { request = try params.decode(RunParams.self) } catch { throw RPCError.invalidParams("run: \(error)") }

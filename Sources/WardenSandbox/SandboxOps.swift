@@ -67,8 +67,8 @@ public enum SandboxOps {
 public struct SandboxOpRequest: Codable, Sendable {
     public enum Op: String, Codable, Sendable {
         case exec
-        case readFile = "read_file"
-        case writeFile = "write_file"
+        case readFile = "read"
+        case writeFile = "write"
     }
     public var op: Op
     /// exec: the program and its arguments (a bare name is looked up on the environment's PATH).

@@ -35,6 +35,7 @@ let inspectSandboxPackage: Bool = {
         let opened = try call("sandbox.open", ["inspect": Self.ids])
         let id = try #require(opened["sandbox"]?.stringValue)
         #expect(opened["mode"] == "bare" && opened["run_id"]?.stringValue == id && opened["workdir"] == "/workspace" && opened["uid"] == 1000)
+        #expect(try daemon.status()["inspect_sandboxes"] == [.string(id)])
 
         #expect(refusal("sandbox.exec", ["sandbox": .string(id), "argv": []]).contains("'argv'"))
         let ran = try call("sandbox.exec", ["sandbox": .string(id), "argv": ["sh", "-c", "cat; echo err >&2; id -u >&2; exit 3"],
@@ -68,6 +69,7 @@ let inspectSandboxPackage: Bool = {
         #expect(closed["closed"] == true && closed["sandbox_gone"] == true)
         #expect(refusal("sandbox.exec", ["sandbox": .string(id), "argv": ["true"]]).contains("no open sandbox '\(id)'"))
         #expect(!FileManager.default.fileExists(atPath: daemon.stateDirectory + "/live/\(id)"))
+        #expect(try daemon.status()["inspect_sandboxes"] == [])
 
         let events = try daemon.events(run: id)
         let operations = events.filter { ($0["kind"]?.stringValue ?? "").hasPrefix("inspect.") }

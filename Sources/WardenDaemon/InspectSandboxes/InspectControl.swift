@@ -131,7 +131,7 @@ enum InspectControl {
         do { return try await found.channel.perform(request, data: data, maxReplyBytes: maxReplyBytes) } catch {
             // A scenario's agent can be shut down by its world (that is what some scenarios test):
             // its operations then fail as on a machine that is gone.
-            if case .scenario = found.mode, request.op == .exec, !(await found.channel.isOpen) || error.description.contains("ended") {
+            if case .scenario = found.mode, request.op == .exec, error.description == ShellChannel.OpFailure.ended.description {
                 return (SandboxOpReply(error: "sandbox_ended", message: "this machine has been shut down (the agent's sandbox has ended)"), [])
             }
             throw DaemonError(.run, "sandbox \(found.id): \(error.description)")

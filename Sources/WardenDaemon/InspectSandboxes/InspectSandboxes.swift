@@ -268,8 +268,9 @@ actor InspectSandboxes {
         case .bare(let process, let workspace, let mounted, let supervision):
             await audit.append(InspectClose(sandbox: found.id, inspect: found.inspect, runID: nil, verdicts: nil, reason: reason),
                                run: found.runID, agent: found.agent, durability: .durable, loggingFailuresTo: logger)
-            found.channel.close()
+            // Killed first: an operation still running then ends, and the channel closes after it.
             process.kill()
+            found.channel.closeWhenIdle()
             let exit = await process.waitForExit()
             _ = await supervision.wait(timeout: .seconds(10))
             if mounted { WorldFilesystem.unmount(workspace) }

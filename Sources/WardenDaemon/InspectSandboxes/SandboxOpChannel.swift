@@ -6,12 +6,14 @@ import WardenSandbox
 /// `bash` tool's commands on the same channel. The blocking exchange runs on the channel's
 /// Dispatch queue, never on the cooperative pool.
 extension ShellChannel {
-    /// Whether the channel can still carry an operation.
-    var isOpen: Bool { get async { fd.withLock { $0 >= 0 } } }
-
     struct OpFailure: Error, CustomStringConvertible {
         var description: String
+        /// The sandbox is gone (its command server closed the channel), or the channel was closed.
+        static let ended = OpFailure(description: "the sandbox has ended")
     }
+
+    /// Closes the channel once the operation in progress (if any) is over, without waiting for it.
+    func closeWhenIdle() { queue.async { self.close() } }
 
     /// Sends `request` (and `data`, when it carries some) and returns the reply with the data
     /// messages that follow it (`replyParts` of them: 2 for exec, 1 for a file read that worked).
@@ -31,7 +33,7 @@ extension ShellChannel {
         -> Result<(SandboxOpReply, [[UInt8]]), OpFailure>
     {
         fd.withLock { fd -> Result<(SandboxOpReply, [[UInt8]]), OpFailure> in
-            let gone = OpFailure(description: "the sandbox has ended")
+            let gone = OpFailure.ended
             guard fd >= 0, SandboxOps.send(fd, header) else { return .failure(gone) }
             if let data, !SandboxOps.send(fd, data) { return .failure(gone) }
             do throws(SandboxOps.FrameError) {
