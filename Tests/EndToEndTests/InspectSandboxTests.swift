@@ -63,7 +63,7 @@ let inspectSandboxPackage: Bool = {
         #expect(try call("sandbox.write_file", ["sandbox": .string(id), "path": "/etc/passwd", "data": b64("x")])["error"] == "permission_denied")
         // Written by the sandbox's user (host uid 65534 by the default policy), not by wardend.
         var info = stat()
-        #expect(stat(daemon.stateDirectory + "/live/\(id)/dir/b.txt", &info) == 0 && info.st_uid == 65534)
+        #expect(stat(daemon.stateDirectory + "/live/\(id)/workspace/dir/b.txt", &info) == 0 && info.st_uid == 65534)
 
         let closed = try call("sandbox.close", ["sandbox": .string(id)])
         #expect(closed["closed"] == true && closed["sandbox_gone"] == true)

@@ -96,7 +96,10 @@ actor InspectSandboxes {
         } catch { throw DaemonError(.run, "cannot load the sandbox policy \(policyPath)", cause: error) }
 
         let id = RunIDs.shared.next("inspect", unusedIn: audit)
-        let workspace = configuration.stateDirectory + "/live/" + id
+        // STATE/live/ID/workspace: where a crash leaves it, start-up recovery finds it as the
+        // world of "run" ID (kept under runs/ID, then unmounted).
+        let place = configuration.stateDirectory + "/live/" + id
+        let workspace = place + "/workspace"
         var mounted = false
         do {
             try WorldFilesystem.mount(at: workspace, bytes: policy.worldSizeBytes)
@@ -108,7 +111,7 @@ actor InspectSandboxes {
         }
         guard chown(workspace, policy.hostUID, policy.hostGID) == 0 else {
             if mounted { WorldFilesystem.unmount(workspace) }
-            _ = rmdir(workspace)
+            _ = try? FileManager.default.removeItem(atPath: place)
             throw DaemonError(.run, "cannot give the workspace \(workspace) to the sandbox's user: \(String(cString: strerror(errno)))")
         }
         let opened = InspectOpen(sandbox: id, mode: "bare", inspect: inspect, policy: policyPath, scenario: nil, agent: nil,
@@ -145,7 +148,7 @@ actor InspectSandboxes {
             Glibc.close(shellPair[0])
             await audit.append(SandboxFailed(error: "\(error)"), run: id, agent: Self.agentID, durability: .durable, loggingFailuresTo: logger)
             if mounted { WorldFilesystem.unmount(workspace) }
-            _ = rmdir(workspace)
+            _ = try? FileManager.default.removeItem(atPath: place)
             throw DaemonError(.run, "the sandbox could not start", cause: error)
         }
         try audit.appendNow(SandboxSpawn(pid: process.pid, layers: try JSONValue(encoding: process.report)), run: id, agent: Self.agentID,
@@ -274,7 +277,7 @@ actor InspectSandboxes {
             let exit = await process.waitForExit()
             _ = await supervision.wait(timeout: .seconds(10))
             if mounted { WorldFilesystem.unmount(workspace) }
-            _ = try? FileManager.default.removeItem(atPath: workspace)
+            _ = try? FileManager.default.removeItem(atPath: (workspace as NSString).deletingLastPathComponent)
             return ["sandbox": .string(found.id), "mode": "bare", "closed": true, "sandbox_gone": .bool(exit.confirmed)]
         case .scenario(let agent, let run):
             await audit.append(InspectClose(sandbox: found.id, inspect: found.inspect, runID: found.runID, verdicts: nil, reason: reason),
