@@ -59,6 +59,8 @@ struct OpServer {
         var info = stat()
         guard fstat(fd, &info) == 0 else { return (Self.failure(errno, path), nil) }
         if info.st_mode & S_IFMT == S_IFDIR { return (Self.failure(EISDIR, path), nil) }
+        // A FIFO or a device could keep the channel waiting for ever: regular files only.
+        guard info.st_mode & S_IFMT == S_IFREG else { return (SandboxOpReply(error: "failed", message: "\(path) is not a regular file"), nil) }
         let limit = request.maxBytes ?? SandboxOps.maxDataBytes
         var answer = SandboxOpReply()
         if Int(info.st_size) > limit {
