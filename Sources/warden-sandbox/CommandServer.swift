@@ -10,6 +10,7 @@ import WardenSandbox
 /// One request per SOCK_SEQPACKET message on fd 6 (`ShellRequest`), one `ShellReply` back.
 /// Commands run one at a time, each as its own session so that a time-out kills everything it
 /// started. Output (stdout and stderr together) is kept up to the cap; the rest is counted.
+/// Framed messages on the same socket (`SandboxOps`) are Inspect's operations (`OpServer`).
 struct CommandServer {
     let socket: Int32
     let environment: [String: String]
