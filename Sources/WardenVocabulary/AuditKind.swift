@@ -66,6 +66,12 @@ public enum AuditKind: String, CaseIterable, Sendable, Codable {
     case modelRetry = "model.retry"
     case modelUnparseable = "model.unparseable"
     case modelError = "model.error"
+    // Inspect's sandbox operations (integrations/inspect): Inspect drives the sandbox.
+    case inspectOpen = "inspect.open"
+    case inspectExec = "inspect.exec"
+    case inspectReadFile = "inspect.read_file"
+    case inspectWriteFile = "inspect.write_file"
+    case inspectClose = "inspect.close"
 
     /// The payload type events of this kind carry.
     public var payloadType: any AuditPayload.Type {
@@ -127,6 +133,11 @@ public enum AuditKind: String, CaseIterable, Sendable, Codable {
         case .modelRetry: ModelRetry.self
         case .modelUnparseable: ModelUnparseable.self
         case .modelError: ModelErrorEvent.self
+        case .inspectOpen: InspectOpen.self
+        case .inspectExec: InspectExec.self
+        case .inspectReadFile: InspectReadFile.self
+        case .inspectWriteFile: InspectWriteFile.self
+        case .inspectClose: InspectClose.self
         }
     }
 }

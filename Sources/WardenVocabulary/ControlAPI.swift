@@ -46,6 +46,13 @@ public enum ControlAPI {
         public static let runsList = "runs.list"
         /// Removes kept worlds and agent output of runs that ended before `older_than_seconds` ago.
         public static let prune = "prune"
+        /// Inspect's sandbox environment (`InspectSandboxAPI`): open, stage, exec, read, write, close.
+        public static let sandboxOpen = "sandbox.open"
+        public static let sandboxStage = "sandbox.stage"
+        public static let sandboxExec = "sandbox.exec"
+        public static let sandboxReadFile = "sandbox.read_file"
+        public static let sandboxWriteFile = "sandbox.write_file"
+        public static let sandboxClose = "sandbox.close"
     }
 
     /// The notification carrying progress of a followed call.

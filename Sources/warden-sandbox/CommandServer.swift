@@ -10,6 +10,7 @@ import WardenSandbox
 /// One request per SOCK_SEQPACKET message on fd 6 (`ShellRequest`), one `ShellReply` back.
 /// Commands run one at a time, each as its own session so that a time-out kills everything it
 /// started. Output (stdout and stderr together) is kept up to the cap; the rest is counted.
+/// Framed messages on the same socket (`SandboxOps`) are Inspect's operations (`OpServer`).
 struct CommandServer {
     let socket: Int32
     let environment: [String: String]
@@ -23,6 +24,10 @@ struct CommandServer {
             let n = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { exit(0) }
+            if SandboxOps.isFramed(first: buffer[0]) {
+                if !OpServer(socket: socket, environment: environment).serve(first: Array(buffer[0..<n])) { exit(0) }
+                continue
+            }
             let reply: ShellReply
             if let request = try? JSONDecoder().decode(ShellRequest.self, from: Data(buffer[0..<n])) {
                 reply = execute(request)

@@ -9,8 +9,8 @@ import WardenSandbox
 /// waits for the `ShellReply`. Commands of one agent run one at a time; the blocking exchange
 /// happens on a Dispatch thread, never on the cooperative pool.
 final class ShellChannel: SandboxShell {
-    private let fd: Mutex<Int32>
-    private let queue = DispatchQueue(label: "warden.shell")
+    let fd: Mutex<Int32>
+    let queue = DispatchQueue(label: "warden.shell")
 
     init(fd: Int32) { self.fd = Mutex(fd) }
 

@@ -21,6 +21,7 @@ struct ControlServer: Sendable {
     let logger: Logger
     let startedAt: ContinuousClock.Instant
     let access: ControlAccess
+    let inspect: InspectSandboxes
     static let maxRequestBytes = ControlAPI.maxRequestBytes
 
     func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
@@ -124,7 +125,8 @@ struct ControlServer: Sendable {
                     "audit_database": .string(audit.path),
                     "audit_events": .int(size.events), "audit_bytes": .int(size.bytes), "audit_observers": .int(Int64(audit.observerCount)),
                     "blocking_violations": .int(Int64(BlockingPermit.violations)),
-                    "sqlite_memory_bytes": .int(AuditLog.sqliteMemoryBytes), "rss_anon_bytes": .int(Self.anonymousMemory()), "heap_in_use_bytes": .int(Int64(warden_heap_in_use())), "host": HostCapabilities.probe()]
+                    "sqlite_memory_bytes": .int(AuditLog.sqliteMemoryBytes), "rss_anon_bytes": .int(Self.anonymousMemory()), "heap_in_use_bytes": .int(Int64(warden_heap_in_use())), "host": HostCapabilities.probe(),
+                    "inspect_sandboxes": .array(await inspect.openSandboxes.map { .string($0) })]
         case ControlAPI.Method.run:
             let request: RunParams
             do { request = try params.decode(RunParams.self) } catch { throw RPCError.invalidParams("run: \(error)") }
@@ -213,6 +215,9 @@ struct ControlServer: Sendable {
         case ControlAPI.Method.prune:
             return try await RunHistory.prune(audit: audit, stateDirectory: runs.context.configuration.stateDirectory, params: params, caller: caller,
                                               active: Set(await runs.activeRuns))
+        case ControlAPI.Method.sandboxOpen, ControlAPI.Method.sandboxStage, ControlAPI.Method.sandboxExec, ControlAPI.Method.sandboxReadFile,
+             ControlAPI.Method.sandboxWriteFile, ControlAPI.Method.sandboxClose:
+            return try await InspectControl.handle(method, params: params, caller: caller, sandboxes: inspect)
         default:
             throw RPCError.methodNotFound(method)
         }

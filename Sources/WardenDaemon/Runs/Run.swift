@@ -41,6 +41,9 @@ actor Run {
         var process: AgentProcess
         var transport: Task<Void, Never>
         var supervision: SupervisionDone
+        /// Its command channel (agents with the `bash` tool): its tool calls, and Inspect's
+        /// operations on an agent Inspect drives, run through it.
+        var shell: ShellChannel?
     }
 
     /// What every run shares, from the registry.
@@ -70,6 +73,10 @@ actor Run {
     var limitWatches: [Task<Void, Never>] = []
     var timed: TimedInjections?
     var filesWatch: RecordedFilesWatch?
+
+    /// Who waits for an agent's sandbox to start (`shell(for:)`), and whether the run is over.
+    private var agentWaiters: [String: [CheckedContinuation<ShellChannel?, Never>]] = [:]
+    private var over = false
 
     private let agentCount = Atomic<Int>(0)
     /// How many agents have started (read by `status` without waiting for the run).
@@ -105,6 +112,9 @@ actor Run {
             summary = await aborted(error.reason)
         }
         cleanUp()
+        over = true
+        for waiter in agentWaiters.values.joined() { waiter.resume(returning: nil) }
+        agentWaiters = [:]
         // Whatever happened, the final world goes to disk (once) and its tmpfs away.
         if let kept = await keepWorld(), !kept.problems.isEmpty {
             context.logger.warning("world kept in part", metadata: ["run": "\(id)", "problems": "\(kept.problems.prefix(5))"])
@@ -152,6 +162,15 @@ actor Run {
     func started(_ agent: Agent) {
         agents.append(agent)
         agentCount.add(1, ordering: .relaxed)
+        for waiter in agentWaiters.removeValue(forKey: agent.definition.id) ?? [] { waiter.resume(returning: agent.shell) }
+    }
+
+    /// The command channel of `name` once its sandbox has started: nil when the agent has no
+    /// shell, or the run ends before it starts.
+    func shell(for name: String) async -> ShellChannel? {
+        if let agent = agent(named: name) { return agent.shell }
+        if over { return nil }
+        return await withCheckedContinuation { agentWaiters[name, default: []].append($0) }
     }
 
     func agent(named name: String) -> Agent? { agents.first { $0.definition.id == name } }

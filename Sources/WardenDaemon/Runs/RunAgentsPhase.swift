@@ -144,7 +144,8 @@ extension Run {
             try? await listener.channel.close()
             throw error
         }
-        if wantsShell { await session.attach(shell: ShellChannel(fd: shellPair[0])) }
+        let shell = wantsShell ? ShellChannel(fd: shellPair[0]) : nil
+        if let shell { await session.attach(shell: shell) }
         try context.audit.appendNow(SandboxSpawn(pid: process.pid, layers: try JSONValue(encoding: process.report)), run: id, agent: agent.id,
                             durability: .queued)
         let daemonEnd = pair[0]
@@ -154,7 +155,7 @@ extension Run {
             try? await listener.channel.close()
             unlink(socketPath)
         }
-        return Agent(definition: agent, session: session, process: process, transport: transport, supervision: supervise.done)
+        return Agent(definition: agent, session: session, process: process, transport: transport, supervision: supervise.done, shell: shell)
     }
 
     /// Looks at an agent's sandbox every `LimitWatch.interval` while it runs, for the limits that

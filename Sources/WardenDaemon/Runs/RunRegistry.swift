@@ -2,6 +2,7 @@ import CWardenLinux
 import Foundation
 import Logging
 import WardenAudit
+import WardenBroker
 import WardenVocabulary
 import WardenCore
 import WardenProtocol
@@ -52,13 +53,29 @@ actor RunRegistry {
     /// Runs a prepared plan to the end and returns its summary. Never throws: a failure ends the
     /// run as `aborted` with the reason in the audit log.
     func execute(_ plan: RunPlan, caller: Caller) async -> RunSummary {
+        await start(plan, caller: caller).summary.value
+    }
+
+    /// Registers the plan's run and starts it; returns the run (in progress until `summary`
+    /// is done) and its summary to come.
+    func start(_ plan: RunPlan, caller: Caller) -> (run: Run, summary: Task<RunSummary, Never>) {
         let run = Run(plan: plan, caller: caller, registry: self)
         runs[plan.runID] = run
         announce()
-        let summary = await run.execute()
-        runs[plan.runID] = nil
+        return (run, Task { self.ended(run, await run.execute()) })
+    }
+
+    private func ended(_ run: Run, _ summary: RunSummary) -> RunSummary {
+        runs[run.id] = nil
         if summary.state != RunEnd.State.aborted.rawValue { completedRuns += 1 }
         return finished(summary)
+    }
+
+    /// A running agent's command channel and its run's world recorder, for an Inspect sandbox
+    /// that acts as that agent (InspectSandboxes); nil unless its sandbox is running.
+    func inspectAgent(run id: String, agent: String) async -> (shell: ShellChannel, recorder: WorldRecorder?)? {
+        guard let run = runs[id], let shell = await run.agent(named: agent)?.shell else { return nil }
+        return (shell, await run.recorder)
     }
 
     /// The run an operator action names, if it is in progress.

@@ -77,7 +77,8 @@ public struct Daemon: Sendable {
         }
         let refusals = RefusalLedger(perMinute: configuration.auditLimits.refusedPerMinute)
         let control = ControlServer(runs: runs, suites: SuiteScheduler(runs: runs, audit: audit, logger: logger), audit: audit, keys: SigningKeys(directory: configuration.stateDirectory, audit: audit),
-                                    refusals: refusals, logger: logger, startedAt: .now, access: ControlAccess(groupName: configuration.controlGroup))
+                                    refusals: refusals, logger: logger, startedAt: .now, access: ControlAccess(groupName: configuration.controlGroup),
+                                    inspect: InspectSandboxes(runs: runs, audit: audit, logger: logger))
         let (server, activated) = try await listen(group: group, control: control)
         logger.info("wardend listening", metadata: ["socket": "\(configuration.socketPath)", "activated": "\(activated)",
                                                     "state": "\(configuration.stateDirectory)"])
@@ -98,6 +99,7 @@ public struct Daemon: Sendable {
         }
         notifier.notify("STOPPING=1\nSTATUS=stopping: ending runs and sandboxes")
         try? await server.close()
+        await control.inspect.closeAll()
         await runs.stopAll()
         // Give aborted runs a moment to record how they ended.
         for _ in 0..<50 where !(await runs.activeRuns.isEmpty) { try? await Task.sleep(for: .milliseconds(100)) }
