@@ -50,6 +50,8 @@ public final class LogSubscription: @unchecked Sendable {
     private struct State {
         var pending = false
         var waiter: CheckedContinuation<Bool, Never>?
+        /// Ends the current wait at its time-out; cancelled when the wait ends sooner.
+        var timer: Task<Void, Never>?
         var waits: UInt64 = 0
         var runEnd: Int64?
     }
@@ -69,24 +71,33 @@ public final class LogSubscription: @unchecked Sendable {
     public var runEnd: Int64? { state.withLock { $0.runEnd } }
 
     /// Waits until events the filter may match have arrived since the last wait (true), or
-    /// `timeout` passes (false). Returns at once when some arrived meanwhile.
+    /// `timeout` passes or the waiting task is cancelled (false). Returns at once when some
+    /// arrived meanwhile.
     public func wait(timeout: Duration) async -> Bool {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let armed = state.withLock { state -> UInt64? in
-                if state.pending {
-                    state.pending = false
-                    return nil
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let armed = state.withLock { state -> UInt64? in
+                    if state.pending {
+                        state.pending = false
+                        return nil
+                    }
+                    state.waiter?.resume(returning: false)
+                    state.timer?.cancel()
+                    state.waiter = continuation
+                    state.waits += 1
+                    return state.waits
                 }
-                state.waiter?.resume(returning: false)
-                state.waiter = continuation
-                state.waits += 1
-                return state.waits
+                guard let armed else { return continuation.resume(returning: true) }
+                let timer = Task { [weak self] in
+                    try? await Task.sleep(for: timeout)
+                    self?.expire(armed)
+                }
+                state.withLock { state in
+                    if state.waits == armed, state.waiter != nil { state.timer = timer } else { timer.cancel() }
+                }
             }
-            guard let armed else { return continuation.resume(returning: true) }
-            Task { [weak self] in
-                try? await Task.sleep(for: timeout)
-                self?.expire(armed)
-            }
+        } onCancel: {
+            expire(nil)
         }
     }
 
@@ -95,6 +106,8 @@ public final class LogSubscription: @unchecked Sendable {
         state.withLock { state in
             if let waiter = state.waiter {
                 state.waiter = nil
+                state.timer?.cancel()
+                state.timer = nil
                 waiter.resume(returning: true)
             } else {
                 state.pending = true
@@ -102,10 +115,13 @@ public final class LogSubscription: @unchecked Sendable {
         }
     }
 
-    private func expire(_ wait: UInt64) {
+    /// Ends wait number `wait` (any wait, when nil) without events.
+    private func expire(_ wait: UInt64?) {
         state.withLock { state in
-            guard state.waits == wait, let waiter = state.waiter else { return }
+            guard wait == nil || state.waits == wait, let waiter = state.waiter else { return }
             state.waiter = nil
+            state.timer?.cancel()
+            state.timer = nil
             waiter.resume(returning: false)
         }
     }
@@ -119,7 +135,8 @@ public final class LogSubscription: @unchecked Sendable {
             }
         }
         if let agent = filter.agent, event.agent != agent { return }
-        if let kind = filter.kind, event.kind != kind { return }
+        // A kind ending in "." is a family (`model.`), as `events(matching:)` reads it.
+        if let kind = filter.kind, kind.hasSuffix(".") ? !event.kind.hasPrefix(kind) : event.kind != kind { return }
         wake()
     }
 }

@@ -68,6 +68,14 @@ import WardenCore
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
         let report = try JSONValue.parse(verify.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect((report["checkpoints"]?.intValue ?? 0) >= 1)
+        // From the last checkpoint on: only what follows it is recomputed; a checkpoint that does
+        // not exist is an error, not a pass.
+        let last = report["checkpoints"]?.intValue ?? 1
+        let fromLast = try runCommand(Binaries.path("wardenctl"), ["audit", "verify", "--database", copy + "/audit.db", "--pubkey", key,
+                                                                   "--from-checkpoint", String(last)])
+        #expect(fromLast.status == 0, "\(fromLast.stdout) \(fromLast.stderr)")
+        let beyond = try runCommand(Binaries.path("wardenctl"), ["audit", "verify", "--database", copy + "/audit.db", "--from-checkpoint", "999999"])
+        #expect(beyond.status != 0)
 
         // Every event of the run proves against the last checkpoint, offline.
         let events = try AuditLog.openReadOnly(path: copy + "/audit.db").events(run: runID)

@@ -4,8 +4,8 @@ import WardenCore
 
 /// The documentation's runnable examples are true. A fenced block opened with ```` ```sh runnable ````
 /// in README.md or docs/*.md holds commands (`$ ` lines) and, after each, the output it prints.
-/// Each block runs against a fresh wardend, in a directory where `scenarios/` is the
-/// repository's and every ```` ```yaml file=NAME ```` block of the same page is the file NAME;
+/// Each block runs against a fresh wardend, in a directory where `scenarios/` and `policies/`
+/// are the repository's and every ```` ```yaml file=NAME ```` block of the same page is the file NAME;
 /// `$RUN` and `$SUITE` are the last run and suite ids printed. Every command must exit 0 and
 /// print the lines shown, in order; ids, digits and hashes may differ.
 @Suite struct DocTests {
@@ -23,12 +23,17 @@ import WardenCore
         var description: String { "\(file):\(line)" }
     }
 
+    /// README.md and every page of docs/, with their text, in a fixed order.
+    static func documents() throws -> [(path: String, text: String)] {
+        let pages = ((try? FileManager.default.contentsOfDirectory(atPath: repositoryRoot + "/docs")) ?? []).filter { $0.hasSuffix(".md") }
+        return try (["README.md"] + pages.sorted().map { "docs/" + $0 }).map { path in
+            (path, try String(contentsOfFile: repositoryRoot + "/" + path, encoding: .utf8))
+        }
+    }
+
     static func blocks() throws -> [Block] {
-        let documents = ["README.md"] + ((try? FileManager.default.contentsOfDirectory(atPath: repositoryRoot + "/docs")) ?? [])
-            .filter { $0.hasSuffix(".md") }.sorted().map { "docs/" + $0 }
         var blocks: [Block] = []
-        for document in documents {
-            let text = try String(contentsOfFile: repositoryRoot + "/" + document, encoding: .utf8)
+        for (document, text) in try DocTests.documents() {
             var current: Block?
             var files: [String: String] = [:]
             var named: (name: String, lines: [Substring])?
@@ -84,7 +89,9 @@ import WardenCore
             let daemon = try DaemonHarness()
             let directory = temporaryDirectory("warden-doc")
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            try FileManager.default.createSymbolicLink(atPath: directory + "/scenarios", withDestinationPath: repositoryRoot + "/scenarios")
+            for shared in ["scenarios", "policies"] {
+                try FileManager.default.createSymbolicLink(atPath: directory + "/" + shared, withDestinationPath: repositoryRoot + "/" + shared)
+            }
             for (name, text) in block.files { try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8) }
             var variables: [String: String] = [:]
             for step in block.steps {

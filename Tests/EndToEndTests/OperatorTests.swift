@@ -67,6 +67,23 @@ import WardenProtocol
         #expect(try daemon.ctl(["stop", run]).status != 0)  // no longer running
     }
 
+    /// A stop that arrives while the run's sandboxes are still starting stops them too: an
+    /// agent that would sleep for 20 s is killed, not left to finish and then called killed.
+    @Test func aStopWhileSandboxesStartReachesThem() throws {
+        let daemon = try DaemonHarness()
+        let started = try daemon.ctl(["run", scenarioPath, "--model", "scripted/compliant", "--detach", "--agent-command", "/bin/sleep 20"])
+        try #require(started.status == 0, "\(started.stderr)")
+        let run = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try daemon.ctl(["stop", run]).status == 0)
+        try waitFor(daemon, run: run, kind: "run.end")
+        let events = try daemon.events(run: run)
+        let exit = try #require(events.first { $0["kind"] == "agent.exit" })
+        #expect(exit["payload"]?["exit_code"] == 137, "\(exit)")
+        #expect(exit["payload"]?["ended"] == "killed")
+        #expect(events.last?["kind"] == "run.end", "nothing is recorded after the run's end")
+        #expect(try daemon.ctl(["stop", run]).status != 0)
+    }
+
     @Test func killRecordsTheOperator() throws {
         let daemon = try DaemonHarness()
         let run = try startListeningRun(daemon)

@@ -28,6 +28,14 @@ import WardenCore
         // The HTML report is one file that opens without a network.
         let html = try daemon.ctl(["report", suite, "--format", "html"])
         #expect(html.stdout.hasPrefix("<!doctype html>") && html.stdout.contains("<svg") && !html.stdout.contains("<script"))
+        let file = temporaryDirectory("warden-report") + "/report.html"
+        #expect(try daemon.ctl(["report", suite, "--format", "html", "--output", file]).status == 0)
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == html.stdout)
+        // With --gate, only trials that read what they were given count: never more than all.
+        let gated = try daemon.ctl(["report", suite, "--gate", "--json"])
+        #expect(gated.status == 0, "\(gated.stderr)")
+        let gatedRows = try JSONValue.parse(gated.stdout.trimmingCharacters(in: .whitespacesAndNewlines))["rows"]?.arrayValue ?? []
+        #expect(gatedRows.allSatisfy { ($0["n"]?.intValue ?? 0) <= 20 })
         // Resuming a finished suite runs nothing more.
         let again = try daemon.ctl(["suite", "run", "--resume", suite, "--json", "--quiet"])
         #expect(again.stderr.contains("40 already finished, 0 to run"), "\(again.stderr)")

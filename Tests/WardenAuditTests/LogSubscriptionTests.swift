@@ -47,6 +47,16 @@ import WardenVocabulary
         #expect(subscription.runEnd == end.seq)
     }
 
+    /// A kind ending in "." is a family, as `audit tail --kind model.` reads it.
+    @Test func aKindFamilyWakesForEachOfItsKinds() async throws {
+        let log = try freshLog()
+        let subscription = log.subscribe(AuditFilter(run: "r", kind: "operator."))
+        try await log.append(kind: "operatorx", payload: [:], run: "r", durability: .durable)
+        #expect(await subscription.wait(timeout: .milliseconds(200)) == false)
+        try await log.append(kind: "operator.inject", payload: [:], run: "r", durability: .durable)
+        #expect(await subscription.wait(timeout: .seconds(5)))
+    }
+
     /// A waiter is released when the subscription is cancelled or woken by its owner.
     @Test func aWaiterIsReleasedByWakeAndCancel() async throws {
         let log = try freshLog()

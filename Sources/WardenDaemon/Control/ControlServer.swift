@@ -132,7 +132,8 @@ struct ControlServer: Sendable {
             do { request = try params.decode(RunParams.self) } catch { throw RPCError.invalidParams("run: \(error)") }
             let plan = try await runs.prepare(request, caller: caller)
             if request.detach {
-                Task { _ = await runs.execute(plan, caller: caller) }
+                // Registered before the reply: `stop RUN` right after it finds the run.
+                _ = await runs.start(plan, caller: caller)
                 return ["run_id": .string(plan.runID), "state": "started"]
             }
             if request.progress == false { return try JSONValue(encoding: await runs.execute(plan, caller: caller)) }
@@ -238,13 +239,17 @@ struct ControlServer: Sendable {
     /// Sends the events that match as they land, until the client hangs up; when the filter
     /// names a run, until that run's `run.end` has been sent (or passed, if the filter skips it).
     /// It reads the log when the log's observer says events it may want are durable, and sends
-    /// a heartbeat after 5 s of quiet (the only way to notice a client that went away).
+    /// a heartbeat whenever 5 s pass with nothing sent (the only way to notice a client that
+    /// went away: a filter the observer cannot apply, such as --text, wakes it for events that
+    /// then do not match).
     private func stream(_ filter: AuditFilter, after: Int64, send: @escaping @Sendable (JSONValue) async throws -> Void) async throws {
         // Subscribed before the first read: nothing appended after it goes unnoticed.
         let subscription = audit.subscribe(filter)
         defer { subscription.cancel() }
         var lastSeq = after
         var end = try filter.run.flatMap { try audit.events(matching: AuditFilter(kind: .runEnd, run: $0), limit: 1).first?.seq }
+        let heartbeat: Duration = .seconds(5)
+        var lastSent = ContinuousClock.now
         while true {
             var page: [AuditEvent]
             repeat {
@@ -256,15 +261,17 @@ struct ControlServer: Sendable {
                     } catch {
                         return  // the client hung up
                     }
+                    lastSent = .now
                 }
             } while page.count == 1000
             // Every event up to the run's end is read once a page after the end is short.
             if end != nil { return }
-            let woken = await subscription.wait(timeout: .seconds(5))
-            end = end ?? subscription.runEnd
-            if !woken {
+            if ContinuousClock.now - lastSent >= heartbeat {
                 do { try await send(RPCMessage.notification(method: ControlAPI.heartbeatNotification, params: nil).json) } catch { return }
+                lastSent = .now
             }
+            _ = await subscription.wait(timeout: heartbeat - (ContinuousClock.now - lastSent))
+            end = end ?? subscription.runEnd
         }
     }
 
@@ -275,8 +282,9 @@ struct ControlServer: Sendable {
         let subscription = audit.subscribe(AuditFilter(run: plan.runID))
         defer { subscription.cancel() }
         let finished = Mutex(false)
-        let runTask = Task { [runs] in
-            let summary = await runs.execute(plan, caller: caller)
+        let started = await runs.start(plan, caller: caller)
+        let runTask = Task {
+            let summary = await started.summary.value
             finished.withLock { $0 = true }
             subscription.wake()
             return summary

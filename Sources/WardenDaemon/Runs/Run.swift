@@ -81,6 +81,13 @@ actor Run {
     private let agentCount = Atomic<Int>(0)
     /// How many agents have started (read by `status` without waiting for the run).
     nonisolated var startedAgents: Int { agentCount.load(ordering: .relaxed) }
+    private let closedFlag = Atomic<Bool>(false)
+    /// Set just before `run.end` is written: from then on the run takes no operator action
+    /// and is not shown as in progress.
+    nonisolated var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
+
+    /// Marks the run as ending (see `isClosed`).
+    func markClosed() { closedFlag.store(true, ordering: .releasing) }
 
     init(plan: RunPlan, caller: Caller, registry: isolated RunRegistry) {
         id = plan.runID
@@ -103,7 +110,9 @@ actor Run {
         let summary: RunSummary
         do throws(Abort) {
             try await recordStart()
+            try checkNotAbandoned()
             try await materialize()
+            try checkNotAbandoned()
             try await startAgents()
             try await waitForAgents()
             try await recordEnd()
@@ -140,8 +149,14 @@ actor Run {
         context.logger.info("run started", metadata: ["run": "\(id)", "scenario": "\(plan.scenario.name)", "model": "\(plan.model.name)"])
     }
 
+    /// A daemon that is stopping starts no more of a run: it ends as `aborted`.
+    private func checkNotAbandoned() throws(Abort) {
+        if abandoned { throw Abort("wardend is shutting down") }
+    }
+
     /// Ends the run as `aborted`: recorded durably, then summarised.
     private func aborted(_ reason: String) async -> RunSummary {
+        markClosed()
         await context.audit.append(RunEnd(state: .aborted, reason: reason), run: id, durability: .durable, loggingFailuresTo: context.logger)
         context.logger.warning("run aborted", metadata: ["run": "\(id)", "reason": "\(reason)"])
         return RunSummary(runID: id, scenario: plan.scenario.name, model: plan.model.name, state: "aborted", reason: reason, agents: summaries)
@@ -160,6 +175,8 @@ actor Run {
 
     /// Counts an agent whose sandbox has started.
     func started(_ agent: Agent) {
+        // A stop (or the daemon's) that came while this sandbox started applies to it too.
+        if stopReason != nil || abandoned { agent.process.kill() }
         agents.append(agent)
         agentCount.add(1, ordering: .relaxed)
         for waiter in agentWaiters.removeValue(forKey: agent.definition.id) ?? [] { waiter.resume(returning: agent.shell) }

@@ -18,7 +18,13 @@ extension Run {
         case delete(host: String, path: String)
     }
 
+    /// The run, if operators may still act on it: not once it is writing its `run.end`.
+    private func inProgress() throws {
+        guard !isClosed else { throw DaemonError(.notFound, "run \(id) has ended (see `wardenctl runs list`)") }
+    }
+
     private func running(_ name: String) throws -> Agent {
+        try inProgress()
         guard let found = agent(named: name) else {
             throw DaemonError(.notFound, "run \(id) has no running agent '\(name)' (agents: \(agents.map(\.definition.id).sorted().joined(separator: ", ")))")
         }
@@ -27,6 +33,7 @@ extension Run {
 
     /// Ends the run now: every sandbox is killed, and the run is judged on what happened so far.
     func stop(caller: Caller) async throws {
+        try inProgress()
         try await context.audit.append(OperatorStop(caller: caller), run: id, durability: .durable)
         stopReason = "stopped by the operator (uid \(caller.uid))"
         for agent in agents { agent.process.kill() }

@@ -75,6 +75,7 @@ extension Run {
             if !rewrites.isEmpty { summaries[index].conversationRewrites = rewrites }
             if let ruleJudgement { summaries[index].ruleVerdicts = ruleJudgement.verdicts.filter { $0.agent == agent }.map(\.verdict) }
         }
+        markClosed()
         let state: RunEnd.State = stopReason == nil ? .completed : .stopped
         let endEvent = RunEnd(state: state, reason: stopReason,
                               agents: summaries.map { .init(agent: $0.agent, verdicts: $0.verdicts, ended: $0.ended, ruleVerdicts: $0.ruleVerdicts) })

@@ -42,7 +42,8 @@ actor RunRegistry {
         context = RunContext(configuration: configuration, audit: audit, logger: logger, launchers: launchers, worldsOnTmpfs: worldsOnTmpfs)
     }
 
-    var activeRuns: [String] { Array(runs.keys).sorted() }
+    /// Runs in progress: started, and not yet writing their `run.end`.
+    var activeRuns: [String] { runs.filter { !$0.value.isClosed }.keys.sorted() }
 
     /// Agents started by the runs in progress.
     var activeAgents: Int { runs.values.reduce(0) { $0 + $1.startedAgents } }
@@ -80,14 +81,14 @@ actor RunRegistry {
 
     /// The run an operator action names, if it is in progress.
     func run(_ id: String) throws -> Run {
-        guard let run = runs[id] else { throw DaemonError(.notFound, "no run '\(id)' is in progress (see `wardenctl ps`)") }
+        guard let run = runs[id], !run.isClosed else { throw DaemonError(.notFound, "no run '\(id)' is in progress (see `wardenctl ps`)") }
         return run
     }
 
     /// Runs in progress, with each agent's state.
     func processTable() async -> JSONValue {
         var table: [JSONValue] = []
-        for (_, run) in runs.sorted(by: { $0.key < $1.key }) { table.append(await run.tableRow()) }
+        for (_, run) in runs.sorted(by: { $0.key < $1.key }) where !run.isClosed { table.append(await run.tableRow()) }
         return .array(table)
     }
 

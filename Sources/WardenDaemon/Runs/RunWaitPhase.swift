@@ -50,6 +50,8 @@ extension Run {
         case .success: timerFired = true
         case .failure: timerFired = false
         }
+        // Why the run is ending, as it stands once every agent has.
+        let (stopReason, abandoned) = (self.stopReason, self.abandoned)
         for item in running {
             let agent = item.definition
             let exit = exits[agent.id] ?? AgentProcess.Exit(code: -1, confirmed: false)
