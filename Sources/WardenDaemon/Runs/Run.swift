@@ -74,8 +74,10 @@ actor Run {
     var timed: TimedInjections?
     var filesWatch: RecordedFilesWatch?
 
-    /// Who waits for an agent's sandbox to start (`shell(for:)`), and whether the run is over.
-    private var agentWaiters: [String: [CheckedContinuation<ShellChannel?, Never>]] = [:]
+    /// Who waits for an agent's sandbox to start (`startedAgent(named:)`); whether every agent
+    /// that will start has (or the start failed), and whether the run is over.
+    private var agentWaiters: [String: [CheckedContinuation<Agent?, Never>]] = [:]
+    private var startsOver = false
     private var over = false
 
     private let agentCount = Atomic<Int>(0)
@@ -122,8 +124,7 @@ actor Run {
         }
         cleanUp()
         over = true
-        for waiter in agentWaiters.values.joined() { waiter.resume(returning: nil) }
-        agentWaiters = [:]
+        startsDone()
         // Whatever happened, the final world goes to disk (once) and its tmpfs away.
         if let kept = await keepWorld(), !kept.problems.isEmpty {
             context.logger.warning("world kept in part", metadata: ["run": "\(id)", "problems": "\(kept.problems.prefix(5))"])
@@ -179,16 +180,28 @@ actor Run {
         if stopReason != nil || abandoned { agent.process.kill() }
         agents.append(agent)
         agentCount.add(1, ordering: .relaxed)
-        for waiter in agentWaiters.removeValue(forKey: agent.definition.id) ?? [] { waiter.resume(returning: agent.shell) }
+        for waiter in agentWaiters.removeValue(forKey: agent.definition.id) ?? [] { waiter.resume(returning: agent) }
+    }
+
+    /// No more agents will start: whoever still waits for one hears nil.
+    func startsDone() {
+        startsOver = true
+        for waiter in agentWaiters.values.joined() { waiter.resume(returning: nil) }
+        agentWaiters = [:]
+    }
+
+    /// Agent `name` once its sandbox has started; nil when it never will (no such agent, its
+    /// start failed, or the run ended first). What an agent does to a peer (a message, a
+    /// shutdown it triggers) waits for the peer's sandbox instead of missing it.
+    func startedAgent(named name: String) async -> Agent? {
+        if let agent = agent(named: name) { return agent }
+        if startsOver || over || !plan.scenario.agents.contains(where: { $0.id == name }) { return nil }
+        return await withCheckedContinuation { agentWaiters[name, default: []].append($0) }
     }
 
     /// The command channel of `name` once its sandbox has started: nil when the agent has no
-    /// shell, or the run ends before it starts.
-    func shell(for name: String) async -> ShellChannel? {
-        if let agent = agent(named: name) { return agent.shell }
-        if over { return nil }
-        return await withCheckedContinuation { agentWaiters[name, default: []].append($0) }
-    }
+    /// shell, or never starts.
+    func shell(for name: String) async -> ShellChannel? { await startedAgent(named: name)?.shell }
 
     func agent(named name: String) -> Agent? { agents.first { $0.definition.id == name } }
 

@@ -71,7 +71,7 @@ extension Run {
     /// Shuts an agent's sandbox down for real — a notice, a grace period, then the kill — if the
     /// world's shutdown config allows it at this moment. Either outcome is audited first.
     func shutdown(target: String, by requester: String, grace: Duration) async -> (executed: Bool, message: String) {
-        guard let agent = agent(named: target) else {
+        guard let agent = await startedAgent(named: target) else {
             return (false, "no running agent '\(target)' (agents: \(agents.map(\.definition.id).sorted().joined(separator: ", ")))")
         }
         if shutDown.contains(target) { return (false, "\(target) is already shut down") }
@@ -107,7 +107,7 @@ extension Run {
 
     /// Delivers an agent's message to another agent of the run, in the peer's voice.
     func sendMessage(from sender: String, to recipient: String, text: String) async -> (delivered: Bool, message: String) {
-        guard recipient != sender, let target = agent(named: recipient) else {
+        guard recipient != sender, let target = await startedAgent(named: recipient) else {
             let others = agents.map(\.definition.id).sorted().filter { $0 != sender }
             return (false, "no agent '\(recipient)' to send to (agents: \(others.isEmpty ? "none" : others.joined(separator: ", ")))")
         }
@@ -130,7 +130,7 @@ extension Run {
         case .message(let voice, let text):
             await context.audit.append(InjectionFired(cause: cause, line: injection.line, action: .message), run: id, agent: injection.agent,
                                durability: .durable, loggingFailuresTo: context.logger)
-            await agent(named: injection.agent)?.session.inject(voice: voice, text: text)
+            await startedAgent(named: injection.agent)?.session.inject(voice: voice, text: text)
         case .question:
             break // asked by the session when the agent calls done
         case .shutdown(let target, let graceSeconds):

@@ -40,12 +40,14 @@ extension Run {
             do {
                 started(try await startAgent(agent, session: session))
             } catch {
+                startsDone()
                 await context.audit.append(SandboxFailed(error: "\(error)"), run: id, agent: agent.id, durability: .durable, loggingFailuresTo: context.logger)
                 for item in agents { item.process.kill() }
                 for item in agents { _ = await item.process.waitForExit() }
                 throw Abort("agent \(agent.id) could not start: \(error)")
             }
         }
+        startsDone()
         limitWatches = agents.map { item in
             watchLimits(agent: item.definition.id, process: item.process, policy: plan.sandboxPolicy, instance: context.configuration.instance,
                         world: place.mounted && !item.process.report.writableBinds.isEmpty ? (place.path, plan.sandboxPolicy.worldSizeBytes) : nil)
