@@ -75,50 +75,6 @@ struct AgentProcess: Sendable {
     /// Yields the exit once.
     let exit: AsyncStream<Exit>
 
-    static func launch(supply: LauncherSupply, spec: SandboxSpec, brokerFD: Int32, shellFD: Int32?, stdoutFD: Int32, stderrFD: Int32,
-                       supervise: @escaping @Sendable (Int32) -> Void) async throws(SandboxError) -> AgentProcess
-    {
-        let (exitStream, exitContinuation) = AsyncStream<Exit>.makeStream()
-        let result: Result<(SandboxSpawner.Launched, SandboxPidfds), SandboxError> = await withCheckedContinuation { continuation in
-            supply.run { standby in
-                do throws(SandboxError) {
-                    let launched: SandboxSpawner.Launched
-                    do throws(SandboxError) {
-                        let ready: SandboxSpawner.Standby
-                        if let standby { ready = standby } else { ready = try SandboxSpawner.standBy(launcher: supply.launcher, template: spec, log: supply.log, zygote: supply.zygote) }
-                        launched = try SandboxSpawner.launch(ready, spec: spec,
-                                                             stdoutFD: stdoutFD, stderrFD: stderrFD, brokerFD: brokerFD,
-                                                             shellFD: shellFD, supervise: supervise)
-                    } catch {
-                        // A standby that died waiting, or was prepared for another policy, could
-                        // not take the spec: start a launcher for it now.
-                        guard error.code == .spawn, standby != nil else { throw error }
-                        launched = try SandboxSpawner.spawn(launcher: supply.launcher, spec: spec, brokerFD: brokerFD, shellFD: shellFD,
-                                                            stdoutFD: stdoutFD, stderrFD: stderrFD, supervise: supervise)
-                    }
-                    let pidfds = SandboxPidfds(launcher: launched.launcherPidfd, initProcess: launched.initPidfd)
-                    continuation.resume(returning: .success((launched, pidfds)))
-                    let code = SandboxSpawner.reap(launched.pid)
-                    // The launcher exits once pid 1 is reaped — or at once if it was killed, in
-                    // which case pid 1 follows by its parent-death signal. Either way pid 1's
-                    // pidfd says when the whole namespace is gone.
-                    let confirmed = pidfds.confirmExit(timeout: 10)
-                    // The launcher leaves its cgroups to us, to read what their limits did.
-                    let events = CgroupCleanup.remove(launcherPID: launched.pid, instance: spec.instance)
-                    exitContinuation.yield(Exit(code: code, confirmed: confirmed, cgroupEvents: events))
-                } catch {
-                    continuation.resume(returning: .failure(error))
-                }
-                exitContinuation.finish()
-            }
-        }
-        switch result {
-        case .success(let (launched, pidfds)):
-            return AgentProcess(pid: launched.pid, report: launched.report, pidfds: pidfds, exit: exitStream)
-        case .failure(let error): throw error
-        }
-    }
-
     /// Kills the whole sandbox: pid 1's death takes its namespace with it, the launcher's its
     /// setup process. Through pidfds, so a pid reused after the exit is never signalled.
     func kill() { pidfds.kill() }

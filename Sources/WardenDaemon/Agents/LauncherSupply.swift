@@ -4,8 +4,8 @@ import Synchronization
 import WardenSandbox
 import WardenSandboxHost
 
-/// Launchers started ahead of need, so that starting an agent does not wait for `exec` and the
-/// launcher's runtime to load. Each standby lives on its own thread, which starts it and goes
+/// The daemon's one way to a sandbox (`launch`), and the launchers it keeps started ahead of
+/// need, so that starting an agent does not wait for `exec` and the launcher's runtime to load. Each standby lives on its own thread, which starts it and goes
 /// on to run and reap the sandbox it becomes. Standbys are forked from one warm launcher (the
 /// zygote), which saves the exec and the runtime's start-up per sandbox; without it (it could
 /// not start, or died) each is spawned as before. The zygote's thread lives as long as the
@@ -62,9 +62,56 @@ final class LauncherSupply: Sendable {
         return started.withLock { $0 }
     }
 
+    /// Starts a sandbox for `spec` with the agent's descriptors: on a waiting launcher when one
+    /// is ready (forked by the zygote), else on one spawned now; the thread that started the
+    /// launcher then reaps it, and the agent's exit is yielded when pid 1's namespace is gone.
+    func launch(spec: SandboxSpec, brokerFD: Int32, shellFD: Int32?, stdoutFD: Int32, stderrFD: Int32,
+                       supervise: @escaping @Sendable (Int32) -> Void) async throws(SandboxError) -> AgentProcess {
+        let (exitStream, exitContinuation) = AsyncStream<AgentProcess.Exit>.makeStream()
+        let result: Result<(SandboxSpawner.Launched, SandboxPidfds), SandboxError> = await withCheckedContinuation { continuation in
+            run { [self] standby in
+                do throws(SandboxError) {
+                    let launched: SandboxSpawner.Launched
+                    do throws(SandboxError) {
+                        let ready: SandboxSpawner.Standby
+                        if let standby { ready = standby } else { ready = try SandboxSpawner.standBy(launcher: launcher, template: spec, log: log, zygote: zygote) }
+                        launched = try SandboxSpawner.launch(ready, spec: spec,
+                                                             stdoutFD: stdoutFD, stderrFD: stderrFD, brokerFD: brokerFD,
+                                                             shellFD: shellFD, supervise: supervise)
+                    } catch {
+                        // A standby that died waiting, or was prepared for another policy, could
+                        // not take the spec: start a launcher for it now.
+                        guard error.code == .spawn, standby != nil else { throw error }
+                        launched = try SandboxSpawner.spawn(launcher: launcher, spec: spec, brokerFD: brokerFD, shellFD: shellFD,
+                                                            stdoutFD: stdoutFD, stderrFD: stderrFD, supervise: supervise)
+                    }
+                    let pidfds = SandboxPidfds(launcher: launched.launcherPidfd, initProcess: launched.initPidfd)
+                    continuation.resume(returning: .success((launched, pidfds)))
+                    let code = SandboxSpawner.reap(launched.pid)
+                    // The launcher exits once pid 1 is reaped — or at once if it was killed, in
+                    // which case pid 1 follows by its parent-death signal. Either way pid 1's
+                    // pidfd says when the whole namespace is gone.
+                    let confirmed = pidfds.confirmExit(timeout: 10)
+                    // The launcher leaves its cgroups to us, to read what their limits did.
+                    let events = CgroupCleanup.remove(launcherPID: launched.pid, instance: spec.instance)
+                    exitContinuation.yield(AgentProcess.Exit(code: code, confirmed: confirmed, cgroupEvents: events))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+                exitContinuation.finish()
+            }
+        }
+        switch result {
+        case .success(let (launched, pidfds)):
+            return AgentProcess(pid: launched.pid, report: launched.report, pidfds: pidfds, exit: exitStream)
+        case .failure(let error): throw error
+        }
+    }
+
+
     /// Runs `job` on a standby's thread, or on a new thread when none is ready; then tops the
     /// pool up again.
-    func run(_ job: @escaping Job) {
+    private func run(_ job: @escaping Job) {
         let slot = state.withLock { $0.ready.isEmpty ? nil : $0.ready.removeFirst() }
         if let slot {
             slot.job.withLock { $0 = job }

@@ -142,7 +142,7 @@ actor InspectSandboxes {
         do {
             try await audit.append(SandboxRequest(command: command, binds: [], writableBinds: binds.map { "\($0.source):\($0.target)" }),
                                    run: id, agent: Self.agentID, durability: .durable)
-            process = try await AgentProcess.launch(supply: runs.context.launchers, spec: spec, brokerFD: brokerPair[1], shellFD: shellPair[1],
+            process = try await runs.context.launchers.launch(spec: spec, brokerFD: brokerPair[1], shellFD: shellPair[1],
                                                     stdoutFD: devNull, stderrFD: devNull, supervise: supervise.start)
         } catch {
             Glibc.close(shellPair[0])

@@ -137,7 +137,7 @@ extension Run {
             let request = SandboxRequest(command: command, binds: binds.map { "\($0.source):\($0.target)" },
                                          writableBinds: spec.writableBinds.map { "\($0.source):\($0.target)" })
             try await context.audit.append(request, run: id, agent: agent.id, durability: .durable)
-            process = try await AgentProcess.launch(supply: context.launchers, spec: spec, brokerFD: pair[1],
+            process = try await context.launchers.launch(spec: spec, brokerFD: pair[1],
                                                     shellFD: wantsShell ? shellPair[1] : nil, stdoutFD: stdoutFD, stderrFD: stderrFD,
                                                     supervise: supervise.start)
         } catch {
