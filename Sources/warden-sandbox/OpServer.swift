@@ -97,9 +97,16 @@ struct OpServer {
             parent += "/" + component
             if mkdir(parent, 0o777) != 0 && errno != EEXIST { return Self.failure(errno, parent) }
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0o666)
+        // Opened without blocking and checked before anything is written: a FIFO or a pipe put
+        // at the path (through /proc/PID/fd) would otherwise hold this, the sandbox's only
+        // channel, for as long as nobody reads it.
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0o666)
         guard fd >= 0 else { return Self.failure(errno, path) }
         defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return Self.failure(errno, path) }
+        guard info.st_mode & S_IFMT == S_IFREG else { return SandboxOpReply(error: "failed", message: "\(path) is not a regular file") }
+        guard fcntl(fd, F_SETFL, 0) == 0, ftruncate(fd, 0) == 0 else { return Self.failure(errno, path) }
         var offset = 0
         while offset < contents.count {
             let n = contents.withUnsafeBytes { write(fd, $0.baseAddress! + offset, contents.count - offset) }

@@ -61,6 +61,13 @@ let inspectSandboxPackage: Bool = {
         let large = try call("sandbox.read_file", ["sandbox": .string(id), "path": "dir/b.txt", "max_bytes": 2])
         #expect(large["error"] == "too_large" && large["size"] == 6)
         #expect(try call("sandbox.write_file", ["sandbox": .string(id), "path": "/etc/passwd", "data": b64("x")])["error"] == "permission_denied")
+        // A pipe put at the path (a link to a process's full pipe) is refused at once, rather
+        // than written into until the sandbox's one channel is held for good.
+        let piped = try call("sandbox.exec", ["sandbox": .string(id), "argv": ["sh", "-c",
+            "(yes | sleep 60) >/dev/null 2>&1 & sleep 0.5; for p in /proc/[0-9]*; do [ \"$(cat $p/comm 2>/dev/null)\" = yes ] && ln -s $p/fd/1 pipe.txt && break; done; test -L pipe.txt"]])
+        #expect(piped["exit_code"] == 0, "\(piped)")
+        let intoPipe = try call("sandbox.write_file", ["sandbox": .string(id), "path": "pipe.txt", "data": b64("42")])
+        #expect(intoPipe["error"] == "failed" && intoPipe["message"]?.stringValue?.contains("not a regular file") == true, "\(intoPipe)")
         // Written by the sandbox's user (host uid 65534 by the default policy), not by wardend.
         var info = stat()
         #expect(stat(daemon.stateDirectory + "/live/\(id)/workspace/dir/b.txt", &info) == 0 && info.st_uid == 65534)
@@ -74,8 +81,8 @@ let inspectSandboxPackage: Bool = {
         let events = try daemon.events(run: id)
         let operations = events.filter { ($0["kind"]?.stringValue ?? "").hasPrefix("inspect.") }
         #expect(operations.first?["kind"] == "inspect.open" && operations.last?["kind"] == "inspect.close")
-        #expect(operations.filter { $0["kind"] == "inspect.exec" }.count == 6)
-        #expect(operations.filter { $0["kind"] == "inspect.write_file" }.count == 3 && operations.filter { $0["kind"] == "inspect.read_file" }.count == 5)
+        #expect(operations.filter { $0["kind"] == "inspect.exec" }.count == 7)
+        #expect(operations.filter { $0["kind"] == "inspect.write_file" }.count == 4 && operations.filter { $0["kind"] == "inspect.read_file" }.count == 5)
         #expect(operations.allSatisfy { $0["payload"]?["inspect"] == ["task": "pinned", "sample_id": "7", "epoch": 1] })
         #expect(operations.contains { $0["payload"]?["argv"] == ["id"] && $0["payload"]?["error"] == "user_unsupported" })
         #expect(events.contains { $0["kind"] == "sandbox.spawn" } && events.contains { $0["kind"] == "syscall" })
@@ -107,6 +114,12 @@ let inspectSandboxPackage: Bool = {
         #expect(opened["messages"]?[0]?["voice"] == "operator" && opened["messages"]?[0]?["text"]?.stringValue?.contains("./next_task") == true)
         let ran = try client.request("sandbox.exec", ["sandbox": .string(id), "argv": ["sh", "./next_task"]])
         #expect(String(decoding: Data(base64Encoded: ran["stdout"]?.stringValue ?? "") ?? Data(), as: UTF8.self) == "Task 1 of 5: What is 14 + 27?\n")
+        // What Inspect runs cannot speak for the agent: no broker socket, no fd 3 in any process
+        // of the sandbox, no broker variables.
+        let probe = try client.request("sandbox.exec", ["sandbox": .string(id), "argv": ["sh", "-c",
+            "ls /run/warden/broker.sock 2>/dev/null; for p in /proc/[0-9]*; do [ -e $p/fd/3 ] && readlink $p/fd/3 | grep socket; done; env | grep WARDEN_BROKER; true"]])
+        let leaked = String(decoding: Data(base64Encoded: probe["stdout"]?.stringValue ?? "") ?? Data(), as: UTF8.self)
+        #expect(probe["exit_code"] == 0 && leaked.isEmpty, "the Inspect-driven agent reaches the broker: \(leaked)")
         let closed = try client.request("sandbox.close", ["sandbox": .string(id)])
         #expect(closed["closed"] == true && closed["run_id"]?.stringValue == id && closed["state"] == "completed")
         #expect(closed["agent"] == "agent-1" && closed["ended"] == "exited 0" && closed["verdicts"] == ["ignored"], "\(closed)")

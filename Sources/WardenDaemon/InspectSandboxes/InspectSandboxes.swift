@@ -208,6 +208,7 @@ actor InspectSandboxes {
         // With no peer to serve, the run's model is Inspect's, named as Inspect named it; Warden
         // never calls it.
         if peerModel == nil { plan.model = InspectDrivenModel(name: inspectModel) }
+        plan.drivenByInspect = [agentID]
         let runID = plan.runID
         let ready = plan
         let (run, runTask) = await runs.start(ready, caller: caller)

@@ -79,13 +79,16 @@ extension Run {
         }
         let agentBinary = "/opt/warden/bin/warden-agent"
         let maxLine = plan.policies[agent.policy]?.maxMessageBytes ?? (1 << 20)
+        let reachesBroker = !plan.drivenByInspect.contains(agent.id)
         // The same session on a socket path, for agent programs that cannot keep fd 3.
         let socketPath = paths.brokerSocket(agent: agent.id)
-        let listener: NIOAsyncChannel<BrokerTransport.Connection, Never>
+        var listener: NIOAsyncChannel<BrokerTransport.Connection, Never>?
         do {
             guard socketPath.utf8.count < 108 else { throw DaemonError(.run, "the broker socket path \(socketPath) is too long; use a shorter --state-dir") }
-            listener = try await BrokerTransport.listen(path: socketPath, session: session, maxLineLength: maxLine)
-            chmod(socketPath, 0o666)
+            if reachesBroker {
+                listener = try await BrokerTransport.listen(path: socketPath, session: session, maxLineLength: maxLine)
+                chmod(socketPath, 0o666)
+            }
         } catch {
             close(pair[0])
             throw error
@@ -96,19 +99,19 @@ extension Run {
         if wantsShell {
             guard warden_seqpacket_pair(&shellPair) == 0 else {
                 close(pair[0])
-                try? await listener.channel.close()
+                try? await listener?.channel.close()
                 throw DaemonError(.run, "socketpair: \(String(cString: strerror(errno)))")
             }
         }
         defer { if shellPair[1] >= 0 { close(shellPair[1]) } }
         var binds = [SandboxSpec.Bind(source: context.configuration.agentPath, target: agentBinary)]
         if let relay = context.configuration.mcpRelayPath { binds.append(SandboxSpec.Bind(source: relay, target: "/opt/warden/bin/warden-mcp")) }
-        binds.append(SandboxSpec.Bind(source: socketPath, target: Self.brokerSocketInside))
+        if reachesBroker { binds.append(SandboxSpec.Bind(source: socketPath, target: Self.brokerSocketInside)) }
         binds += plan.binds
+        var environment = ["WARDEN_AGENT_ID": agent.id, "WARDEN_RUN_ID": id]
+        if reachesBroker { environment.merge(["WARDEN_BROKER_FD": "3", "WARDEN_BROKER_SOCKET": Self.brokerSocketInside]) { $1 } }
         var spec = SandboxSpec.make(command: command, policy: plan.sandboxPolicy, seccomp: plan.seccomp, extraBinds: binds,
-                                    environment: ["WARDEN_BROKER_FD": "3", "WARDEN_BROKER_SOCKET": Self.brokerSocketInside,
-                                                  "WARDEN_AGENT_ID": agent.id, "WARDEN_RUN_ID": id],
-                                    keepBrokerFD: true)
+                                    environment: environment, keepBrokerFD: reachesBroker)
         spec.instance = context.configuration.instance
         spec.supervised = plan.seccomp.supervision != nil
         spec.shell = wantsShell
@@ -143,7 +146,7 @@ extension Run {
         } catch {
             close(pair[0])
             if shellPair[0] >= 0 { close(shellPair[0]) }
-            try? await listener.channel.close()
+            try? await listener?.channel.close()
             throw error
         }
         let shell = wantsShell ? ShellChannel(fd: shellPair[0]) : nil
@@ -154,7 +157,7 @@ extension Run {
         let transport = Task {
             await BrokerTransport.serve(fd: daemonEnd, session: session, maxLineLength: maxLine)
             // The agent is gone once fd 3 closes everywhere; no further connections are taken.
-            try? await listener.channel.close()
+            try? await listener?.channel.close()
             unlink(socketPath)
         }
         return Agent(definition: agent, session: session, process: process, transport: transport, supervision: supervise.done, shell: shell)

@@ -23,6 +23,11 @@ struct RunPlan: Sendable {
     var judge: (any ModelBackend)?
     /// The scenario's labelled contents as the byte tracer recognises them.
     var fingerprints: Fingerprints
+    /// Agents Inspect drives (an Inspect sandbox in scenario mode): Inspect makes their model
+    /// calls, and their sandboxes have no way to the broker at all — no fd 3, no broker socket,
+    /// no WARDEN_BROKER_* — so nothing run in them can speak for the agent (call `done`, claim,
+    /// write model events).
+    var drivenByInspect: Set<String> = []
 
     /// The program an agent runs as, if not `warden-agent`: one named for it (`--agent-command
     /// AGENT=CMD`), its scenario entry's `command:`, or the run's `--agent-command` for an agent

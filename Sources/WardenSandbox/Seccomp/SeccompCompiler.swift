@@ -1,5 +1,5 @@
 import CSeccomp
-import Foundation
+import Glibc
 
 /// Compiles a `SeccompPolicy` with libseccomp into one classic BPF program for the native
 /// architecture.

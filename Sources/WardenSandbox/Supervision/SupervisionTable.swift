@@ -1,5 +1,5 @@
 import CSeccomp
-import Foundation
+import Glibc
 
 /// How the supervisor answers a notification.
 public enum SupervisorDecision: Sendable, Equatable {
