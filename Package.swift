@@ -58,9 +58,12 @@ let package = Package(
         .target(name: "WardenVocabulary", dependencies: ["WardenWire"]),
         // Wire formats: JSON-RPC 2.0, the MCP subset, warden/* extensions (re-exports the vocabulary).
         .target(name: "WardenProtocol", dependencies: ["WardenWire", "WardenVocabulary"]),
-        // What the launcher and the daemon share about a sandbox: policies, the seccomp compiler
-        // and its supervision table, the launcher's spec and report, the shell's messages.
-        .target(name: "WardenSandbox", dependencies: ["WardenCore", "CSeccomp", "CWardenLinux"]),
+        // The sandbox's spec and the launcher's report, the seccomp rules and their compiler, the
+        // supervision table: what the launcher and the daemon share, with no Foundation.
+        .target(name: "WardenSandboxSpec", dependencies: ["WardenWire", "CSeccomp"]),
+        // WardenSandboxSpec (re-exported) plus what reads the policy files (YAML) and the host,
+        // and the shell's and Inspect's messages.
+        .target(name: "WardenSandbox", dependencies: ["WardenCore", "WardenSandboxSpec", "CSeccomp", "CWardenLinux"]),
         // The daemon's side of a sandbox: spawning launchers (and the zygote), their cgroups,
         // and supervising their syscalls through the seccomp listener.
         .target(name: "WardenSandboxHost", dependencies: ["WardenCore", "WardenVocabulary", "WardenSandbox", "CSeccomp", "CWardenLinux"]),

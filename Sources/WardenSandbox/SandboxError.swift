@@ -1,14 +1,8 @@
+@_exported import WardenSandboxSpec
 import WardenCore
 
-public enum SandboxErrorCode: String, Sendable {
-    case policy = "sandbox.policy"
-    case seccomp = "sandbox.seccomp"
-    case spawn = "sandbox.launch"
-    case setup = "sandbox.setup"
-}
-
-/// Errors of sandbox policies, the seccomp compiler and the launcher.
-public typealias SandboxError = CodedError<SandboxErrorCode>
+// WardenSandbox is WardenSandboxSpec (the spec, the seccomp rules and their compiler, with no
+// Foundation) plus what reads policies and the host; importing it brings both.
 
 extension CodedError where Code == SandboxErrorCode {
     public init(_ error: ConfigError) {

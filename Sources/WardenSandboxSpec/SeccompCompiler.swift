@@ -1,3 +1,4 @@
+import WardenWire
 import CSeccomp
 import Glibc
 
