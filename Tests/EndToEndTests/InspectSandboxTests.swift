@@ -38,6 +38,13 @@ let inspectSandboxPackage: Bool = {
         #expect(try daemon.status()["inspect_sandboxes"] == [.string(id)])
 
         #expect(refusal("sandbox.exec", ["sandbox": .string(id), "argv": []]).contains("'argv'"))
+        // What the kernel would cut short at a NUL, or a value of the wrong type, is refused by
+        // name rather than run as something other than the audit records.
+        #expect(refusal("sandbox.exec", ["sandbox": .string(id), "argv": ["echo", "a\u{0}b"]]).contains("'argv[1]' contains a NUL byte"))
+        #expect(refusal("sandbox.exec", ["sandbox": .string(id), "argv": ["true"], "cwd": "/tmp\u{0}/etc"]).contains("'cwd' contains a NUL"))
+        #expect(refusal("sandbox.write_file", ["sandbox": .string(id), "path": "n\u{0}ul", "data": b64("x")]).contains("'path' contains a NUL"))
+        #expect(refusal("sandbox.exec", ["sandbox": .string(id), "argv": ["true"], "user": 0]).contains("'user' must be"))
+        #expect(refusal("sandbox.exec", ["sandbox": .string(id), "argv": ["true"], "max_output": 2.5]).contains("'max_output'"))
         let ran = try call("sandbox.exec", ["sandbox": .string(id), "argv": ["sh", "-c", "cat; echo err >&2; id -u >&2; exit 3"],
                                             "input": b64("from stdin")])
         #expect(ran["exit_code"] == 3 && ran["timed_out"] == false && ran["stdout_bytes"] == 10 && ran["stderr_bytes"] == 9)

@@ -94,7 +94,8 @@ struct ControlServer: Sendable {
         do {
             // Recorded outside any run, so reading a run's log does not change it; the run asked
             // about is in the payload.
-            let request = ControlRequest(method: method, caller: caller, targetRun: params?["run"]?.stringValue)
+            // An Inspect sandbox's operations name it as `sandbox` (its id is its run's).
+            let request = ControlRequest(method: method, caller: caller, targetRun: params?["run"]?.stringValue ?? params?["sandbox"]?.stringValue)
             try await audit.append(request, run: "", durability: .durable)
         } catch {
             return RPCMessage.errorResponse(id: id, error: .internalError("the audit log cannot be written: \(error)")).json

@@ -35,9 +35,11 @@ enum InspectControl {
             throw RPCError.invalidParams("'argv' must be a non-empty array of strings")
         }
         let argv = list.compactMap(\.stringValue)
+        for (index, word) in argv.enumerated() { try noNUL(word, "argv[\(index)]") }
         var env: [String: String] = [:]
         for (name, value) in params["env"]?.objectValue ?? [:] {
             guard let value = value.stringValue else { throw RPCError.invalidParams("'env.\(name)' must be a string") }
+            try noNUL(name, "env"); try noNUL(value, "env.\(name)")
             env[name] = value
         }
         var timeout: Double?
@@ -45,7 +47,11 @@ enum InspectControl {
             guard let seconds = value.doubleValue, seconds > 0 else { throw RPCError.invalidParams("'timeout' must be a positive number of seconds") }
             timeout = seconds
         }
+        if let cwd = params["cwd"]?.stringValue { try noNUL(cwd, "cwd") }
         let cwd = resolve(params["cwd"]?.stringValue, in: found.workdir)
+        if let value = params["user"], value != .null, value.stringValue == nil {
+            throw RPCError.invalidParams("'user' must be a user name or a uid, as a string")
+        }
         let user = params["user"]?.stringValue
         var event = InspectExec(sandbox: found.id, inspect: found.inspect, argv: argv, cwd: cwd, env: env, user: user, timeoutSeconds: timeout)
         if let user, user != String(found.uid), user != found.userName {
@@ -59,7 +65,7 @@ enum InspectControl {
         if params["input"] != nil || params["staged"]?.boolValue == true { input = staged + (try base64(params, "input") ?? []) }
         event.inputBytes = input?.count
         event.inputSHA256 = input.map { sha256Hex($0) }
-        let maxOutput = max(1, min(Int(params["max_output"]?.intValue ?? Int64(defaultMaxOutputBytes)), 256 << 20))
+        let maxOutput = max(1, min(Int(try count(params, "max_output") ?? Int64(defaultMaxOutputBytes)), 256 << 20))
         var request = SandboxOpRequest(op: .exec)
         request.argv = argv
         request.env = env
@@ -91,7 +97,7 @@ enum InspectControl {
     static func readFile(_ params: JSONValue, sandboxes: InspectSandboxes) async throws -> JSONValue {
         let found = try await sandboxes.sandbox(params)
         let path = resolve(try string(params, "path"), in: found.workdir)
-        let limit = max(0, min(Int(params["max_bytes"]?.intValue ?? Int64(defaultMaxReadBytes)), SandboxOps.maxDataBytes))
+        let limit = max(0, min(Int(try count(params, "max_bytes") ?? Int64(defaultMaxReadBytes)), SandboxOps.maxDataBytes))
         var request = SandboxOpRequest(op: .readFile)
         request.path = path
         request.maxBytes = limit
@@ -125,6 +131,19 @@ enum InspectControl {
         return ["bytes": .int(Int64(contents.count))]
     }
 
+    /// Paths, arguments and variables reach the kernel as C strings: a NUL would cut them short
+    /// of what the audit records, so it is refused.
+    private static func noNUL(_ text: String, _ field: String) throws {
+        guard !text.utf8.contains(0) else { throw RPCError.invalidParams("'\(field)' contains a NUL byte") }
+    }
+
+    /// An optional count: absent or null, or a whole number of at least 0.
+    private static func count(_ params: JSONValue, _ key: String) throws -> Int64? {
+        guard let value = params[key], value != .null else { return nil }
+        guard let number = value.intValue, number >= 0 else { throw RPCError.invalidParams("'\(key)' must be a whole number of bytes") }
+        return number
+    }
+
     private static func perform(_ request: SandboxOpRequest, data: [UInt8]?, _ found: InspectSandboxes.Sandbox, maxReplyBytes: Int)
         async throws -> (SandboxOpReply, [[UInt8]])
     {
@@ -132,7 +151,7 @@ enum InspectControl {
             // A scenario's agent can be shut down by its world (that is what some scenarios test):
             // its operations then fail as on a machine that is gone.
             if case .scenario = found.mode, request.op == .exec, error.description == ShellChannel.OpFailure.ended.description {
-                return (SandboxOpReply(error: "sandbox_ended", message: "this machine has been shut down (the agent's sandbox has ended)"), [])
+                return (SandboxOpReply(error: "sandbox_ended", message: "the agent's sandbox has ended (it was shut down, or its command channel is gone)"), [])
             }
             throw DaemonError(.run, "sandbox \(found.id): \(error.description)")
         }
@@ -156,6 +175,7 @@ enum InspectControl {
 
     static func string(_ params: JSONValue, _ key: String) throws -> String {
         guard let value = params[key]?.stringValue, !value.isEmpty else { throw RPCError.invalidParams("'\(key)' is required (a non-empty string)") }
+        try noNUL(value, key)
         return value
     }
 

@@ -144,7 +144,8 @@ class WardenSandboxEnvironment(SandboxEnvironment):
         if error == "not_found":
             return ExecResult(success=False, returncode=127, stdout="", stderr=reply["message"] + "\n")
         if error == "sandbox_ended":
-            # The scenario shut the agent's machine down: its commands fail as on a machine that is gone.
+            # The agent's sandbox has ended (the scenario shut it down, or its command channel is
+            # gone): its commands fail as on a machine that is gone.
             return ExecResult(success=False, returncode=137, stdout="", stderr=reply["message"] + "\n")
         if error:
             raise RuntimeError(f"wardend: exec {cmd[:1]}: {reply['message']}")
